@@ -1,0 +1,326 @@
+"""Settings: `config.toml` defaults, overridden by `STRATUM_*` environment variables and a `.env`.
+
+Nothing here is created at import time; `load_settings()` is called once by the app factory and the
+result is passed down. Secrets are `SecretStr` and are refused in the TOML file, so they can only
+come from the environment and never print in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
+
+#: Keys that hold secrets: accepted from the environment only.
+SECRET_KEYS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("feed", "api_key"),
+        ("discord", "token"),
+        ("stripe", "secret_key"),
+        ("stripe", "webhook_secret"),
+    }
+)
+
+
+class ConfigError(Exception):
+    """A configuration value is wrong; the message names every offending key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+MarketKey = Literal["h2h", "spreads", "totals"]
+
+
+class FeedSettings(_Section):
+    base_url: str = "https://api.the-odds-api.com"
+    sport: str = "basketball_nba"
+    regions: str = "us"
+    markets: list[MarketKey] = Field(default_factory=lambda: ["h2h", "spreads", "totals"])
+    bookmakers: list[str] = Field(default_factory=list)
+    timeout_seconds: float = Field(10.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=10)
+    backoff_seconds: float = Field(1.0, ge=0)
+    breaker_failures: int = Field(5, ge=1)
+    breaker_cooldown_seconds: float = Field(300, ge=0)
+    record_tape: str = ""
+    api_key: SecretStr | None = None
+
+
+class CadenceBand(_Section):
+    within_hours: float = Field(gt=0)
+    interval_seconds: float = Field(gt=0)
+
+
+class CadenceSettings(_Section):
+    bands: list[CadenceBand] = Field(
+        default_factory=lambda: [
+            CadenceBand(within_hours=1, interval_seconds=60),
+            CadenceBand(within_hours=3, interval_seconds=300),
+            CadenceBand(within_hours=24, interval_seconds=900),
+        ]
+    )
+    idle_interval_seconds: float = Field(3600, gt=0)
+    daily_credit_budget: int = Field(500, ge=1)
+    tick_seconds: float = Field(30, gt=0)
+
+    @field_validator("bands")
+    @classmethod
+    def _sorted_bands(cls, bands: list[CadenceBand]) -> list[CadenceBand]:
+        return sorted(bands, key=lambda b: b.within_hours)
+
+
+class ConsensusSettings(_Section):
+    devig: Literal["multiplicative", "power", "shin"] = "multiplicative"
+    default_book_weight: float = Field(1.0, gt=0)
+    sharp_books: list[str] = Field(default_factory=list)
+    book_weights: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("book_weights")
+    @classmethod
+    def _positive_weights(cls, weights: dict[str, float]) -> dict[str, float]:
+        bad = [book for book, w in weights.items() if w <= 0]
+        if bad:
+            raise ValueError(f"weights must be > 0 (got {', '.join(bad)})")
+        return weights
+
+    def weight(self, book: str) -> float:
+        return self.book_weights.get(book, self.default_book_weight)
+
+
+class MarketThresholds(_Section):
+    spreads: float = Field(gt=0)
+    totals: float = Field(gt=0)
+    h2h: float = Field(gt=0, lt=1)
+
+    def for_market(self, market: str) -> float:
+        return float(getattr(self, market))
+
+
+class SteamSettings(_Section):
+    window_seconds: float = Field(180, gt=0)
+    min_books: int = Field(4, ge=2)
+    cooldown_seconds: float = Field(1800, ge=0)
+    thresholds: MarketThresholds = Field(
+        default_factory=lambda: MarketThresholds(spreads=0.5, totals=1.0, h2h=0.015)
+    )
+
+
+class DislocationSettings(_Section):
+    min_books: int = Field(5, ge=2)
+    cooldown_seconds: float = Field(3600, ge=0)
+    thresholds: MarketThresholds = Field(
+        default_factory=lambda: MarketThresholds(spreads=1.0, totals=2.0, h2h=0.03)
+    )
+
+
+class KeyCrossSettings(_Section):
+    cooldown_seconds: float = Field(1800, ge=0)
+
+
+class SignalSettings(_Section):
+    max_per_game_per_day: int = Field(12, ge=1)
+    heat_window_seconds: float = Field(7200, gt=0)
+    heat_thresholds: list[float] = Field(default_factory=lambda: [60, 150, 300])
+
+    @field_validator("heat_thresholds")
+    @classmethod
+    def _three_ascending(cls, values: list[float]) -> list[float]:
+        if len(values) != 3 or values != sorted(values):
+            raise ValueError("needs three ascending numbers (heat 1, 2, 3)")
+        return values
+
+
+class ScoreWeights(_Section):
+    magnitude: float = Field(0.30, ge=0)
+    velocity: float = Field(0.20, ge=0)
+    breadth: float = Field(0.25, ge=0)
+    sharp: float = Field(0.15, ge=0)
+    time_to_tip: float = Field(0.10, ge=0)
+
+    @model_validator(mode="after")
+    def _not_all_zero(self) -> ScoreWeights:
+        if self.magnitude + self.velocity + self.breadth + self.sharp + self.time_to_tip <= 0:
+            raise ValueError("at least one score weight must be > 0")
+        return self
+
+
+class ScoreSettings(_Section):
+    weights: ScoreWeights = Field(default_factory=ScoreWeights)
+
+
+class KeyNumbers(_Section):
+    spreads: list[float] = Field(default_factory=list)
+    totals: list[float] = Field(default_factory=list)
+
+
+class TierRule(_Section):
+    name: str
+    min_rate: float = Field(ge=0, le=1)
+    min_graded: int = Field(ge=1)
+
+
+class ClvSettings(_Section):
+    tiers: list[TierRule] = Field(
+        default_factory=lambda: [
+            TierRule(name="S", min_rate=0.58, min_graded=500),
+            TierRule(name="A", min_rate=0.54, min_graded=100),
+            TierRule(name="B", min_rate=0.52, min_graded=30),
+        ]
+    )
+
+
+class PresetSettings(_Section):
+    label: str
+    min_score: int = Field(0, ge=0, le=100)
+    min_books: int = Field(1, ge=1)
+    types: list[Literal["STEAM", "DISLOCATION", "KEY_CROSS"]] = Field(default_factory=list)
+    min_class_tier: Literal["", "B", "A", "S"] = ""
+    allow_single_book: bool = True
+
+
+class TierSettings(_Section):
+    community_delay_seconds: float = Field(600, ge=0)
+    community_watchlist_max: int = Field(3, ge=0)
+    pro_watchlist_max: int = Field(50, ge=1)
+
+
+class PlanSettings(_Section):
+    label: str
+    requests_per_minute: int = Field(ge=1)
+    webhooks: int = Field(ge=0)
+    monthly_soft_limit: int = Field(0, ge=0)
+    commercial_use: bool = False
+
+
+class StorageSettings(_Section):
+    path: str = "stratum.db"
+    retention_days: int = Field(120, ge=1)
+
+
+class ReplaySettings(_Section):
+    speed: str = "max"
+
+    @field_validator("speed")
+    @classmethod
+    def _speed(cls, value: str) -> str:
+        if value != "max":
+            try:
+                if float(value) <= 0:
+                    raise ValueError
+            except ValueError:
+                raise ValueError('must be "max" or a positive number') from None
+        return value
+
+
+class DiscordSettings(_Section):
+    token: SecretStr | None = None
+
+
+class StripeSettings(_Section):
+    secret_key: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+
+
+def _default_presets() -> dict[str, PresetSettings]:
+    return {
+        "high_confidence": PresetSettings(label="High Confidence", min_score=55),
+        "low_noise": PresetSettings(label="Low Noise", min_score=40, min_books=3, allow_single_book=False),
+    }
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STRATUM_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="forbid",
+    )
+    config_path: ClassVar[Path] = DEFAULT_CONFIG
+
+    feed: FeedSettings = Field(default_factory=FeedSettings)
+    cadence: CadenceSettings = Field(default_factory=CadenceSettings)
+    consensus: ConsensusSettings = Field(default_factory=ConsensusSettings)
+    steam: SteamSettings = Field(default_factory=SteamSettings)
+    dislocation: DislocationSettings = Field(default_factory=DislocationSettings)
+    key_cross: KeyCrossSettings = Field(default_factory=KeyCrossSettings)
+    signals: SignalSettings = Field(default_factory=SignalSettings)
+    score: ScoreSettings = Field(default_factory=ScoreSettings)
+    key_numbers: dict[str, KeyNumbers] = Field(default_factory=dict)
+    clv: ClvSettings = Field(default_factory=ClvSettings)
+    presets: dict[str, PresetSettings] = Field(default_factory=_default_presets)
+    tiers: TierSettings = Field(default_factory=TierSettings)
+    plans: dict[str, PlanSettings] = Field(default_factory=dict)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    replay: ReplaySettings = Field(default_factory=ReplaySettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    stripe: StripeSettings = Field(default_factory=StripeSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = getattr(settings_cls, "config_path", DEFAULT_CONFIG)
+        return (init_settings, env_settings, dotenv_settings, _SecretFreeToml(settings_cls, toml_path))
+
+    def key_numbers_for(self, sport: str, market: str) -> tuple[float, ...]:
+        numbers = self.key_numbers.get(sport)
+        if numbers is None or market not in ("spreads", "totals"):
+            return ()
+        return tuple(getattr(numbers, market))
+
+
+class _SecretFreeToml(InitSettingsSource):
+    """The TOML file as a settings source, refusing any secret so secrets stay in the environment."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        data: dict[str, Any] = {}
+        if path.exists():
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        for section, key in SECRET_KEYS:
+            if key in data.get(section, {}):
+                raise ConfigError(
+                    f"{path}: {section}.{key} is a secret and is read only from the environment "
+                    f"(STRATUM_{section.upper()}__{key.upper()})"
+                )
+        super().__init__(settings_cls, data)
+
+
+def load_settings(config_path: Path | str | None = None, env_file: Path | str | None = ".env") -> Settings:
+    """Build the settings, turning validation errors into one `ConfigError` that names each key."""
+    settings_cls = type(
+        "Settings",
+        (Settings,),
+        {
+            "model_config": {**Settings.model_config, "env_file": env_file},
+            "config_path": Path(config_path) if config_path else DEFAULT_CONFIG,
+        },
+    )
+    try:
+        return settings_cls()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"]) or "(root)"
+            lines.append(f"  {key}: {error['msg']}")
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
