@@ -11,7 +11,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -118,12 +126,21 @@ class SteamSettings(_Section):
     )
 
 
+class PointValue(_Section):
+    spreads: float = Field(0.03, ge=0, lt=0.5)
+    totals: float = Field(0.02, ge=0, lt=0.5)
+
+    def for_market(self, market: str) -> float:
+        return float(getattr(self, market))
+
+
 class DislocationSettings(_Section):
     min_books: int = Field(5, ge=2)
     cooldown_seconds: float = Field(3600, ge=0)
     thresholds: MarketThresholds = Field(
         default_factory=lambda: MarketThresholds(spreads=1.0, totals=2.0, h2h=0.03)
     )
+    prob_per_point: PointValue = Field(default_factory=PointValue)
 
 
 class KeyCrossSettings(_Section):

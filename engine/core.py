@@ -1,0 +1,442 @@
+"""The engine: snapshots in, changed quotes, consensus, signals, closes and grades out.
+
+No I/O and no clock: time comes in with the data (`Snapshot.fetched_at`, or the `now` given to
+`close_due`). The caller persists what a `Tick` reports and publishes its events; the engine only
+keeps the in-memory `EngineState` it needs between snapshots.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from app.settings import Settings
+from engine.clv import grade_signal
+from engine.consensus import build_consensus, component
+from engine.detectors.dislocation import detect_dislocations
+from engine.detectors.key_cross import detect_key_cross, key_values, seed_sides
+from engine.detectors.steam import detect_steam, steam_window
+from engine.models import (
+    BookLine,
+    Close,
+    Consensus,
+    Game,
+    Grade,
+    Market,
+    Rejection,
+    Signal,
+    SignalType,
+    Snapshot,
+)
+from engine.moves import move_between
+from engine.odds import devig, expected_value
+from engine.scoring import heat
+from engine.signals import best_entry, build_signal, entry_for, side_for
+from engine.state import EngineState, GameState, MarketState
+
+#: A closed game id is remembered this long so its in-play snapshots are ignored, then forgotten.
+CLOSED_MEMORY = timedelta(days=3)
+MARKETS = (Market.H2H, Market.SPREADS, Market.TOTALS)
+
+
+@dataclass(slots=True)
+class Tick:
+    """Everything one call changed: what the caller stores, in this order, and then publishes."""
+
+    at: datetime
+    games: list[Game] = field(default_factory=list)
+    tip_changes: list[tuple[str, datetime]] = field(default_factory=list)
+    lines: list[BookLine] = field(default_factory=list)
+    consensus: list[Consensus] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
+    closes: list[Close] = field(default_factory=list)
+    closed_games: list[str] = field(default_factory=list)
+    grades: list[Grade] = field(default_factory=list)
+    rejections: tuple[Rejection, ...] = ()
+    skipped: bool = False  # the snapshot was not newer than the last one
+
+
+class Engine:
+    def __init__(self, settings: Settings, state: EngineState | None = None) -> None:
+        self.settings = settings
+        self.state = state or EngineState()
+        self._sport_keys: dict[tuple[str, Market], tuple[float, ...]] = {}
+
+    # ---------------------------------------------------------------- public
+
+    def ingest(self, snapshot: Snapshot) -> Tick:
+        now = snapshot.fetched_at
+        tick = Tick(at=now, rejections=snapshot.rejections)
+        state = self.state
+        if state.last_fetched_at is not None:
+            if now <= state.last_fetched_at:
+                tick.skipped = True
+                return tick
+            state.gaps.append((now - state.last_fetched_at).total_seconds())
+        state.last_fetched_at = now
+        self._close_due(now, tick)
+        for event in snapshot.events:
+            game = event.game
+            if game.id in state.closed:
+                continue
+            game_state = state.games.get(game.id)
+            if game.commence_time <= now:
+                # In play: never used for odds; a tip rewritten to the actual start closes the game.
+                if game_state is not None:
+                    self._close_game(game_state, now, tick)
+                continue
+            if game_state is None:
+                game_state = state.games[game.id] = GameState(game=game, scheduled_tip=game.commence_time)
+                tick.games.append(game)
+            elif game != game_state.game:
+                if game.commence_time != game_state.scheduled_tip:
+                    game_state.scheduled_tip = game.commence_time
+                    tick.tip_changes.append((game.id, game.commence_time))
+                game_state.game = game
+                tick.games.append(game)
+            self._ingest_event(game_state, event.lines, now, tick)
+        self._forget_old_closed(now)
+        return tick
+
+    def close_due(self, now: datetime) -> Tick:
+        """Close every game whose scheduled tip has passed (the scheduler calls this at each tip)."""
+        tick = Tick(at=now)
+        self._close_due(now, tick)
+        return tick
+
+    def heat(self, game_id: str, now: datetime) -> int:
+        signals = self.state.recent_signals.get(game_id, ())
+        config = self.settings.signals
+        return heat(signals, now, config.heat_window_seconds, config.heat_thresholds)
+
+    def open_games(self) -> list[GameState]:
+        return list(self.state.games.values())
+
+    # ---------------------------------------------------------------- odds
+
+    def _ingest_event(
+        self, game_state: GameState, lines: tuple[BookLine, ...], now: datetime, tick: Tick
+    ) -> None:
+        by_market: dict[Market, list[BookLine]] = {}
+        for line in lines:
+            by_market.setdefault(line.market, []).append(line)
+        method = self.settings.consensus.devig
+        for market in MARKETS:
+            incoming = by_market.get(market)
+            market_state = game_state.markets.get(market)
+            if incoming is None and market_state is None:
+                continue
+            market_state = market_state or game_state.market(market)
+            changed = False
+            present = set()
+            for line in incoming or ():
+                present.add(line.book)
+                previous = market_state.lines.get(line.book)
+                if line.same_quote(previous):
+                    continue
+                prob = devig(line.price_a, line.price_b, method)
+                if previous is not None:
+                    move = move_between(previous, market_state.probs[line.book], line, prob)
+                    if move is not None:
+                        market_state.moves.append(move)
+                market_state.lines[line.book] = line
+                market_state.probs[line.book] = prob
+                tick.lines.append(line)
+                changed = True
+            for book in [book for book in market_state.lines if book not in present]:
+                # The book no longer offers this market: it leaves the consensus until it quotes again.
+                del market_state.lines[book]
+                del market_state.probs[book]
+                changed = True
+            if changed:
+                self._update_market(game_state, market, market_state, now, tick)
+
+    def _update_market(
+        self, game_state: GameState, market: Market, market_state: MarketState, now: datetime, tick: Tick
+    ) -> None:
+        weight = self.settings.consensus.weight
+        previous = market_state.consensus
+        consensus = build_consensus(
+            game_state.game.id,
+            market,
+            now,
+            (
+                component(book, line.point, market_state.probs[book], weight)
+                for book, line in market_state.lines.items()
+            ),
+        )
+        if consensus is None:
+            return
+        market_state.set_consensus(consensus)
+        tick.consensus.append(consensus)
+        self._detect_steam(game_state, market, market_state, consensus, now, tick)
+        self._detect_dislocations(game_state, market, market_state, consensus, now, tick)
+        self._detect_key_cross(game_state, market, market_state, previous, consensus, now, tick)
+
+    # ---------------------------------------------------------------- detectors
+
+    def _detect_steam(
+        self,
+        game_state: GameState,
+        market: Market,
+        market_state: MarketState,
+        consensus: Consensus,
+        now: datetime,
+        tick: Tick,
+    ) -> None:
+        config = self.settings.steam
+        window = steam_window(config.window_seconds, self.state.feed_interval_seconds())
+        moves = market_state.moves
+        horizon = now - timedelta(seconds=window)
+        while moves and moves[0].observed_at <= horizon:
+            moves.popleft()
+        threshold = config.thresholds.for_market(market.value)
+        hit = detect_steam(moves, now, window_seconds=window, threshold=threshold, min_books=config.min_books)
+        if hit is None:
+            return
+        side = side_for(market, hit.direction)
+        if not self._cooldown_free(("STEAM", game_state.game.id, market, side), now, config.cooldown_seconds):
+            return
+        before = market_state.consensus_before(
+            min(m.observed_at for m in moves if m.book in hit.books and m.direction == hit.direction)
+        )
+        details = {
+            "window_seconds": window,
+            "first_move_at": hit.first_move_at.isoformat(),
+            "last_move_at": hit.last_move_at.isoformat(),
+            "consensus_before": _consensus_view(before),
+            "consensus_after": _consensus_view(consensus),
+            "unit": "probability" if market == Market.H2H else "points",
+        }
+        signal = build_signal(
+            kind=SignalType.STEAM,
+            game=game_state.game,
+            tip=game_state.scheduled_tip,
+            market=market,
+            side=side,
+            now=now,
+            books=hit.books,
+            magnitude=hit.magnitude,
+            velocity=hit.velocity,
+            breadth=len(hit.books) / max(len(market_state.lines), 1),
+            threshold=threshold,
+            entry=best_entry(market_state.lines, market_state.probs, market, side),
+            consensus=consensus,
+            details=details,
+            discriminator="",
+            settings=self.settings,
+        )
+        self._emit(game_state, signal, ("STEAM", game_state.game.id, market, side), now, tick)
+
+    def _detect_dislocations(
+        self,
+        game_state: GameState,
+        market: Market,
+        market_state: MarketState,
+        consensus: Consensus,
+        now: datetime,
+        tick: Tick,
+    ) -> None:
+        config = self.settings.dislocation
+        threshold = config.thresholds.for_market(market.value)
+        hits = detect_dislocations(
+            consensus, market_state.lines, market_state.probs, threshold=threshold, min_books=config.min_books
+        )
+        active = {(hit.book, hit.side.value) for hit in hits}
+        newly = [hit for hit in hits if (hit.book, hit.side.value) not in market_state.dislocated]
+        market_state.dislocated = active
+        for hit in newly:
+            key = ("DISLOCATION", game_state.game.id, market, hit.book, hit.side)
+            if not self._cooldown_free(key, now, config.cooldown_seconds):
+                continue
+            line = market_state.lines[hit.book]
+            entry = entry_for(line, market_state.probs[hit.book], hit.side)
+            fair = consensus.side_prob(hit.side)
+            if market != Market.H2H:
+                # The consensus probability is at the consensus line; each point better is worth about
+                # `prob_per_point` more (a documented approximation, see config.toml).
+                fair = min(0.99, fair + abs(hit.gap) * config.prob_per_point.for_market(market.value))
+            details = {
+                "book": hit.book,
+                "book_point": entry.point,
+                "book_price": entry.price,
+                "consensus_point": consensus.side_point(hit.side),
+                "consensus_prob": round(consensus.side_prob(hit.side), 6),
+                "gap": round(abs(hit.gap), 6),
+                "expected_value": round(expected_value(fair, entry.price), 6),
+                "consensus_books": consensus.books,
+                "unit": "probability" if market == Market.H2H else "points",
+            }
+            signal = build_signal(
+                kind=SignalType.DISLOCATION,
+                game=game_state.game,
+                tip=game_state.scheduled_tip,
+                market=market,
+                side=hit.side,
+                now=now,
+                books=(hit.book,),
+                magnitude=abs(hit.gap),
+                velocity=None,
+                breadth=min(1.0, consensus.books / 10.0),
+                threshold=threshold,
+                entry=entry,
+                consensus=consensus,
+                details=details,
+                discriminator=hit.book,
+                settings=self.settings,
+            )
+            self._emit(game_state, signal, key, now, tick)
+
+    def _detect_key_cross(
+        self,
+        game_state: GameState,
+        market: Market,
+        market_state: MarketState,
+        previous: Consensus | None,
+        consensus: Consensus,
+        now: datetime,
+        tick: Tick,
+    ) -> None:
+        if market == Market.H2H or consensus.point is None:
+            return
+        values = self._key_values(game_state.game.sport_key, market)
+        if not values:
+            return
+        if previous is None or previous.point is None:
+            seed_sides(consensus.point, values, market_state.key_sides)
+            return
+        if previous.point == consensus.point:
+            return
+        hit = detect_key_cross(market, previous.point, consensus.point, values, market_state.key_sides)
+        if hit is None:
+            return
+        side = side_for(market, hit.direction)
+        key = ("KEY_CROSS", game_state.game.id, market, str(hit.key_number))
+        if not self._cooldown_free(key, now, self.settings.key_cross.cooldown_seconds):
+            return
+        crossed_value = hit.keys[0]
+        movers = [
+            book
+            for book, line in market_state.lines.items()
+            if line.point is not None and (line.point - crossed_value) * (hit.after - crossed_value) > 0
+        ]
+        movers.sort(key=lambda book: (market_state.lines[book].last_update, book))
+        minutes = max((now - previous.at).total_seconds() / 60.0, 1.0)
+        magnitude = abs(hit.after - hit.before)
+        details = {
+            "from": hit.before,
+            "to": hit.after,
+            "key_number": hit.key_number,
+            "keys_crossed": [abs(value) for value in hit.keys],
+            "consensus_before": _consensus_view(previous),
+            "consensus_after": _consensus_view(consensus),
+            "unit": "points",
+        }
+        signal = build_signal(
+            kind=SignalType.KEY_CROSS,
+            game=game_state.game,
+            tip=game_state.scheduled_tip,
+            market=market,
+            side=side,
+            now=now,
+            books=tuple(movers),
+            magnitude=magnitude,
+            velocity=magnitude / minutes,
+            breadth=len(movers) / max(len(market_state.lines), 1),
+            threshold=self.settings.steam.thresholds.for_market(market.value),
+            entry=best_entry(market_state.lines, market_state.probs, market, side),
+            consensus=consensus,
+            details=details,
+            discriminator=str(hit.key_number),
+            settings=self.settings,
+        )
+        self._emit(game_state, signal, key, now, tick)
+
+    def _key_values(self, sport: str, market: Market) -> tuple[float, ...]:
+        cache_key = (sport, market)
+        values = self._sport_keys.get(cache_key)
+        if values is None:
+            values = self._sport_keys[cache_key] = key_values(
+                self.settings.key_numbers_for(sport, market.value), market
+            )
+        return values
+
+    # ---------------------------------------------------------------- signals
+
+    def _cooldown_free(self, key: tuple[str, ...], now: datetime, seconds: float) -> bool:
+        last = self.state.cooldowns.get(key)
+        return last is None or (now - last).total_seconds() >= seconds
+
+    def _emit(
+        self, game_state: GameState, signal: Signal, key: tuple[str, ...], now: datetime, tick: Tick
+    ) -> None:
+        day_key = (signal.game_id, now.date())
+        count = self.state.daily_counts.get(day_key, 0)
+        if count >= self.settings.signals.max_per_game_per_day:
+            return
+        self.state.daily_counts[day_key] = count + 1
+        self.state.cooldowns[key] = now
+        self.remember_signal(signal)
+        game_state.pending.append(signal)
+        tick.signals.append(signal)
+
+    def remember_signal(self, signal: Signal) -> None:
+        """Keep a signal for heat (also used when restoring state)."""
+        recent = self.state.recent_signals.setdefault(signal.game_id, deque(maxlen=64))
+        recent.append(signal)
+
+    # ---------------------------------------------------------------- close and CLV
+
+    def _close_due(self, now: datetime, tick: Tick) -> None:
+        for game_state in [g for g in self.state.games.values() if g.scheduled_tip <= now]:
+            self._close_game(game_state, now, tick)
+
+    def _close_game(self, game_state: GameState, now: datetime, tick: Tick) -> None:
+        game_id = game_state.game.id
+        closes: dict[Market, Close] = {}
+        for market, market_state in game_state.markets.items():
+            consensus = market_state.consensus
+            if consensus is None:
+                continue
+            closes[market] = Close(
+                game_id=game_id,
+                market=market,
+                captured_at=now,
+                at=consensus.at,
+                point=consensus.point,
+                prob_a=consensus.prob_a,
+                books=consensus.books,
+            )
+        tick.closes.extend(closes.values())
+        for signal in game_state.pending:
+            close = closes.get(signal.market)
+            if close is not None:
+                tick.grades.append(grade_signal(signal, close, now))
+        tick.closed_games.append(game_id)
+        del self.state.games[game_id]
+        self.state.closed[game_id] = now
+
+    def _forget_old_closed(self, now: datetime) -> None:
+        cutoff = now - CLOSED_MEMORY
+        stale = [game_id for game_id, at in self.state.closed.items() if at < cutoff]
+        if not stale:
+            return
+        for game_id in stale:
+            del self.state.closed[game_id]
+            self.state.recent_signals.pop(game_id, None)
+        gone = set(stale)
+        state = self.state
+        state.daily_counts = {k: v for k, v in state.daily_counts.items() if k[0] not in gone}
+        state.cooldowns = {k: v for k, v in state.cooldowns.items() if k[1] not in gone}
+
+
+def _consensus_view(consensus: Consensus | None) -> dict[str, object] | None:
+    if consensus is None:
+        return None
+    return {
+        "at": consensus.at.isoformat(),
+        "point": consensus.point,
+        "prob_a": round(consensus.prob_a, 6),
+        "books": consensus.books,
+    }
