@@ -1,0 +1,84 @@
+"""Persistence: one aiosqlite database (WAL), numbered SQL migrations, a repository per aggregate.
+
+All SQL of the project lives in this package, with bound parameters only, and keeps to what
+PostgreSQL also runs. Repositories never commit: callers group writes in ``db.transaction()`` so a
+snapshot's games, quotes, consensus and signals land together or not at all. Reads need no
+transaction.
+
+    repos = await Repositories.open("stratum.db")
+    async with repos.db.transaction():
+        await repos.games.upsert(game, seen_at=now)
+        await repos.quotes.insert_many(lines)
+    ...
+    await repos.close()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage.closes import CloseRepository
+from storage.codec import from_db, to_db
+from storage.consensus import ConsensusRepository
+from storage.db import Database
+from storage.feed_state import FeedState, FeedStateRepository
+from storage.games import CLOSED, SCHEDULED, GameRepository, StoredGame
+from storage.grades import ClassRecord, GradeRepository
+from storage.quotes import QuoteRepository
+from storage.signals import SignalRepository
+
+__all__ = [
+    "CLOSED",
+    "SCHEDULED",
+    "ClassRecord",
+    "CloseRepository",
+    "ConsensusRepository",
+    "Database",
+    "FeedState",
+    "FeedStateRepository",
+    "GameRepository",
+    "GradeRepository",
+    "QuoteRepository",
+    "Repositories",
+    "SignalRepository",
+    "StoredGame",
+    "from_db",
+    "to_db",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Repositories:
+    """Every repository over one `Database`: what the app factory builds once and passes around."""
+
+    db: Database
+    games: GameRepository
+    quotes: QuoteRepository
+    consensus: ConsensusRepository
+    signals: SignalRepository
+    closes: CloseRepository
+    grades: GradeRepository
+    feed_state: FeedStateRepository
+
+    @classmethod
+    def for_database(cls, db: Database) -> Repositories:
+        """Bundle repositories over an already open database."""
+        return cls(
+            db=db,
+            games=GameRepository(db),
+            quotes=QuoteRepository(db),
+            consensus=ConsensusRepository(db),
+            signals=SignalRepository(db),
+            closes=CloseRepository(db),
+            grades=GradeRepository(db),
+            feed_state=FeedStateRepository(db),
+        )
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Repositories:
+        """Open (and migrate) the database at `path` (``":memory:"`` works) and bundle the repositories."""
+        return cls.for_database(await Database.open(path))
+
+    async def close(self) -> None:
+        await self.db.close()

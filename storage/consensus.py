@@ -1,0 +1,152 @@
+"""Consensus history: the weighted de-vigged market of each (game, market) over time.
+
+Rows are immutable facts keyed by (game_id, market, at); inserting the same instant twice keeps the
+first (a replay re-run or a retried batch must not fail or duplicate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import aiosqlite
+
+from engine.models import BookComponent, Consensus, Market
+from storage.codec import from_db, json_dumps, json_loads, to_db
+from storage.db import Database
+
+__all__ = ["ConsensusRepository", "components_from_json", "components_to_json"]
+
+_INSERT = """
+INSERT INTO consensus (game_id, market, at, point, prob_a, books, components)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (game_id, market, at) DO NOTHING
+"""
+
+_LATEST = """
+SELECT game_id, market, at, point, prob_a, books, components FROM consensus
+WHERE game_id = ? AND market = ?
+ORDER BY at DESC LIMIT 1
+"""
+
+_LATEST_BEFORE = """
+SELECT game_id, market, at, point, prob_a, books, components FROM consensus
+WHERE game_id = ? AND market = ? AND at < ?
+ORDER BY at DESC LIMIT 1
+"""
+
+_HISTORY_ALL = """
+SELECT game_id, market, at, point, prob_a, books, components FROM consensus
+WHERE game_id = ?
+ORDER BY at, market
+"""
+
+_HISTORY_MARKET = """
+SELECT game_id, market, at, point, prob_a, books, components FROM consensus
+WHERE game_id = ? AND market = ?
+ORDER BY at
+"""
+
+# Newest per (game, market) among scheduled games: no newer row of the same key exists
+# (one primary-key seek per row; portable, unlike SQLite's bare-column MAX()).
+_LATEST_OPEN = """
+SELECT c.game_id, c.market, c.at, c.point, c.prob_a, c.books, c.components
+FROM consensus c JOIN games g ON g.id = c.game_id
+WHERE g.status = 'scheduled'
+  AND NOT EXISTS (
+    SELECT 1 FROM consensus n
+    WHERE n.game_id = c.game_id AND n.market = c.market AND n.at > c.at
+  )
+ORDER BY c.game_id, c.market
+"""
+
+
+def components_to_json(components: Iterable[BookComponent]) -> str:
+    return json_dumps(
+        [{"book": c.book, "point": c.point, "prob_a": c.prob_a, "weight": c.weight} for c in components]
+    )
+
+
+def components_from_json(text: str | None) -> tuple[BookComponent, ...]:
+    if not text:
+        return ()
+    return tuple(
+        BookComponent(
+            book=item["book"],
+            point=None if item["point"] is None else float(item["point"]),
+            prob_a=float(item["prob_a"]),
+            weight=float(item["weight"]),
+        )
+        for item in json_loads(text)
+    )
+
+
+def _row_to_consensus(row: aiosqlite.Row) -> Consensus:
+    point = row["point"]
+    return Consensus(
+        game_id=row["game_id"],
+        market=Market(row["market"]),
+        at=from_db(row["at"]),
+        point=None if point is None else float(point),
+        prob_a=float(row["prob_a"]),
+        books=int(row["books"]),
+        components=components_from_json(row["components"]),
+    )
+
+
+class ConsensusRepository:
+    """The ``consensus`` table; writes belong inside ``db.transaction()``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def insert_many(self, items: Iterable[Consensus]) -> None:
+        """Insert in one executemany; an already stored (game, market, at) is left as it was."""
+        rows = [
+            (
+                c.game_id,
+                c.market.value,
+                to_db(c.at),
+                c.point,
+                c.prob_a,
+                c.books,
+                components_to_json(c.components),
+            )
+            for c in items
+        ]
+        if rows:
+            await self._db.conn.executemany(_INSERT, rows)
+
+    async def _one(self, sql: str, params: tuple[object, ...]) -> Consensus | None:
+        async with self._db.conn.execute(sql, params) as cur:
+            row = await cur.fetchone()
+        return None if row is None else _row_to_consensus(row)
+
+    async def latest(self, game_id: str, market: Market) -> Consensus | None:
+        return await self._one(
+            _LATEST,
+            (game_id, Market(market).value),
+        )
+
+    async def latest_before(self, game_id: str, market: Market, before: datetime) -> Consensus | None:
+        """The newest consensus strictly before `before`: the close is the last one before tip-off."""
+        return await self._one(
+            _LATEST_BEFORE,
+            (game_id, Market(market).value, to_db(before)),
+        )
+
+    async def history(self, game_id: str, market: Market | None = None) -> list[Consensus]:
+        """A game's consensus oldest first (then by market), optionally one market."""
+        if market is None:
+            sql = _HISTORY_ALL
+            params: tuple[object, ...] = (game_id,)
+        else:
+            sql = _HISTORY_MARKET
+            params = (game_id, Market(market).value)
+        async with self._db.conn.execute(sql, params) as cur:
+            return [_row_to_consensus(row) for row in await cur.fetchall()]
+
+    async def latest_for_open_games(self) -> list[Consensus]:
+        """Each scheduled game's newest consensus per market (restores the engine after a restart)."""
+        async with self._db.conn.execute(_LATEST_OPEN) as cur:
+            return [_row_to_consensus(row) for row in await cur.fetchall()]

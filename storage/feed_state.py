@@ -1,0 +1,74 @@
+"""Feed state: where each odds source stands, so a restart resumes instead of starting over.
+
+`cursor` is the time of the last snapshot processed (the replay skips up to it; the live feed uses it
+for gap reporting) and the quota is the provider's last credit headers (the poll cadence budgets
+against them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from engine.models import Quota
+from storage.codec import from_db, from_db_opt, to_db
+from storage.db import Database
+
+__all__ = ["FeedState", "FeedStateRepository"]
+
+_SAVE = """
+INSERT INTO feed_state (source, cursor, quota_remaining, quota_used, quota_last, updated_at)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (source) DO UPDATE SET
+    cursor = excluded.cursor,
+    quota_remaining = excluded.quota_remaining,
+    quota_used = excluded.quota_used,
+    quota_last = excluded.quota_last,
+    updated_at = excluded.updated_at
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    source: str
+    cursor: datetime | None
+    quota: Quota | None
+    updated_at: datetime
+
+
+class FeedStateRepository:
+    """The ``feed_state`` table; writes belong inside ``db.transaction()``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, source: str) -> FeedState | None:
+        async with self._db.conn.execute(
+            "SELECT source, cursor, quota_remaining, quota_used, quota_last, updated_at "
+            "FROM feed_state WHERE source = ?",
+            (source,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        remaining, used, last = row["quota_remaining"], row["quota_used"], row["quota_last"]
+        # A quota with no figure at all is stored as three NULLs and read back as None.
+        quota = None if remaining is None and used is None and last is None else Quota(remaining, used, last)
+        return FeedState(
+            source=row["source"],
+            cursor=from_db_opt(row["cursor"]),
+            quota=quota,
+            updated_at=from_db(row["updated_at"]),
+        )
+
+    async def save(self, source: str, cursor: datetime | None, quota: Quota | None, now: datetime) -> None:
+        """Replace the source's state (the quota too: None clears it, e.g. for the replay)."""
+        params = (
+            source,
+            None if cursor is None else to_db(cursor),
+            None if quota is None else quota.remaining,
+            None if quota is None else quota.used,
+            None if quota is None else quota.last,
+            to_db(now),
+        )
+        await self._db.conn.execute(_SAVE, params)

@@ -1,0 +1,157 @@
+"""Grades: each signal measured against the close (CLV), and the per-class records built from them."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from engine.models import Grade, Market, Signal, SignalType
+from storage.codec import from_db, to_db
+from storage.db import Database
+from storage.signals import SIGNAL_COLUMNS, signal_from_row
+
+__all__ = ["ClassRecord", "GradeRepository"]
+
+_GRADE_COLUMNS = (
+    "g.signal_id, g.graded_at, g.close_point, g.close_prob, g.clv_points, g.clv_prob, g.beat, g.push, "
+    "g.consensus_clv_points, g.consensus_clv_prob"
+)
+
+_INSERT = """
+INSERT INTO grades (signal_id, graded_at, close_point, close_prob, clv_points, clv_prob, beat, push,
+                    consensus_clv_points, consensus_clv_prob)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (signal_id) DO NOTHING
+"""
+
+_CLASS_RECORDS = """
+SELECT s.type, s.market, COUNT(*) AS graded, SUM(g.beat) AS beats, SUM(g.push) AS pushes
+FROM grades g JOIN signals s ON s.id = g.signal_id
+GROUP BY s.type, s.market
+ORDER BY s.type, s.market
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ClassRecord:
+    """How one signal class (type × market) has done against the close."""
+
+    type: SignalType
+    market: Market
+    graded: int
+    beats: int
+    pushes: int
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _grade_from_row(row: aiosqlite.Row) -> Grade:
+    return Grade(
+        signal_id=row["signal_id"],
+        graded_at=from_db(row["graded_at"]),
+        close_point=_opt_float(row["close_point"]),
+        close_prob=float(row["close_prob"]),
+        clv_points=_opt_float(row["clv_points"]),
+        clv_prob=float(row["clv_prob"]),
+        beat=bool(row["beat"]),
+        push=bool(row["push"]),
+        consensus_clv_points=_opt_float(row["consensus_clv_points"]),
+        consensus_clv_prob=float(row["consensus_clv_prob"]),
+    )
+
+
+class GradeRepository:
+    """The ``grades`` table; writes belong inside ``db.transaction()``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def insert(self, grade: Grade) -> bool:
+        """Store a grade; False if the signal was already graded (a signal is graded once).
+
+        The signal must be stored first (foreign key).
+        """
+        params = (
+            grade.signal_id,
+            to_db(grade.graded_at),
+            grade.close_point,
+            grade.close_prob,
+            grade.clv_points,
+            grade.clv_prob,
+            int(grade.beat),
+            int(grade.push),
+            grade.consensus_clv_points,
+            grade.consensus_clv_prob,
+        )
+        async with self._db.conn.execute(_INSERT, params) as cur:
+            return cur.rowcount > 0
+
+    async def get(self, signal_id: str) -> Grade | None:
+        async with self._db.conn.execute(
+            "SELECT signal_id, graded_at, close_point, close_prob, clv_points, clv_prob, beat, push, "
+            "consensus_clv_points, consensus_clv_prob FROM grades WHERE signal_id = ?",
+            (signal_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None else _grade_from_row(row)
+
+    async def class_records(self) -> builtins.list[ClassRecord]:
+        """Graded / beats / pushes per (type, market), counted in SQL; classes with no grade are absent."""
+        async with self._db.conn.execute(_CLASS_RECORDS) as cur:
+            rows = await cur.fetchall()
+        return [
+            ClassRecord(
+                type=SignalType(row["type"]),
+                market=Market(row["market"]),
+                graded=int(row["graded"]),
+                beats=int(row["beats"] or 0),
+                pushes=int(row["pushes"] or 0),
+            )
+            for row in rows
+        ]
+
+    async def graded_signals(self) -> builtins.list[tuple[Signal, Grade]]:
+        """Every graded signal with its grade, oldest signal first (per-preset records filter these)."""
+        return await self._pairs(
+            f"SELECT {SIGNAL_COLUMNS}, {_GRADE_COLUMNS} "  # noqa: S608 - constant column lists
+            "FROM grades g JOIN signals s ON s.id = g.signal_id ORDER BY s.created_at, s.id",
+            (),
+        )
+
+    async def list(
+        self,
+        *,
+        since: datetime | None = None,
+        limit: int = 100,
+        before: tuple[datetime, str] | None = None,
+    ) -> builtins.list[tuple[Signal, Grade]]:
+        """Graded signals, most recently graded first, `graded_at >= since`.
+
+        `before` is the keyset cursor (graded_at, signal_id) of the last row of the previous page.
+        """
+        where = ["1 = 1"]
+        params: builtins.list[object] = []
+        if since is not None:
+            where.append("g.graded_at >= ?")
+            params.append(to_db(since))
+        if before is not None:
+            where.append("(g.graded_at, g.signal_id) < (?, ?)")
+            params.extend((to_db(before[0]), before[1]))
+        params.append(limit)
+        # Only fixed fragments are joined into the text; every value is a bound parameter.
+        sql = (
+            f"SELECT {SIGNAL_COLUMNS}, {_GRADE_COLUMNS} "  # noqa: S608
+            f"FROM grades g JOIN signals s ON s.id = g.signal_id WHERE {' AND '.join(where)} "
+            "ORDER BY g.graded_at DESC, g.signal_id DESC LIMIT ?"
+        )
+        return await self._pairs(sql, tuple(params))
+
+    async def _pairs(self, sql: str, params: tuple[object, ...]) -> builtins.list[tuple[Signal, Grade]]:
+        async with self._db.conn.execute(sql, params) as cur:
+            return [(signal_from_row(row), _grade_from_row(row)) for row in await cur.fetchall()]

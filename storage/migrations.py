@@ -1,0 +1,115 @@
+"""Numbered SQL migrations: ``storage/migrations/NNNN_name.sql``, applied once each, in order.
+
+Each file runs in its own ``BEGIN IMMEDIATE`` transaction together with the row that records it in
+``schema_migrations``, so a file that fails half-way leaves neither its changes nor its version behind
+(SQLite DDL is transactional), and two processes opening the same file at once cannot both apply it:
+the second waits for the write lock, then sees the version recorded and skips it.
+
+Files are split into statements with `sqlite3.complete_statement` rather than run with
+``executescript``, because ``executescript`` commits any open transaction first and would defeat the
+all-or-nothing guarantee.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from storage.codec import to_db
+
+if TYPE_CHECKING:
+    from storage.db import Database
+
+__all__ = ["Migration", "applied_versions", "apply_migrations", "load_migrations", "split_statements"]
+
+_FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+_CREATE_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations() -> list[Migration]:
+    """The migrations shipped in the package, ordered by version.
+
+    A ``.sql`` file whose name does not follow ``NNNN_name.sql``, or two files with one number, is an
+    error: silently skipping or reordering a schema change is worse than refusing to start.
+    """
+    folder = resources.files("storage").joinpath("migrations")
+    found: dict[int, Migration] = {}
+    for entry in folder.iterdir():
+        if not entry.name.endswith(".sql"):
+            continue
+        match = _FILE_NAME.match(entry.name)
+        if match is None:
+            raise ValueError(f"migration file name must look like 0001_name.sql: {entry.name}")
+        version = int(match.group(1))
+        if version in found:
+            raise ValueError(f"two migrations numbered {version}: {found[version].name}, {entry.name}")
+        found[version] = Migration(version, match.group(2), entry.read_text(encoding="utf-8"))
+    return [found[v] for v in sorted(found)]
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a script into complete statements (semicolons in strings, comments and triggers are kept)."""
+    statements: list[str] = []
+    buffer = ""
+    for piece in sql.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if _strip_comments(buffer).strip(" \t\r\n;"):
+                statements.append(buffer.strip())
+            buffer = ""
+    # The split adds a ";" after the last piece; what remains may only be blanks and comments.
+    if _strip_comments(buffer).strip(" \t\r\n;"):
+        raise ValueError(f"incomplete SQL statement at the end of the migration: {buffer.strip()[:80]!r}")
+    return statements
+
+
+def _strip_comments(text: str) -> str:
+    lines = (line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return "\n".join(lines)
+
+
+async def applied_versions(db: Database) -> set[int]:
+    async with db.conn.execute("SELECT version FROM schema_migrations") as cur:
+        return {int(row[0]) for row in await cur.fetchall()}
+
+
+async def apply_migrations(db: Database, migrations: Iterable[Migration] | None = None) -> list[int]:
+    """Apply every migration not yet recorded; return the versions applied now (oldest first)."""
+    todo: Sequence[Migration] = sorted(
+        load_migrations() if migrations is None else migrations, key=lambda m: m.version
+    )
+    async with db.transaction():
+        await db.conn.execute(_CREATE_VERSION_TABLE)
+    applied: list[int] = []
+    for migration in todo:
+        async with db.transaction():
+            # Checked inside the write transaction: another process may have just applied it.
+            if migration.version in await applied_versions(db):
+                continue
+            for statement in split_statements(migration.sql):
+                await db.conn.execute(statement)
+            await db.conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, to_db(datetime.now(UTC))),
+            )
+        applied.append(migration.version)
+    return applied

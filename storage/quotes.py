@@ -1,0 +1,154 @@
+"""Quotes: every distinct book line we observed, and each (game, book, market)'s latest one.
+
+"Latest" means the newest ``observed_at``, ties broken by insertion order (``id``). Both `latest` and
+the retention delete are written as "no newer row exists for the same key", which is one index seek
+per row on ``quotes_latest (game_id, book, market, observed_at, id)`` and runs unchanged on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import aiosqlite
+
+from engine.models import BookLine, Market
+from storage.codec import from_db, to_db
+from storage.db import Database
+
+__all__ = ["QuoteRepository"]
+
+_INSERT = """
+INSERT INTO quotes (game_id, book, market, point, price_a, price_b, last_update, observed_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+# A row is the latest of its key when no row of the same key is newer by (observed_at, id).
+_NO_NEWER_ROW = """
+NOT EXISTS (
+    SELECT 1 FROM quotes n
+    WHERE n.game_id = q.game_id AND n.book = q.book AND n.market = q.market
+      AND (n.observed_at, n.id) > (q.observed_at, q.id)
+)
+"""
+
+_LATEST_FOR_GAME = f"""
+SELECT q.game_id, q.book, q.market, q.point, q.price_a, q.price_b, q.last_update, q.observed_at
+FROM quotes q
+WHERE q.game_id = ? AND {_NO_NEWER_ROW}
+ORDER BY q.market, q.book
+"""  # noqa: S608 - composed of constants only
+
+_LATEST_OPEN = f"""
+SELECT q.game_id, q.book, q.market, q.point, q.price_a, q.price_b, q.last_update, q.observed_at
+FROM quotes q JOIN games g ON g.id = q.game_id
+WHERE g.status = 'scheduled' AND {_NO_NEWER_ROW}
+ORDER BY q.game_id, q.market, q.book
+"""  # noqa: S608 - composed of constants only
+
+_DELETE_OLD = """
+DELETE FROM quotes
+WHERE observed_at < ?
+  AND EXISTS (
+    SELECT 1 FROM quotes n
+    WHERE n.game_id = quotes.game_id AND n.book = quotes.book AND n.market = quotes.market
+      AND (n.observed_at, n.id) > (quotes.observed_at, quotes.id)
+  )
+"""
+
+
+def _row_to_line(row: aiosqlite.Row) -> BookLine:
+    point = row["point"]
+    return BookLine(
+        game_id=row["game_id"],
+        book=row["book"],
+        market=Market(row["market"]),
+        point=None if point is None else float(point),
+        price_a=int(row["price_a"]),
+        price_b=int(row["price_b"]),
+        last_update=from_db(row["last_update"]),
+        observed_at=from_db(row["observed_at"]),
+    )
+
+
+class QuoteRepository:
+    """The ``quotes`` table; writes belong inside ``db.transaction()``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def insert_many(self, lines: Iterable[BookLine]) -> int:
+        """Append lines in one executemany (the replay writes thousands per second); returns the count.
+
+        Rows are built here, on the event loop, so a lazy iterable is never consumed from
+        aiosqlite's worker thread.
+        """
+        rows = [
+            (
+                line.game_id,
+                line.book,
+                line.market.value,
+                line.point,
+                line.price_a,
+                line.price_b,
+                to_db(line.last_update),
+                to_db(line.observed_at),
+            )
+            for line in lines
+        ]
+        if rows:
+            await self._db.conn.executemany(_INSERT, rows)
+        return len(rows)
+
+    async def latest(self, game_ids: Iterable[str] | None = None) -> list[BookLine]:
+        """Each (game, book, market)'s newest line: the engine's "last quote" after a restart.
+
+        `game_ids=None` means every game still scheduled (closed games are not restored).
+        Ordered by game, market, book.
+        """
+        conn = self._db.conn
+        if game_ids is None:
+            async with conn.execute(_LATEST_OPEN) as cur:
+                return [_row_to_line(row) for row in await cur.fetchall()]
+        if isinstance(game_ids, str):  # a lone id is an easy mistake; don't split it into letters
+            game_ids = (game_ids,)
+        lines: list[BookLine] = []
+        # One indexed query per game keeps the SQL static (no IN-list built at run time).
+        for game_id in sorted(set(game_ids)):
+            async with conn.execute(_LATEST_FOR_GAME, (game_id,)) as cur:
+                lines.extend(_row_to_line(row) for row in await cur.fetchall())
+        return lines
+
+    async def history(
+        self, game_id: str, market: Market | None = None, since: datetime | None = None
+    ) -> list[BookLine]:
+        """A game's lines oldest first, optionally one market and `observed_at >= since`."""
+        where = ["game_id = ?"]
+        params: list[object] = [game_id]
+        if market is not None:
+            where.append("market = ?")
+            params.append(Market(market).value)
+        if since is not None:
+            where.append("observed_at >= ?")
+            params.append(to_db(since))
+        # Only fixed fragments are joined into the text; every value is a bound parameter.
+        sql = (
+            "SELECT game_id, book, market, point, price_a, price_b, last_update, observed_at "  # noqa: S608
+            f"FROM quotes WHERE {' AND '.join(where)} ORDER BY observed_at, id"
+        )
+        async with self._db.conn.execute(sql, params) as cur:
+            return [_row_to_line(row) for row in await cur.fetchall()]
+
+    async def count(self) -> int:
+        async with self._db.conn.execute("SELECT COUNT(*) FROM quotes") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def delete_older_than(self, cutoff: datetime) -> int:
+        """Retention: delete lines observed before `cutoff`; returns how many went.
+
+        A line that is still the latest of its (game, book, market) is kept however old it is,
+        because the engine restores each book's "last quote" from it.
+        """
+        async with self._db.conn.execute(_DELETE_OLD, (to_db(cutoff),)) as cur:
+            return cur.rowcount

@@ -1,0 +1,745 @@
+"""Storage against a real SQLite file: migrations, WAL, transactions, and every repository's round trip."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from engine.models import (
+    BookComponent,
+    BookLine,
+    Close,
+    Consensus,
+    Entry,
+    Game,
+    Grade,
+    Market,
+    Quota,
+    ScoreBreakdown,
+    Side,
+    Signal,
+    SignalType,
+)
+from storage import ClassRecord, Database, Repositories, StoredGame
+from storage.codec import from_db, to_db
+from storage.migrations import Migration, apply_migrations, load_migrations, split_statements
+
+T0 = datetime(2024, 11, 5, 17, 0, tzinfo=UTC)
+TIP = datetime(2024, 11, 6, 0, 30, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def game(game_id: str = "g1", commence: datetime = TIP, home: str = "Boston Celtics") -> Game:
+    return Game(game_id, "basketball_nba", home, "New York Knicks", commence)
+
+
+def line(
+    book: str,
+    minute: float,
+    *,
+    game_id: str = "g1",
+    market: Market = Market.SPREADS,
+    point: float | None = -5.5,
+    price_a: int = -110,
+    price_b: int = -110,
+) -> BookLine:
+    return BookLine(game_id, book, market, point, price_a, price_b, at(minute - 0.5), at(minute))
+
+
+def signal(
+    signal_id: str,
+    created: datetime,
+    *,
+    game_id: str = "g1",
+    type_: SignalType = SignalType.STEAM,
+    market: Market = Market.SPREADS,
+    side: Side = Side.HOME,
+    score: int = 71,
+) -> Signal:
+    return Signal(
+        id=signal_id,
+        type=type_,
+        game_id=game_id,
+        market=market,
+        side=side,
+        created_at=created,
+        score=score,
+        breakdown=ScoreBreakdown(
+            magnitude=0.8, velocity=0.625, breadth=0.75, sharp=1.0, time_to_tip=0.1234567890123, total=score
+        ),
+        books=("pinnacle", "circasports", "draftkings", "fanduel"),
+        magnitude=1.5,
+        velocity=0.3333333333333333,
+        entry=Entry(book="betmgm", point=-5.0, price=-108, prob=0.5123456789),
+        consensus_point=-6.5,
+        consensus_prob=0.4987654321,
+        commence_time=TIP,
+        details={
+            "window_seconds": 180,
+            "before": -5.0,
+            "after": -6.5,
+            "movers": ["pinnacle", "circasports"],
+            "nested": {"gap": 1.25, "ev": None, "label": "Celtics −6.5"},
+        },
+    )
+
+
+def grade(signal_id: str, graded_at: datetime, *, beat: bool, push: bool = False) -> Grade:
+    return Grade(
+        signal_id=signal_id,
+        graded_at=graded_at,
+        close_point=-7.0,
+        close_prob=0.52,
+        clv_points=None if push else 1.5,
+        clv_prob=0.0123,
+        beat=beat,
+        push=push,
+        consensus_clv_points=0.5,
+        consensus_clv_prob=-0.004,
+    )
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "stratum.db"
+
+
+@pytest.fixture
+async def repos(db_path: Path) -> AsyncIterator[Repositories]:
+    r = await Repositories.open(db_path)
+    try:
+        yield r
+    finally:
+        await r.close()
+
+
+# --- codec -----------------------------------------------------------------------------------------
+
+
+def test_to_db_fixed_width_utc_and_text_order_is_time_order() -> None:
+    est = timezone(timedelta(hours=-5))
+    local = datetime(2024, 11, 5, 12, 0, 0, tzinfo=est)
+    assert to_db(local) == "2024-11-05T17:00:00.000000Z"
+    assert from_db(to_db(local)) == local
+    assert from_db(to_db(local)).tzinfo == UTC
+    times = [at(0), at(0.000001 / 60), at(59), at(60 * 24 * 400), datetime(2024, 11, 5, 16, 59, tzinfo=UTC)]
+    texts = [to_db(t) for t in times]
+    assert len({len(t) for t in texts}) == 1
+    assert sorted(texts) == [to_db(t) for t in sorted(times)]
+    with pytest.raises(ValueError, match="naive"):
+        to_db(datetime(2024, 1, 1))  # noqa: DTZ001 - the point of the test
+
+
+# --- database, migrations, transactions ------------------------------------------------------------
+
+
+async def test_open_creates_file_with_wal_pragmas_and_schema(db_path: Path) -> None:
+    db = await Database.open(db_path)
+    try:
+        assert await asyncio.to_thread(db_path.exists)
+        async with db.conn.execute("PRAGMA journal_mode") as cur:
+            assert (await cur.fetchone())[0] == "wal"
+        async with db.conn.execute("PRAGMA foreign_keys") as cur:
+            assert (await cur.fetchone())[0] == 1
+        async with db.conn.execute("PRAGMA synchronous") as cur:
+            assert (await cur.fetchone())[0] == 1  # NORMAL
+        async with db.conn.execute("PRAGMA busy_timeout") as cur:
+            assert (await cur.fetchone())[0] == 5000
+        async with db.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        ) as cur:
+            tables = {row[0] for row in await cur.fetchall()}
+        assert tables >= {
+            "schema_migrations",
+            "games",
+            "quotes",
+            "consensus",
+            "signals",
+            "closes",
+            "grades",
+            "feed_state",
+        }
+    finally:
+        await db.close()
+
+
+async def test_migrations_applied_once_and_idempotent_on_reopen(db_path: Path) -> None:
+    shipped = load_migrations()
+    assert shipped[0].version == 1
+    assert shipped[0].name == "initial"
+
+    db = await Database.open(db_path)
+    async with db.conn.execute("SELECT version, name, applied_at FROM schema_migrations") as cur:
+        first = [tuple(row) for row in await cur.fetchall()]
+    assert [(v, n) for v, n, _ in first] == [(m.version, m.name) for m in shipped]
+    assert await apply_migrations(db) == []  # nothing left to do
+    await db.close()
+
+    db = await Database.open(db_path)  # reopen: must not try CREATE TABLE games again
+    try:
+        async with db.conn.execute("SELECT version, name, applied_at FROM schema_migrations") as cur:
+            again = [tuple(row) for row in await cur.fetchall()]
+        assert again == first
+    finally:
+        await db.close()
+
+
+async def test_failing_migration_is_rolled_back_entirely(db_path: Path) -> None:
+    db = await Database.open(db_path)
+    try:
+        bad = Migration(
+            2,
+            "broken",
+            "CREATE TABLE half_done (x INTEGER);\nINSERT INTO half_done VALUES (1);\nSELECT * FROM nope;",
+        )
+        with pytest.raises(sqlite3.OperationalError, match="nope"):
+            await apply_migrations(db, [*load_migrations(), bad])
+        async with db.conn.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'") as cur:
+            assert await cur.fetchall() == []
+        async with db.conn.execute("SELECT version FROM schema_migrations ORDER BY version") as cur:
+            assert [row[0] for row in await cur.fetchall()] == [1]
+        good = Migration(2, "fixed", "CREATE TABLE later (x INTEGER);")
+        assert await apply_migrations(db, [*load_migrations(), good]) == [2]
+        async with db.conn.execute("SELECT version, name FROM schema_migrations ORDER BY version") as cur:
+            assert [tuple(row) for row in await cur.fetchall()] == [(1, "initial"), (2, "fixed")]
+    finally:
+        await db.close()
+
+
+def test_split_statements_respects_strings_comments_and_triggers() -> None:
+    sql = """
+    -- a comment; with a semicolon
+    CREATE TABLE a (x TEXT DEFAULT 'x;y');
+    CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = 'z'; END;
+    INSERT INTO a VALUES ('1'); INSERT INTO a VALUES ('2');
+    -- trailing comment
+    """
+    statements = split_statements(sql)
+    assert len(statements) == 4
+    assert "'x;y'" in statements[0]
+    assert statements[1].endswith("END;")
+    with pytest.raises(ValueError, match="incomplete"):
+        split_statements("CREATE TABLE b (x TEXT DEFAULT 'unterminated);")
+    # A last statement without its semicolon is still a statement.
+    assert split_statements("CREATE TABLE b (x INTEGER)") == ["CREATE TABLE b (x INTEGER);"]
+
+
+async def test_memory_database_works() -> None:
+    repos = await Repositories.open(":memory:")
+    try:
+        async with repos.db.transaction():
+            await repos.games.upsert(game(), seen_at=at(0))
+        stored = await repos.games.get("g1")
+        assert stored is not None
+        assert stored.game == game()
+    finally:
+        await repos.close()
+
+
+async def test_transaction_rollback_leaves_nothing_written(repos: Repositories) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        async with repos.db.transaction():
+            await repos.games.upsert(game(), seen_at=at(0))
+            await repos.quotes.insert_many([line("pinnacle", 1), line("draftkings", 1)])
+            assert await repos.quotes.count() == 2  # visible inside the transaction
+            raise RuntimeError("boom")
+    assert await repos.games.get("g1") is None
+    assert await repos.quotes.count() == 0
+    assert not repos.db.conn.in_transaction
+    # The connection is usable afterwards.
+    async with repos.db.transaction():
+        await repos.quotes.insert_many([line("pinnacle", 2)])
+    assert await repos.quotes.count() == 1
+
+
+async def test_nested_transaction_savepoint(repos: Repositories) -> None:
+    async with repos.db.transaction():
+        await repos.quotes.insert_many([line("pinnacle", 1)])
+        with pytest.raises(ValueError, match="inner"):
+            async with repos.db.transaction():
+                await repos.quotes.insert_many([line("fanduel", 1)])
+                raise ValueError("inner")
+        async with repos.db.transaction():
+            await repos.quotes.insert_many([line("betmgm", 1)])
+        assert repos.db.in_transaction
+    assert not repos.db.in_transaction
+    books = sorted(q.book for q in await repos.quotes.history("g1"))
+    assert books == ["betmgm", "pinnacle"]
+
+    # An inner error that propagates undoes the outer work too.
+    with pytest.raises(ValueError, match="deep"):
+        async with repos.db.transaction(), repos.db.transaction():
+            await repos.quotes.insert_many([line("bovada", 2)])
+            raise ValueError("deep")
+    assert await repos.quotes.count() == 2
+
+
+async def test_concurrent_tasks_transactions_do_not_interleave(repos: Repositories) -> None:
+    async def writer(book: str, fail: bool) -> None:
+        async with repos.db.transaction():
+            await repos.quotes.insert_many([line(book, 1)])
+            await asyncio.sleep(0.01)  # let the other task run while this transaction is open
+            await repos.quotes.insert_many([line(book, 2)])
+            if fail:
+                raise RuntimeError(book)
+
+    results = await asyncio.gather(writer("ok", False), writer("bad", True), return_exceptions=True)
+    assert results[0] is None
+    assert isinstance(results[1], RuntimeError)
+    assert sorted((q.book, q.observed_at) for q in await repos.quotes.history("g1")) == [
+        ("ok", at(1)),
+        ("ok", at(2)),
+    ]
+
+
+async def test_cancelled_transaction_rolls_back_and_frees_the_lock(repos: Repositories) -> None:
+    inside = asyncio.Event()
+
+    async def slow_writer() -> None:
+        async with repos.db.transaction():
+            await repos.quotes.insert_many([line("pinnacle", 1)])
+            inside.set()
+            await asyncio.sleep(10)
+
+    task = asyncio.create_task(slow_writer())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await repos.quotes.count() == 0
+    async with asyncio.timeout(2), repos.db.transaction():  # the lock was released
+        await repos.quotes.insert_many([line("fanduel", 1)])
+    assert [q.book for q in await repos.quotes.history("g1")] == ["fanduel"]
+
+
+async def test_committed_data_survives_restart(db_path: Path) -> None:
+    repos = await Repositories.open(db_path)
+    async with repos.db.transaction():
+        await repos.games.upsert(game(), seen_at=at(0))
+        await repos.quotes.insert_many([line("pinnacle", 1, point=-6.0)])
+        await repos.signals.insert(signal("s1", at(1)))
+        await repos.feed_state.save("odds_api", at(1), Quota(480, 20, 3), now=at(1))
+    await repos.close()
+
+    reopened = await Repositories.open(db_path)
+    try:
+        assert (await reopened.games.get("g1")) == StoredGame(game(), TIP, "scheduled")
+        assert await reopened.quotes.latest() == [line("pinnacle", 1, point=-6.0)]
+        assert await reopened.signals.get("s1") == signal("s1", at(1))
+        state = await reopened.feed_state.get("odds_api")
+        assert state is not None
+        assert state.cursor == at(1)
+        assert state.quota == Quota(480, 20, 3)
+    finally:
+        await reopened.close()
+
+
+# --- games -----------------------------------------------------------------------------------------
+
+
+async def test_games_upsert_keeps_scheduled_tip_and_status(repos: Repositories) -> None:
+    async with repos.db.transaction():
+        await repos.games.upsert(game(), seen_at=at(0))
+    moved = TIP + timedelta(minutes=30)
+    async with repos.db.transaction():
+        await repos.games.upsert(game(commence=moved, home="Boston"), seen_at=at(5))
+    stored = await repos.games.get("g1")
+    assert stored == StoredGame(game(commence=moved, home="Boston"), scheduled_tip=TIP, status="scheduled")
+
+    async with repos.db.transaction():
+        assert await repos.games.set_scheduled_tip("g1", moved)
+        assert not await repos.games.set_scheduled_tip("missing", moved)
+        assert await repos.games.mark_closed("g1")
+        await repos.games.upsert(game(commence=moved), seen_at=at(6))  # seen again after closing
+    stored = await repos.games.get("g1")
+    assert stored is not None
+    assert stored.scheduled_tip == moved
+    assert stored.status == "closed"
+    assert await repos.games.list_open() == []
+
+    async with repos.db.conn.execute("SELECT first_seen, last_seen FROM games WHERE id = 'g1'") as cur:
+        first_seen, last_seen = await cur.fetchone()
+    assert (from_db(first_seen), from_db(last_seen)) == (at(0), at(6))
+    async with repos.db.transaction():
+        await repos.games.upsert(game(commence=moved), seen_at=at(1))  # out of order: last_seen stays
+    async with repos.db.conn.execute("SELECT last_seen FROM games WHERE id = 'g1'") as cur:
+        assert from_db((await cur.fetchone())[0]) == at(6)
+
+
+async def test_games_list_filters_and_cursor_pagination(repos: Repositories) -> None:
+    # Ten games, several sharing a commence time, inserted out of order.
+    games = [game(f"g{i:02d}", commence=TIP + timedelta(hours=i // 3)) for i in range(10)]
+    async with repos.db.transaction():
+        await repos.games.upsert_many(reversed(games), seen_at=at(0))
+        await repos.games.mark_closed("g04")
+
+    pages: list[list[str]] = []
+    after: str | None = None
+    for _ in range(20):  # bounded: a broken cursor must fail the test, not hang it
+        page = await repos.games.list(limit=3, after_id=after)
+        if not page:
+            break
+        pages.append([g.game.id for g in page])
+        after = page[-1].game.id
+    assert [gid for p in pages for gid in p] == [g.id for g in games]
+    assert [len(p) for p in pages] == [3, 3, 3, 1]
+
+    window = await repos.games.list(since=TIP + timedelta(hours=1), until=TIP + timedelta(hours=3))
+    assert [g.game.id for g in window] == ["g03", "g04", "g05", "g06", "g07", "g08"]
+    open_in_window = await repos.games.list(
+        since=TIP + timedelta(hours=1), until=TIP + timedelta(hours=3), status="scheduled"
+    )
+    assert [g.game.id for g in open_in_window] == ["g03", "g05", "g06", "g07", "g08"]
+    assert len(await repos.games.list_open()) == 9
+    assert await repos.games.list(after_id="unknown") == []
+
+
+# --- quotes ----------------------------------------------------------------------------------------
+
+
+async def test_quotes_latest_per_book_and_market(repos: Repositories) -> None:
+    async with repos.db.transaction():
+        await repos.games.upsert_many([game("g1"), game("g2"), game("g3")], seen_at=at(0))
+        await repos.quotes.insert_many(
+            [
+                line("pinnacle", 1, point=-5.5),
+                line("pinnacle", 3, point=-6.5),
+                line("pinnacle", 2, point=-6.0),  # inserted late, but older than minute 3
+                line("draftkings", 1, point=-5.0, price_a=-115, price_b=-105),
+                line("pinnacle", 1, market=Market.TOTALS, point=221.5),
+                line("pinnacle", 4, market=Market.TOTALS, point=223.0),
+                line("pinnacle", 2, market=Market.H2H, point=None, price_a=-240, price_b=195),
+                line("pinnacle", 9, game_id="g2", point=2.5),
+                line("fanduel", 9, game_id="g3", point=1.0),
+            ]
+        )
+        # Same observed_at twice for one key: the later insert wins.
+        await repos.quotes.insert_many([line("draftkings", 1, point=-5.5, price_a=-110, price_b=-110)])
+        await repos.games.mark_closed("g3")
+
+    g1 = await repos.quotes.latest(["g1"])
+    assert g1 == [  # ordered by market, then book
+        line("pinnacle", 2, market=Market.H2H, point=None, price_a=-240, price_b=195),
+        line("draftkings", 1, point=-5.5, price_a=-110, price_b=-110),
+        line("pinnacle", 3, point=-6.5),
+        line("pinnacle", 4, market=Market.TOTALS, point=223.0),
+    ]
+    assert await repos.quotes.latest("g2") == [line("pinnacle", 9, game_id="g2", point=2.5)]
+    # None = every scheduled game; g3 is closed.
+    open_latest = await repos.quotes.latest()
+    assert {(q.game_id, q.book, q.market) for q in open_latest} == {
+        ("g1", "draftkings", Market.SPREADS),
+        ("g1", "pinnacle", Market.SPREADS),
+        ("g1", "pinnacle", Market.TOTALS),
+        ("g1", "pinnacle", Market.H2H),
+        ("g2", "pinnacle", Market.SPREADS),
+    }
+    assert await repos.quotes.latest(["g3", "nope"]) == [line("fanduel", 9, game_id="g3", point=1.0)]
+
+    history = await repos.quotes.history("g1", Market.SPREADS)
+    assert [(q.book, q.point) for q in history] == [
+        ("pinnacle", -5.5),
+        ("draftkings", -5.0),
+        ("draftkings", -5.5),
+        ("pinnacle", -6.0),
+        ("pinnacle", -6.5),
+    ]
+    assert [q.point for q in await repos.quotes.history("g1", Market.SPREADS, since=at(2))] == [-6.0, -6.5]
+    assert len(await repos.quotes.history("g1")) == 8
+    assert await repos.quotes.count() == 10
+
+
+async def test_quotes_delete_older_than_keeps_latest_rows(repos: Repositories) -> None:
+    async with repos.db.transaction():
+        await repos.games.upsert(game(), seen_at=at(0))
+        await repos.quotes.insert_many(
+            [
+                line("pinnacle", 1, point=-5.5),
+                line("pinnacle", 2, point=-6.0),
+                line("pinnacle", 30, point=-6.5),
+                line("draftkings", 1, point=-5.0),  # old but still draftkings' latest
+                line("fanduel", 5, point=-5.0),
+                line("fanduel", 6, point=-5.5),  # old but fanduel's latest
+            ]
+        )
+    before = await repos.quotes.latest(["g1"])
+    async with repos.db.transaction():
+        deleted = await repos.quotes.delete_older_than(at(10))
+    assert deleted == 3  # pinnacle@1, pinnacle@2, fanduel@5
+    assert await repos.quotes.latest(["g1"]) == before
+    assert sorted((q.book, q.observed_at) for q in await repos.quotes.history("g1")) == [
+        ("draftkings", at(1)),
+        ("fanduel", at(6)),
+        ("pinnacle", at(30)),
+    ]
+    async with repos.db.transaction():
+        assert await repos.quotes.delete_older_than(at(100)) == 0  # only latest rows left
+
+
+async def test_quotes_insert_many_bulk_and_latest(repos: Repositories) -> None:
+    """Bulk insert in one executemany; speed is measured in bench/, never asserted here."""
+    lines = [
+        line(f"book{b}", minute, game_id=f"g{g}", point=-5.5 + (minute % 3) * 0.5)
+        for minute in range(100)
+        for g in range(10)
+        for b in range(10)
+    ]
+    async with repos.db.transaction():
+        assert await repos.quotes.insert_many(lines) == 10_000
+    assert await repos.quotes.count() == 10_000
+    latest = await repos.quotes.latest([f"g{g}" for g in range(10)])
+    assert len(latest) == 100
+    assert {q.observed_at for q in latest} == {at(99)}
+
+
+# --- consensus -------------------------------------------------------------------------------------
+
+
+def consensus(
+    minute: float, point: float | None, prob_a: float, *, game_id: str = "g1", market=Market.SPREADS
+):
+    return Consensus(
+        game_id=game_id,
+        market=market,
+        at=at(minute),
+        point=point,
+        prob_a=prob_a,
+        books=2,
+        components=(
+            BookComponent("pinnacle", point, prob_a + 0.01, 3.0),
+            BookComponent("draftkings", point, prob_a - 0.0123456789, 1.2),
+        ),
+    )
+
+
+async def test_consensus_round_trip_latest_and_history(repos: Repositories) -> None:
+    items = [
+        consensus(1, -5.5, 0.5),
+        consensus(2, -6.0, 0.51234),
+        consensus(3, -6.5, 0.49),
+        consensus(2, 221.5, 0.48, market=Market.TOTALS),
+        consensus(1, None, 0.7012, market=Market.H2H),
+        consensus(5, 3.5, 0.4, game_id="g2"),
+    ]
+    async with repos.db.transaction():
+        await repos.games.upsert_many([game("g1"), game("g2")], seen_at=at(0))
+        await repos.consensus.insert_many(items)
+        # Same key again: ignored, the first stays.
+        await repos.consensus.insert_many([consensus(3, -9.0, 0.1)])
+        await repos.games.mark_closed("g2")
+
+    assert await repos.consensus.latest("g1", Market.SPREADS) == items[2]
+    assert await repos.consensus.latest("g1", Market.H2H) == items[4]
+    assert await repos.consensus.latest("g9", Market.SPREADS) is None
+    assert await repos.consensus.latest_before("g1", Market.SPREADS, at(3)) == items[1]  # strictly before
+    assert await repos.consensus.latest_before("g1", Market.SPREADS, at(3.01)) == items[2]
+    assert await repos.consensus.latest_before("g1", Market.SPREADS, at(1)) is None
+    assert await repos.consensus.history("g1", Market.SPREADS) == items[:3]
+    assert await repos.consensus.history("g1") == [items[4], items[0], items[1], items[3], items[2]]
+    assert await repos.consensus.latest_for_open_games() == [items[4], items[2], items[3]]
+
+
+# --- signals ---------------------------------------------------------------------------------------
+
+
+async def test_signal_round_trip_is_equal(repos: Repositories) -> None:
+    original = signal("s1", at(1))
+    async with repos.db.transaction():
+        assert await repos.signals.insert(original) is True
+        assert await repos.signals.insert(original) is False  # same id: ignored
+    loaded = await repos.signals.get("s1")
+    assert loaded == original
+    assert loaded is not None
+    assert loaded.books == ("pinnacle", "circasports", "draftkings", "fanduel")
+    assert loaded.breakdown.time_to_tip == 0.1234567890123
+    assert loaded.entry == Entry(book="betmgm", point=-5.0, price=-108, prob=0.5123456789)
+    assert loaded.details["nested"] == {"gap": 1.25, "ev": None, "label": "Celtics −6.5"}
+
+    moneyline = Signal(
+        **{
+            **{f: getattr(original, f) for f in original.__dataclass_fields__},
+            "id": "s2",
+            "type": SignalType.DISLOCATION,
+            "market": Market.H2H,
+            "side": Side.AWAY,
+            "velocity": None,
+            "consensus_point": None,
+            "entry": Entry(book="bovada", point=None, price=185, prob=0.31),
+            "details": {},
+            "books": ("bovada",),
+        }
+    )
+    async with repos.db.transaction():
+        assert await repos.signals.insert(moneyline)
+    assert await repos.signals.get("s2") == moneyline
+    assert await repos.signals.get("missing") is None
+
+
+async def test_signal_details_tuples_come_back_as_lists(repos: Repositories) -> None:
+    original = signal("s1", at(1))
+    with_tuple = Signal(
+        **{**{f: getattr(original, f) for f in original.__dataclass_fields__}, "details": {"pair": (1, 2)}}
+    )
+    async with repos.db.transaction():
+        await repos.signals.insert(with_tuple)
+    loaded = await repos.signals.get("s1")
+    assert loaded is not None
+    assert loaded.details == {"pair": [1, 2]}
+
+
+async def test_signals_list_filters_and_keyset_pagination(repos: Repositories) -> None:
+    # 25 signals; groups of 5 share a created_at so the id must break ties.
+    types = [SignalType.STEAM, SignalType.DISLOCATION, SignalType.KEY_CROSS]
+    all_signals = [
+        signal(
+            f"s{i:02d}",
+            at(i // 5),
+            game_id="g1" if i % 2 else "g2",
+            type_=types[i % 3],
+            market=Market.TOTALS if i % 4 == 0 else Market.SPREADS,
+            side=Side.OVER if i % 4 == 0 else Side.HOME,
+            score=40 + i,
+        )
+        for i in range(25)
+    ]
+    async with repos.db.transaction():
+        for s in reversed(all_signals):
+            await repos.signals.insert(s)
+
+    newest_first = sorted(all_signals, key=lambda s: (s.created_at, s.id), reverse=True)
+    seen: list[str] = []
+    cursor: tuple[datetime, str] | None = None
+    for _ in range(20):  # bounded: a broken cursor must fail the test, not hang it
+        page = await repos.signals.list(limit=4, before=cursor)
+        if not page:
+            break
+        seen.extend(s.id for s in page)
+        cursor = (page[-1].created_at, page[-1].id)
+    assert seen == [s.id for s in newest_first]
+    assert len(set(seen)) == 25
+
+    assert [s.id for s in await repos.signals.list(game_id="g1", min_score=55)] == [
+        s.id for s in newest_first if s.game_id == "g1" and s.score >= 55
+    ]
+    only = await repos.signals.list(types=[SignalType.KEY_CROSS, SignalType.STEAM], market=Market.TOTALS)
+    assert [s.id for s in only] == [
+        s.id
+        for s in newest_first
+        if s.type in (SignalType.KEY_CROSS, SignalType.STEAM) and s.market == Market.TOTALS
+    ]
+    assert len(await repos.signals.list(types=[], limit=1000)) == 25  # empty = every type
+    windowed = await repos.signals.list(since=at(1), until=at(3))
+    assert [s.id for s in windowed] == [s.id for s in newest_first if at(1) <= s.created_at < at(3)]
+
+    restored = await repos.signals.since(at(3))
+    assert [s.id for s in restored] == [f"s{i:02d}" for i in range(15, 25)]
+
+    counts = await repos.signals.count_by_type()
+    assert counts == {SignalType.STEAM: 9, SignalType.DISLOCATION: 8, SignalType.KEY_CROSS: 8}
+
+
+# --- closes and grades -----------------------------------------------------------------------------
+
+
+async def test_closes_first_capture_is_final(repos: Repositories) -> None:
+    first = Close("g1", Market.SPREADS, captured_at=TIP, at=at(400), point=-7.0, prob_a=0.505, books=9)
+    h2h = Close("g1", Market.H2H, captured_at=TIP, at=at(401), point=None, prob_a=0.71, books=8)
+    async with repos.db.transaction():
+        assert await repos.closes.insert(first)
+        assert await repos.closes.insert(h2h)
+        later = Close("g1", Market.SPREADS, captured_at=TIP, at=at(402), point=-8.0, prob_a=0.5, books=9)
+        assert not await repos.closes.insert(later)
+    assert await repos.closes.get("g1", Market.SPREADS) == first
+    assert await repos.closes.get("g1", Market.TOTALS) is None
+    assert await repos.closes.for_game("g1") == [h2h, first]
+    assert await repos.closes.for_game("g2") == []
+
+
+async def test_grades_round_trip_records_and_pagination(repos: Repositories) -> None:
+    specs = [
+        # id, type, market, beat, push
+        ("s1", SignalType.STEAM, Market.SPREADS, True, False),
+        ("s2", SignalType.STEAM, Market.SPREADS, False, True),
+        ("s3", SignalType.STEAM, Market.SPREADS, True, False),
+        ("s4", SignalType.STEAM, Market.TOTALS, False, False),
+        ("s5", SignalType.DISLOCATION, Market.H2H, True, False),
+        ("s6", SignalType.KEY_CROSS, Market.SPREADS, False, False),
+    ]
+    async with repos.db.transaction():
+        for i, (sid, type_, market, _, _) in enumerate(specs):
+            side = Side.OVER if market == Market.TOTALS else Side.HOME
+            await repos.signals.insert(signal(sid, at(i), type_=type_, market=market, side=side))
+        await repos.signals.insert(signal("s7", at(10)))  # never graded
+        for i, (sid, _, _, beat, push) in enumerate(specs):
+            # s1 and s2 graded at the same instant: the id breaks the tie.
+            assert await repos.grades.insert(grade(sid, at(500 + max(i, 1)), beat=beat, push=push))
+        assert not await repos.grades.insert(grade("s1", at(900), beat=False))  # graded once
+
+    assert await repos.grades.get("s2") == grade("s2", at(501), beat=False, push=True)
+    assert await repos.grades.get("s7") is None
+
+    assert await repos.grades.class_records() == [
+        ClassRecord(SignalType.DISLOCATION, Market.H2H, graded=1, beats=1, pushes=0),
+        ClassRecord(SignalType.KEY_CROSS, Market.SPREADS, graded=1, beats=0, pushes=0),
+        ClassRecord(SignalType.STEAM, Market.SPREADS, graded=3, beats=2, pushes=1),
+        ClassRecord(SignalType.STEAM, Market.TOTALS, graded=1, beats=0, pushes=0),
+    ]
+
+    pairs = await repos.grades.graded_signals()
+    assert [(s.id, g.signal_id) for s, g in pairs] == [(sid, sid) for sid, *_ in specs]
+    assert pairs[0][0] == signal("s1", at(0))
+
+    ids: list[str] = []
+    cursor: tuple[datetime, str] | None = None
+    for _ in range(20):  # bounded: a broken cursor must fail the test, not hang it
+        page = await repos.grades.list(limit=2, before=cursor)
+        if not page:
+            break
+        ids.extend(s.id for s, _ in page)
+        cursor = (page[-1][1].graded_at, page[-1][1].signal_id)
+    assert ids == ["s6", "s5", "s4", "s3", "s2", "s1"]
+    assert [s.id for s, _ in await repos.grades.list(since=at(503))] == ["s6", "s5", "s4"]
+
+    assert [s.id for s in await repos.signals.ungraded_for_game("g1")] == ["s7"]
+
+
+async def test_grade_requires_stored_signal(repos: Repositories) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        async with repos.db.transaction():
+            await repos.grades.insert(grade("ghost", at(1), beat=True))
+    assert await repos.grades.get("ghost") is None
+
+
+# --- feed state ------------------------------------------------------------------------------------
+
+
+async def test_feed_state_save_and_replace(repos: Repositories) -> None:
+    assert await repos.feed_state.get("odds_api") is None
+    async with repos.db.transaction():
+        await repos.feed_state.save("odds_api", at(1), Quota(remaining=499, used=1, last=1), now=at(1.5))
+        await repos.feed_state.save("replay", at(2), None, now=at(2))
+    state = await repos.feed_state.get("odds_api")
+    assert state is not None
+    assert (state.source, state.cursor, state.quota, state.updated_at) == (
+        "odds_api",
+        at(1),
+        Quota(499, 1, 1),
+        at(1.5),
+    )
+    async with repos.db.transaction():
+        await repos.feed_state.save("odds_api", at(5), Quota(remaining=496, used=4, last=3), now=at(5))
+    state = await repos.feed_state.get("odds_api")
+    assert state is not None
+    assert (state.cursor, state.quota, state.updated_at) == (at(5), Quota(496, 4, 3), at(5))
+    replay = await repos.feed_state.get("replay")
+    assert replay is not None
+    assert replay.quota is None
+    assert replay.cursor == at(2)
