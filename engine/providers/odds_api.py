@@ -1,0 +1,364 @@
+"""The Odds API v4 client: one `fetch()` = one `GET /v4/sports/{sport}/odds`, made robust.
+
+Failures are sorted the way the scheduler needs them (see `engine.providers.base`): transient ones
+(timeouts, transport errors, 429, 5xx) are retried here with exponential backoff and jitter, then
+surface as `FeedTemporaryError`; a refused key (401/403) is `FeedAuthError` at once; a body that is
+not the event array is `FeedDataError`. A `CircuitBreaker` stops us hammering a feed that keeps
+failing. The API key travels as a query parameter (the API's only way), so it is kept out of every
+log line and error message we produce, and redacted from httpx's own request log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from app.settings import FeedSettings
+from engine.cadence import estimated_cost
+from engine.models import Quota
+from engine.providers.base import (
+    FeedAuthError,
+    FeedDataError,
+    FeedError,
+    FeedTemporaryError,
+    FeedUnavailable,
+    RawSnapshot,
+    utc_now,
+)
+from engine.providers.tape import TapeRecorder
+
+__all__ = ["MAX_RETRY_AFTER_SECONDS", "CircuitBreaker", "OddsApiClient", "parse_quota"]
+
+logger = logging.getLogger(__name__)
+
+#: A `Retry-After` longer than this is not slept through inside one fetch: the error carries it
+#: (`FeedTemporaryError.retry_after`) and the scheduler decides.
+MAX_RETRY_AFTER_SECONDS = 60.0
+
+_JITTER = 0.1  # up to +10% on each backoff delay, so restarted clients do not retry in lockstep
+
+
+class CircuitBreaker:
+    """Closed → (N consecutive failures) → open for `cooldown` seconds → half-open: one trial call.
+
+    The trial's success closes the breaker; its failure opens it for another cooldown. While open
+    (or while the trial is in flight) `before_call` raises `FeedUnavailable` without any I/O.
+    `clock` returns seconds on any monotonic scale (`time.monotonic` by default).
+    """
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+    def __init__(
+        self, failures: int, cooldown_seconds: float, *, clock: Callable[[], float] = time.monotonic
+    ):
+        if failures < 1:
+            raise ValueError("failures must be >= 1")
+        self.failures = failures
+        self.cooldown_seconds = cooldown_seconds
+        self._clock = clock
+        self._consecutive = 0
+        self._opened_at: float | None = None
+        self._trial_in_flight = False
+
+    @property
+    def state(self) -> str:
+        if self._opened_at is None:
+            return self.CLOSED
+        if self._trial_in_flight or self._clock() - self._opened_at >= self.cooldown_seconds:
+            return self.HALF_OPEN
+        return self.OPEN
+
+    @property
+    def consecutive_failures(self) -> int:
+        return self._consecutive
+
+    def before_call(self) -> None:
+        """Let a call through, or raise `FeedUnavailable` while the breaker is open."""
+        if self._opened_at is None:
+            return
+        waited = self._clock() - self._opened_at
+        if self._trial_in_flight:
+            raise FeedUnavailable("odds feed circuit half-open: a trial request is already in flight")
+        if waited < self.cooldown_seconds:
+            retry_in = self.cooldown_seconds - waited
+            raise FeedUnavailable(
+                f"odds feed circuit open after {self._consecutive} consecutive failures; "
+                f"next trial in {retry_in:.0f}s",
+                retry_in=retry_in,
+            )
+        self._trial_in_flight = True
+
+    def record_success(self) -> None:
+        self._consecutive = 0
+        self._opened_at = None
+        self._trial_in_flight = False
+
+    def record_failure(self) -> None:
+        self._consecutive += 1
+        was_trial = self._trial_in_flight
+        self._trial_in_flight = False
+        if was_trial or self._consecutive >= self.failures:
+            self._opened_at = self._clock()
+            logger.warning(
+                "odds feed circuit open after %d consecutive failures (cooldown %.0fs)",
+                self._consecutive,
+                self.cooldown_seconds,
+            )
+
+    def release(self) -> None:
+        """A call ended with neither verdict (cancelled): free the half-open trial slot."""
+        self._trial_in_flight = False
+
+
+def _header_int(headers: httpx.Headers, name: str) -> int | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    if not math.isfinite(number):
+        return None
+    return int(number)
+
+
+def parse_quota(headers: httpx.Headers) -> Quota | None:
+    """`x-requests-remaining/used/last` as a `Quota` (None when the response carried none of them).
+
+    The API sometimes sends them as floats ("499.0"); anything non-numeric counts as missing.
+    """
+    quota = Quota(
+        remaining=_header_int(headers, "x-requests-remaining"),
+        used=_header_int(headers, "x-requests-used"),
+        last=_header_int(headers, "x-requests-last"),
+    )
+    if quota.remaining is None and quota.used is None and quota.last is None:
+        return None
+    return quota
+
+
+def _retry_after(headers: httpx.Headers, now: datetime) -> float | None:
+    """`Retry-After` as seconds: a number, or an HTTP date (RFC 9110 allows both)."""
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - now).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+class _RedactSecrets(logging.Filter):
+    """Replaces registered secrets in records of the logger it is attached to (httpx's own)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            if any(secret in message for secret in self.secrets):
+                for secret in self.secrets:
+                    message = message.replace(secret, "***")
+                record.msg = message
+                record.args = None
+        return True
+
+
+_REDACTOR = _RedactSecrets()
+
+
+def _register_secret(secret: str) -> None:
+    """httpx logs every request URL at INFO, and our key is in that URL's query: redact it there."""
+    _REDACTOR.secrets.add(secret)
+    httpx_logger = logging.getLogger("httpx")
+    if _REDACTOR not in httpx_logger.filters:
+        httpx_logger.addFilter(_REDACTOR)
+
+
+class OddsApiClient:
+    """`OddsSource` over The Odds API v4 (`GET {base_url}/v4/sports/{sport}/odds`).
+
+    `http` is the app's shared `httpx.AsyncClient` (the app factory owns and closes it). `clock` is
+    the aware-UTC wall clock that stamps snapshots and drives the circuit breaker; `sleep` and `rng`
+    are the backoff's, injectable so tests run instantly and deterministically.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        feed: FeedSettings,
+        api_key: str,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+        recorder: TapeRecorder | None = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        if not api_key:
+            raise ValueError("an Odds API key is required")
+        self._http = http
+        self._feed = feed
+        self._api_key = api_key
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng
+        self._recorder = recorder
+        self.breaker = breaker or CircuitBreaker(
+            feed.breaker_failures,
+            feed.breaker_cooldown_seconds,
+            clock=lambda: self._clock().timestamp(),
+        )
+        self.url = f"{feed.base_url.rstrip('/')}/v4/sports/{feed.sport}/odds"
+        self.last_quota: Quota | None = None
+        _register_secret(api_key)
+
+    @property
+    def cost_per_poll(self) -> int:
+        """Credits one poll costs: markets × regions (see `engine.cadence.estimated_cost`)."""
+        regions = [r for r in self._feed.regions.split(",") if r.strip()]
+        return estimated_cost(len(self._feed.markets), max(1, len(regions)))
+
+    def _params(self) -> dict[str, str]:
+        params = {
+            "apiKey": self._api_key,
+            "regions": self._feed.regions,
+            "markets": ",".join(self._feed.markets),
+            "oddsFormat": "american",
+            "dateFormat": "iso",
+        }
+        if self._feed.bookmakers:
+            params["bookmakers"] = ",".join(self._feed.bookmakers)
+        return params
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "***")
+
+    async def fetch(self) -> RawSnapshot:
+        """Poll once (with retries). Raises a `FeedError`; never returns a partial snapshot."""
+        self.breaker.before_call()
+        try:
+            snapshot = await self._fetch_with_retries()
+        except FeedError:
+            self.breaker.record_failure()
+            raise
+        except BaseException:
+            self.breaker.release()
+            raise
+        self.breaker.record_success()
+        self.last_quota = snapshot.quota
+        if self._recorder is not None:
+            try:
+                self._recorder.append(snapshot)
+            except (OSError, TypeError, ValueError):
+                logger.exception("could not append the snapshot to the tape %s", self._recorder.path)
+        return snapshot
+
+    def _delay(self, attempt: int) -> float:
+        base = self._feed.backoff_seconds * (2**attempt)
+        return base * (1.0 + _JITTER * self._rng())
+
+    async def _fetch_with_retries(self) -> RawSnapshot:
+        retries = self._feed.max_retries
+        timeout = httpx.Timeout(self._feed.timeout_seconds)
+        for attempt in range(retries + 1):
+            last_try = attempt == retries
+            try:
+                response = await self._http.get(self.url, params=self._params(), timeout=timeout)
+            except httpx.TimeoutException as exc:
+                problem = f"timed out after {self._feed.timeout_seconds}s ({type(exc).__name__})"
+                status: int | None = None
+                wait: float | None = None
+            except httpx.TransportError as exc:
+                problem = f"transport error: {type(exc).__name__}: {self._redact(str(exc))}"
+                status = None
+                wait = None
+            except httpx.HTTPError as exc:  # e.g. too many redirects: not worth a retry
+                raise FeedTemporaryError(
+                    f"GET {self.url} failed: {type(exc).__name__}: {self._redact(str(exc))}"
+                ) from None
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return self._snapshot(response)
+                if status in (401, 403):
+                    raise FeedAuthError(
+                        f"GET {self.url} refused the API key: HTTP {status} {self._body_hint(response)}",
+                        status=status,
+                    )
+                if status != 429 and status < 500:
+                    raise FeedTemporaryError(
+                        f"GET {self.url} returned HTTP {status} {self._body_hint(response)}", status=status
+                    )
+                problem = f"HTTP {status}"
+                wait = _retry_after(response.headers, self._clock()) if status in (429, 503) else None
+                if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
+                    raise FeedTemporaryError(
+                        f"GET {self.url}: HTTP {status}, Retry-After {wait:.0f}s",
+                        status=status,
+                        retry_after=wait,
+                    )
+            if last_try:
+                raise FeedTemporaryError(
+                    f"GET {self.url} failed after {retries + 1} attempts: {problem}",
+                    status=status,
+                    retry_after=wait,
+                )
+            delay = wait if wait is not None else self._delay(attempt)
+            logger.warning(
+                "GET %s attempt %d/%d: %s; retrying in %.1fs",
+                self.url,
+                attempt + 1,
+                retries + 1,
+                problem,
+                delay,
+            )
+            await self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _body_hint(self, response: httpx.Response) -> str:
+        """The start of an error body (The Odds API explains refusals there), secrets removed."""
+        with contextlib.suppress(Exception):
+            text = response.text.strip()
+            if text:
+                return self._redact(text[:200])
+        return ""
+
+    def _snapshot(self, response: httpx.Response) -> RawSnapshot:
+        fetched_at = self._clock()
+        quota = parse_quota(response.headers)
+        try:
+            data = response.json()
+        except (ValueError, UnicodeDecodeError):
+            raise FeedDataError(f"GET {self.url}: body is not JSON ({len(response.content)} bytes)") from None
+        if not isinstance(data, list):
+            raise FeedDataError(f"GET {self.url}: body is a JSON {type(data).__name__}, not the event array")
+        logger.debug(
+            "GET %s: %d events, credits remaining %s", self.url, len(data), quota.remaining if quota else "?"
+        )
+        return RawSnapshot(fetched_at=fetched_at, data=data, quota=quota)
