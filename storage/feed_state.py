@@ -7,24 +7,26 @@ against them).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from engine.models import Quota
-from storage.codec import from_db, from_db_opt, to_db
+from storage.codec import from_db, from_db_opt, json_dumps, json_loads, to_db
 from storage.db import Database
 
 __all__ = ["FeedState", "FeedStateRepository"]
 
 _SAVE = """
-INSERT INTO feed_state (source, cursor, quota_remaining, quota_used, quota_last, updated_at)
-VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO feed_state (source, cursor, quota_remaining, quota_used, quota_last, updated_at, recent_gaps)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (source) DO UPDATE SET
     cursor = excluded.cursor,
     quota_remaining = excluded.quota_remaining,
     quota_used = excluded.quota_used,
     quota_last = excluded.quota_last,
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at,
+    recent_gaps = excluded.recent_gaps
 """
 
 
@@ -34,6 +36,7 @@ class FeedState:
     cursor: datetime | None
     quota: Quota | None
     updated_at: datetime
+    recent_gaps: tuple[float, ...] = ()
 
 
 class FeedStateRepository:
@@ -44,7 +47,7 @@ class FeedStateRepository:
 
     async def get(self, source: str) -> FeedState | None:
         async with self._db.conn.execute(
-            "SELECT source, cursor, quota_remaining, quota_used, quota_last, updated_at "
+            "SELECT source, cursor, quota_remaining, quota_used, quota_last, updated_at, recent_gaps "
             "FROM feed_state WHERE source = ?",
             (source,),
         ) as cur:
@@ -59,9 +62,17 @@ class FeedStateRepository:
             cursor=from_db_opt(row["cursor"]),
             quota=quota,
             updated_at=from_db(row["updated_at"]),
+            recent_gaps=tuple(float(gap) for gap in json_loads(row["recent_gaps"])),
         )
 
-    async def save(self, source: str, cursor: datetime | None, quota: Quota | None, now: datetime) -> None:
+    async def save(
+        self,
+        source: str,
+        cursor: datetime | None,
+        quota: Quota | None,
+        now: datetime,
+        recent_gaps: Sequence[float] = (),
+    ) -> None:
         """Replace the source's state (the quota too: None clears it, e.g. for the replay)."""
         params = (
             source,
@@ -70,5 +81,6 @@ class FeedStateRepository:
             None if quota is None else quota.used,
             None if quota is None else quota.last,
             to_db(now),
+            json_dumps([float(gap) for gap in recent_gaps]),
         )
         await self._db.conn.execute(_SAVE, params)

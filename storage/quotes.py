@@ -19,8 +19,8 @@ from storage.db import Database
 __all__ = ["QuoteRepository"]
 
 _INSERT = """
-INSERT INTO quotes (game_id, book, market, point, price_a, price_b, last_update, observed_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO quotes (game_id, book, market, point, price_a, price_b, last_update, observed_at, withdrawn)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 # A row is the latest of its key when no row of the same key is newer by (observed_at, id).
@@ -35,14 +35,14 @@ NOT EXISTS (
 _LATEST_FOR_GAME = f"""
 SELECT q.game_id, q.book, q.market, q.point, q.price_a, q.price_b, q.last_update, q.observed_at
 FROM quotes q
-WHERE q.game_id = ? AND {_NO_NEWER_ROW}
+WHERE q.game_id = ? AND q.withdrawn = 0 AND {_NO_NEWER_ROW}
 ORDER BY q.market, q.book
 """  # noqa: S608 - composed of constants only
 
 _LATEST_OPEN = f"""
 SELECT q.game_id, q.book, q.market, q.point, q.price_a, q.price_b, q.last_update, q.observed_at
 FROM quotes q JOIN games g ON g.id = q.game_id
-WHERE g.status = 'scheduled' AND {_NO_NEWER_ROW}
+WHERE g.status = 'scheduled' AND q.withdrawn = 0 AND {_NO_NEWER_ROW}
 ORDER BY q.game_id, q.market, q.book
 """  # noqa: S608 - composed of constants only
 
@@ -77,9 +77,11 @@ class QuoteRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def insert_many(self, lines: Iterable[BookLine]) -> int:
+    async def insert_many(self, lines: Iterable[BookLine], *, withdrawn: bool = False) -> int:
         """Append lines in one executemany (the replay writes thousands per second); returns the count.
 
+        With `withdrawn=True` each line (the book's last line, `observed_at` set to when it went) records
+        that the book stopped offering the market: `latest` then leaves that key out until it quotes again.
         Rows are built here, on the event loop, so a lazy iterable is never consumed from
         aiosqlite's worker thread.
         """
@@ -93,6 +95,7 @@ class QuoteRepository:
                 line.price_b,
                 to_db(line.last_update),
                 to_db(line.observed_at),
+                int(withdrawn),
             )
             for line in lines
         ]
@@ -122,7 +125,13 @@ class QuoteRepository:
     async def history(
         self, game_id: str, market: Market | None = None, since: datetime | None = None
     ) -> list[BookLine]:
-        """A game's lines oldest first, optionally one market and `observed_at >= since`."""
+        """A game's quoted lines oldest first, optionally one market and `observed_at >= since`."""
+        return [line for line, withdrawn in await self.timeline(game_id, market, since) if not withdrawn]
+
+    async def timeline(
+        self, game_id: str, market: Market | None = None, since: datetime | None = None
+    ) -> list[tuple[BookLine, bool]]:
+        """Like `history`, withdrawals included: (line, withdrawn) oldest first."""
         where = ["game_id = ?"]
         params: list[object] = [game_id]
         if market is not None:
@@ -133,11 +142,11 @@ class QuoteRepository:
             params.append(to_db(since))
         # Only fixed fragments are joined into the text; every value is a bound parameter.
         sql = (
-            "SELECT game_id, book, market, point, price_a, price_b, last_update, observed_at "  # noqa: S608
+            "SELECT game_id, book, market, point, price_a, price_b, last_update, observed_at, withdrawn "  # noqa: S608
             f"FROM quotes WHERE {' AND '.join(where)} ORDER BY observed_at, id"
         )
         async with self._db.conn.execute(sql, params) as cur:
-            return [_row_to_line(row) for row in await cur.fetchall()]
+            return [(_row_to_line(row), bool(row["withdrawn"])) for row in await cur.fetchall()]
 
     async def count(self) -> int:
         async with self._db.conn.execute("SELECT COUNT(*) FROM quotes") as cur:

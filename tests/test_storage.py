@@ -195,21 +195,25 @@ async def test_migrations_applied_once_and_idempotent_on_reopen(db_path: Path) -
 async def test_failing_migration_is_rolled_back_entirely(db_path: Path) -> None:
     db = await Database.open(db_path)
     try:
+        shipped = load_migrations()
+        shipped_versions = [m.version for m in shipped]
+        nxt = max(shipped_versions) + 1
         bad = Migration(
-            2,
+            nxt,
             "broken",
             "CREATE TABLE half_done (x INTEGER);\nINSERT INTO half_done VALUES (1);\nSELECT * FROM nope;",
         )
         with pytest.raises(sqlite3.OperationalError, match="nope"):
-            await apply_migrations(db, [*load_migrations(), bad])
+            await apply_migrations(db, [*shipped, bad])
         async with db.conn.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'") as cur:
             assert await cur.fetchall() == []
         async with db.conn.execute("SELECT version FROM schema_migrations ORDER BY version") as cur:
-            assert [row[0] for row in await cur.fetchall()] == [1]
-        good = Migration(2, "fixed", "CREATE TABLE later (x INTEGER);")
-        assert await apply_migrations(db, [*load_migrations(), good]) == [2]
+            assert [row[0] for row in await cur.fetchall()] == shipped_versions
+        good = Migration(nxt, "fixed", "CREATE TABLE later (x INTEGER);")
+        assert await apply_migrations(db, [*shipped, good]) == [nxt]
         async with db.conn.execute("SELECT version, name FROM schema_migrations ORDER BY version") as cur:
-            assert [tuple(row) for row in await cur.fetchall()] == [(1, "initial"), (2, "fixed")]
+            rows = [tuple(row) for row in await cur.fetchall()]
+        assert rows == [*((m.version, m.name) for m in shipped), (nxt, "fixed")]
     finally:
         await db.close()
 
