@@ -141,6 +141,7 @@ class DislocationSettings(_Section):
         default_factory=lambda: MarketThresholds(spreads=1.0, totals=2.0, h2h=0.03)
     )
     prob_per_point: PointValue = Field(default_factory=PointValue)
+    max_outlier_share: float = Field(0.25, gt=0, le=1)
 
 
 class KeyCrossSettings(_Section):

@@ -8,13 +8,13 @@ keeps the in-memory `EngineState` it needs between snapshots.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from app.settings import Settings
 from engine.clv import grade_signal
 from engine.consensus import build_consensus, component
-from engine.detectors.dislocation import detect_dislocations
+from engine.detectors.dislocation import DislocationHit, detect_dislocations
 from engine.detectors.key_cross import detect_key_cross, key_values, seed_sides
 from engine.detectors.steam import detect_steam, steam_window
 from engine.models import (
@@ -25,6 +25,7 @@ from engine.models import (
     Grade,
     Market,
     Rejection,
+    Side,
     Signal,
     SignalType,
     Snapshot,
@@ -48,13 +49,48 @@ class Tick:
     games: list[Game] = field(default_factory=list)
     tip_changes: list[tuple[str, datetime]] = field(default_factory=list)
     lines: list[BookLine] = field(default_factory=list)
+    withdrawn: list[BookLine] = field(default_factory=list)  # books that stopped offering a market
     consensus: list[Consensus] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
     closes: list[Close] = field(default_factory=list)
     closed_games: list[str] = field(default_factory=list)
-    grades: list[Grade] = field(default_factory=list)
+    grades: list[tuple[Signal, Grade]] = field(default_factory=list)
     rejections: tuple[Rejection, ...] = ()
     skipped: bool = False  # the snapshot was not newer than the last one
+
+
+def cooldown_key(
+    kind: SignalType, game_id: str, market: Market, side: Side, discriminator: str
+) -> tuple[str, ...]:
+    """One move is one signal: the key a cooldown is kept under (a key number's cross ignores direction)."""
+    if kind == SignalType.KEY_CROSS:
+        return (kind.value, game_id, market.value, discriminator)
+    return (kind.value, game_id, market.value, side.value, discriminator)
+
+
+def signal_cooldown_key(signal: Signal) -> tuple[str, ...]:
+    """The same key, recovered from a stored signal (used when state is restored after a restart)."""
+    if signal.type == SignalType.DISLOCATION:
+        discriminator = signal.books[0]
+    elif signal.type == SignalType.KEY_CROSS:
+        discriminator = str(float(signal.details["key_number"]))
+    else:
+        discriminator = ""
+    return cooldown_key(signal.type, signal.game_id, signal.market, signal.side, discriminator)
+
+
+def find_dislocations(
+    settings: Settings, consensus: Consensus, market_state: MarketState
+) -> list[DislocationHit]:
+    config = settings.dislocation
+    return detect_dislocations(
+        consensus,
+        market_state.lines,
+        market_state.probs,
+        threshold=config.thresholds.for_market(consensus.market.value),
+        min_books=config.min_books,
+        max_outlier_share=config.max_outlier_share,
+    )
 
 
 class Engine:
@@ -146,6 +182,7 @@ class Engine:
                 changed = True
             for book in [book for book in market_state.lines if book not in present]:
                 # The book no longer offers this market: it leaves the consensus until it quotes again.
+                tick.withdrawn.append(replace(market_state.lines[book], observed_at=now))
                 del market_state.lines[book]
                 del market_state.probs[book]
                 changed = True
@@ -196,7 +233,8 @@ class Engine:
         if hit is None:
             return
         side = side_for(market, hit.direction)
-        if not self._cooldown_free(("STEAM", game_state.game.id, market, side), now, config.cooldown_seconds):
+        key = cooldown_key(SignalType.STEAM, game_state.game.id, market, side, "")
+        if not self._cooldown_free(key, now, config.cooldown_seconds):
             return
         before = market_state.consensus_before(
             min(m.observed_at for m in moves if m.book in hit.books and m.direction == hit.direction)
@@ -227,7 +265,7 @@ class Engine:
             discriminator="",
             settings=self.settings,
         )
-        self._emit(game_state, signal, ("STEAM", game_state.game.id, market, side), now, tick)
+        self._emit(game_state, signal, key, now, tick)
 
     def _detect_dislocations(
         self,
@@ -240,14 +278,12 @@ class Engine:
     ) -> None:
         config = self.settings.dislocation
         threshold = config.thresholds.for_market(market.value)
-        hits = detect_dislocations(
-            consensus, market_state.lines, market_state.probs, threshold=threshold, min_books=config.min_books
-        )
+        hits = find_dislocations(self.settings, consensus, market_state)
         active = {(hit.book, hit.side.value) for hit in hits}
         newly = [hit for hit in hits if (hit.book, hit.side.value) not in market_state.dislocated]
         market_state.dislocated = active
         for hit in newly:
-            key = ("DISLOCATION", game_state.game.id, market, hit.book, hit.side)
+            key = cooldown_key(SignalType.DISLOCATION, game_state.game.id, market, hit.side, hit.book)
             if not self._cooldown_free(key, now, config.cooldown_seconds):
                 continue
             line = market_state.lines[hit.book]
@@ -312,7 +348,7 @@ class Engine:
         if hit is None:
             return
         side = side_for(market, hit.direction)
-        key = ("KEY_CROSS", game_state.game.id, market, str(hit.key_number))
+        key = cooldown_key(SignalType.KEY_CROSS, game_state.game.id, market, side, str(float(hit.key_number)))
         if not self._cooldown_free(key, now, self.settings.key_cross.cooldown_seconds):
             return
         crossed_value = hit.keys[0]
@@ -348,7 +384,7 @@ class Engine:
             entry=best_entry(market_state.lines, market_state.probs, market, side),
             consensus=consensus,
             details=details,
-            discriminator=str(hit.key_number),
+            discriminator=str(float(hit.key_number)),
             settings=self.settings,
         )
         self._emit(game_state, signal, key, now, tick)
@@ -412,7 +448,7 @@ class Engine:
         for signal in game_state.pending:
             close = closes.get(signal.market)
             if close is not None:
-                tick.grades.append(grade_signal(signal, close, now))
+                tick.grades.append((signal, grade_signal(signal, close, now)))
         tick.closed_games.append(game_id)
         del self.state.games[game_id]
         self.state.closed[game_id] = now

@@ -281,7 +281,7 @@ def test_close_at_tip_grades_pending_signals():
     assert tick.closed_games == [GAME.id]
     [close] = tick.closes
     assert close.point == -4.5 and close.at == minutes(30)
-    [grade] = [g for g in tick.grades if g.signal_id == steam.id]
+    [grade] = [g for s, g in tick.grades if s.id == steam.id]
     assert grade.clv_points == pytest.approx(1.5)  # took -3.0, closed -4.5
     assert grade.beat
     # After the close the game's in-play odds are ignored.

@@ -4,6 +4,10 @@ The gap is the book's point minus the consensus point (spreads in home terms, to
 de-vigged probability minus the consensus one (moneyline). The signal points to the side on which
 that book offers the better number: a home spread higher than consensus favours the home bettor, a
 total higher than consensus favours the under, a lower home probability means a longer home price.
+
+It must be one book against the market, not a split market: the books standing at least as far out
+on the same side must be at most `max_outlier_share` of the consensus books (four books of ten at
+-2.5 against a -3.5 median is a divided market, not a dislocation).
 """
 
 from __future__ import annotations
@@ -38,17 +42,21 @@ def detect_dislocations(
     *,
     threshold: float,
     min_books: int,
+    max_outlier_share: float,
 ) -> list[DislocationHit]:
     if consensus.books < min_books:
         return []
-    hits = []
-    for book, line in sorted(lines.items()):
+    gaps: dict[str, float] = {}
+    for book, line in lines.items():
         if consensus.market == Market.H2H:
-            gap = probs[book] - consensus.prob_a
-        elif line.point is None or consensus.point is None:
+            gaps[book] = probs[book] - consensus.prob_a
+        elif line.point is not None and consensus.point is not None:
+            gaps[book] = line.point - consensus.point
+    hits = []
+    for book, gap in sorted(gaps.items()):
+        if abs(gap) < threshold - _EPS:
             continue
-        else:
-            gap = line.point - consensus.point
-        if abs(gap) >= threshold - _EPS:
+        as_far = sum(1 for other in gaps.values() if other * gap > 0 and abs(other) >= abs(gap) - _EPS)
+        if as_far <= max_outlier_share * consensus.books + _EPS:
             hits.append(DislocationHit(book=book, side=dislocation_side(consensus.market, gap), gap=gap))
     return hits

@@ -1,0 +1,69 @@
+"""The one wiring point: settings, database, event bus, engine service, HTTP client and scheduler are
+built here and passed in; nothing is global. `run_bot.py` → `app.cli` → `build_app`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from app.settings import Settings
+from engine.events import EventBus
+from engine.jobs import EngineJobs
+from engine.providers.odds_api import OddsApiClient
+from engine.providers.tape import TapeRecorder
+from engine.service import EngineService
+from storage import Repositories
+
+log = logging.getLogger(__name__)
+
+BUNDLED_TAPE = Path(__file__).resolve().parent.parent / "engine" / "data" / "wnba_demo_tape.jsonl.gz"
+
+
+@dataclass(slots=True)
+class App:
+    settings: Settings
+    repos: Repositories
+    bus: EventBus
+    service: EngineService
+    http: httpx.AsyncClient | None = None
+    scheduler: AsyncIOScheduler | None = None
+    jobs: EngineJobs | None = None
+    recorder: TapeRecorder | None = field(default=None)
+
+    async def close(self) -> None:
+        """Stop jobs first, then the HTTP client, then the database: nothing writes after it closes."""
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.http is not None:
+            await self.http.aclose()
+        if self.recorder is not None:
+            self.recorder.close()
+        await self.repos.close()
+
+
+async def build_app(settings: Settings, *, db_path: str | Path, source: str) -> App:
+    repos = await Repositories.open(db_path)
+    bus = EventBus()
+    service = await EngineService.restore(settings, repos, bus, source=source)
+    return App(settings=settings, repos=repos, bus=bus, service=service)
+
+
+def start_live_polling(app: App) -> None:
+    """Attach The Odds API source and the engine's jobs to a running event loop."""
+    settings = app.settings
+    api_key = settings.feed.api_key
+    if api_key is None:
+        raise RuntimeError("live polling needs STRATUM_FEED__API_KEY")
+    app.http = httpx.AsyncClient(timeout=settings.feed.timeout_seconds)
+    if settings.feed.record_tape:
+        app.recorder = TapeRecorder(settings.feed.record_tape)
+    source = OddsApiClient(app.http, settings.feed, api_key.get_secret_value(), recorder=app.recorder)
+    app.scheduler = AsyncIOScheduler(timezone="UTC")
+    app.jobs = EngineJobs(app.scheduler, app.service, source, settings)
+    app.jobs.start()
+    app.scheduler.start()
+    log.info("live polling %s every %ss tick", settings.feed.sport, settings.cadence.tick_seconds)

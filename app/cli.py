@@ -1,0 +1,143 @@
+"""Command line of `run_bot.py`, the project's one entry point.
+
+python run_bot.py                       # no odds key: replay the bundled tape into ./stratum.db
+python run_bot.py --replay PATH [--speed max|N] [--db PATH] [--summary-json PATH] [--fresh]
+STRATUM_FEED__API_KEY=... python run_bot.py   # poll The Odds API live until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal as signals
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.bootstrap import BUNDLED_TAPE, App, build_app, start_live_polling
+from app.console import format_signal
+from app.settings import ConfigError, Settings, load_settings
+from engine.events import SIGNAL_CREATED
+from engine.models import Signal
+from engine.providers.replay import ReplaySource, parse_speed
+from engine.reports import build_audit, format_audit
+
+log = logging.getLogger("stratum")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="run_bot.py", description="Stratum: NBA odds signals and CLV audit."
+    )
+    parser.add_argument(
+        "--replay", metavar="PATH", help="replay a tape (JSON Lines, .gz, a JSON file or a folder)"
+    )
+    parser.add_argument(
+        "--speed", default=None, help='replay speed: "max" (default) or a multiple of real time'
+    )
+    parser.add_argument("--db", metavar="PATH", help="SQLite database file (default: storage.path in config)")
+    parser.add_argument("--summary-json", metavar="PATH", help="write the CLV audit as JSON to PATH")
+    parser.add_argument("--fresh", action="store_true", help="delete the database before starting")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: config.toml of the project)")
+    parser.add_argument("--quiet", action="store_true", help="do not print each signal")
+    parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
+    return parser.parse_args(argv)
+
+
+def _delete_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        candidate = path.with_name(path.name + suffix)
+        if candidate.exists():
+            candidate.unlink()
+
+
+async def run_replay(
+    settings: Settings, args: argparse.Namespace, tape: Path, db_path: Path, speed: str | float
+) -> int:
+    app = await build_app(settings, db_path=db_path, source=f"replay:{tape.name}")
+    try:
+        if not args.quiet:
+            app.bus.subscribe(SIGNAL_CREATED, _printer(app))
+        resumed_from = app.service.cursor
+        processed = skipped = 0
+        async for raw in ReplaySource(tape, speed):
+            tick = await app.service.process(raw)
+            skipped += tick.skipped
+            processed += not tick.skipped
+        if resumed_from is not None and processed == 0:
+            print(f"{tape.name} was already replayed into {db_path} (up to {resumed_from:%Y-%m-%d %H:%MZ}).")
+            print("Use --fresh to replay it again from scratch.")
+        print(f"\nreplayed {processed} snapshots of {tape.name} into {db_path}\n")
+        report = await build_audit(app.repos, settings)
+        print(format_audit(report))
+        if args.summary_json:
+            await asyncio.to_thread(_write_json, Path(args.summary_json), report.as_dict())
+        return 0
+    finally:
+        await app.close()
+
+
+def _write_json(path: Path, payload: dict[str, object]) -> None:
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+def _printer(app: App):
+    async def print_signal(signal: Signal) -> None:
+        state = app.service.engine.state.games.get(signal.game_id)
+        print(format_signal(signal, state.game if state else None), flush=True)
+
+    return print_signal
+
+
+async def run_live(settings: Settings, db_path: Path) -> int:
+    app = await build_app(settings, db_path=db_path, source=f"oddsapi:{settings.feed.sport}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signals.SIGINT, signals.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        app.bus.subscribe(SIGNAL_CREATED, _printer(app))
+        start_live_polling(app)
+        await stop.wait()
+        return 0
+    finally:
+        await app.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    speed_text = args.speed or settings.replay.speed
+    try:
+        speed = "max" if parse_speed(speed_text) is None else float(speed_text)
+    except ValueError as exc:
+        print(f"error: --speed: {exc}", file=sys.stderr)
+        return 2
+    db_path = Path(args.db or settings.storage.path)
+    if args.replay:
+        tape = Path(args.replay)
+        if not tape.exists():
+            print(f"error: tape not found: {tape}", file=sys.stderr)
+            return 2
+    elif settings.feed.api_key is not None:
+        if args.fresh:
+            _delete_database(db_path)
+        return asyncio.run(run_live(settings, db_path))
+    else:
+        tape = BUNDLED_TAPE
+        print(f"No odds API key set (STRATUM_FEED__API_KEY): replaying the bundled demo tape {tape.name}.")
+        print("It is real WNBA odds (The Odds API v4 shape), see engine/data/SOURCE.md.\n")
+    if args.fresh:
+        _delete_database(db_path)
+    return asyncio.run(run_replay(settings, args, tape, db_path, speed))

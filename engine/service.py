@@ -1,0 +1,181 @@
+"""The engine at its edges: parse a raw snapshot, run the pure engine, commit what changed, publish.
+
+One snapshot is one transaction (games, quotes, consensus, signals, closes, grades and the feed
+cursor), so a crash leaves either all of it or none; events go out only after the commit. On start,
+`restore` rebuilds the engine's memory from the database so a restart resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from app.settings import Settings
+from engine.core import Engine, Tick, find_dislocations, signal_cooldown_key
+from engine.detectors.key_cross import key_values, seed_sides
+from engine.events import CLV_GRADED, SIGNAL_CREATED, EventBus, GradedSignal
+from engine.models import BookLine, Market
+from engine.moves import move_between
+from engine.odds import devig
+from engine.providers.base import RawSnapshot
+from engine.providers.parse import log_rejections, parse_snapshot
+from engine.state import EngineState, GameState
+from storage import CLOSED, Repositories
+
+log = logging.getLogger(__name__)
+
+#: How far back quotes are re-read on restore to rebuild recent moves for STEAM.
+MOVE_MEMORY = timedelta(hours=2)
+#: How far back signals are re-read on restore for cooldowns, daily caps and heat.
+SIGNAL_MEMORY = timedelta(days=1)
+
+
+class EngineService:
+    def __init__(self, engine: Engine, repos: Repositories, bus: EventBus, *, source: str) -> None:
+        self.engine = engine
+        self.repos = repos
+        self.bus = bus
+        self.source = source
+
+    @classmethod
+    async def restore(
+        cls, settings: Settings, repos: Repositories, bus: EventBus, *, source: str
+    ) -> EngineService:
+        feed = await repos.feed_state.get(source)
+        cursor = feed.cursor if feed else None
+        engine = Engine(settings, await restore_state(settings, repos, cursor))
+        if feed is not None:
+            engine.state.gaps.extend(feed.recent_gaps)
+        if cursor is not None:
+            for signal in await repos.signals.since(cursor - SIGNAL_MEMORY):
+                engine.remember_signal(signal)
+                key = signal_cooldown_key(signal)
+                engine.state.cooldowns[key] = max(
+                    signal.created_at, engine.state.cooldowns.get(key, signal.created_at)
+                )
+                day_key = (signal.game_id, signal.created_at.date())
+                engine.state.daily_counts[day_key] = engine.state.daily_counts.get(day_key, 0) + 1
+        return cls(engine, repos, bus, source=source)
+
+    @property
+    def cursor(self) -> datetime | None:
+        return self.engine.state.last_fetched_at
+
+    async def process(self, raw: RawSnapshot) -> Tick:
+        snapshot = parse_snapshot(raw)
+        log_rejections(snapshot)
+        tick = self.engine.ingest(snapshot)
+        if tick.skipped:
+            log.debug("snapshot %s is not newer than %s; skipped", raw.fetched_at, self.cursor)
+            return tick
+        await self._commit(tick, quota=raw.quota)
+        await self._publish(tick)
+        return tick
+
+    async def close_due(self, now: datetime) -> Tick:
+        """Close the games whose tip has passed even when no snapshot arrives (the tip-off job)."""
+        tick = self.engine.close_due(now)
+        if tick.closes or tick.closed_games:
+            await self._commit(tick, quota=None, move_cursor=False)
+            await self._publish(tick)
+        return tick
+
+    async def cleanup(self, now: datetime, retention_days: int) -> int:
+        async with self.repos.db.transaction():
+            deleted = await self.repos.quotes.delete_older_than(now - timedelta(days=retention_days))
+        if deleted:
+            log.info("retention: deleted %d quotes older than %d days", deleted, retention_days)
+        return deleted
+
+    async def _commit(self, tick: Tick, *, quota, move_cursor: bool = True) -> None:
+        repos = self.repos
+        async with repos.db.transaction():
+            if tick.games:
+                await repos.games.upsert_many(tick.games, seen_at=tick.at)
+            for game_id, tip in tick.tip_changes:
+                await repos.games.set_scheduled_tip(game_id, tip)
+            if tick.lines:
+                await repos.quotes.insert_many(tick.lines)
+            if tick.withdrawn:
+                await repos.quotes.insert_many(tick.withdrawn, withdrawn=True)
+            if tick.consensus:
+                await repos.consensus.insert_many(tick.consensus)
+            for signal in tick.signals:
+                await repos.signals.insert(signal)
+            for close in tick.closes:
+                await repos.closes.insert(close)
+            for game_id in tick.closed_games:
+                await repos.games.mark_closed(game_id)
+            for _, grade in tick.grades:
+                await repos.grades.insert(grade)
+            if move_cursor:
+                gaps = self.engine.state.gaps
+                await repos.feed_state.save(self.source, tick.at, quota, tick.at, recent_gaps=gaps)
+
+    async def _publish(self, tick: Tick) -> None:
+        for signal in tick.signals:
+            await self.bus.publish(SIGNAL_CREATED, signal)
+        for signal, grade in tick.grades:
+            await self.bus.publish(CLV_GRADED, GradedSignal(signal=signal, grade=grade))
+
+
+async def restore_state(settings: Settings, repos: Repositories, cursor: datetime | None) -> EngineState:
+    """Rebuild the engine's memory from the database: open games, last quotes, consensus, recent moves,
+    dislocations already reported, key-number sides and the signals still waiting for their close."""
+    state = EngineState(last_fetched_at=cursor)
+    method = settings.consensus.devig
+    for stored in await repos.games.list_open():
+        state.games[stored.game.id] = GameState(game=stored.game, scheduled_tip=stored.scheduled_tip)
+    if cursor is not None:
+        closed = await repos.games.list(since=cursor - timedelta(days=3), status=CLOSED, limit=100_000)
+        state.closed.update({stored.game.id: cursor for stored in closed})
+    if not state.games:
+        return state
+    for line in await repos.quotes.latest(state.games):
+        game_state = state.games.get(line.game_id)
+        if game_state is not None:
+            market_state = game_state.market(line.market)
+            market_state.lines[line.book] = line
+            market_state.probs[line.book] = devig(line.price_a, line.price_b, method)
+    for consensus in await repos.consensus.latest_for_open_games():
+        game_state = state.games.get(consensus.game_id)
+        if game_state is None:
+            continue
+        market_state = game_state.market(consensus.market)
+        market_state.set_consensus(consensus)
+        if consensus.point is not None:
+            values = key_values(
+                settings.key_numbers_for(game_state.game.sport_key, consensus.market.value), consensus.market
+            )
+            seed_sides(consensus.point, values, market_state.key_sides)
+        market_state.dislocated = {
+            (hit.book, hit.side.value) for hit in find_dislocations(settings, consensus, market_state)
+        }
+    for game_id, game_state in state.games.items():
+        game_state.pending.extend(await repos.signals.ungraded_for_game(game_id))
+        if cursor is not None:
+            _restore_moves(
+                game_state, await repos.quotes.timeline(game_id, since=cursor - MOVE_MEMORY), method
+            )
+    return state
+
+
+def _restore_moves(game_state: GameState, timeline: list[tuple[BookLine, bool]], method) -> None:
+    """Replay the recent quotes of a game into moves, as the engine saw them (a withdrawal resets a book)."""
+    previous: dict[tuple[str, Market], tuple[BookLine, float]] = {}
+    per_market = defaultdict(list)
+    for line, withdrawn in timeline:
+        key = (line.book, line.market)
+        if withdrawn:
+            previous.pop(key, None)
+            continue
+        prob = devig(line.price_a, line.price_b, method)
+        if key in previous:
+            before, before_prob = previous[key]
+            move = move_between(before, before_prob, line, prob)
+            if move is not None:
+                per_market[line.market].append(move)
+        previous[key] = (line, prob)
+    for market, moves in per_market.items():
+        game_state.market(market).moves.extend(sorted(moves, key=lambda m: m.observed_at))

@@ -1,0 +1,168 @@
+"""The whole pipeline on real data and a real SQLite file: the bundled WNBA tape through parse, engine,
+storage and the event bus; reproducibility; and a restart in the middle that changes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.bootstrap import BUNDLED_TAPE
+from app.cli import main
+from engine.events import CLV_GRADED, SIGNAL_CREATED, EventBus
+from engine.models import SignalType
+from engine.presets import passes
+from engine.providers.tape import read_tape
+from engine.reports import build_audit
+from engine.service import EngineService
+from storage import Repositories
+from tests.engine_builders import settings
+
+SNAPSHOTS = list(read_tape(BUNDLED_TAPE))
+
+
+async def _replay(db: Path, snapshots, bus: EventBus | None = None) -> Repositories:
+    repos = await Repositories.open(db)
+    service = await EngineService.restore(settings(), repos, bus or EventBus(), source="test")
+    for raw in snapshots:
+        await service.process(raw)
+    return repos
+
+
+async def _signals_and_grades(repos: Repositories):
+    signals = await repos.signals.list(limit=10_000)
+    grades = {s.id: g for s, g in await repos.grades.graded_signals()}
+    return signals, grades
+
+
+def test_the_bundled_tape_is_real_wnba_data_of_a_few_games():
+    assert len(SNAPSHOTS) > 500
+    sports = {event["sport_key"] for raw in SNAPSHOTS for event in raw.data}
+    games = {event["id"] for raw in SNAPSHOTS for event in raw.data}
+    assert sports == {"basketball_wnba"}
+    assert 2 <= len(games) <= 5
+
+
+async def test_replay_produces_every_signal_type_and_grades_them(tmp_path):
+    created, graded = [], []
+    bus = EventBus()
+
+    async def on_created(signal):
+        created.append(signal)
+
+    async def on_graded(item):
+        graded.append(item)
+
+    bus.subscribe(SIGNAL_CREATED, on_created)
+    bus.subscribe(CLV_GRADED, on_graded)
+    repos = await _replay(tmp_path / "stratum.db", SNAPSHOTS, bus)
+    try:
+        signals, grades = await _signals_and_grades(repos)
+        assert {s.type for s in signals} == set(SignalType)
+        assert sorted(s.id for s in created) == sorted(s.id for s in signals)
+        assert grades, "games tipped inside the tape, so their signals are graded"
+        assert {item.grade.signal_id for item in graded} == set(grades)
+        for signal in signals:
+            assert signal.books, signal
+            assert 0 <= signal.score <= 100
+            assert signal.created_at < signal.commence_time
+        for signal_id, grade in grades.items():
+            assert not (grade.beat and grade.push), signal_id
+        report = await build_audit(repos, settings())
+        assert report.graded == len(grades)
+        # Every preset lets through signals on the bundled tape.
+        for name, preset in settings().presets.items():
+            assert any(passes(s, preset, report.class_tiers()) for s in signals), name
+    finally:
+        await repos.close()
+
+
+async def test_replay_is_reproducible(tmp_path):
+    reports = []
+    for run in ("a", "b"):
+        repos = await _replay(tmp_path / f"{run}.db", SNAPSHOTS)
+        try:
+            reports.append((await build_audit(repos, settings())).as_dict())
+        finally:
+            await repos.close()
+    assert reports[0] == reports[1]
+    assert reports[0]["graded"] > 0
+
+
+async def test_a_restart_mid_tape_resumes_exactly(tmp_path):
+    straight = await _replay(tmp_path / "straight.db", SNAPSHOTS)
+    expected_signals, expected_grades = await _signals_and_grades(straight)
+    await straight.close()
+
+    db = tmp_path / "restarted.db"
+    for part in (SNAPSHOTS[: len(SNAPSHOTS) // 3], SNAPSHOTS[len(SNAPSHOTS) // 3 :]):
+        repos = await _replay(db, part)
+        await repos.close()
+    repos = await Repositories.open(db)
+    try:
+        signals, grades = await _signals_and_grades(repos)
+    finally:
+        await repos.close()
+    assert [s.id for s in signals] == [s.id for s in expected_signals]
+    assert grades == expected_grades
+
+
+async def test_replaying_an_already_ingested_tape_adds_nothing(tmp_path):
+    db = tmp_path / "stratum.db"
+    repos = await _replay(db, SNAPSHOTS)
+    before = (await repos.quotes.count(), len(await repos.signals.list(limit=10_000)))
+    await repos.close()
+    repos = await _replay(db, SNAPSHOTS)
+    try:
+        assert (await repos.quotes.count(), len(await repos.signals.list(limit=10_000))) == before
+    finally:
+        await repos.close()
+
+
+def test_main_job_runs_offline_and_writes_the_summary(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("STRATUM_FEED__API_KEY", raising=False)
+    monkeypatch.delenv("STRATUM_DISCORD__TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    summary = tmp_path / "summary.json"
+    assert main(["--summary-json", str(summary)]) == 0
+    out = capsys.readouterr().out
+    assert "bundled demo tape" in out and "WNBA" in out
+    assert "STEAM" in out and "DISLOCATION" in out and "KEY_CROSS" in out
+    assert "CLV audit" in out
+    assert (tmp_path / "stratum.db").exists()
+    data = json.loads(summary.read_text())
+    assert set(data["signals_by_type"]) == {"STEAM", "DISLOCATION", "KEY_CROSS"}
+    assert all(count > 0 for count in data["signals_by_type"].values())
+    assert data["graded"] > 0
+    for row in data["classes"]:
+        assert {"class", "graded", "beats_close_rate", "wilson_95", "tier"} <= set(row)
+        low, high = row["wilson_95"]
+        assert 0 <= low <= row["beats_close_rate"] <= high <= 1
+    # A second run resumes: nothing new to replay, the same audit.
+    assert main(["--summary-json", str(summary)]) == 0
+    assert "already replayed" in capsys.readouterr().out
+    assert json.loads(summary.read_text()) == data
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--replay", "does/not/exist.jsonl"], "tape not found"),
+        (["--speed", "fast"], "--speed"),
+        (["--speed", "-2"], "--speed"),
+    ],
+)
+def test_main_job_rejects_bad_arguments(tmp_path, monkeypatch, argv, message, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STRATUM_FEED__API_KEY", raising=False)
+    assert main([*argv, "--db", str(tmp_path / "x.db")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_a_bad_config_value_fails_at_start_naming_the_key(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STRATUM_STEAM__MIN_BOOKS", "many")
+    assert main(["--db", str(tmp_path / "x.db")]) == 2
+    assert "steam.min_books" in capsys.readouterr().err
