@@ -7,7 +7,7 @@ the de-vigged probability of every book. Weights come from config: sharper books
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 
 from engine.models import BookComponent, Consensus, Market
@@ -60,9 +60,3 @@ def build_consensus(
         books=len(parts),
         components=parts,
     )
-
-
-def component(
-    book: str, point: float | None, prob_a: float, weight_of: Callable[[str], float]
-) -> BookComponent:
-    return BookComponent(book=book, point=point, prob_a=prob_a, weight=weight_of(book))

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from app.settings import Settings
 from engine.clv import grade_signal
-from engine.consensus import build_consensus, component
+from engine.consensus import build_consensus
 from engine.detectors.dislocation import DislocationHit, detect_dislocations
 from engine.detectors.key_cross import detect_key_cross, key_values, seed_sides
 from engine.detectors.steam import detect_steam, steam_window
@@ -98,6 +98,7 @@ class Engine:
         self.settings = settings
         self.state = state or EngineState()
         self._sport_keys: dict[tuple[str, Market], tuple[float, ...]] = {}
+        self._weight = settings.consensus.weight
 
     # ---------------------------------------------------------------- public
 
@@ -167,24 +168,24 @@ class Engine:
             changed = False
             present = set()
             for line in incoming or ():
-                present.add(line.book)
-                previous = market_state.lines.get(line.book)
-                if line.same_quote(previous):
+                book = line.book
+                present.add(book)
+                previous = market_state.lines.get(book)
+                if line is previous or line.same_quote(previous):
                     continue
+                if line.observed_at != now:  # a line remembered by the parser from an earlier snapshot
+                    line = replace(line, observed_at=now)
                 prob = devig(line.price_a, line.price_b, method)
                 if previous is not None:
-                    move = move_between(previous, market_state.probs[line.book], line, prob)
+                    move = move_between(previous, market_state.probs[book], line, prob)
                     if move is not None:
                         market_state.moves.append(move)
-                market_state.lines[line.book] = line
-                market_state.probs[line.book] = prob
+                market_state.put(line, prob, self._weight(book))
                 tick.lines.append(line)
                 changed = True
             for book in [book for book in market_state.lines if book not in present]:
                 # The book no longer offers this market: it leaves the consensus until it quotes again.
-                tick.withdrawn.append(replace(market_state.lines[book], observed_at=now))
-                del market_state.lines[book]
-                del market_state.probs[book]
+                tick.withdrawn.append(replace(market_state.drop(book), observed_at=now))
                 changed = True
             if changed:
                 self._update_market(game_state, market, market_state, now, tick)
@@ -192,17 +193,8 @@ class Engine:
     def _update_market(
         self, game_state: GameState, market: Market, market_state: MarketState, now: datetime, tick: Tick
     ) -> None:
-        weight = self.settings.consensus.weight
         previous = market_state.consensus
-        consensus = build_consensus(
-            game_state.game.id,
-            market,
-            now,
-            (
-                component(book, line.point, market_state.probs[book], weight)
-                for book, line in market_state.lines.items()
-            ),
-        )
+        consensus = build_consensus(game_state.game.id, market, now, market_state.components.values())
         if consensus is None:
             return
         market_state.set_consensus(consensus)

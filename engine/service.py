@@ -19,7 +19,7 @@ from engine.models import BookLine, Market
 from engine.moves import move_between
 from engine.odds import devig
 from engine.providers.base import RawSnapshot
-from engine.providers.parse import log_rejections, parse_snapshot
+from engine.providers.parse import ParseMemo, log_rejections, parse_snapshot
 from engine.state import EngineState, GameState
 from storage import CLOSED, Repositories
 
@@ -37,6 +37,7 @@ class EngineService:
         self.repos = repos
         self.bus = bus
         self.source = source
+        self._memo = ParseMemo()
 
     @classmethod
     async def restore(
@@ -63,7 +64,7 @@ class EngineService:
         return self.engine.state.last_fetched_at
 
     async def process(self, raw: RawSnapshot) -> Tick:
-        snapshot = parse_snapshot(raw)
+        snapshot = parse_snapshot(raw, self._memo)
         log_rejections(snapshot)
         tick = self.engine.ingest(snapshot)
         if tick.skipped:
@@ -135,9 +136,8 @@ async def restore_state(settings: Settings, repos: Repositories, cursor: datetim
     for line in await repos.quotes.latest(state.games):
         game_state = state.games.get(line.game_id)
         if game_state is not None:
-            market_state = game_state.market(line.market)
-            market_state.lines[line.book] = line
-            market_state.probs[line.book] = devig(line.price_a, line.price_b, method)
+            prob = devig(line.price_a, line.price_b, method)
+            game_state.market(line.market).put(line, prob, settings.consensus.weight(line.book))
     for consensus in await repos.consensus.latest_for_open_games():
         game_state = state.games.get(consensus.game_id)
         if game_state is None:

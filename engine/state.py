@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from engine.models import BookLine, Consensus, Game, Market, Signal
+from engine.models import BookComponent, BookLine, Consensus, Game, Market, Signal
 
 #: Consensus values kept per market to find "the consensus before" a move.
 CONSENSUS_HISTORY = 64
@@ -35,11 +35,24 @@ class Move:
 class MarketState:
     lines: dict[str, BookLine] = field(default_factory=dict)
     probs: dict[str, float] = field(default_factory=dict)  # de-vigged probability of side A per book
+    components: dict[str, BookComponent] = field(default_factory=dict)  # each book's consensus input
     consensus: Consensus | None = None
     history: deque[Consensus] = field(default_factory=lambda: deque(maxlen=CONSENSUS_HISTORY))
     moves: deque[Move] = field(default_factory=deque)
     key_sides: dict[float, int] = field(default_factory=dict)  # key value -> last strict side (+1/-1)
     dislocated: set[tuple[str, str]] = field(default_factory=set)  # (book, side) currently dislocated
+
+    def put(self, line: BookLine, prob_a: float, weight: float) -> None:
+        """A book's new line, its de-vigged probability and its consensus input, kept together."""
+        book = line.book
+        self.lines[book] = line
+        self.probs[book] = prob_a
+        self.components[book] = BookComponent(book, line.point, prob_a, weight)
+
+    def drop(self, book: str) -> BookLine:
+        del self.probs[book]
+        del self.components[book]
+        return self.lines.pop(book)
 
     def set_consensus(self, consensus: Consensus) -> None:
         self.consensus = consensus

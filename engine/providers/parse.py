@@ -14,6 +14,7 @@ across every book of a snapshot and across consecutive snapshots).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from engine.models import BookLine, EventOdds, Game, Market, Rejection, Snapshot
 from engine.odds import InvalidPrice, validate_american
 from engine.providers.base import RawSnapshot
 
-__all__ = ["log_rejections", "parse_snapshot", "parse_timestamp"]
+__all__ = ["ParseMemo", "log_rejections", "parse_snapshot", "parse_timestamp"]
 
 logger = logging.getLogger(__name__)
 
@@ -186,8 +187,76 @@ def _parse_market(
     return BookLine(game_id, book, market, point, price_a, price_b, last_update, fetched_at)
 
 
+class ParseMemo:
+    """What the previous snapshot parsed to, so unchanged parts are not parsed again.
+
+    Consecutive snapshots are near-identical (a few percent of book-markets change), so comparing an
+    event's, then a bookmaker's, raw JSON with last time's (a C-speed equality) and reusing what it
+    gave is most of what makes a tick cheap. A reused BookLine keeps the `observed_at` of when it was
+    first seen; the engine only stores a line that differs from the book's last one, stamped with the
+    snapshot time. Only events of the latest snapshot are remembered.
+    """
+
+    __slots__ = ("current", "previous")
+
+    def __init__(self) -> None:
+        self.previous: dict[str, _EventMemo] = {}
+        self.current: dict[str, _EventMemo] = {}
+
+    def rotate(self) -> None:
+        self.previous, self.current = self.current, {}
+
+
+@dataclass(slots=True)
+class _EventMemo:
+    raw: dict[str, Any]
+    parsed: EventOdds
+    rejections: tuple[Rejection, ...]
+    books: dict[str, tuple[dict[str, Any], list[BookLine], list[Rejection]]]
+
+
+def _parse_bookmaker(
+    bookmaker: dict[str, Any], book: str, home: str, away: str, event_id: str, fetched_at: datetime
+) -> tuple[list[BookLine], list[Rejection]]:
+    lines: list[BookLine] = []
+    rejections: list[Rejection] = []
+    markets = bookmaker.get("markets")
+    if type(markets) is not list:
+        rejections.append(Rejection("markets is not a list", event_id, book))
+        return lines, rejections
+    book_update = bookmaker.get("last_update")
+    markets_seen: set[Market] = set()
+    for body in markets:
+        if type(body) is not dict:
+            rejections.append(Rejection("market is not an object", event_id, book))
+            continue
+        key = body.get("key")
+        if type(key) is not str:
+            reason = f"missing or invalid market key {_describe(key)}"
+            rejections.append(Rejection(reason, event_id, book))
+            continue
+        market = _MARKETS.get(key)
+        if market is None:
+            continue
+        if market in markets_seen:
+            rejections.append(Rejection("duplicate market", event_id, book, key))
+            continue
+        markets_seen.add(market)
+        result = _parse_market(market, body, home, away, event_id, book, book_update, fetched_at)
+        if type(result) is str:
+            rejections.append(Rejection(result, event_id, book, key))
+        else:
+            lines.append(result)  # type: ignore[arg-type]
+    return lines, rejections
+
+
 def _parse_event(
-    index: int, event: object, fetched_at: datetime, seen: set[str], rejections: list[Rejection]
+    index: int,
+    event: object,
+    fetched_at: datetime,
+    seen: set[str],
+    rejections: list[Rejection],
+    memo: ParseMemo | None = None,
 ) -> EventOdds | None:
     if type(event) is not dict:
         rejections.append(Rejection(f"event #{index} is not an object ({type(event).__name__})"))
@@ -200,6 +269,11 @@ def _parse_event(
         rejections.append(Rejection("duplicate event id", event_id))
         return None
     seen.add(event_id)
+    previous = memo.previous.get(event_id) if memo is not None else None
+    if previous is not None and previous.raw == event:
+        memo.current[event_id] = previous  # type: ignore[union-attr]
+        rejections.extend(previous.rejections)
+        return previous.parsed
     home = event.get("home_team")
     away = event.get("away_team")
     if type(home) is not str or not home or type(away) is not str or not away:
@@ -222,60 +296,47 @@ def _parse_event(
         rejections.append(Rejection("bookmakers is not a list", event_id))
         return None
 
+    known = previous.books if previous is not None else {}
+    books: dict[str, tuple[dict[str, Any], list[BookLine], list[Rejection]]] = {}
     lines: list[BookLine] = []
-    books_seen: set[str] = set()
+    event_rejections: list[Rejection] = []
     for bookmaker in bookmakers:
         if type(bookmaker) is not dict:
-            rejections.append(Rejection("bookmaker is not an object", event_id))
+            event_rejections.append(Rejection("bookmaker is not an object", event_id))
             continue
         book = bookmaker.get("key")
         if type(book) is not str or not book:
-            rejections.append(Rejection(f"missing or invalid bookmaker key {_describe(book)}", event_id))
+            event_rejections.append(
+                Rejection(f"missing or invalid bookmaker key {_describe(book)}", event_id)
+            )
             continue
-        if book in books_seen:
-            rejections.append(Rejection("duplicate bookmaker", event_id, book))
+        if book in books:
+            event_rejections.append(Rejection("duplicate bookmaker", event_id, book))
             continue
-        books_seen.add(book)
-        markets = bookmaker.get("markets")
-        if type(markets) is not list:
-            rejections.append(Rejection("markets is not a list", event_id, book))
-            continue
-        book_update = bookmaker.get("last_update")
-        markets_seen: set[Market] = set()
-        for body in markets:
-            if type(body) is not dict:
-                rejections.append(Rejection("market is not an object", event_id, book))
-                continue
-            key = body.get("key")
-            if type(key) is not str:
-                reason = f"missing or invalid market key {_describe(key)}"
-                rejections.append(Rejection(reason, event_id, book))
-                continue
-            market = _MARKETS.get(key)
-            if market is None:
-                continue
-            if market in markets_seen:
-                rejections.append(Rejection("duplicate market", event_id, book, key))
-                continue
-            markets_seen.add(market)
-            result = _parse_market(market, body, home, away, event_id, book, book_update, fetched_at)
-            if type(result) is str:
-                rejections.append(Rejection(result, event_id, book, key))
-            else:
-                lines.append(result)  # type: ignore[arg-type]
+        cached = known.get(book)
+        if cached is not None and cached[0] == bookmaker:
+            books[book] = cached
+        else:
+            books[book] = (bookmaker, *_parse_bookmaker(bookmaker, book, home, away, event_id, fetched_at))
+        lines.extend(books[book][1])
+        event_rejections.extend(books[book][2])
 
-    game = Game(event_id, sport_key, home, away, commence_time)
-    return EventOdds(game, tuple(lines))
+    parsed = EventOdds(Game(event_id, sport_key, home, away, commence_time), tuple(lines))
+    rejections.extend(event_rejections)
+    if memo is not None:
+        memo.current[event_id] = _EventMemo(event, parsed, tuple(event_rejections), books)
+    return parsed
 
 
-def parse_snapshot(raw: RawSnapshot) -> Snapshot:
+def parse_snapshot(raw: RawSnapshot, memo: ParseMemo | None = None) -> Snapshot:
     """Every usable two-way line in `raw`, plus a `Rejection` for each part that was dropped.
 
     Per market: h2h and spreads put the home team in `price_a` and the away team in `price_b`
     (spreads' `point` is the home team's, and the away point must be its negation); totals put Over
     in `price_a` and Under in `price_b` with `point` the total. `last_update` is the market's own
     stamp, else the bookmaker's, else `fetched_at`; `observed_at` is `fetched_at`.
-    Never raises on any JSON value of `raw.data`.
+    Never raises on any JSON value of `raw.data`. With a `memo` (one per feed), events and bookmakers
+    whose raw JSON did not change since the previous snapshot give back what they gave then, unparsed.
     """
     fetched_at = raw.fetched_at
     data = raw.data
@@ -286,9 +347,11 @@ def parse_snapshot(raw: RawSnapshot) -> Snapshot:
     rejections: list[Rejection] = []
     seen: set[str] = set()
     for index, event in enumerate(data):
-        parsed = _parse_event(index, event, fetched_at, seen, rejections)
+        parsed = _parse_event(index, event, fetched_at, seen, rejections, memo)
         if parsed is not None:
             events.append(parsed)
+    if memo is not None:
+        memo.rotate()
     return Snapshot(fetched_at, tuple(events), tuple(rejections), raw.quota)
 
 
