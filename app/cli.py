@@ -92,13 +92,15 @@ def _printer(app: App):
     return print_signal
 
 
-async def run_live(settings: Settings, db_path: Path) -> int:
+async def run_live(settings: Settings, db_path: Path, stop: asyncio.Event | None = None) -> int:
+    """Poll until SIGINT/SIGTERM (or `stop` is set), then stop the jobs and close the database."""
     app = await build_app(settings, db_path=db_path, source=f"oddsapi:{settings.feed.sport}")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signals.SIGINT, signals.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signals.SIGINT, signals.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
     try:
         app.bus.subscribe(SIGNAL_CREATED, _printer(app))
         start_live_polling(app)

@@ -57,3 +57,33 @@ def spreads(at: datetime, points: dict[str, float], updated: dict[str, datetime]
 
 
 BOOKS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot")
+
+
+def api_event(game_id: str, tip: datetime, spreads_by_book: dict[str, float]) -> dict:
+    """One event in The Odds API v4's JSON shape with a spreads market per book (home point given)."""
+    stamp = tip.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "id": game_id,
+        "sport_key": "basketball_nba",
+        "sport_title": "NBA",
+        "commence_time": stamp,
+        "home_team": "Home",
+        "away_team": "Away",
+        "bookmakers": [
+            {
+                "key": book,
+                "title": book.title(),
+                "last_update": stamp,
+                "markets": [
+                    {
+                        "key": "spreads",
+                        "outcomes": [
+                            {"name": "Home", "price": -110, "point": point},
+                            {"name": "Away", "price": -110, "point": -point},
+                        ],
+                    }
+                ],
+            }
+            for book, point in spreads_by_book.items()
+        ],
+    }

@@ -1,0 +1,96 @@
+"""Settings: documented defaults from config.toml, STRATUM_ environment overrides, secrets only from the
+environment and never printed, and bad values named at start."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from app.settings import ConfigError, load_settings
+
+
+def test_defaults_come_from_config_toml(monkeypatch):
+    for name in ("STRATUM_STEAM__MIN_BOOKS", "STRATUM_FEED__API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings(env_file=None)
+    assert settings.steam.min_books == 4
+    assert settings.steam.window_seconds == 180
+    assert settings.steam.thresholds.spreads == 0.5
+    assert settings.dislocation.thresholds.h2h == 0.03
+    assert settings.key_numbers_for("basketball_nba", "spreads") == (2, 3, 4, 5, 6, 7, 8, 10)
+    assert settings.consensus.weight("lowvig") == 2.0
+    assert settings.consensus.weight("unknown_book") == settings.consensus.default_book_weight
+    assert settings.plans["builder"].requests_per_minute == 30
+    assert settings.plans["pro_infra"].monthly_soft_limit == 50_000
+    assert settings.tiers.community_delay_seconds == 600
+    assert [t.name for t in settings.clv.tiers] == ["S", "A", "B"]
+    assert settings.feed.api_key is None
+
+
+def test_environment_overrides_nested_keys(monkeypatch):
+    monkeypatch.setenv("STRATUM_STEAM__MIN_BOOKS", "6")
+    monkeypatch.setenv("STRATUM_FEED__SPORT", "basketball_wnba")
+    monkeypatch.setenv("STRATUM_STEAM__THRESHOLDS__TOTALS", "1.5")
+    settings = load_settings(env_file=None)
+    assert settings.steam.min_books == 6
+    assert settings.feed.sport == "basketball_wnba"
+    assert settings.steam.thresholds.totals == 1.5
+    assert settings.steam.thresholds.spreads == 0.5  # the rest of the section stays
+
+
+def test_dotenv_file_is_read(tmp_path, monkeypatch):
+    monkeypatch.delenv("STRATUM_STEAM__MIN_BOOKS", raising=False)
+    env = tmp_path / ".env"
+    env.write_text("STRATUM_STEAM__MIN_BOOKS=7\nSTRATUM_FEED__API_KEY=from-dotenv\n")
+    settings = load_settings(env_file=env)
+    assert settings.steam.min_books == 7
+    assert settings.feed.api_key.get_secret_value() == "from-dotenv"
+
+
+def test_secrets_never_print(monkeypatch, caplog):
+    monkeypatch.setenv("STRATUM_FEED__API_KEY", "sk-very-secret")
+    monkeypatch.setenv("STRATUM_DISCORD__TOKEN", "discord-secret")
+    settings = load_settings(env_file=None)
+    assert settings.feed.api_key.get_secret_value() == "sk-very-secret"
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("test").info("settings: %s %r", settings, settings)
+    text = repr(settings) + str(settings) + settings.model_dump_json() + caplog.text
+    assert "sk-very-secret" not in text and "discord-secret" not in text
+
+
+def test_a_secret_in_the_config_file_is_refused(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[feed]\nsport = "basketball_nba"\napi_key = "oops"\n')
+    with pytest.raises(ConfigError, match=r"feed\.api_key .*STRATUM_FEED__API_KEY"):
+        load_settings(config, env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[steam]\nmin_books = 1\n", "steam.min_books"),
+        ('[consensus]\ndevig = "magic"\n', "consensus.devig"),
+        ("[steam.thresholds]\nspreads = -1\ntotals = 1\nh2h = 0.01\n", "steam.thresholds.spreads"),
+        (
+            "[cadence]\nbands = [{ within_hours = 0, interval_seconds = 60 }]\n",
+            "cadence.bands.0.within_hours",
+        ),
+        ("[signals]\nheat_thresholds = [3, 2, 1]\n", "signals.heat_thresholds"),
+        ("[unknown_section]\nx = 1\n", "unknown_section"),
+        ("[steam]\nwindow_secs = 60\n", "steam.window_secs"),
+    ],
+)
+def test_bad_values_fail_naming_the_key(tmp_path, toml, key):
+    config = tmp_path / "config.toml"
+    config.write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, env_file=None)
+    assert key in str(caught.value)
+
+
+def test_malformed_toml_is_a_config_error(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("[steam\nmin_books = 4\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(config, env_file=None)
