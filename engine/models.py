@@ -136,6 +136,25 @@ class Snapshot:
     quota: Quota | None = None
 
 
+class _SidedNumber:
+    """Reading a two-way market's number from one side: the away spread is the home spread negated."""
+
+    __slots__ = ()
+    market: Market
+    point: float | None
+    prob_a: float
+
+    def side_point(self, side: Side) -> float | None:
+        if self.point is None:
+            return None
+        if self.market == Market.SPREADS and side == Side.AWAY:
+            return -self.point
+        return self.point
+
+    def side_prob(self, side: Side) -> float:
+        return self.prob_a if is_side_a(self.market, side) else 1.0 - self.prob_a
+
+
 @dataclass(frozen=True, slots=True)
 class BookComponent:
     """One book's contribution to a consensus: its point, its de-vigged probability of side A, its weight."""
@@ -147,7 +166,7 @@ class BookComponent:
 
 
 @dataclass(frozen=True, slots=True)
-class Consensus:
+class Consensus(_SidedNumber):
     """Weighted de-vigged consensus of one game's market at one instant.
 
     `point` is the weighted median main line (home spread or total; None for moneyline) and `prob_a`
@@ -161,16 +180,6 @@ class Consensus:
     prob_a: float
     books: int
     components: tuple[BookComponent, ...] = ()
-
-    def side_point(self, side: Side) -> float | None:
-        if self.point is None:
-            return None
-        if self.market == Market.SPREADS and side == Side.AWAY:
-            return -self.point
-        return self.point
-
-    def side_prob(self, side: Side) -> float:
-        return self.prob_a if is_side_a(self.market, side) else 1.0 - self.prob_a
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +245,7 @@ class Signal:
 
 
 @dataclass(frozen=True, slots=True)
-class Close:
+class Close(_SidedNumber):
     """The closing consensus of one game's market: the last pre-tip consensus."""
 
     game_id: str
@@ -246,16 +255,6 @@ class Close:
     point: float | None
     prob_a: float
     books: int
-
-    def side_point(self, side: Side) -> float | None:
-        if self.point is None:
-            return None
-        if self.market == Market.SPREADS and side == Side.AWAY:
-            return -self.point
-        return self.point
-
-    def side_prob(self, side: Side) -> float:
-        return self.prob_a if is_side_a(self.market, side) else 1.0 - self.prob_a
 
 
 @dataclass(frozen=True, slots=True)
