@@ -29,15 +29,9 @@ log = logging.getLogger("stratum")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="run_bot.py", description="Stratum: NBA odds signals and CLV audit."
-    )
-    parser.add_argument(
-        "--replay", metavar="PATH", help="replay a tape (JSON Lines, .gz, a JSON file or a folder)"
-    )
-    parser.add_argument(
-        "--speed", default=None, help='replay speed: "max" (default) or a multiple of real time'
-    )
+    parser = argparse.ArgumentParser(prog="run_bot.py", description="Stratum: NBA odds signals and CLV audit.")
+    parser.add_argument("--replay", metavar="PATH", help="replay a tape (JSON Lines, .gz, a JSON file or a folder)")
+    parser.add_argument("--speed", default=None, help='replay speed: "max" (default) or a multiple of real time')
     parser.add_argument("--db", metavar="PATH", help="SQLite database file (default: storage.path in config)")
     parser.add_argument("--summary-json", metavar="PATH", help="write the CLV audit as JSON to PATH")
     parser.add_argument("--fresh", action="store_true", help="delete the database before starting")
@@ -110,11 +104,35 @@ async def run_live(settings: Settings, db_path: Path, stop: asyncio.Event | None
         await app.close()
 
 
+async def run_discord(settings: Settings, db_path: Path) -> int:
+    """The bot, with the engine in its event loop: live odds with a key, else the bundled replay (demo)."""
+    from bot.client import StratumBot
+    from services.context import ServiceContext
+
+    live = settings.feed.api_key is not None
+    source = f"oddsapi:{settings.feed.sport}" if live else f"replay:{BUNDLED_TAPE.name}"
+    app = await build_app(settings, db_path=db_path, source=source)
+
+    async def start_feed(app: App) -> None:
+        if live:
+            start_live_polling(app)
+            return
+        log.warning("no odds key: replaying the bundled WNBA demo tape into %s", db_path)
+        async for raw in ReplaySource(BUNDLED_TAPE, settings.discord.demo_replay_speed):
+            await app.service.process(raw)
+
+    bot = StratumBot(app, ServiceContext(settings, app.repos, app.service), start_feed=start_feed)
+    try:
+        async with bot:
+            await bot.start(settings.discord.token.get_secret_value())
+    finally:
+        await app.close()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
@@ -127,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --speed: {exc}", file=sys.stderr)
         return 2
     db_path = Path(args.db or settings.storage.path)
+    if settings.discord.token is not None and not args.replay:
+        if args.fresh:
+            _delete_database(db_path)
+        return asyncio.run(run_discord(settings, db_path))
     if args.replay:
         tape = Path(args.replay)
         if not tape.exists():

@@ -121,9 +121,7 @@ class SteamSettings(_Section):
     window_seconds: float = Field(180, gt=0)
     min_books: int = Field(4, ge=2)
     cooldown_seconds: float = Field(1800, ge=0)
-    thresholds: MarketThresholds = Field(
-        default_factory=lambda: MarketThresholds(spreads=0.5, totals=1.0, h2h=0.015)
-    )
+    thresholds: MarketThresholds = Field(default_factory=lambda: MarketThresholds(spreads=0.5, totals=1.0, h2h=0.015))
 
 
 class PointValue(_Section):
@@ -137,9 +135,7 @@ class PointValue(_Section):
 class DislocationSettings(_Section):
     min_books: int = Field(5, ge=2)
     cooldown_seconds: float = Field(3600, ge=0)
-    thresholds: MarketThresholds = Field(
-        default_factory=lambda: MarketThresholds(spreads=1.0, totals=2.0, h2h=0.03)
-    )
+    thresholds: MarketThresholds = Field(default_factory=lambda: MarketThresholds(spreads=1.0, totals=2.0, h2h=0.03))
     prob_per_point: PointValue = Field(default_factory=PointValue)
     max_outlier_share: float = Field(0.25, gt=0, le=1)
 
@@ -245,6 +241,15 @@ class ReplaySettings(_Section):
 
 class DiscordSettings(_Section):
     token: SecretStr | None = None
+    guild_id: int | None = None  # sync slash commands to this guild (instant); None = global
+    pro_role: str = "Pro"  # role name or id that makes a member Pro
+    community_channels: list[int] = Field(default_factory=list)  # delayed, redacted digests go here
+    digest_interval_seconds: float = Field(300, gt=0)
+    alert_retry_seconds: float = Field(30, gt=0)  # first retry of a failed alert; doubles, max 1 h
+    alert_max_attempts: int = Field(12, ge=1)
+    signals_page_size: int = Field(5, ge=1, le=10)
+    export_max_days: int = Field(90, ge=1)
+    demo_replay_speed: str = "max"  # with a token but no odds key, the bundled tape is replayed
 
 
 class StripeSettings(_Section):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from engine.models import Close, Grade, Market, Side, Signal
+from engine.models import Bet, BetGrade, Close, Grade, Market, Side, Signal
+from engine.odds import implied_probability
 
 #: Probabilities equal to this many decimals are the same price (0.01 percentage points).
 PROB_DECIMALS = 4
@@ -65,4 +66,24 @@ def grade_signal(signal: Signal, close: Close, graded_at: datetime) -> Grade:
         push=push,
         consensus_clv_points=clv_points(signal.market, side, signal.consensus_point, close_point),
         consensus_clv_prob=clv_probability(signal.consensus_prob, close_prob),
+    )
+
+
+def grade_bet(bet: Bet, close: Close, graded_at: datetime) -> BetGrade:
+    """A member's bet against the close: points as for signals; probability against the price the member
+    really paid (its implied probability, vig included), because that is what they must beat."""
+    close_point = close.side_point(bet.side)
+    close_prob = close.side_prob(bet.side)
+    points = clv_points(bet.market, bet.side, bet.point, close_point)
+    prob = clv_probability(implied_probability(bet.price), close_prob)
+    beat, push = beats_close(points, prob)
+    return BetGrade(
+        bet_id=bet.id or 0,
+        graded_at=graded_at,
+        close_point=close_point,
+        close_prob=close_prob,
+        clv_points=points,
+        clv_prob=prob,
+        beat=beat,
+        push=push,
     )

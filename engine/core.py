@@ -59,9 +59,7 @@ class Tick:
     skipped: bool = False  # the snapshot was not newer than the last one
 
 
-def cooldown_key(
-    kind: SignalType, game_id: str, market: Market, side: Side, discriminator: str
-) -> tuple[str, ...]:
+def cooldown_key(kind: SignalType, game_id: str, market: Market, side: Side, discriminator: str) -> tuple[str, ...]:
     """One move is one signal: the key a cooldown is kept under (a key number's cross ignores direction)."""
     if kind == SignalType.KEY_CROSS:
         return (kind.value, game_id, market.value, discriminator)
@@ -79,9 +77,7 @@ def signal_cooldown_key(signal: Signal) -> tuple[str, ...]:
     return cooldown_key(signal.type, signal.game_id, signal.market, signal.side, discriminator)
 
 
-def find_dislocations(
-    settings: Settings, consensus: Consensus, market_state: MarketState
-) -> list[DislocationHit]:
+def find_dislocations(settings: Settings, consensus: Consensus, market_state: MarketState) -> list[DislocationHit]:
     config = settings.dislocation
     return detect_dislocations(
         consensus,
@@ -152,9 +148,7 @@ class Engine:
 
     # ---------------------------------------------------------------- odds
 
-    def _ingest_event(
-        self, game_state: GameState, lines: tuple[BookLine, ...], now: datetime, tick: Tick
-    ) -> None:
+    def _ingest_event(self, game_state: GameState, lines: tuple[BookLine, ...], now: datetime, tick: Tick) -> None:
         by_market: dict[Market, list[BookLine]] = {}
         for line in lines:
             by_market.setdefault(line.market, []).append(line)
@@ -396,9 +390,7 @@ class Engine:
         last = self.state.cooldowns.get(key)
         return last is None or (now - last).total_seconds() >= seconds
 
-    def _emit(
-        self, game_state: GameState, signal: Signal, key: tuple[str, ...], now: datetime, tick: Tick
-    ) -> None:
+    def _emit(self, game_state: GameState, signal: Signal, key: tuple[str, ...], now: datetime, tick: Tick) -> None:
         day_key = (signal.game_id, now.date())
         count = self.state.daily_counts.get(day_key, 0)
         if count >= self.settings.signals.max_per_game_per_day:

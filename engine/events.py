@@ -13,12 +13,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.models import Grade, Signal
+from engine.models import Close, Grade, Signal
 
 log = logging.getLogger(__name__)
 
 SIGNAL_CREATED = "signal.created"
 CLV_GRADED = "clv.graded"
+GAME_CLOSED = "game.closed"
 
 Handler = Callable[[Any], Awaitable[None]]
 
@@ -52,3 +53,11 @@ class EventBus:
                 failures += 1
                 log.exception("subscriber %r failed on %s", getattr(handler, "__qualname__", handler), topic)
         return failures
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedGame:
+    """The payload of `game.closed`: a game reached tip-off and these are its closing consensus lines."""
+
+    game_id: str
+    closes: tuple[Close, ...]

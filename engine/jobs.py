@@ -89,9 +89,7 @@ class EngineJobs:
             tick = await self.service.process(raw)
         except FeedUnavailable as exc:
             log.warning("odds feed unavailable (circuit open): %s", exc)
-            self.next_poll_at = now + timedelta(
-                seconds=exc.retry_in or self.settings.feed.breaker_cooldown_seconds
-            )
+            self.next_poll_at = now + timedelta(seconds=exc.retry_in or self.settings.feed.breaker_cooldown_seconds)
             return None
         except FeedAuthError as exc:
             log.error("odds feed refused the API key (%s); retrying in an hour", exc)

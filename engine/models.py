@@ -275,3 +275,34 @@ class Grade:
     push: bool
     consensus_clv_points: float | None
     consensus_clv_prob: float
+
+
+@dataclass(frozen=True, slots=True)
+class Bet:
+    """A bet a member logged, to be graded against the close like a signal's entry."""
+
+    id: int | None
+    guild_id: int
+    user_id: int
+    game_id: str
+    market: Market
+    side: Side
+    point: float | None  # the side's own point (spreads), the total (totals), None (moneyline)
+    price: int
+    book: str | None
+    placed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BetGrade:
+    """CLV of a bet: points against the closing consensus, and probability as the close's de-vigged
+    probability minus the bet price's implied (vig-included) probability — what the member really paid."""
+
+    bet_id: int
+    graded_at: datetime
+    close_point: float | None
+    close_prob: float
+    clv_points: float | None
+    clv_prob: float
+    beat: bool
+    push: bool

@@ -14,9 +14,7 @@ from engine.state import Move
 _EPS = 1e-9
 
 
-def move_between(
-    previous: BookLine, previous_prob: float, current: BookLine, current_prob: float
-) -> Move | None:
+def move_between(previous: BookLine, previous_prob: float, current: BookLine, current_prob: float) -> Move | None:
     market = current.market
     if market == Market.H2H:
         before, after = previous_prob, current_prob

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from app.settings import Settings
 from engine.core import Engine, Tick, find_dislocations, signal_cooldown_key
 from engine.detectors.key_cross import key_values, seed_sides
-from engine.events import CLV_GRADED, SIGNAL_CREATED, EventBus, GradedSignal
+from engine.events import CLV_GRADED, GAME_CLOSED, SIGNAL_CREATED, ClosedGame, EventBus, GradedSignal
 from engine.models import BookLine, Market
 from engine.moves import move_between
 from engine.odds import devig
@@ -40,9 +40,7 @@ class EngineService:
         self._memo = ParseMemo()
 
     @classmethod
-    async def restore(
-        cls, settings: Settings, repos: Repositories, bus: EventBus, *, source: str
-    ) -> EngineService:
+    async def restore(cls, settings: Settings, repos: Repositories, bus: EventBus, *, source: str) -> EngineService:
         feed = await repos.feed_state.get(source)
         cursor = feed.cursor if feed else None
         engine = Engine(settings, await restore_state(settings, repos, cursor))
@@ -52,9 +50,7 @@ class EngineService:
             for signal in await repos.signals.since(cursor - SIGNAL_MEMORY):
                 engine.remember_signal(signal)
                 key = signal_cooldown_key(signal)
-                engine.state.cooldowns[key] = max(
-                    signal.created_at, engine.state.cooldowns.get(key, signal.created_at)
-                )
+                engine.state.cooldowns[key] = max(signal.created_at, engine.state.cooldowns.get(key, signal.created_at))
                 day_key = (signal.game_id, signal.created_at.date())
                 engine.state.daily_counts[day_key] = engine.state.daily_counts.get(day_key, 0) + 1
         return cls(engine, repos, bus, source=source)
@@ -119,6 +115,9 @@ class EngineService:
             await self.bus.publish(SIGNAL_CREATED, signal)
         for signal, grade in tick.grades:
             await self.bus.publish(CLV_GRADED, GradedSignal(signal=signal, grade=grade))
+        for game_id in tick.closed_games:
+            closes = tuple(close for close in tick.closes if close.game_id == game_id)
+            await self.bus.publish(GAME_CLOSED, ClosedGame(game_id=game_id, closes=closes))
 
 
 async def restore_state(settings: Settings, repos: Repositories, cursor: datetime | None) -> EngineState:
@@ -155,9 +154,7 @@ async def restore_state(settings: Settings, repos: Repositories, cursor: datetim
     for game_id, game_state in state.games.items():
         game_state.pending.extend(await repos.signals.ungraded_for_game(game_id))
         if cursor is not None:
-            _restore_moves(
-                game_state, await repos.quotes.timeline(game_id, since=cursor - MOVE_MEMORY), method
-            )
+            _restore_moves(game_state, await repos.quotes.timeline(game_id, since=cursor - MOVE_MEMORY), method)
     return state
 
 

@@ -30,9 +30,7 @@ def side_for(market: Market, direction: int) -> Side:
     return first if direction > 0 else second
 
 
-def signal_id(
-    kind: SignalType, game_id: str, market: Market, side: Side, at: datetime, discriminator: str
-) -> str:
+def signal_id(kind: SignalType, game_id: str, market: Market, side: Side, at: datetime, discriminator: str) -> str:
     """Deterministic: replaying the same tape yields the same ids, so storing a signal twice is a no-op."""
     raw = f"{kind.value}|{game_id}|{market.value}|{side.value}|{at.isoformat()}|{discriminator}"
     return hashlib.sha256(raw.encode()).hexdigest()[:20]
@@ -47,9 +45,7 @@ def entry_for(line: BookLine, prob_a: float, side: Side) -> Entry:
     )
 
 
-def best_entry(
-    lines: Mapping[str, BookLine], probs: Mapping[str, float], market: Market, side: Side
-) -> Entry:
+def best_entry(lines: Mapping[str, BookLine], probs: Mapping[str, float], market: Market, side: Side) -> Entry:
     """The best number on `side` across the books: best point, then best price, then book name."""
 
     def rank(book: str) -> tuple[float, float]:

@@ -18,27 +18,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.bets import BetRepository
 from storage.closes import CloseRepository
 from storage.codec import from_db, to_db
 from storage.consensus import ConsensusRepository
+from storage.cursors import CursorRepository
 from storage.db import Database
 from storage.feed_state import FeedState, FeedStateRepository
 from storage.games import CLOSED, SCHEDULED, GameRepository, StoredGame
 from storage.grades import ClassRecord, GradeRepository
+from storage.members import AlertRoute, MemberRepository
+from storage.outbox import OutboxItem, OutboxRepository
 from storage.quotes import QuoteRepository
 from storage.signals import SignalRepository
 
 __all__ = [
     "CLOSED",
     "SCHEDULED",
+    "AlertRoute",
+    "BetRepository",
     "ClassRecord",
     "CloseRepository",
     "ConsensusRepository",
+    "CursorRepository",
     "Database",
     "FeedState",
     "FeedStateRepository",
     "GameRepository",
     "GradeRepository",
+    "MemberRepository",
+    "OutboxItem",
+    "OutboxRepository",
     "QuoteRepository",
     "Repositories",
     "SignalRepository",
@@ -60,6 +70,10 @@ class Repositories:
     closes: CloseRepository
     grades: GradeRepository
     feed_state: FeedStateRepository
+    members: MemberRepository
+    outbox: OutboxRepository
+    bets: BetRepository
+    cursors: CursorRepository
 
     @classmethod
     def for_database(cls, db: Database) -> Repositories:
@@ -73,6 +87,10 @@ class Repositories:
             closes=CloseRepository(db),
             grades=GradeRepository(db),
             feed_state=FeedStateRepository(db),
+            members=MemberRepository(db),
+            outbox=OutboxRepository(db),
+            bets=BetRepository(db),
+            cursors=CursorRepository(db),
         )
 
     @classmethod

@@ -62,9 +62,7 @@ ORDER BY c.game_id, c.market
 
 
 def components_to_json(components: Iterable[BookComponent]) -> str:
-    return json_dumps(
-        [{"book": c.book, "point": c.point, "prob_a": c.prob_a, "weight": c.weight} for c in components]
-    )
+    return json_dumps([{"book": c.book, "point": c.point, "prob_a": c.prob_a, "weight": c.weight} for c in components])
 
 
 def components_from_json(text: str | None) -> tuple[BookComponent, ...]:

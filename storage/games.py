@@ -99,15 +99,12 @@ class GameRepository:
 
     async def mark_closed(self, game_id: str) -> bool:
         """Stop watching a game (its close is captured); False if the game is unknown."""
-        async with self._db.conn.execute(
-            "UPDATE games SET status = 'closed' WHERE id = ?", (game_id,)
-        ) as cur:
+        async with self._db.conn.execute("UPDATE games SET status = 'closed' WHERE id = ?", (game_id,)) as cur:
             return cur.rowcount > 0
 
     async def get(self, game_id: str) -> StoredGame | None:
         async with self._db.conn.execute(
-            "SELECT id, sport_key, home_team, away_team, commence_time, scheduled_tip, status "
-            "FROM games WHERE id = ?",
+            "SELECT id, sport_key, home_team, away_team, commence_time, scheduled_tip, status FROM games WHERE id = ?",
             (game_id,),
         ) as cur:
             row = await cur.fetchone()

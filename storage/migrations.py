@@ -94,9 +94,7 @@ async def applied_versions(db: Database) -> set[int]:
 
 async def apply_migrations(db: Database, migrations: Iterable[Migration] | None = None) -> list[int]:
     """Apply every migration not yet recorded; return the versions applied now (oldest first)."""
-    todo: Sequence[Migration] = sorted(
-        load_migrations() if migrations is None else migrations, key=lambda m: m.version
-    )
+    todo: Sequence[Migration] = sorted(load_migrations() if migrations is None else migrations, key=lambda m: m.version)
     async with db.transaction():
         await db.conn.execute(_CREATE_VERSION_TABLE)
     applied: list[int] = []

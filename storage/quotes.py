@@ -46,6 +46,19 @@ WHERE g.status = 'scheduled' AND q.withdrawn = 0 AND {_NO_NEWER_ROW}
 ORDER BY q.game_id, q.market, q.book
 """  # noqa: S608 - composed of constants only
 
+# The newest row per key observed at or before a moment (what a delayed viewer may see).
+_AS_OF = """
+SELECT q.game_id, q.book, q.market, q.point, q.price_a, q.price_b, q.last_update, q.observed_at
+FROM quotes q
+WHERE q.game_id = ? AND q.observed_at <= ? AND q.withdrawn = 0
+  AND NOT EXISTS (
+    SELECT 1 FROM quotes n
+    WHERE n.game_id = q.game_id AND n.book = q.book AND n.market = q.market AND n.observed_at <= ?
+      AND (n.observed_at, n.id) > (q.observed_at, q.id)
+  )
+ORDER BY q.market, q.book
+"""
+
 _DELETE_OLD = """
 DELETE FROM quotes
 WHERE observed_at < ?
@@ -147,6 +160,12 @@ class QuoteRepository:
         )
         async with self._db.conn.execute(sql, params) as cur:
             return [(_row_to_line(row), bool(row["withdrawn"])) for row in await cur.fetchall()]
+
+    async def as_of(self, game_id: str, at: datetime) -> list[BookLine]:
+        """Each book's line of a game as it stood at `at` (books that had withdrawn by then are left out)."""
+        stamp = to_db(at)
+        async with self._db.conn.execute(_AS_OF, (game_id, stamp, stamp)) as cur:
+            return [_row_to_line(row) for row in await cur.fetchall()]
 
     async def count(self) -> int:
         async with self._db.conn.execute("SELECT COUNT(*) FROM quotes") as cur:

@@ -60,9 +60,7 @@ class CircuitBreaker:
     OPEN = "open"
     HALF_OPEN = "half_open"
 
-    def __init__(
-        self, failures: int, cooldown_seconds: float, *, clock: Callable[[], float] = time.monotonic
-    ):
+    def __init__(self, failures: int, cooldown_seconds: float, *, clock: Callable[[], float] = time.monotonic):
         if failures < 1:
             raise ValueError("failures must be >= 1")
         self.failures = failures
@@ -94,8 +92,7 @@ class CircuitBreaker:
         if waited < self.cooldown_seconds:
             retry_in = self.cooldown_seconds - waited
             raise FeedUnavailable(
-                f"odds feed circuit open after {self._consecutive} consecutive failures; "
-                f"next trial in {retry_in:.0f}s",
+                f"odds feed circuit open after {self._consecutive} consecutive failures; next trial in {retry_in:.0f}s",
                 retry_in=retry_in,
             )
         self._trial_in_flight = True
@@ -358,7 +355,5 @@ class OddsApiClient:
             raise FeedDataError(f"GET {self.url}: body is not JSON ({len(response.content)} bytes)") from None
         if not isinstance(data, list):
             raise FeedDataError(f"GET {self.url}: body is a JSON {type(data).__name__}, not the event array")
-        logger.debug(
-            "GET %s: %d events, credits remaining %s", self.url, len(data), quota.remaining if quota else "?"
-        )
+        logger.debug("GET %s: %d events, credits remaining %s", self.url, len(data), quota.remaining if quota else "?")
         return RawSnapshot(fetched_at=fetched_at, data=data, quota=quota)

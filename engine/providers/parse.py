@@ -306,9 +306,7 @@ def _parse_event(
             continue
         book = bookmaker.get("key")
         if type(book) is not str or not book:
-            event_rejections.append(
-                Rejection(f"missing or invalid bookmaker key {_describe(book)}", event_id)
-            )
+            event_rejections.append(Rejection(f"missing or invalid bookmaker key {_describe(book)}", event_id))
             continue
         if book in books:
             event_rejections.append(Rejection("duplicate bookmaker", event_id, book))

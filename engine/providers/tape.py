@@ -273,9 +273,7 @@ def _read_file(path: Path) -> Iterator[RawSnapshot]:
 def _read_directory(path: Path) -> Iterator[RawSnapshot]:
     """Every `*.json`/`*.json.gz`/`*.jsonl`/`*.jsonl.gz` file in `path`, merged, sorted, de-duplicated."""
     files = sorted(
-        p
-        for p in path.iterdir()
-        if p.is_file() and p.name.endswith((".json", ".json.gz", ".jsonl", ".jsonl.gz"))
+        p for p in path.iterdir() if p.is_file() and p.name.endswith((".json", ".json.gz", ".jsonl", ".jsonl.gz"))
     )
     items: list[tuple[datetime, int, RawSnapshot]] = []
     for snapshot in (s for file in files for s in _read_file(file)):

@@ -1,0 +1,191 @@
+"""The tier rules, in one place: who sees what, and when.
+
+Every surface (slash commands, alerts, digests, exports, charts, and later the REST API) asks this
+module; none decides on its own whether a Community member may see a velocity or a book name.
+Pure functions: the member's roles and the time come in, a decision goes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from app.settings import DiscordSettings, TierSettings
+from engine.models import Market, Side, Signal, SignalType
+
+UPGRADE_HINT = "Upgrade to Pro with `/upgrade` to unlock it."
+
+
+class Tier(StrEnum):
+    COMMUNITY = "community"
+    PRO = "pro"
+
+
+class Feature(StrEnum):
+    """Pro-only capabilities, named as members see them."""
+
+    ALERTS = "Discord alerts"
+    DIAGNOSTICS = "full signal diagnostics"
+    CLV_TRACKING = "CLV tracking of your bets"
+    PRESETS = "quality presets"
+    EXPORT = "CSV export"
+    BOOK_LINES = "per-book lines on charts"
+
+
+_PRO_ONLY = frozenset(Feature)
+
+
+class UserError(Exception):
+    """A problem the member can fix: shown to them (ephemeral in Discord, 4xx in the API), never logged
+    as a failure."""
+
+    status = 400
+
+
+class NotFound(UserError):
+    status = 404
+
+
+class UpgradeRequired(UserError):
+    status = 403
+
+    def __init__(self, feature: Feature) -> None:
+        super().__init__(f"{feature.value.capitalize()} is a Pro feature. {UPGRADE_HINT}")
+        self.feature = feature
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is looking: their tier, and (for personal data) who they are."""
+
+    tier: Tier
+    user_id: int | None = None
+    guild_id: int | None = None
+
+    @property
+    def is_pro(self) -> bool:
+        return self.tier == Tier.PRO
+
+
+def tier_for_roles(roles: Iterable[tuple[int, str]], discord: DiscordSettings) -> Tier:
+    """Pro if the member holds the Pro role (configured by id or by name), else Community."""
+    wanted = discord.pro_role.strip()
+    for role_id, name in roles:
+        if wanted == str(role_id) or wanted.casefold() == name.casefold():
+            return Tier.PRO
+    return Tier.COMMUNITY
+
+
+def allows(tier: Tier, feature: Feature) -> bool:
+    return tier == Tier.PRO or feature not in _PRO_ONLY
+
+
+def require(viewer: Viewer, feature: Feature) -> None:
+    if not allows(viewer.tier, feature):
+        raise UpgradeRequired(feature)
+
+
+def delay(tier: Tier, tiers: TierSettings) -> timedelta:
+    """How old data must be before this tier sees it."""
+    return timedelta(0) if tier == Tier.PRO else timedelta(seconds=tiers.community_delay_seconds)
+
+
+def horizon(tier: Tier, now: datetime, tiers: TierSettings) -> datetime:
+    """The newest moment this tier may see: odds, consensus and signals at or before it."""
+    return now - delay(tier, tiers)
+
+
+def can_see(signal: Signal, tier: Tier, now: datetime, tiers: TierSettings) -> bool:
+    return signal.created_at <= horizon(tier, now, tiers)
+
+
+def watchlist_limit(tier: Tier, tiers: TierSettings) -> int:
+    return tiers.pro_watchlist_max if tier == Tier.PRO else tiers.community_watchlist_max
+
+
+def score_band(score: int) -> str:
+    if score >= 70:
+        return "high"
+    if score >= 45:
+        return "medium"
+    return "low"
+
+
+@dataclass(frozen=True, slots=True)
+class SignalView:
+    """A signal as one tier may see it. Redacted fields are None (never an empty stand-in that could be
+    mistaken for data). Community keeps type, game, market, side, time, score band and heat; it loses
+    the exact score and its breakdown, velocity, magnitude, and every book name."""
+
+    id: str
+    type: SignalType
+    game_id: str
+    market: Market
+    side: Side
+    created_at: datetime
+    commence_time: datetime
+    score_band: str
+    heat: int
+    redacted: bool
+    score: int | None = None
+    breakdown: dict[str, float] | None = None
+    books: tuple[str, ...] | None = None
+    velocity: float | None = None
+    magnitude: float | None = None
+    entry_book: str | None = None
+    entry_point: float | None = None
+    entry_price: int | None = None
+    consensus_point: float | None = None
+    consensus_prob: float | None = None
+    details: dict[str, Any] | None = None
+
+
+#: Detail keys that never reveal a book or a speed, so Community may keep them.
+_PUBLIC_DETAILS = frozenset({"key_number", "keys_crossed", "from", "to", "unit"})
+
+
+def view_signal(signal: Signal, tier: Tier, heat: int = 0) -> SignalView:
+    """The one place a signal is shaped for a tier."""
+    base = {
+        "id": signal.id,
+        "type": signal.type,
+        "game_id": signal.game_id,
+        "market": signal.market,
+        "side": signal.side,
+        "created_at": signal.created_at,
+        "commence_time": signal.commence_time,
+        "score_band": score_band(signal.score),
+        "heat": heat,
+    }
+    if tier == Tier.PRO:
+        return SignalView(
+            **base,
+            redacted=False,
+            score=signal.score,
+            breakdown=signal.breakdown.as_dict(),
+            books=signal.books,
+            velocity=signal.velocity,
+            magnitude=signal.magnitude,
+            entry_book=signal.entry.book,
+            entry_point=signal.entry.point,
+            entry_price=signal.entry.price,
+            consensus_point=signal.consensus_point,
+            consensus_prob=signal.consensus_prob,
+            details=dict(signal.details),
+        )
+    details = {key: value for key, value in signal.details.items() if key in _PUBLIC_DETAILS}
+    return SignalView(
+        **base,
+        redacted=True,
+        entry_point=signal.entry.point,
+        entry_price=signal.entry.price,
+        consensus_point=signal.consensus_point,
+        details=details or None,
+    )
+
+
+def visible_signals(signals: Iterable[Signal], tier: Tier, now: datetime, tiers: TierSettings) -> list[Signal]:
+    return [signal for signal in signals if can_see(signal, tier, now, tiers)]

@@ -1,0 +1,121 @@
+"""The Discord bot: one process with the engine, the alert outbox and the digest in its event loop.
+
+`setup_hook` (before the gateway connects) loads the cogs, subscribes the alert fan-out and bet
+grading to the engine's events, catches up on anything owed from before a restart, starts the
+scheduler (odds polling, or the bundled replay in demo mode; outbox delivery; Community digest) and
+syncs the slash commands. `close` stops all of it before the database closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC
+
+import discord
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from discord.ext import commands
+
+from app.bootstrap import App
+from bot.common import on_app_command_error
+from bot.delivery import DiscordDelivery
+from engine.events import GAME_CLOSED, SIGNAL_CREATED
+from engine.jobs import JOB_DEFAULTS
+from services import alerts, bets
+from services.context import ServiceContext
+
+log = logging.getLogger(__name__)
+
+COGS = (
+    "bot.cogs.market",
+    "bot.cogs.signals",
+    "bot.cogs.watch",
+    "bot.cogs.alerts",
+    "bot.cogs.bets",
+    "bot.cogs.export",
+)
+OUTBOX_SECONDS = 5
+
+
+def intents() -> discord.Intents:
+    """Members (privileged) to read roles for tiers; no message content needed."""
+    chosen = discord.Intents.default()
+    chosen.members = True
+    return chosen
+
+
+class StratumBot(commands.Bot):
+    def __init__(self, app: App, ctx: ServiceContext, *, start_feed=None) -> None:
+        super().__init__(command_prefix=commands.when_mentioned, intents=intents(), help_command=None)
+        self.app = app
+        self.ctx = ctx
+        self.delivery = DiscordDelivery(self)
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._start_feed = start_feed  # attaches live polling or the demo replay to the loop
+        self._feed_task: asyncio.Task | None = None
+        self.tree.on_error = on_app_command_error
+
+    async def setup_hook(self) -> None:
+        for cog in COGS:
+            await self.load_extension(cog)
+        bus = self.app.bus
+        bus.subscribe(SIGNAL_CREATED, self._on_signal)
+        bus.subscribe(GAME_CLOSED, bets.on_game_closed(self.ctx))
+        now = self.ctx.clock()
+        await alerts.catch_up(self.ctx, now)
+        await bets.grade_missed(self.ctx)
+        self.scheduler.add_job(
+            self.deliver_outbox, "interval", seconds=OUTBOX_SECONDS, id="outbox", replace_existing=True, **JOB_DEFAULTS
+        )
+        self.scheduler.add_job(
+            self.queue_digests,
+            "interval",
+            seconds=self.ctx.settings.discord.digest_interval_seconds,
+            id="digest",
+            replace_existing=True,
+            **JOB_DEFAULTS,
+        )
+        self.scheduler.start()
+        if self._start_feed is not None:
+            self._feed_task = asyncio.create_task(self._start_feed(self.app))
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        guild_id = self.ctx.settings.discord.guild_id
+        if guild_id:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+        else:
+            synced = await self.tree.sync()
+        log.info("synced %d application commands", len(synced))
+
+    async def _on_signal(self, signal) -> None:
+        await alerts.fan_out(self.ctx, signal, self.ctx.clock())
+
+    async def deliver_outbox(self) -> tuple[int, int]:
+        if not self.is_ready():
+            return (0, 0)
+        try:
+            return await alerts.deliver_due(self.ctx, self.delivery, self.ctx.clock())
+        except Exception:
+            log.exception("outbox delivery failed; retrying on the next tick")
+            return (0, 0)
+
+    async def queue_digests(self) -> int:
+        try:
+            return await alerts.queue_digests(self.ctx, self.ctx.clock())
+        except Exception:
+            log.exception("digest job failed")
+            return 0
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        log.info("joined guild %s (%s)", guild.name, guild.id)
+
+    async def close(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._feed_task is not None:
+            self._feed_task.cancel()
+            await asyncio.gather(self._feed_task, return_exceptions=True)
+        await super().close()

@@ -1,0 +1,61 @@
+"""/alerts: moderators route signal alerts to channels; Pro members opt in to watchlist DMs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render
+from bot.common import viewer_of
+from services import alerts
+
+if TYPE_CHECKING:
+    from bot.client import StratumBot
+
+
+@app_commands.guild_only()
+class Alerts(commands.GroupCog, group_name="alerts", group_description="Signal alerts"):
+    def __init__(self, bot: StratumBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @app_commands.command(name="set", description="Send alerts of these types to a channel (moderators)")
+    @app_commands.describe(channel="Where alerts go", types="STEAM, DISLOCATION, KEY_CROSS, or all")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def set(self, interaction: discord.Interaction, channel: discord.TextChannel, types: str) -> None:
+        chosen = alerts.parse_types(types)
+        ctx = self.bot.ctx
+        await alerts.set_route(ctx, interaction.guild_id, channel.id, chosen, interaction.user.id, ctx.clock())
+        names = ", ".join(sorted(t.value for t in chosen))
+        await interaction.response.send_message(
+            f"{channel.mention} now receives {names} alerts, pinging the Pro role.", ephemeral=True
+        )
+
+    @app_commands.command(name="remove", description="Stop alerts in a channel (moderators)")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def remove(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        await alerts.remove_route(self.bot.ctx, interaction.guild_id, channel.id)
+        await interaction.response.send_message(f"{channel.mention} no longer receives alerts.", ephemeral=True)
+
+    @app_commands.command(name="list", description="Which channels receive which alerts")
+    async def list(self, interaction: discord.Interaction) -> None:
+        routes = await alerts.routes(self.bot.ctx, interaction.guild_id)
+        await interaction.response.send_message(embed=render.routes_embed(routes), ephemeral=True)
+
+    @app_commands.command(name="dm", description="DMs for signals on your watchlist games (Pro)")
+    @app_commands.describe(enabled="on or off")
+    @app_commands.choices(
+        enabled=[app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")]
+    )
+    async def dm(self, interaction: discord.Interaction, enabled: app_commands.Choice[str]) -> None:
+        on = enabled.value == "on"
+        await alerts.set_dm_alerts(self.bot.ctx, viewer_of(interaction), on)
+        text = "You will get a DM for signals on your watchlist games." if on else "Watchlist DMs are off."
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+async def setup(bot: StratumBot) -> None:
+    await bot.add_cog(Alerts(bot))

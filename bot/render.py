@@ -1,0 +1,220 @@
+"""Embeds. Everything shown is what the services returned for the viewer's tier: a redacted
+`SignalView` simply has no velocity or book names to render."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import discord
+
+from access import SignalView
+from engine.models import Bet, BetGrade, Game, Market, SignalType
+from engine.odds import probability_to_american
+from engine.reports import AuditReport
+from services.bets import ClvRecord
+from services.games import matchup
+from services.odds import OddsBoard
+from storage import AlertRoute, StoredGame
+
+COLOURS = {
+    SignalType.STEAM: discord.Colour.red(),
+    SignalType.DISLOCATION: discord.Colour.gold(),
+    SignalType.KEY_CROSS: discord.Colour.blue(),
+}
+HEAT = ("·", "🔥", "🔥🔥", "🔥🔥🔥")
+MARKET_NAMES = {Market.SPREADS: "Spread", Market.TOTALS: "Total", Market.H2H: "Moneyline"}
+
+
+def number(market: Market, point: float | None, price: int | None = None) -> str:
+    if market == Market.H2H or point is None:
+        return "—" if price is None else f"{price:+d}"
+    shown = f"{point:+g}" if market == Market.SPREADS else f"{point:g}"
+    return shown if price is None else f"{shown} ({price:+d})"
+
+
+def _time(at) -> str:
+    return discord.utils.format_dt(at, "f")
+
+
+def odds_embed(board: OddsBoard) -> discord.Embed:
+    game = board.game
+    embed = discord.Embed(title=matchup(game), description=f"Tip {_time(game.commence_time)} · heat {HEAT[board.heat]}")
+    for market_board in board.markets:
+        market = market_board.market
+        consensus = market_board.consensus
+        if consensus is None:
+            embed.add_field(name=MARKET_NAMES[market], value="no line yet", inline=False)
+            continue
+        fair = probability_to_american(min(max(consensus.prob_a, 0.001), 0.999))
+        side_a = "Over" if market == Market.TOTALS else game.home_team
+        head = f"**Consensus** {number(market, consensus.point)} · fair {side_a} {fair:+d} · {consensus.books} books"
+        rows = [
+            f"`{line.book:<14}` {number(market, line.point)} {line.price_a:+d}/{line.price_b:+d}"
+            for line in market_board.lines
+        ]
+        value = "\n".join([head, *rows])
+        embed.add_field(name=f"{MARKET_NAMES[market]} ({side_a} first)", value=value[:1024], inline=False)
+    footer = f"As of {board.as_of:%Y-%m-%d %H:%M} UTC"
+    if board.delayed:
+        footer += " · Community view, 10 minutes delayed · /upgrade for real time"
+    embed.set_footer(text=footer)
+    return embed
+
+
+def signal_title(view: SignalView, game: Game | None) -> str:
+    side = game.side_label(view.market, view.side) if game else view.side.value
+    return f"{view.type.value} · {MARKET_NAMES[view.market]} → {side}"
+
+
+def signal_embed(view: SignalView, game: Game | None) -> discord.Embed:
+    embed = discord.Embed(
+        title=signal_title(view, game),
+        description=f"{matchup(game) if game else view.game_id} · {_time(view.created_at)}",
+        colour=COLOURS[view.type],
+    )
+    if view.score is not None:
+        embed.add_field(name="Score", value=f"{view.score}/100 ({view.score_band})")
+    else:
+        embed.add_field(name="Score band", value=view.score_band)
+    embed.add_field(name="Heat", value=HEAT[view.heat])
+    if view.entry_price is not None:
+        entry = number(view.market, view.entry_point, view.entry_price)
+        where = f" at {view.entry_book}" if view.entry_book else ""
+        embed.add_field(name="Best number", value=f"{entry}{where}")
+    details = view.details or {}
+    if view.type == SignalType.KEY_CROSS and "key_number" in details:
+        embed.add_field(
+            name="Key number", value=f"{details['key_number']:g} ({details['from']:+g} → {details['to']:+g})"
+        )
+    if view.redacted:
+        embed.set_footer(text=f"id {view.id} · Community view: diagnostics are Pro · /upgrade")
+        return embed
+    unit, scale = ("pp", 100.0) if view.market == Market.H2H else ("pts", 1.0)
+    if view.magnitude is not None:
+        embed.add_field(name="Magnitude", value=f"{view.magnitude * scale:.2f} {unit}")
+    if view.velocity is not None:
+        embed.add_field(name="Velocity", value=f"{view.velocity * scale:.3f} {unit}/min")
+    if view.books:
+        embed.add_field(name="Books (first mover first)", value=", ".join(view.books)[:1024], inline=False)
+    if view.breakdown:
+        parts = " · ".join(f"{name.replace('_', ' ')} {value:.2f}" for name, value in view.breakdown.items())
+        embed.add_field(name="Score breakdown", value=parts, inline=False)
+    if view.type == SignalType.DISLOCATION and "gap" in details:
+        embed.add_field(
+            name="Dislocation",
+            value=f"gap {details['gap'] * scale:.2f} {unit} vs consensus · EV {100 * details['expected_value']:+.1f}%",
+            inline=False,
+        )
+    if view.type == SignalType.STEAM and details.get("consensus_before"):
+        before, after = details["consensus_before"], details["consensus_after"]
+        if view.market == Market.H2H:
+            move = f"{100 * before['prob_a']:.1f}% → {100 * after['prob_a']:.1f}% (home)"
+        else:
+            move = f"{before['point']:g} → {after['point']:g}"
+        embed.add_field(name="Consensus", value=f"{move} within {details['window_seconds'] / 60:.0f} min", inline=False)
+    embed.set_footer(text=f"id {view.id}")
+    return embed
+
+
+def signal_line(view: SignalView, game: Game | None) -> str:
+    score = f"{view.score}" if view.score is not None else view.score_band
+    books = f" · {len(view.books)} books, first {view.books[0]}" if view.books else ""
+    return (
+        f"**{signal_title(view, game)}** · {score} · {HEAT[view.heat]}{books}\n{_time(view.created_at)} · `{view.id}`"
+    )
+
+
+def signals_page_embed(
+    views: Sequence[SignalView], games: dict[str, Game], page: int, pages: int, title: str, delayed: bool
+) -> discord.Embed:
+    embed = discord.Embed(title=title)
+    if not views:
+        embed.description = "No signals match."
+    for view in views:
+        game = games.get(view.game_id)
+        embed.add_field(name=matchup(game) if game else view.game_id, value=signal_line(view, game), inline=False)
+    footer = f"Page {page + 1}/{max(pages, 1)}"
+    if delayed:
+        footer += " · Community view, 10 minutes delayed"
+    embed.set_footer(text=footer)
+    return embed
+
+
+def heat_embed(ranked: Sequence[tuple[StoredGame, int]]) -> discord.Embed:
+    embed = discord.Embed(title="Heat board")
+    lines = [f"{HEAT[heat]} {matchup(g.game)} · {_time(g.game.commence_time)}" for g, heat in ranked]
+    embed.description = "\n".join(lines)[:4000] or "No games today."
+    return embed
+
+
+def watchlist_embed(games: Sequence[StoredGame], limit: int) -> discord.Embed:
+    embed = discord.Embed(title="Your watchlist")
+    if not games:
+        embed.description = "Empty. Add a game with `/watch add`."
+    else:
+        embed.description = "\n".join(
+            f"{matchup(g.game)} · {_time(g.game.commence_time)}{' (started)' if g.status != 'scheduled' else ''}"
+            for g in games
+        )
+    embed.set_footer(text=f"Up to {limit} upcoming games")
+    return embed
+
+
+def routes_embed(routes: Sequence[AlertRoute]) -> discord.Embed:
+    embed = discord.Embed(title="Alert routes")
+    embed.description = (
+        "\n".join(f"<#{r.channel_id}> · {', '.join(sorted(t.value for t in r.types))}" for r in routes)
+        or "No channel receives alerts yet. Use `/alerts set`."
+    )
+    return embed
+
+
+def bets_embed(rows: Sequence[tuple[Bet, Game | None, BetGrade | None]]) -> discord.Embed:
+    embed = discord.Embed(title="Your bets")
+    lines = []
+    for bet, game, grade in rows[:20]:
+        side = game.side_label(bet.market, bet.side) if game else bet.side.value
+        head = (
+            f"`#{bet.id}` {matchup(game) if game else bet.game_id} · {side} {number(bet.market, bet.point, bet.price)}"
+        )
+        if grade is None:
+            tail = "awaiting the close"
+        else:
+            verdict = "beat the close" if grade.beat else "push" if grade.push else "missed the close"
+            points = f"{grade.clv_points:+.1f} pts, " if grade.clv_points is not None else ""
+            tail = f"{verdict} ({points}{100 * grade.clv_prob:+.1f} pp)"
+        lines.append(f"{head} · {tail}")
+    embed.description = "\n".join(lines)[:4000] or "No bets yet. Log one with `/bet log`."
+    return embed
+
+
+def clv_embed(record: ClvRecord) -> discord.Embed:
+    embed = discord.Embed(title="Your CLV record")
+    embed.add_field(name="Bets", value=str(record.bets))
+    embed.add_field(name="Graded", value=str(record.graded))
+    rate = "—" if record.rate is None else f"{100 * record.rate:.1f}%"
+    embed.add_field(name="Beat the close", value=f"{record.beats} ({rate}), {record.pushes} pushes")
+    if record.avg_clv_points is not None:
+        embed.add_field(name="Average CLV (points)", value=f"{record.avg_clv_points:+.2f}")
+    if record.avg_clv_prob is not None:
+        embed.add_field(name="Average CLV (probability)", value=f"{100 * record.avg_clv_prob:+.2f} pp")
+    return embed
+
+
+def integrity_embed(report: AuditReport) -> discord.Embed:
+    embed = discord.Embed(
+        title="Signal integrity: every signal graded against the close",
+        description="Tiers: S > 58% over ≥ 500 graded · A > 54% over ≥ 100 · B > 52% over ≥ 30",
+    )
+    for row in (*report.classes, *report.presets):
+        if row.graded:
+            value = (
+                f"{row.beats}/{row.graded} beat the close ({100 * row.rate:.1f}%)\n"
+                f"95% interval {100 * row.interval[0]:.1f}–{100 * row.interval[1]:.1f}% · tier **{row.tier}**"
+            )
+        else:
+            value = "not graded yet"
+        embed.add_field(name=row.name.replace("preset:", "preset "), value=value)
+    if not report.classes:
+        embed.add_field(name="No graded signals yet", value="Signals are graded when their game tips off.")
+    return embed

@@ -1,0 +1,1 @@
+"""Services shared by the Discord bot and the REST API: parse nothing, render nothing, decide everything."""

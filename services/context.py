@@ -1,0 +1,23 @@
+"""What every service needs, built once by the app factory and passed in (nothing global)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.settings import Settings
+from engine.service import EngineService
+from storage import Repositories
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceContext:
+    settings: Settings
+    repos: Repositories
+    engine: EngineService
+    clock: Callable[[], datetime] = utc_now

@@ -1,0 +1,76 @@
+"""Files members ask for: CSV exports (Pro) and line charts (everyone, Community delayed and without
+per-book lines). The rendering itself is pure (`services.exports`, `services.charts`); this module
+decides what goes in, through the tier rules."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import access
+from access import Feature, UserError, Viewer
+from engine.models import Market
+from services.bets import member_bets
+from services.charts import ChartMark, render_line_chart
+from services.context import ServiceContext
+from services.exports import bets_csv, signals_csv
+from services.games import find_game
+
+
+def check_days(ctx: ServiceContext, days: int) -> int:
+    limit = ctx.settings.discord.export_max_days
+    if not 1 <= days <= limit:
+        raise UserError(f"Choose between 1 and {limit} days.")
+    return days
+
+
+async def export_signals(ctx: ServiceContext, viewer: Viewer, days: int, now: datetime) -> tuple[str, bytes]:
+    access.require(viewer, Feature.EXPORT)
+    since = now - timedelta(days=check_days(ctx, days))
+    signals = await ctx.repos.signals.list(
+        since=since,
+        until=access.horizon(viewer.tier, now, ctx.settings.tiers) + timedelta(microseconds=1),
+        limit=100_000,
+    )
+    rows = [(signal, await ctx.repos.grades.get(signal.id)) for signal in reversed(signals)]
+    return f"stratum-signals-{now:%Y%m%d}-{days}d.csv", signals_csv(rows).encode()
+
+
+async def export_bets(ctx: ServiceContext, viewer: Viewer, days: int, now: datetime) -> tuple[str, bytes]:
+    access.require(viewer, Feature.EXPORT)
+    rows = await member_bets(ctx, viewer, since=now - timedelta(days=check_days(ctx, days)))
+    return f"stratum-bets-{now:%Y%m%d}-{days}d.csv", bets_csv(reversed(rows)).encode()
+
+
+async def line_chart(ctx: ServiceContext, viewer: Viewer, game: str, market: str, now: datetime) -> tuple[str, bytes]:
+    try:
+        market_value = Market(market)
+    except ValueError:
+        raise UserError("Market must be spreads, totals or h2h.") from None
+    stored = await find_game(ctx, game, now)
+    until = access.horizon(viewer.tier, now, ctx.settings.tiers)
+    consensus = [c for c in await ctx.repos.consensus.history(stored.game.id, market_value) if c.at <= until]
+    book_lines = None
+    if access.allows(viewer.tier, Feature.BOOK_LINES):
+        book_lines = [
+            ln for ln in await ctx.repos.quotes.history(stored.game.id, market_value) if ln.observed_at <= until
+        ]
+    signals = await ctx.repos.signals.list(
+        game_id=stored.game.id, market=market_value, until=until + timedelta(microseconds=1), limit=200
+    )
+    marks = [ChartMark(at=s.created_at, label=s.type.value, side=s.side) for s in signals]
+    bets = []
+    if access.allows(viewer.tier, Feature.CLV_TRACKING) and viewer.user_id is not None:
+        bets = [
+            b
+            for b in await ctx.repos.bets.for_member_game(viewer.guild_id, viewer.user_id, stored.game.id)
+            if b.market == market_value
+        ]
+    minutes = int(ctx.settings.tiers.community_delay_seconds // 60)
+    footer = f"as of {until:%Y-%m-%d %H:%M} UTC" + (
+        "" if viewer.is_pro else f" (Community: {minutes}-minute delay, no per-book lines)"
+    )
+    png = await asyncio.to_thread(
+        render_line_chart, stored.game, market_value, consensus, book_lines, marks, bets, until=until, footer=footer
+    )
+    return f"{stored.game.id}-{market_value.value}.png", png

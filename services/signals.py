@@ -1,0 +1,104 @@
+"""Signals as a viewer may see them: lists with filters and presets, one signal, heat, the audit."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import access
+from access import Feature, NotFound, SignalView, Viewer
+from engine.models import Signal, SignalType
+from engine.presets import passes
+from engine.reports import AuditReport, build_audit
+from engine.scoring import heat
+from services.context import ServiceContext
+from storage import StoredGame
+
+MAX_LIST = 50
+#: Games this close to now (either side) are "today's" for /heat.
+TODAY = timedelta(hours=18)
+
+
+def _until(ctx: ServiceContext, viewer: Viewer, now: datetime) -> datetime:
+    """Exclusive upper bound for stored signals this viewer may see."""
+    return access.horizon(viewer.tier, now, ctx.settings.tiers) + timedelta(microseconds=1)
+
+
+def preset_names(ctx: ServiceContext) -> dict[str, str]:
+    """Preset key → label, as configured."""
+    return {key: preset.label for key, preset in ctx.settings.presets.items()}
+
+
+async def audit(ctx: ServiceContext) -> AuditReport:
+    return await build_audit(ctx.repos, ctx.settings)
+
+
+async def game_heat(ctx: ServiceContext, game_id: str, viewer: Viewer, now: datetime) -> int:
+    config = ctx.settings.signals
+    horizon = access.horizon(viewer.tier, now, ctx.settings.tiers)
+    recent = await ctx.repos.signals.list(
+        game_id=game_id, since=horizon - timedelta(seconds=config.heat_window_seconds), until=_until(ctx, viewer, now)
+    )
+    return heat(recent, horizon, config.heat_window_seconds, config.heat_thresholds)
+
+
+async def recent_signals(
+    ctx: ServiceContext,
+    viewer: Viewer,
+    now: datetime,
+    *,
+    game_id: str | None = None,
+    kind: SignalType | None = None,
+    preset: str | None = None,
+    limit: int = MAX_LIST,
+) -> list[SignalView]:
+    """Newest first, only what the viewer may see, shaped for their tier."""
+    rules = None
+    if preset:
+        access.require(viewer, Feature.PRESETS)
+        rules = ctx.settings.presets.get(preset)
+        if rules is None:
+            raise access.UserError(
+                f"Unknown preset “{preset}”. Choose one of: {', '.join(preset_names(ctx).values())}."
+            )
+    signals = await ctx.repos.signals.list(
+        until=_until(ctx, viewer, now),
+        game_id=game_id,
+        types=[kind] if kind else None,
+        limit=MAX_LIST * (4 if rules else 1),
+    )
+    if rules is not None:
+        tiers = (await audit(ctx)).class_tiers() if rules.min_class_tier else {}
+        signals = [s for s in signals if passes(s, rules, tiers)]
+    return await _views(ctx, signals[:limit], viewer, now)
+
+
+async def _views(ctx: ServiceContext, signals: list[Signal], viewer: Viewer, now: datetime) -> list[SignalView]:
+    heats: dict[str, int] = {}
+    for game_id in {s.game_id for s in signals}:
+        heats[game_id] = await game_heat(ctx, game_id, viewer, now)
+    return [access.view_signal(s, viewer.tier, heats[s.game_id]) for s in signals]
+
+
+async def one_signal(ctx: ServiceContext, signal_id: str, viewer: Viewer, now: datetime) -> SignalView:
+    text = (signal_id or "").strip()
+    signal = await ctx.repos.signals.get(text) if 0 < len(text) <= 64 else None
+    if signal is None:
+        raise NotFound(f"No signal with id “{text[:64]}”.")
+    if not access.can_see(signal, viewer.tier, now, ctx.settings.tiers):
+        minutes = int(ctx.settings.tiers.community_delay_seconds // 60)
+        raise NotFound(
+            f"Signal {text} is not visible yet: Community sees signals {minutes} minutes after they fire. "
+            + access.UPGRADE_HINT
+        )
+    return (await _views(ctx, [signal], viewer, now))[0]
+
+
+async def heat_board(ctx: ServiceContext, viewer: Viewer, now: datetime) -> list[tuple[StoredGame, int]]:
+    """Today's games ranked by heat (hottest first, then soonest tip); the latest slate when none is today."""
+    games = await ctx.repos.games.list(since=now - TODAY, until=now + TODAY, limit=200)
+    if not games:
+        everything = await ctx.repos.games.list(limit=1000)
+        games = sorted(everything, key=lambda g: abs((g.game.commence_time - now).total_seconds()))[:15]
+    ranked = [(g, await game_heat(ctx, g.game.id, viewer, now)) for g in games]
+    ranked.sort(key=lambda item: (-item[1], item[0].game.commence_time))
+    return ranked

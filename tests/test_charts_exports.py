@@ -1,0 +1,363 @@
+"""Line charts and CSV exports: what is drawn (and hidden), and spreadsheet-safe CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import struct
+import zlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engine.models import (
+    Bet,
+    BetGrade,
+    BookComponent,
+    BookLine,
+    Consensus,
+    Entry,
+    Game,
+    Grade,
+    Market,
+    ScoreBreakdown,
+    Side,
+    Signal,
+    SignalType,
+)
+from services.charts import (
+    BET_LABEL,
+    CONSENSUS_LABEL,
+    ChartMark,
+    bet_value,
+    chart_data,
+    chart_legend_labels,
+    clip_series,
+    mark_colour,
+    render_line_chart,
+)
+from services.exports import BET_COLUMNS, SIGNAL_COLUMNS, bets_csv, signals_csv
+
+T0 = datetime(2026, 1, 10, 18, 0, tzinfo=UTC)
+TIP = T0 + timedelta(hours=6)
+GAME = Game(id="g1", sport_key="basketball_nba", home_team="Lakers", away_team="Celtics", commence_time=TIP)
+SECRET = "zz_secretbook"
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def consensus(minutes: float, point: float | None, prob_a: float = 0.5, market=Market.SPREADS) -> Consensus:
+    return Consensus(
+        game_id=GAME.id,
+        market=market,
+        at=at(minutes),
+        point=point,
+        prob_a=prob_a,
+        books=2,
+        components=(BookComponent(book="pinnacle", point=point, prob_a=prob_a, weight=1.0),),
+    )
+
+
+def book_line(book: str, minutes: float, point: float | None, price_a=-110, price_b=-110, market=Market.SPREADS):
+    return BookLine(
+        game_id=GAME.id,
+        book=book,
+        market=market,
+        point=point,
+        price_a=price_a,
+        price_b=price_b,
+        last_update=at(minutes),
+        observed_at=at(minutes),
+    )
+
+
+def bet(
+    side: Side = Side.AWAY,
+    point: float | None = 3.5,
+    price: int = -110,
+    *,
+    market: Market = Market.SPREADS,
+    minutes: float = 30,
+    book: str | None = "draftkings",
+    bet_id: int | None = 7,
+) -> Bet:
+    return Bet(
+        id=bet_id,
+        guild_id=1,
+        user_id=2,
+        game_id=GAME.id,
+        market=market,
+        side=side,
+        point=point,
+        price=price,
+        book=book,
+        placed_at=at(minutes),
+    )
+
+
+HISTORY = [consensus(0, -3.0), consensus(20, -3.5), consensus(45, -4.0)]
+BOOKS = [
+    book_line("pinnacle", 0, -3.0),
+    book_line("pinnacle", 15, -3.5),
+    book_line(SECRET, 0, -2.5),
+    book_line(SECRET, 40, -4.0),
+]
+UNTIL = at(60)
+MARKS = [ChartMark(at=at(15), label="STEAM", side=Side.HOME)]
+BETS = [bet()]
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the IHDR chunk, after checking the signature and the chunk's CRC."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert kind == b"IHDR" and length == 13
+    body = data[16 : 16 + length]
+    (crc,) = struct.unpack(">I", data[16 + length : 20 + length])
+    assert zlib.crc32(kind + body) == crc
+    width, height = struct.unpack(">II", body[:8])
+    return width, height
+
+
+def render(book_lines=BOOKS, *, until: datetime = UNTIL, **kwargs) -> bytes:
+    return render_line_chart(GAME, Market.SPREADS, HISTORY, book_lines, MARKS, BETS, until=until, **kwargs)
+
+
+# --- charts ---------------------------------------------------------------------------------
+
+
+def test_chart_is_a_png_of_the_expected_size():
+    assert png_size(render(footer="as of 19:00 UTC (10-minute delay)")) == (1000, 560)
+
+
+def test_chart_is_deterministic():
+    assert render() == render()
+
+
+def test_empty_history_still_renders_a_png():
+    data = chart_data(GAME, Market.SPREADS, [], BOOKS, MARKS, BETS, until=at(60))
+    assert data.start is None and data.legend == ()
+    image = render_line_chart(GAME, Market.TOTALS, [], None, [], [], until=at(60))
+    assert png_size(image) == (1000, 560)
+
+
+def test_redacted_chart_names_no_book():
+    full = chart_legend_labels(GAME, Market.SPREADS, HISTORY, BOOKS, MARKS, BETS, until=at(60))
+    redacted = chart_legend_labels(GAME, Market.SPREADS, HISTORY, None, MARKS, BETS, until=at(60))
+    assert full == [CONSENSUS_LABEL, "pinnacle", SECRET, BET_LABEL]
+    assert redacted == [CONSENSUS_LABEL, BET_LABEL]
+    assert chart_data(GAME, Market.SPREADS, HISTORY, None, MARKS, BETS, until=at(60)).books == ()
+    assert render(None) != render(BOOKS)
+
+
+def test_clip_series_keeps_points_up_to_until_in_time_order():
+    points = [(at(30), 3.0), (at(0), 1.0), (at(10), 2.0), (at(10.5), 9.0)]
+    assert clip_series(points, at(10)) == [(at(0), 1.0), (at(10), 2.0)]
+    assert clip_series(points, at(-1)) == []
+
+
+def test_until_hides_everything_later():
+    late_mark = ChartMark(at=at(50), label="KEY_CROSS", side=Side.AWAY)
+    late_bet = bet(point=9.5, minutes=50)
+    data = chart_data(GAME, Market.SPREADS, HISTORY, BOOKS, [*MARKS, late_mark], [*BETS, late_bet], until=at(30))
+    assert [v for _, v in data.consensus] == [-3.0, -3.5, -3.5]  # last number held flat to `until`
+    assert data.end == at(30) and max(t for t, _ in data.consensus) == at(30)
+    books = dict(data.books)
+    assert [v for _, v in books[SECRET]] == [-2.5, -2.5]  # the -4.0 seen at minute 40 is not shown
+    assert [m.text for m in data.marks] == ["STEAM → Lakers"]
+    assert data.bets == (-3.5,)
+
+
+def test_lines_stop_at_tip_off_when_until_is_later():
+    data = chart_data(GAME, Market.SPREADS, HISTORY, None, [], [], until=TIP + timedelta(days=2))
+    assert data.end == TIP and data.tip == TIP
+
+
+def test_chart_units_per_market():
+    assert bet_value(bet(Side.AWAY, 3.5)) == -3.5  # spreads are charted from the home side
+    assert bet_value(bet(Side.HOME, -3.5)) == -3.5
+    assert bet_value(bet(Side.UNDER, 221.5, market=Market.TOTALS)) == 221.5
+    assert bet_value(bet(Side.AWAY, None, 100, market=Market.H2H)) == pytest.approx(50.0)
+    h2h = chart_data(
+        GAME,
+        Market.H2H,
+        [consensus(0, None, 0.6, Market.H2H)],
+        [book_line("pinnacle", 0, None, -150, 130, Market.H2H)],
+        [],
+        [],
+        until=at(10),
+    )
+    assert h2h.consensus[0][1] == pytest.approx(60.0)
+    assert 55.0 < dict(h2h.books)["pinnacle"][0][1] < 60.0
+    assert h2h.y_label == "home win probability (%)"
+    assert h2h.title == "Celtics @ Lakers — h2h"
+
+
+def test_other_games_and_markets_are_ignored():
+    other = Consensus(game_id="g2", market=Market.SPREADS, at=at(5), point=10.0, prob_a=0.5, books=1)
+    totals = consensus(6, 220.0, market=Market.TOTALS)
+    data = chart_data(GAME, Market.SPREADS, [*HISTORY, other, totals], None, [], [], until=at(60))
+    assert 10.0 not in [v for _, v in data.consensus] and 220.0 not in [v for _, v in data.consensus]
+
+
+def test_mark_colour_follows_the_label_type():
+    assert mark_colour("STEAM") != mark_colour("DISLOCATION") != mark_colour("KEY_CROSS")
+    assert mark_colour("steam 72") == mark_colour("STEAM")
+
+
+def test_long_history_renders():
+    history = [consensus(i, -3.0 - (i % 7) * 0.5) for i in range(1000)]
+    books = [book_line(f"book{b}", i, -3.0 - ((i + b) % 5) * 0.5) for b in range(4) for i in range(0, 1000, 4)]
+    image = render_line_chart(GAME, Market.SPREADS, history, books, MARKS, BETS, until=at(1000))
+    assert png_size(image) == (1000, 560)
+
+
+# --- CSV exports ----------------------------------------------------------------------------
+
+
+def make_signal(*, books=("pinnacle", '=HYPERLINK("http://x")'), entry_book="-draftkings") -> Signal:
+    return Signal(
+        id="sig-1",
+        type=SignalType.STEAM,
+        game_id=GAME.id,
+        market=Market.SPREADS,
+        side=Side.AWAY,
+        created_at=datetime(2026, 1, 10, 18, 20, 5, 123456, tzinfo=UTC),
+        score=72,
+        breakdown=ScoreBreakdown(0.5, 0.5, 0.5, 0.5, 0.5, 72),
+        books=books,
+        magnitude=0.5,
+        velocity=0.25,
+        entry=Entry(book=entry_book, point=3.5, price=-110, prob=0.52381),
+        consensus_point=3.0,
+        consensus_prob=0.5,
+        commence_time=TIP,
+    )
+
+
+def rows_of(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_signals_csv_exact_header_and_rows():
+    grade = Grade(
+        signal_id="sig-1",
+        graded_at=TIP,
+        close_point=4.0,
+        close_prob=0.5,
+        clv_points=-0.5,
+        clv_prob=-0.02381,
+        beat=False,
+        push=False,
+        consensus_clv_points=-1.0,
+        consensus_clv_prob=0.0,
+    )
+    out = signals_csv([(make_signal(), grade), (make_signal(books=("fanduel",), entry_book="fanduel"), None)])
+    lines = out.split("\n")
+    assert lines[0] == (
+        "id,created_at,type,game_id,market,side,score,magnitude,velocity,books,entry_book,entry_point,"
+        "entry_price,entry_prob,consensus_point,consensus_prob,commence_time,graded,clv_points,clv_prob,"
+        "beat_close"
+    )
+    assert lines[0].split(",") == list(SIGNAL_COLUMNS)
+    assert lines[2] == (
+        "sig-1,2026-01-10T18:20:05Z,STEAM,g1,spreads,away,72,0.5,0.25,fanduel,fanduel,3.5,-110,0.52381,"
+        "3,0.5,2026-01-11T00:00:00Z,no,,,"
+    )
+    assert out.endswith("\n") and "\r" not in out
+    rows = rows_of(out)
+    assert rows[1] == [
+        "sig-1",
+        "2026-01-10T18:20:05Z",
+        "STEAM",
+        "g1",
+        "spreads",
+        "away",
+        "72",
+        "0.5",
+        "0.25",
+        'pinnacle|=HYPERLINK("http://x")',  # the guard looks at the cell's start only
+        "'-draftkings",
+        "3.5",
+        "-110",
+        "0.52381",
+        "3",
+        "0.5",
+        "2026-01-11T00:00:00Z",
+        "yes",
+        "-0.5",
+        "-0.02381",
+        "no",
+    ]
+
+
+def test_formula_injection_is_defused_in_text_but_numbers_stay_plain():
+    signal = make_signal(books=('=HYPERLINK("http://evil","x")', "pinnacle"), entry_book="@cmd")
+    row = rows_of(signals_csv([(signal, None)]))[1]
+    record = dict(zip(SIGNAL_COLUMNS, row, strict=True))
+    assert record["books"] == '\'=HYPERLINK("http://evil","x")|pinnacle'
+    assert record["entry_book"] == "'@cmd"
+    assert record["entry_price"] == "-110"  # a number, not a formula: left alone
+    for cell, shown in (("+x", "'+x"), ("-x", "'-x"), ("\tx", "'\tx"), ("\rx", "'\nx"), ("a\r\nb", "a\nb")):
+        # a bare CR would go out unquoted under lineterminator="\n": it is written as a quoted newline
+        assert rows_of(signals_csv([(make_signal(entry_book=cell), None)]))[1][10] == shown
+
+
+def test_beat_close_reports_push():
+    grade = Grade("sig-1", TIP, 3.5, 0.52381, 0.0, 0.0, False, True, 0.5, 0.0)
+    record = dict(zip(SIGNAL_COLUMNS, rows_of(signals_csv([(make_signal(), grade)]))[1], strict=True))
+    assert (record["graded"], record["clv_points"], record["beat_close"]) == ("yes", "0", "push")
+
+
+def test_bets_csv_exact_rows():
+    graded = BetGrade(
+        bet_id=7,
+        graded_at=TIP,
+        close_point=-4.0,
+        close_prob=0.5,
+        clv_points=0.5,
+        clv_prob=-0.02381,
+        beat=True,
+        push=False,
+    )
+    home = bet(Side.HOME, -3.5, -110, book='=HYPERLINK("x")')
+    moneyline = bet(Side.AWAY, None, 145, market=Market.H2H, book=None, bet_id=None, minutes=45)
+    out = bets_csv([(home, GAME, graded), (moneyline, None, None)])
+    assert out.split("\n")[0] == (
+        "id,placed_at,game_id,matchup,market,side,point,price,book,graded,close_point,close_prob,"
+        "clv_points,clv_prob,beat_close"
+    )
+    rows = rows_of(out)
+    assert rows[0] == list(BET_COLUMNS)
+    assert rows[1] == [
+        "7",
+        "2026-01-10T18:30:00Z",
+        "g1",
+        "Celtics @ Lakers",
+        "spreads",
+        "home",
+        "-3.5",
+        "-110",
+        '\'=HYPERLINK("x")',
+        "yes",
+        "-4",
+        "0.5",
+        "0.5",
+        "-0.02381",
+        "yes",
+    ]
+    assert rows[2] == ["", "2026-01-10T18:45:00Z", "g1", "", "h2h", "away", "", "145", "", "no", "", "", "", "", ""]
+    assert len(rows) == 3
+
+
+def test_empty_exports_hold_only_the_header():
+    assert signals_csv([]) == ",".join(SIGNAL_COLUMNS) + "\n"
+    assert bets_csv([]) == ",".join(BET_COLUMNS) + "\n"
+
+
+def test_naive_datetimes_are_refused():
+    naive = Bet(7, 1, 2, "g1", Market.TOTALS, Side.OVER, 220.5, -110, None, datetime(2026, 1, 10))  # noqa: DTZ001
+    with pytest.raises(ValueError, match="naive"):
+        bets_csv([(naive, None, None)])
