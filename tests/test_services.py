@@ -1,0 +1,287 @@
+"""The services behind the bot (and later the API) on real data and a real SQLite file: the bundled tape
+replayed up to the morning of 2026-08-05, with two games still to tip that evening."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import access
+from access import Tier, UpgradeRequired, UserError, Viewer
+from app.bootstrap import BUNDLED_TAPE
+from engine.events import EventBus
+from engine.models import Market, Side, SignalType
+from engine.providers.tape import read_tape
+from engine.service import EngineService
+from services import alerts, bets, downloads, odds, signals, watchlist
+from services.alerts import DeliveryFailed, DeliveryRetry
+from services.context import ServiceContext
+from storage import Repositories
+from tests.engine_builders import settings
+
+TAPE = list(read_tape(BUNDLED_TAPE))
+CUT = datetime(2026, 8, 5, 12, 0, tzinfo=UTC)
+ATLANTA = "2977c51845a4f2621deca3d4a38a0ac2"  # Phoenix Mercury @ Atlanta Dream, tips 2026-08-05 23:00Z
+WASHINGTON = "80bb6c471358f70e96b4571c4470ac0a"  # Dallas Wings @ Washington Mystics, 23:30Z
+NEW_YORK = "51369aa71fcd604bdf38a760b6bcc223"  # Seattle Storm @ New York Liberty, tipped 2026-08-03
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def world(tmp_path):
+    config = settings()
+    repos = await Repositories.open(tmp_path / "stratum.db")
+    service = await EngineService.restore(config, repos, EventBus(), source="test")
+    for raw in TAPE:
+        if raw.fetched_at > CUT:
+            break
+        await service.process(raw)
+    clock = Clock(max(raw.fetched_at for raw in TAPE if raw.fetched_at <= CUT))
+    yield ServiceContext(config, repos, service, clock), clock
+    await repos.close()
+
+
+COMMUNITY = Viewer(Tier.COMMUNITY, user_id=11, guild_id=1)
+PRO = Viewer(Tier.PRO, user_id=22, guild_id=1)
+
+
+async def test_community_odds_are_ten_minutes_old(world):
+    ctx, clock = world
+    now = clock()
+    pro = await odds.odds_board(ctx, ATLANTA, PRO, now)
+    community = await odds.odds_board(ctx, ATLANTA, COMMUNITY, now)
+    assert pro.as_of == now and not pro.delayed
+    assert community.as_of == now - timedelta(minutes=10) and community.delayed
+    for board in (pro, community):
+        assert {m.market for m in board.markets} == {Market.SPREADS, Market.TOTALS, Market.H2H}
+        for market in board.markets:
+            assert all(line.observed_at <= board.as_of for line in market.lines)
+            assert market.consensus is None or market.consensus.at <= board.as_of
+    assert any(m.lines for m in community.markets)
+
+
+async def test_signals_respect_the_delay_and_redaction(world):
+    ctx, clock = world
+    now = clock()
+    pro = await signals.recent_signals(ctx, PRO, now)
+    community = await signals.recent_signals(ctx, COMMUNITY, now)
+    assert pro and community
+    assert all(not v.redacted for v in pro)
+    horizon = now - timedelta(minutes=10)
+    for view in community:
+        assert view.redacted and view.created_at <= horizon
+        assert view.velocity is None and view.books is None and view.breakdown is None and view.entry_book is None
+    # A signal younger than ten minutes is refused to Community by id, shown to Pro.
+    fresh = await ctx.repos.signals.list(since=horizon, limit=1)
+    if fresh:
+        with pytest.raises(access.NotFound, match="not visible yet"):
+            await signals.one_signal(ctx, fresh[0].id, COMMUNITY, now)
+        assert (await signals.one_signal(ctx, fresh[0].id, PRO, now)).books
+    with pytest.raises(access.NotFound):
+        await signals.one_signal(ctx, "no-such-signal", PRO, now)
+
+
+async def test_presets_are_pro_and_filter(world):
+    ctx, clock = world
+    with pytest.raises(UpgradeRequired):
+        await signals.recent_signals(ctx, COMMUNITY, clock(), preset="low_noise")
+    low_noise = await signals.recent_signals(ctx, PRO, clock(), preset="low_noise")
+    assert low_noise and all(v.type != SignalType.DISLOCATION and len(v.books) >= 3 for v in low_noise)
+    with pytest.raises(UserError, match="Unknown preset"):
+        await signals.recent_signals(ctx, PRO, clock(), preset="yolo")
+
+
+async def test_community_watchlist_holds_three_upcoming_games(world):
+    ctx, clock = world
+    now = clock()
+    game_ids = [g.game.id for g in await ctx.repos.games.list_open()]
+    assert set(game_ids) == {ATLANTA, WASHINGTON}
+    # Two more upcoming games, so that the fourth one can be refused.
+    atlanta = (await ctx.repos.games.get(ATLANTA)).game
+    async with ctx.repos.db.transaction():
+        for n in (1, 2):
+            extra = replace(atlanta, id=f"extra{n}", commence_time=now + timedelta(days=n))
+            await ctx.repos.games.upsert(extra, seen_at=now)
+    await watchlist.add(ctx, COMMUNITY, ATLANTA, now)
+    await watchlist.add(ctx, COMMUNITY, WASHINGTON, now)
+    await watchlist.add(ctx, COMMUNITY, "extra1", now)
+    with pytest.raises(UserError, match=r"full \(3 upcoming games\).*upgrade"):
+        await watchlist.add(ctx, COMMUNITY, "extra2", now)
+    await watchlist.add(ctx, PRO, ATLANTA, now)
+    with pytest.raises(UserError, match="already on your watchlist"):
+        await watchlist.add(ctx, PRO, ATLANTA, now)
+    with pytest.raises(UserError, match="already tipped off"):
+        await watchlist.add(ctx, COMMUNITY, NEW_YORK, now)
+    # Once the Atlanta game has started it stops counting.
+    later = datetime(2026, 8, 5, 23, 5, tzinfo=UTC)
+    await watchlist.add(ctx, COMMUNITY, "extra2", later)
+    games, limit = await watchlist.listing(ctx, COMMUNITY, later)
+    assert limit == 3 and len(games) == 4
+    await watchlist.remove(ctx, COMMUNITY, ATLANTA, later)
+    with pytest.raises(UserError, match="not on your watchlist"):
+        await watchlist.remove(ctx, COMMUNITY, ATLANTA, later)
+
+
+async def test_bets_are_pro_validated_and_graded_at_the_close(world):
+    ctx, clock = world
+    now = clock()
+    with pytest.raises(UpgradeRequired):
+        await bets.log_bet(
+            ctx, COMMUNITY, game=ATLANTA, market="spreads", side="home", line="-4.5", price=-110, book=None, now=now
+        )
+    bad = [
+        ({"market": "corners"}, "Market must be"),
+        ({"side": "over"}, "Side must be"),
+        ({"line": "four"}, "must be a number"),
+        ({"line": "-99"}, "not a real line"),
+        ({"price": 50}, "American odds"),
+        ({"price": 0}, "American odds"),
+        ({"game": NEW_YORK}, "already tipped off"),
+        ({"game": "Nobody @ Nowhere"}, "No game matches"),
+    ]
+    base = {"game": ATLANTA, "market": "spreads", "side": "home", "line": "-4.5", "price": -110, "book": "fanduel"}
+    for change, message in bad:
+        with pytest.raises(UserError, match=message):
+            await bets.log_bet(ctx, PRO, **{**base, **change}, now=now)
+    assert await ctx.repos.bets.for_member(1, PRO.user_id) == []
+    bet, game = await bets.log_bet(ctx, PRO, **{**base, "side": "Atlanta Dream"}, now=now)
+    assert bet.side == Side.HOME and bet.point == -4.5 and game.home_team == "Atlanta Dream"
+    total, _ = await bets.log_bet(ctx, PRO, **{**base, "market": "totals", "side": "over", "line": "150.5"}, now=now)
+    # Play the rest of the tape: the games close and the bets are graded.
+    for raw in TAPE:
+        if raw.fetched_at > CUT:
+            await ctx.engine.process(raw)
+    await bets.grade_game(ctx, ATLANTA, clock())
+    rows = {b.id: (b, g, grade) for b, g, grade in await bets.member_bets(ctx, PRO)}
+    close = {c.market: c for c in await ctx.repos.closes.for_game(ATLANTA)}
+    spread_grade = rows[bet.id][2]
+    assert spread_grade.close_point == close[Market.SPREADS].side_point(Side.HOME)
+    assert spread_grade.clv_points == pytest.approx(-4.5 - close[Market.SPREADS].point)
+    total_grade = rows[total.id][2]
+    assert total_grade.clv_points == pytest.approx(close[Market.TOTALS].point - 150.5)
+    record = await bets.clv_record(ctx, PRO)
+    assert record.bets == 2 and record.graded == 2
+
+
+async def test_exports_are_pro_and_bounded(world):
+    ctx, clock = world
+    with pytest.raises(UpgradeRequired):
+        await downloads.export_signals(ctx, COMMUNITY, 7, clock())
+    with pytest.raises(UserError, match="between 1 and 90"):
+        await downloads.export_signals(ctx, PRO, 365, clock())
+    name, data = await downloads.export_signals(ctx, PRO, 7, clock())
+    lines = data.decode().splitlines()
+    assert name.endswith(".csv") and lines[0].startswith("id,created_at,type")
+    assert len(lines) - 1 == len(await ctx.repos.signals.list(limit=10_000))
+
+
+async def test_community_chart_is_delayed_and_has_no_book_lines(world, monkeypatch):
+    ctx, clock = world
+    seen = {}
+
+    def fake_render(game, market, consensus, book_lines, marks, bets, *, until, footer):
+        seen.update(consensus=consensus, book_lines=book_lines, marks=marks, until=until, footer=footer)
+        return b"\x89PNG"
+
+    monkeypatch.setattr(downloads, "render_line_chart", fake_render)
+    now = clock()
+    await downloads.line_chart(ctx, COMMUNITY, ATLANTA, "spreads", now)
+    assert seen["book_lines"] is None and seen["until"] == now - timedelta(minutes=10)
+    assert all(c.at <= seen["until"] for c in seen["consensus"])
+    assert all(m.at <= seen["until"] for m in seen["marks"])
+    await downloads.line_chart(ctx, PRO, ATLANTA, "spreads", now)
+    assert seen["book_lines"] and seen["until"] == now
+    with pytest.raises(UserError, match="Market must be"):
+        await downloads.line_chart(ctx, PRO, ATLANTA, "corners", now)
+
+
+class RecordingDelivery:
+    def __init__(self, fail_with=None) -> None:
+        self.sent = []
+        self.fail_with = fail_with
+
+    async def deliver(self, item, signals):
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append((item.kind, item.target_id, [s.id for s in signals]))
+
+
+async def test_alerts_are_queued_before_delivery_and_survive_failures(world, tmp_path):
+    ctx, clock = world
+    now = clock()
+    await alerts.set_route(ctx, 1, 500, frozenset({SignalType.STEAM}), by=9, now=now)
+    await alerts.set_route(ctx, 1, 501, alerts.parse_types("all"), by=9, now=now)
+    await watchlist.add(ctx, PRO, ATLANTA, now)
+    await alerts.set_dm_alerts(ctx, PRO, True)
+    with pytest.raises(UpgradeRequired):
+        await alerts.set_dm_alerts(ctx, COMMUNITY, True)
+    steam = next(
+        s for s in await ctx.repos.signals.list(limit=500) if s.type == SignalType.STEAM and s.game_id == ATLANTA
+    )
+    steam = replace(steam, created_at=now)  # fresh, as if it had just fired
+    assert await alerts.fan_out(ctx, steam, now) == 3  # two channels, one DM
+    assert await alerts.fan_out(ctx, steam, now) == 0  # never queued twice
+    # Discord is down: every delivery is kept for later with a backoff.
+    assert await alerts.deliver_due(ctx, RecordingDelivery(DeliveryRetry("503")), now) == (0, 0)
+    assert all(item.attempts == 1 and item.next_attempt_at > now for item in await ctx.repos.outbox.pending())
+    # It comes back: everything owed goes out once.
+    later = now + timedelta(minutes=5)
+    delivery = RecordingDelivery()
+    assert await alerts.deliver_due(ctx, delivery, later) == (3, 0)
+    assert sorted(delivery.sent) == sorted(
+        [("channel", 500, [steam.id]), ("channel", 501, [steam.id]), ("dm", PRO.user_id, [steam.id])]
+    )
+    assert await alerts.deliver_due(ctx, delivery, later + timedelta(hours=2)) == (0, 0)
+    # A permanent failure (the channel is gone, no permission) is recorded and not retried.
+    await alerts.remove_route(ctx, 1, 501)
+    await alerts.set_dm_alerts(ctx, PRO, False)
+    other = next(s for s in await ctx.repos.signals.list(limit=500) if s.type == SignalType.STEAM and s.id != steam.id)
+    assert await alerts.fan_out(ctx, replace(other, created_at=later), later) == 1
+    assert await alerts.deliver_due(ctx, RecordingDelivery(DeliveryFailed("403 Missing Access")), later) == (0, 1)
+    assert await ctx.repos.outbox.pending() == []
+    assert await alerts.deliver_due(ctx, delivery, later + timedelta(hours=2)) == (0, 0)
+    with pytest.raises(UserError, match="Unknown alert type"):
+        alerts.parse_types("STEAM, SPAM")
+    with pytest.raises(UserError, match="no alert route"):
+        await alerts.remove_route(ctx, 1, 501)
+
+
+async def test_alerts_owed_across_a_restart_and_the_community_digest(world, tmp_path):
+    ctx, clock = world
+    now = clock()
+    config = ctx.settings
+    config.discord.community_channels = [700]
+    await alerts.set_route(ctx, 1, 500, frozenset(SignalType), by=9, now=now)
+    fresh = [s for s in await ctx.repos.signals.list(limit=500)][:2]
+    fresh = [replace(s, created_at=now - timedelta(minutes=m)) for s, m in zip(fresh, (1, 12), strict=True)]
+    for signal in fresh:
+        await alerts.fan_out(ctx, signal, now)
+    # The process dies before delivering: a new context on the same file still owes both alerts.
+    path = ctx.repos.db.path
+    await ctx.repos.close()
+    repos = await Repositories.open(path)
+    try:
+        ctx2 = ServiceContext(config, repos, ctx.engine, clock)
+        assert len(await repos.outbox.pending()) == 2
+        delivery = RecordingDelivery()
+        assert await alerts.deliver_due(ctx2, delivery, now) == (2, 0)
+        # The digest only carries signals at least ten minutes old: stored ones, per the Community horizon.
+        assert await alerts.queue_digests(ctx2, now) >= 1
+        await alerts.deliver_due(ctx2, delivery, now)
+        digests = [ids for kind, target, ids in delivery.sent if kind == "digest"]
+        horizon = now - timedelta(minutes=10)
+        for ids in digests:
+            for signal_id in ids:
+                assert (await repos.signals.get(signal_id)).created_at <= horizon
+        assert await alerts.queue_digests(ctx2, now) == 0  # nothing new since
+    finally:
+        await repos.close()
