@@ -53,7 +53,8 @@ class UpgradeRequired(UserError):
     status = 403
 
     def __init__(self, feature: Feature) -> None:
-        super().__init__(f"{feature.value.capitalize()} is a Pro feature. {UPGRADE_HINT}")
+        name = feature.value[0].upper() + feature.value[1:]
+        super().__init__(f"{name} is a Pro feature. {UPGRADE_HINT}")
         self.feature = feature
 
 

@@ -41,9 +41,7 @@ def main(source: str) -> None:
                 continue
             fetched = datetime.fromisoformat(at)
             events = [
-                event
-                for event in record["data"]
-                if event.get("id") in GAMES and fetched < _tip(event) + AFTER_TIP
+                event for event in record["data"] if event.get("id") in GAMES and fetched < _tip(event) + AFTER_TIP
             ]
             if not events:
                 continue

@@ -51,9 +51,7 @@ def snapshot(at: datetime, lines: list[BookLine], game: Game = GAME) -> Snapshot
 def spreads(at: datetime, points: dict[str, float], updated: dict[str, datetime] | None = None) -> Snapshot:
     """One game's spreads market: {book: home point}, all at -110/-110."""
     updated = updated or {}
-    return snapshot(
-        at, [line(b, Market.SPREADS, p, at=at, updated=updated.get(b)) for b, p in points.items()]
-    )
+    return snapshot(at, [line(b, Market.SPREADS, p, at=at, updated=updated.get(b)) for b, p in points.items()])
 
 
 BOOKS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot")

@@ -18,9 +18,7 @@ def at(hours: float) -> datetime:
     return NOW + timedelta(hours=hours)
 
 
-def interval(
-    tips: list[datetime], *, cost: int = 0, remaining: int | None = None, now: datetime = NOW
-) -> float:
+def interval(tips: list[datetime], *, cost: int = 0, remaining: int | None = None, now: datetime = NOW) -> float:
     return poll_interval(tips, now, CADENCE, cost_per_poll=cost, remaining=remaining)
 
 

@@ -47,9 +47,7 @@ def _close(market, point, prob_a):
 
 def test_spread_favourite_beats_the_close_by_a_point():
     # Took home -3; the market closed home -4: the home bettor got a point better.
-    grade = grade_signal(
-        _signal(Market.SPREADS, Side.HOME, -3.0, 0.5, -3.0), _close(Market.SPREADS, -4.0, 0.5), TIP
-    )
+    grade = grade_signal(_signal(Market.SPREADS, Side.HOME, -3.0, 0.5, -3.0), _close(Market.SPREADS, -4.0, 0.5), TIP)
     assert grade.clv_points == pytest.approx(1.0)
     assert grade.beat and not grade.push
     assert grade.close_point == -4.0
@@ -72,18 +70,14 @@ def test_totals_over_and_under():
 
 
 def test_equal_point_and_price_is_a_push_not_a_beat():
-    grade = grade_signal(
-        _signal(Market.SPREADS, Side.HOME, -3.0, 0.5), _close(Market.SPREADS, -3.0, 0.5), TIP
-    )
+    grade = grade_signal(_signal(Market.SPREADS, Side.HOME, -3.0, 0.5), _close(Market.SPREADS, -3.0, 0.5), TIP)
     assert grade.clv_points == 0
     assert grade.push and not grade.beat
 
 
 def test_equal_point_better_price_beats():
     # Same -3, but the side's de-vigged probability rose to 0.52 by the close: the price taken was better.
-    grade = grade_signal(
-        _signal(Market.SPREADS, Side.HOME, -3.0, 0.50), _close(Market.SPREADS, -3.0, 0.52), TIP
-    )
+    grade = grade_signal(_signal(Market.SPREADS, Side.HOME, -3.0, 0.50), _close(Market.SPREADS, -3.0, 0.52), TIP)
     assert grade.clv_prob == pytest.approx(0.02)
     assert grade.beat and not grade.push
 
@@ -138,9 +132,7 @@ def test_tiers_exactly_as_promised(beats, graded, tier):
 
 
 def test_audit_outcomes_counts_pushes_as_graded_not_beats():
-    audit = audit_outcomes(
-        "STEAM:spreads", [(True, False), (False, True), (False, False)], settings().clv.tiers
-    )
+    audit = audit_outcomes("STEAM:spreads", [(True, False), (False, True), (False, False)], settings().clv.tiers)
     assert (audit.graded, audit.beats, audit.pushes) == (3, 1, 1)
     assert audit.rate == pytest.approx(1 / 3)
     assert audit.tier == "unrated"

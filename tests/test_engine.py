@@ -163,10 +163,7 @@ def test_steam_on_moneyline_uses_devigged_probability():
     tick = engine.ingest(
         snapshot(
             at1,
-            [
-                line(b, Market.H2H, None, *((-180, 155) if b in BOOKS[:4] else (-150, 130)), at=at1)
-                for b in BOOKS
-            ],
+            [line(b, Market.H2H, None, *((-180, 155) if b in BOOKS[:4] else (-150, 130)), at=at1) for b in BOOKS],
         )
     )
     [steam] = _of(tick, SignalType.STEAM)
@@ -193,9 +190,7 @@ def test_dislocation_points_to_the_side_the_book_offers_better():
 
 def test_dislocation_needs_five_books_and_the_threshold():
     engine = _engine()
-    tick = engine.ingest(
-        spreads(minutes(0), {"alpha": -3.0, "bravo": -3.0, "charlie": -3.0, "foxtrot": -4.5})
-    )
+    tick = engine.ingest(spreads(minutes(0), {"alpha": -3.0, "bravo": -3.0, "charlie": -3.0, "foxtrot": -4.5}))
     assert _of(tick, SignalType.DISLOCATION) == []
     engine2 = _engine()
     tick2 = engine2.ingest(spreads(minutes(0), {**dict.fromkeys(BOOKS, -3.0), "foxtrot": -3.5}))
@@ -213,9 +208,7 @@ def test_dislocation_fires_once_while_it_lasts():
 def test_dislocation_on_totals_high_book_favours_the_under():
     engine = _engine()
     at = minutes(0)
-    tick = engine.ingest(
-        snapshot(at, [line(b, Market.TOTALS, 224.5 if b == "echo" else 221.5, at=at) for b in BOOKS])
-    )
+    tick = engine.ingest(snapshot(at, [line(b, Market.TOTALS, 224.5 if b == "echo" else 221.5, at=at) for b in BOOKS]))
     [signal] = _of(tick, SignalType.DISLOCATION)
     assert signal.side == Side.UNDER and signal.entry.point == 224.5
 
@@ -309,9 +302,7 @@ def test_schedule_move_before_tip_is_followed():
     _base(engine)
     later = replace(GAME, commence_time=TIP + timedelta(hours=2))
     tick = engine.ingest(
-        snapshot(
-            minutes(5), [line(b, Market.SPREADS, -3.0, at=minutes(5), game=later) for b in BOOKS], game=later
-        )
+        snapshot(minutes(5), [line(b, Market.SPREADS, -3.0, at=minutes(5), game=later) for b in BOOKS], game=later)
     )
     assert tick.tip_changes == [(GAME.id, later.commence_time)]
     assert engine.close_due(TIP).closed_games == []

@@ -74,9 +74,7 @@ async def test_polls_store_the_feed_and_follow_the_cadence(rig):
     assert state.cursor == TAPE[59].fetched_at
     assert state.quota.remaining == 20_000 - 60 * 3 and state.quota.last == 3
     tips = [g.scheduled_tip for g in jobs.service.engine.open_games()]
-    expected = poll_interval(
-        tips, clock.now, config.cadence, cost_per_poll=3, remaining=state.quota.remaining
-    )
+    expected = poll_interval(tips, clock.now, config.cadence, cost_per_poll=3, remaining=state.quota.remaining)
     assert jobs.next_poll_at == clock.now + timedelta(seconds=expected)
     # Not due yet: the next tick of the scheduler does nothing.
     assert await jobs.poll() is None
@@ -117,9 +115,7 @@ async def test_jobs_are_scheduled_with_safe_options_and_close_at_tip(tmp_path):
     service = await EngineService.restore(config, repos, EventBus(), source="live")
     now = datetime.now(UTC)
     tip = now.replace(microsecond=0) + timedelta(seconds=2)  # the feed speaks whole seconds
-    await service.process(
-        RawSnapshot(fetched_at=now, data=[api_event("g-live", tip, dict.fromkeys(BOOKS, -3.0))])
-    )
+    await service.process(RawSnapshot(fetched_at=now, data=[api_event("g-live", tip, dict.fromkeys(BOOKS, -3.0))]))
 
     scheduler = AsyncIOScheduler(timezone=UTC)
 

@@ -312,9 +312,7 @@ def test_duplicate_market_keeps_the_first() -> None:
     markets = book_of(data[0], "draftkings")["markets"]
     markets.append(copy.deepcopy(markets[1]))
     snap = parse_data(data)
-    assert [(r.reason, r.book, r.market) for r in snap.rejections] == [
-        ("duplicate market", "draftkings", "spreads")
-    ]
+    assert [(r.reason, r.book, r.market) for r in snap.rejections] == [("duplicate market", "draftkings", "spreads")]
     assert total_lines(snap) == XMAS_LINES
 
 
@@ -336,9 +334,7 @@ def test_book_level_faults(mutate: Any, reason: str, book: str | None, lost: int
     data = xmas_data()
     mutate(data[0])
     snap = parse_data(data)
-    assert [(r.reason, r.event_id, r.book, r.market) for r in snap.rejections] == [
-        (reason, KNICKS_SPURS, book, None)
-    ]
+    assert [(r.reason, r.event_id, r.book, r.market) for r in snap.rejections] == [(reason, KNICKS_SPURS, book, None)]
     assert total_lines(snap) == XMAS_LINES - lost
 
 
@@ -376,9 +372,7 @@ def test_last_update_falls_back_to_book_then_fetch_time() -> None:
         del market["last_update"]
     snap = parse_data(data)
     assert snap.rejections == ()
-    assert line(snap, KNICKS_SPURS, "draftkings", Market.H2H).last_update == datetime(
-        2024, 12, 25, 11, 50, tzinfo=UTC
-    )
+    assert line(snap, KNICKS_SPURS, "draftkings", Market.H2H).last_update == datetime(2024, 12, 25, 11, 50, tzinfo=UTC)
     assert line(snap, KNICKS_SPURS, "draftkings", Market.SPREADS).last_update == datetime(
         2024, 12, 25, 11, 55, 20, tzinfo=UTC
     )
@@ -391,9 +385,7 @@ def test_invalid_book_last_update_only_hurts_markets_that_need_it() -> None:
     book["last_update"] = "never"
     del book["markets"][2]["last_update"]  # totals has to fall back to the broken book stamp
     snap = parse_data(data)
-    assert [(r.reason, r.market) for r in snap.rejections] == [
-        ("invalid bookmaker last_update 'never'", "totals")
-    ]
+    assert [(r.reason, r.market) for r in snap.rejections] == [("invalid bookmaker last_update 'never'", "totals")]
     assert total_lines(snap) == XMAS_LINES - 1
 
 

@@ -153,9 +153,7 @@ async def test_open_creates_file_with_wal_pragmas_and_schema(db_path: Path) -> N
             assert (await cur.fetchone())[0] == 1  # NORMAL
         async with db.conn.execute("PRAGMA busy_timeout") as cur:
             assert (await cur.fetchone())[0] == 5000
-        async with db.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-        ) as cur:
+        async with db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") as cur:
             tables = {row[0] for row in await cur.fetchall()}
         assert tables >= {
             "schema_migrations",
@@ -507,9 +505,7 @@ async def test_quotes_insert_many_bulk_and_latest(repos: Repositories) -> None:
 # --- consensus -------------------------------------------------------------------------------------
 
 
-def consensus(
-    minute: float, point: float | None, prob_a: float, *, game_id: str = "g1", market=Market.SPREADS
-):
+def consensus(minute: float, point: float | None, prob_a: float, *, game_id: str = "g1", market=Market.SPREADS):
     return Consensus(
         game_id=game_id,
         market=market,
@@ -635,9 +631,7 @@ async def test_signals_list_filters_and_keyset_pagination(repos: Repositories) -
     ]
     only = await repos.signals.list(types=[SignalType.KEY_CROSS, SignalType.STEAM], market=Market.TOTALS)
     assert [s.id for s in only] == [
-        s.id
-        for s in newest_first
-        if s.type in (SignalType.KEY_CROSS, SignalType.STEAM) and s.market == Market.TOTALS
+        s.id for s in newest_first if s.type in (SignalType.KEY_CROSS, SignalType.STEAM) and s.market == Market.TOTALS
     ]
     assert len(await repos.signals.list(types=[], limit=1000)) == 25  # empty = every type
     windowed = await repos.signals.list(since=at(1), until=at(3))

@@ -1,0 +1,389 @@
+"""The real Stratum bot, driven through the real discord.py by a fake Discord on loopback.
+
+The database holds the bundled real tape replayed up to the morning of 2026-08-05 (two games still to
+tip that evening); the bot's clock stands at that moment. Each test checks the exact payloads the bot
+sends: embeds, ephemeral flags, files, allowed mentions and role pings, DMs."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from app.bootstrap import BUNDLED_TAPE, build_app
+from bot.client import StratumBot
+from engine.events import SIGNAL_CREATED
+from engine.models import SignalType
+from engine.providers.tape import read_tape
+from services import signals as signal_service
+from services.context import ServiceContext
+from storage import Repositories
+from tests.engine_builders import settings
+from tests.fake_discord import FakeDiscord, running_bot
+
+CUT = datetime(2026, 8, 5, 12, 0, tzinfo=UTC)
+ATLANTA = "2977c51845a4f2621deca3d4a38a0ac2"
+WASHINGTON = "80bb6c471358f70e96b4571c4470ac0a"
+NEW_YORK = "51369aa71fcd604bdf38a760b6bcc223"
+BOOKS = (
+    "fanduel",
+    "draftkings",
+    "williamhill_us",
+    "betrivers",
+    "fanatics",
+    "lowvig",
+    "betonlineag",
+    "betmgm",
+    "bovada",
+    "betus",
+    "mybookieag",
+)
+COMMUNITY = FakeDiscord.COMMUNITY_USER_ID
+PRO = FakeDiscord.PRO_USER_ID
+MOD = FakeDiscord.MOD_USER_ID
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> tuple[Path, datetime]:
+    """The tape replayed once to CUT; each test gets its own copy of the file."""
+    path = tmp_path_factory.mktemp("template") / "stratum.db"
+    snapshots = [raw for raw in read_tape(BUNDLED_TAPE) if raw.fetched_at <= CUT]
+
+    async def build() -> None:
+        app = await build_app(settings(), db_path=path, source="test")
+        for raw in snapshots:
+            await app.service.process(raw)
+        await app.close()
+
+    asyncio.run(build())
+    return path, snapshots[-1].fetched_at
+
+
+@pytest.fixture
+async def stack(template_db, tmp_path, monkeypatch):
+    source, now = template_db
+    db = tmp_path / "stratum.db"
+    shutil.copy(source, db)
+    config = settings()
+    config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
+    fake = FakeDiscord()
+    config.discord.community_channels = [fake.channels["general"]]
+    app = await build_app(config, db_path=db, source="test")
+    clock = Clock(now)
+    bot = StratumBot(app, ServiceContext(config, app.repos, app.service, clock))
+    async with fake.serve(monkeypatch), running_bot(fake, bot):
+        yield fake, bot, clock
+    await app.close()
+    assert fake.unhandled == []
+
+
+async def _final(record):
+    """The member-visible answer: the callback, or the followup after a deferral."""
+    first = await record.response()
+    if first.type == 5:
+        return (await record.wait_followups(1))[-1]
+    return first
+
+
+def _text(response) -> str:
+    return json.dumps({"content": response.content, "embeds": response.embeds})
+
+
+def _no_books(text: str) -> None:
+    for book in BOOKS:
+        assert book not in text, book
+
+
+# ------------------------------------------------------------------ commands, both tiers
+
+
+async def test_commands_are_synced_to_the_guild(stack):
+    fake, _, _ = stack
+    assert {
+        "odds",
+        "chart",
+        "signals",
+        "signal",
+        "heat",
+        "watch",
+        "alerts",
+        "bet",
+        "clv",
+        "integrity",
+        "export",
+    } <= set(fake.commands)
+
+
+async def test_odds_pro_real_time_community_delayed(stack):
+    fake, _, clock = stack
+    pro = await _final(await fake.invoke_slash("odds", {"game": ATLANTA}, user_id=PRO))
+    community = await _final(await fake.invoke_slash("odds", {"game": ATLANTA}, user_id=COMMUNITY))
+    assert pro.ephemeral and community.ephemeral
+    assert pro.embeds[0]["title"] == "Phoenix Mercury @ Atlanta Dream"
+    assert "delayed" not in pro.embeds[0]["footer"]["text"]
+    assert f"{clock():%H:%M}" in pro.embeds[0]["footer"]["text"]
+    community_footer = community.embeds[0]["footer"]["text"]
+    assert "10 minutes delayed" in community_footer
+    assert f"{clock() - timedelta(minutes=10):%H:%M}" in community_footer
+    assert pro.embeds[0]["fields"][0]["name"].startswith("Spread")
+
+
+async def test_signals_redacted_and_delayed_for_community_full_for_pro(stack):
+    fake, _, _ = stack
+    community = await _final(await fake.invoke_slash("signals", {}, user_id=COMMUNITY))
+    pro = await _final(await fake.invoke_slash("signals", {}, user_id=PRO))
+    assert community.ephemeral and pro.ephemeral
+    text = _text(community)
+    _no_books(text)
+    assert "Velocity" not in text and "Community view" in text
+    assert any(book in _text(pro) for book in BOOKS)
+    # Pro gets the preset buttons; Community does not.
+    labels = lambda r: [c.get("label") for row in r.components for c in row["components"]]  # noqa: E731
+    assert "High Confidence" in labels(pro) and "Low Noise" in labels(pro)
+    assert "High Confidence" not in labels(community)
+    # One click on "Low Noise" re-filters the list in place.
+    record = await fake.invoke_component("preset:low_noise", pro.message_id, user_id=PRO)
+    edited = await record.response()
+    assert edited.type == 7 and "Low Noise" in edited.embeds[0]["title"]
+    assert "DISLOCATION" not in _text(edited)
+
+
+async def test_signal_detail_and_the_ten_minute_rule(stack):
+    fake, bot, clock = stack
+    now = clock()
+    stored = await bot.ctx.repos.signals.list(limit=500)
+    old = next(s for s in stored if s.type == SignalType.STEAM and s.created_at <= now - timedelta(minutes=10))
+    community = await _final(await fake.invoke_slash("signal", {"id": old.id}, user_id=COMMUNITY))
+    pro = await _final(await fake.invoke_slash("signal", {"id": old.id}, user_id=PRO))
+    _no_books(_text(community))
+    fields = {f["name"]: f["value"] for f in pro.embeds[0]["fields"]}
+    assert fields["Books (first mover first)"].startswith(old.books[0])
+    assert "Velocity" in fields and "Score breakdown" in fields
+    # A signal that just fired: Pro sees it, Community is told to wait.
+    fresh = replace(old, id="fresh-signal", created_at=now - timedelta(minutes=2))
+    async with bot.ctx.repos.db.transaction():
+        await bot.ctx.repos.signals.insert(fresh)
+    refused = await _final(await fake.invoke_slash("signal", {"id": "fresh-signal"}, user_id=COMMUNITY))
+    assert refused.ephemeral and "not visible yet" in refused.content
+    listed = await _final(await fake.invoke_slash("signals", {}, user_id=COMMUNITY))
+    assert "fresh-signal" not in _text(listed)
+    assert "fresh-signal" in _text(await _final(await fake.invoke_slash("signal", {"id": "fresh-signal"}, user_id=PRO)))
+
+
+async def test_heat_integrity_and_autocomplete(stack):
+    fake, _, _ = stack
+    heat = await _final(await fake.invoke_slash("heat", {}, user_id=COMMUNITY))
+    assert "Atlanta Dream" in heat.embeds[0]["description"]
+    integrity = await _final(await fake.invoke_slash("integrity", {}, user_id=COMMUNITY))
+    assert "Signal integrity" in integrity.embeds[0]["title"]
+    assert any("STEAM" in f["name"] for f in integrity.embeds[0]["fields"])
+    choices = (await (await fake.invoke_autocomplete("odds", {"game": "atlan"})).response()).choices
+    assert [c["value"] for c in choices] == [ATLANTA]
+
+
+async def test_chart_attaches_a_png_for_both_tiers(stack):
+    fake, _, _ = stack
+    for user in (PRO, COMMUNITY):
+        answer = await _final(await fake.invoke_slash("chart", {"game": ATLANTA, "market": "spreads"}, user_id=user))
+        [png] = answer.attachments
+        assert png.filename == f"{ATLANTA}-spreads.png" and png.data.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+async def test_watchlist_limit_for_community(stack):
+    fake, bot, clock = stack
+    atlanta = (await bot.ctx.repos.games.get(ATLANTA)).game
+    async with bot.ctx.repos.db.transaction():
+        for n in (1, 2):
+            await bot.ctx.repos.games.upsert(
+                replace(atlanta, id=f"extra{n}", commence_time=clock() + timedelta(days=n)), seen_at=clock()
+            )
+    for game in (ATLANTA, WASHINGTON, "extra1"):
+        answer = await _final(await fake.invoke_slash("watch add", {"game": game}, user_id=COMMUNITY))
+        assert answer.ephemeral and answer.content.startswith("Watching")
+    refused = await _final(await fake.invoke_slash("watch add", {"game": "extra2"}, user_id=COMMUNITY))
+    assert refused.ephemeral and "watchlist is full (3 upcoming games)" in refused.content
+    assert "/upgrade" in refused.content
+    listed = await _final(await fake.invoke_slash("watch list", {}, user_id=COMMUNITY))
+    assert listed.embeds[0]["description"].count("\n") == 2
+    removed = await _final(await fake.invoke_slash("watch remove", {"game": ATLANTA}, user_id=COMMUNITY))
+    assert removed.content.startswith("Removed")
+
+
+async def test_bets_clv_and_export_are_pro(stack):
+    fake, _, _ = stack
+    options = {"game": ATLANTA, "market": "spreads", "side": "home", "line": "-4.5", "price": -110, "book": "fanduel"}
+    refused = await _final(await fake.invoke_slash("bet log", options, user_id=COMMUNITY))
+    assert refused.ephemeral and "Pro feature" in refused.content and "/upgrade" in refused.content
+    logged = await _final(await fake.invoke_slash("bet log", options, user_id=PRO))
+    assert logged.ephemeral and logged.content.startswith("Logged bet #1")
+    bad = await _final(await fake.invoke_slash("bet log", {**options, "price": -50}, user_id=PRO))
+    assert bad.ephemeral and "American odds" in bad.content
+    bad_line = await _final(await fake.invoke_slash("bet log", {**options, "line": "four"}, user_id=PRO))
+    assert "must be a number" in bad_line.content
+    listed = await _final(await fake.invoke_slash("bet list", {}, user_id=PRO))
+    assert "awaiting the close" in listed.embeds[0]["description"]
+    clv = await _final(await fake.invoke_slash("clv", {}, user_id=PRO))
+    assert {f["name"]: f["value"] for f in clv.embeds[0]["fields"]}["Bets"] == "1"
+    export = await _final(await fake.invoke_slash("export", {"what": "bets", "days": 7}, user_id=PRO))
+    [file] = export.attachments
+    rows = list(csv.DictReader(io.StringIO(file.data.decode())))
+    assert rows[0]["point"] == "-4.5" and rows[0]["price"] == "-110" and rows[0]["book"] == "fanduel"
+    signals_csv = await _final(await fake.invoke_slash("export", {"what": "signals", "days": 7}, user_id=PRO))
+    assert signals_csv.attachments[0].data.decode().startswith("id,created_at,type")
+    community_export = await _final(await fake.invoke_slash("export", {"what": "signals"}, user_id=COMMUNITY))
+    assert community_export.ephemeral and "CSV export is a Pro feature" in community_export.content
+    assert community_export.attachments == []
+    too_long = await _final(await fake.invoke_slash("export", {"what": "signals", "days": 400}, user_id=PRO))
+    assert "between 1 and 90" in too_long.content
+
+
+async def test_input_errors_and_unexpected_failures(stack, monkeypatch, caplog):
+    fake, _, _ = stack
+    unknown = await _final(await fake.invoke_slash("odds", {"game": "Nobody @ Nowhere"}, user_id=PRO))
+    assert unknown.ephemeral and "No game matches" in unknown.content
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(signal_service, "heat_board", broken)
+    apology = await _final(await fake.invoke_slash("heat", {}, user_id=PRO))
+    assert apology.ephemeral and apology.content.startswith("Sorry")
+    assert "database on fire" not in apology.content
+    assert "database on fire" in caplog.text
+
+
+# ------------------------------------------------------------------ alerts
+
+
+async def _fresh_signal(bot, clock, kind=SignalType.STEAM, game_id=ATLANTA):
+    stored = await bot.ctx.repos.signals.list(limit=500)
+    base = next(s for s in stored if s.type == kind and s.game_id == game_id)
+    fresh = replace(base, id=f"live-{kind.value}", created_at=clock())
+    async with bot.ctx.repos.db.transaction():
+        await bot.ctx.repos.signals.insert(fresh)
+    return fresh
+
+
+async def test_alert_routes_are_for_moderators_and_ping_only_the_pro_role(stack):
+    fake, bot, clock = stack
+    channel = fake.channels["steam-alerts"]
+    denied = await _final(await fake.invoke_slash("alerts set", {"channel": channel, "types": "STEAM"}, user_id=PRO))
+    assert denied.ephemeral and "Manage Server" in denied.content
+    assert await bot.ctx.repos.members.routes() == []
+    ok = await _final(
+        await fake.invoke_slash("alerts set", {"channel": channel, "types": "STEAM, KEY_CROSS"}, user_id=MOD)
+    )
+    assert ok.ephemeral and "KEY_CROSS, STEAM" in ok.content
+    listed = await _final(await fake.invoke_slash("alerts list", {}, user_id=MOD))
+    assert f"<#{channel}>" in listed.embeds[0]["description"]
+    bad = await _final(await fake.invoke_slash("alerts set", {"channel": channel, "types": "SPAM"}, user_id=MOD))
+    assert "Unknown alert type" in bad.content
+
+    steam = await _fresh_signal(bot, clock)
+    dislocation = await _fresh_signal(bot, clock, SignalType.DISLOCATION)
+    await bot.app.bus.publish(SIGNAL_CREATED, steam)
+    await bot.app.bus.publish(SIGNAL_CREATED, dislocation)  # not routed to this channel
+    assert await bot.deliver_outbox() == (1, 0)
+    [message] = fake.channel_messages[channel]
+    assert message["content"] == f"<@&{FakeDiscord.PRO_ROLE_ID}>"
+    assert [str(role) for role in message["allowed_mentions"]["roles"]] == [str(FakeDiscord.PRO_ROLE_ID)]
+    assert message["allowed_mentions"].get("parse", []) == []
+    assert message["message"]["mention_roles"] == [str(FakeDiscord.PRO_ROLE_ID)]
+    assert "everyone" not in json.dumps(message["allowed_mentions"].get("parse", []))
+    embed_text = json.dumps(message["embeds"])
+    assert steam.books[0] in embed_text and "Velocity" in embed_text
+    assert await bot.deliver_outbox() == (0, 0)  # sent once
+    removed = await _final(await fake.invoke_slash("alerts remove", {"channel": channel}, user_id=MOD))
+    assert "no longer receives" in removed.content
+
+
+async def test_watchlist_dms_for_pro_members_only(stack):
+    fake, bot, clock = stack
+    for user in (PRO, COMMUNITY):
+        await _final(await fake.invoke_slash("watch add", {"game": ATLANTA}, user_id=user))
+    on = await _final(await fake.invoke_slash("alerts dm", {"enabled": "on"}, user_id=PRO))
+    assert on.ephemeral and "DM" in on.content
+    refused = await _final(await fake.invoke_slash("alerts dm", {"enabled": "on"}, user_id=COMMUNITY))
+    assert "Discord alerts is a Pro feature" in refused.content
+    steam = await _fresh_signal(bot, clock)
+    await bot.app.bus.publish(SIGNAL_CREATED, steam)
+    assert await bot.deliver_outbox() == (1, 0)
+    [dm] = fake.dms[PRO]
+    assert steam.books[0] in json.dumps(dm["embeds"])
+    assert COMMUNITY not in fake.dms or fake.dms[COMMUNITY] == []
+
+
+async def test_discord_errors_are_handled_and_retried(stack):
+    fake, bot, clock = stack
+    channel = fake.channels["steam-alerts"]
+    await _final(await fake.invoke_slash("alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
+    fake.forbidden_channels.add(channel)
+    await bot.app.bus.publish(SIGNAL_CREATED, await _fresh_signal(bot, clock))
+    assert await bot.deliver_outbox() == (0, 1)  # 403: recorded, not retried
+    fake.forbidden_channels.discard(channel)
+    fake.rate_limit_next("POST", f"/channels/{channel}/messages", 0.05)
+    await bot.app.bus.publish(SIGNAL_CREATED, await _fresh_signal(bot, clock, SignalType.DISLOCATION))
+    assert await bot.deliver_outbox() == (1, 0)  # a 429 is waited out by discord.py and sent
+
+
+async def test_community_digest_is_redacted_and_ten_minutes_old(stack):
+    fake, bot, clock = stack
+    general = fake.channels["general"]
+    # A signal that fired two minutes ago must not be in the digest yet.
+    await _fresh_signal(bot, clock)
+    assert await bot.queue_digests() >= 1
+    await bot.deliver_outbox()
+    messages = fake.channel_messages[general]
+    assert messages and "10 minutes delayed" in messages[0]["content"]
+    text = json.dumps([m["embeds"] for m in messages])
+    _no_books(text)
+    assert "Velocity" not in text and "live-STEAM" not in text
+    assert all(m["allowed_mentions"].get("parse", []) == [] for m in messages)
+
+
+async def test_an_alert_owed_across_a_restart_is_sent_once(template_db, tmp_path, monkeypatch):
+    source, now = template_db
+    db = tmp_path / "stratum.db"
+    shutil.copy(source, db)
+    config = settings()
+    config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
+    fake = FakeDiscord()
+    channel = fake.channels["steam-alerts"]
+    clock = Clock(now)
+    async with fake.serve(monkeypatch):
+        app = await build_app(config, db_path=db, source="test")
+        bot = StratumBot(app, ServiceContext(config, app.repos, app.service, clock))
+        async with running_bot(fake, bot):
+            await _final(await fake.invoke_slash("alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
+            steam = await _fresh_signal(bot, clock)
+            await bot.app.bus.publish(SIGNAL_CREATED, steam)
+            # The bot goes down before the outbox job runs.
+        await app.close()
+        assert fake.channel_messages.get(channel, []) == []
+        repos = await Repositories.open(db)
+        assert [item.dedupe_key for item in await repos.outbox.pending()] == [f"alert:{steam.id}:channel:{channel}"]
+        await repos.close()
+
+        app = await build_app(config, db_path=db, source="test")
+        bot = StratumBot(app, ServiceContext(config, app.repos, app.service, clock))
+        async with running_bot(fake, bot):
+            assert await bot.deliver_outbox() == (1, 0)
+            assert await bot.deliver_outbox() == (0, 0)
+        await app.close()
+    assert len(fake.channel_messages[channel]) == 1
+    assert fake.unhandled == []
