@@ -32,7 +32,7 @@ class Feature(StrEnum):
     CLV_TRACKING = "CLV tracking of your bets"
     PRESETS = "quality presets"
     EXPORT = "CSV export"
-    BOOK_LINES = "per-book lines on charts"
+    BOOK_LINES = "per-book lines"
 
 
 _PRO_ONLY = frozenset(Feature)

@@ -89,12 +89,7 @@ def _printer(app: App):
 async def run_live(settings: Settings, db_path: Path, stop: asyncio.Event | None = None) -> int:
     """Poll until SIGINT/SIGTERM (or `stop` is set), then stop the jobs and close the database."""
     app = await build_app(settings, db_path=db_path, source=f"oddsapi:{settings.feed.sport}")
-    if stop is None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signals.SIGINT, signals.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+    stop = stop or _signal_event()
     try:
         app.bus.subscribe(SIGNAL_CREATED, _printer(app))
         start_live_polling(app)
@@ -104,8 +99,9 @@ async def run_live(settings: Settings, db_path: Path, stop: asyncio.Event | None
         await app.close()
 
 
-async def run_discord(settings: Settings, db_path: Path) -> int:
-    """The bot, with the engine in its event loop: live odds with a key, else the bundled replay (demo)."""
+async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | None = None) -> int:
+    """The bot, with the engine in its event loop: live odds with a key, else the bundled replay (demo).
+    Runs until the bot disconnects for good, Ctrl-C, or `stop` is set."""
     from bot.client import StratumBot
     from services.context import ServiceContext
 
@@ -122,12 +118,28 @@ async def run_discord(settings: Settings, db_path: Path) -> int:
             await app.service.process(raw)
 
     bot = StratumBot(app, ServiceContext(settings, app.repos, app.service), start_feed=start_feed)
+    stop = stop or _signal_event()
     try:
         async with bot:
-            await bot.start(settings.discord.token.get_secret_value())
+            running = asyncio.create_task(bot.start(settings.discord.token.get_secret_value()))
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            await bot.close()
+            await asyncio.gather(running, return_exceptions=False)
     finally:
         await app.close()
     return 0
+
+
+def _signal_event() -> asyncio.Event:
+    """An event set by SIGINT/SIGTERM, so the process shuts down cleanly (jobs stopped, database closed)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signals.SIGINT, signals.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 def main(argv: Sequence[str] | None = None) -> int:

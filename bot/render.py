@@ -48,10 +48,17 @@ def odds_embed(board: OddsBoard) -> discord.Embed:
         fair = probability_to_american(min(max(consensus.prob_a, 0.001), 0.999))
         side_a = "Over" if market == Market.TOTALS else game.home_team
         head = f"**Consensus** {number(market, consensus.point)} · fair {side_a} {fair:+d} · {consensus.books} books"
-        rows = [
-            f"`{line.book:<14}` {number(market, line.point)} {line.price_a:+d}/{line.price_b:+d}"
-            for line in market_board.lines
-        ]
+        if market_board.lines:
+            rows = [
+                f"`{line.book:<14}` {number(market, line.point)} {line.price_a:+d}/{line.price_b:+d}"
+                for line in market_board.lines
+            ]
+        else:  # Community: every book's number, without the book's name
+            rows = [
+                f"{count.books} book{'s' if count.books > 1 else ''}: {number(market, count.point)} "
+                f"{count.price_a:+d}/{count.price_b:+d}"
+                for count in market_board.distribution
+            ]
         value = "\n".join([head, *rows])
         embed.add_field(name=f"{MARKET_NAMES[market]} ({side_a} first)", value=value[:1024], inline=False)
     footer = f"As of {board.as_of:%Y-%m-%d %H:%M} UTC"

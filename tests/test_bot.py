@@ -141,6 +141,9 @@ async def test_odds_pro_real_time_community_delayed(stack):
     assert "10 minutes delayed" in community_footer
     assert f"{clock() - timedelta(minutes=10):%H:%M}" in community_footer
     assert pro.embeds[0]["fields"][0]["name"].startswith("Spread")
+    assert any(book in _text(pro) for book in BOOKS)
+    _no_books(_text(community))  # every book's number, no book's name
+    assert " books: " in _text(community) or " book: " in _text(community)
 
 
 async def test_signals_redacted_and_delayed_for_community_full_for_pro(stack):
@@ -386,4 +389,34 @@ async def test_an_alert_owed_across_a_restart_is_sent_once(template_db, tmp_path
             assert await bot.deliver_outbox() == (0, 0)
         await app.close()
     assert len(fake.channel_messages[channel]) == 1
+    assert fake.unhandled == []
+
+
+async def test_run_bot_with_a_token_connects_and_replays_the_demo_tape(tmp_path, monkeypatch):
+    """`python run_bot.py` with STRATUM_DISCORD__TOKEN: the bot connects, syncs its commands, and (no odds
+    key) replays the bundled tape into the database; it stops cleanly."""
+    from app.cli import run_discord
+
+    monkeypatch.setenv("STRATUM_DISCORD__TOKEN", "fake-token")
+    monkeypatch.delenv("STRATUM_FEED__API_KEY", raising=False)
+    config = settings()
+    config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
+    db = tmp_path / "stratum.db"
+    fake = FakeDiscord()
+    stop = asyncio.Event()
+    async with fake.serve(monkeypatch):
+        task = asyncio.create_task(run_discord(config, db, stop))
+        try:
+            await fake.wait_until(lambda: "odds" in fake.commands and fake.connected, within=10)
+            await asyncio.sleep(2.5)  # discord.py's guild_ready_timeout before READY (2 s by default)
+            record = await fake.invoke_slash("integrity", {}, user_id=COMMUNITY)
+            assert (await _final(record)).embeds[0]["title"].startswith("Signal integrity")
+        finally:
+            stop.set()
+            assert await asyncio.wait_for(task, 20) == 0
+    repos = await Repositories.open(db)
+    try:
+        assert await repos.quotes.count() > 0
+    finally:
+        await repos.close()
     assert fake.unhandled == []

@@ -66,7 +66,11 @@ async def test_community_odds_are_ten_minutes_old(world):
         for market in board.markets:
             assert all(line.observed_at <= board.as_of for line in market.lines)
             assert market.consensus is None or market.consensus.at <= board.as_of
-    assert any(m.lines for m in community.markets)
+    assert all(m.lines == () for m in community.markets)  # no book names for Community
+    assert any(m.distribution for m in community.markets)
+    assert any(m.lines for m in pro.markets)
+    spreads = next(m for m in pro.markets if m.market == Market.SPREADS)
+    assert sum(c.books for c in spreads.distribution) == len(spreads.lines)
 
 
 async def test_signals_respect_the_delay_and_redaction(world):
