@@ -45,6 +45,15 @@ def is_side_a(market: Market, side: Side) -> bool:
     raise ValueError(f"side {side} does not belong to market {market}")
 
 
+def point_for_side(market: Market, point: float | None, side: Side) -> float | None:
+    """A market's number (the home spread, the total) as `side` sees it: the away spread is negated."""
+    if point is None:
+        return None
+    if market == Market.SPREADS and side == Side.AWAY:
+        return -point
+    return point
+
+
 class SignalType(StrEnum):
     STEAM = "STEAM"
     DISLOCATION = "DISLOCATION"
@@ -93,11 +102,7 @@ class BookLine:
 
     def side_point(self, side: Side) -> float | None:
         """The number a bettor gets on `side`: the away spread is the home spread negated."""
-        if self.point is None:
-            return None
-        if self.market == Market.SPREADS and side == Side.AWAY:
-            return -self.point
-        return self.point
+        return point_for_side(self.market, self.point, side)
 
     def side_price(self, side: Side) -> int:
         return self.price_a if is_side_a(self.market, side) else self.price_b
@@ -145,11 +150,7 @@ class _SidedNumber:
     prob_a: float
 
     def side_point(self, side: Side) -> float | None:
-        if self.point is None:
-            return None
-        if self.market == Market.SPREADS and side == Side.AWAY:
-            return -self.point
-        return self.point
+        return point_for_side(self.market, self.point, side)
 
     def side_prob(self, side: Side) -> float:
         return self.prob_a if is_side_a(self.market, side) else 1.0 - self.prob_a
