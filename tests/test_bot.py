@@ -420,3 +420,22 @@ async def test_run_bot_with_a_token_connects_and_replays_the_demo_tape(tmp_path,
     finally:
         await repos.close()
     assert fake.unhandled == []
+
+
+@pytest.mark.parametrize(
+    ("command", "options", "feature"),
+    [
+        ("clv", {}, "CLV tracking of your bets"),
+        ("bet list", {}, "CLV tracking of your bets"),
+        ("alerts dm", {"enabled": "on"}, "Discord alerts"),
+        ("export", {"what": "bets"}, "CSV export"),
+        ("signals", {"preset": "high_confidence"}, "Quality presets"),
+    ],
+)
+async def test_every_pro_feature_gets_a_friendly_upgrade_answer(stack, command, options, feature):
+    fake, _, _ = stack
+    answer = await _final(await fake.invoke_slash(command, options, user_id=COMMUNITY))
+    assert answer.ephemeral
+    assert answer.content == f"{feature} is a Pro feature. Upgrade to Pro with `/upgrade` to unlock it."
+    pro = await _final(await fake.invoke_slash(command, options, user_id=PRO))
+    assert "Pro feature" not in (pro.content or "")
