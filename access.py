@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.settings import DiscordSettings, TierSettings
+from billing.models import SubscriptionState
 from engine.models import Market, Side, Signal, SignalType
 
 UPGRADE_HINT = "Upgrade to Pro with `/upgrade` to unlock it."
@@ -190,3 +191,50 @@ def view_signal(signal: Signal, tier: Tier, heat: int = 0) -> SignalView:
 
 def visible_signals(signals: Iterable[Signal], tier: Tier, now: datetime, tiers: TierSettings) -> list[Signal]:
     return [signal for signal in signals if can_see(signal, tier, now, tiers)]
+
+
+# ---------------------------------------------------------------------- billing → tier
+
+PRO_STATUSES = frozenset({"active", "trialing"})
+
+
+@dataclass(frozen=True, slots=True)
+class BillingDecision:
+    """What a member's role should be, and why (shown to moderators in `/billing status`)."""
+
+    tier: Tier
+    reason: str
+    subscription_id: str | None = None
+    grace_ends: datetime | None = None
+
+    @property
+    def in_grace(self) -> bool:
+        return self.grace_ends is not None
+
+
+def billing_tier(
+    subscriptions: Iterable[SubscriptionState], now: datetime, grace: timedelta, pro_price: str = ""
+) -> BillingDecision:
+    """active/trialing → Pro; past_due → Pro until the grace period runs out; anything else → Community.
+    Only subscriptions to the Pro price count (when one is configured). Decided from the subscriptions'
+    current state, never from the order webhooks arrived in."""
+    relevant = [s for s in subscriptions if not pro_price or pro_price in s.price_ids]
+    for sub in sorted(relevant, key=lambda s: s.id):
+        if sub.status in PRO_STATUSES:
+            return BillingDecision(Tier.PRO, f"subscription {sub.id} is {sub.status}", sub.id)
+    grace_ends = None
+    for sub in sorted(relevant, key=lambda s: s.id):
+        if sub.status == "past_due":
+            since = sub.past_due_since or now
+            ends = since + grace
+            if now < ends:
+                return BillingDecision(
+                    Tier.PRO, f"subscription {sub.id} is past due; Pro until {ends:%Y-%m-%d %H:%M} UTC", sub.id, ends
+                )
+            grace_ends = ends
+    if grace_ends is not None:
+        return BillingDecision(Tier.COMMUNITY, f"past due and the grace period ended {grace_ends:%Y-%m-%d %H:%M} UTC")
+    if relevant:
+        statuses = ", ".join(sorted({s.status for s in relevant}))
+        return BillingDecision(Tier.COMMUNITY, f"no active subscription ({statuses})")
+    return BillingDecision(Tier.COMMUNITY, "no subscription")

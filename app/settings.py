@@ -255,6 +255,22 @@ class DiscordSettings(_Section):
 class StripeSettings(_Section):
     secret_key: SecretStr | None = None
     webhook_secret: SecretStr | None = None
+    api_base: str = ""  # empty: Stripe's own; a local Stripe server (localstripe, stripe-mock) for tests
+    pro_price: str = ""  # the Pro subscription's price (or plan) id; empty: any subscription counts
+    success_url: str = "https://discord.com/channels/@me"
+    cancel_url: str = "https://discord.com/channels/@me"
+    portal_return_url: str = "https://discord.com/channels/@me"
+    grace_days: float = Field(3, ge=0)  # past_due keeps Pro this long
+    webhook_tolerance_seconds: int = Field(300, ge=1)  # older signed timestamps are refused
+    reconcile_minutes: float = Field(30, gt=0)
+    mod_log_channel: int | None = None  # moderator actions and reconcile reports are posted here
+    manage_unlinked: bool = False  # True: reconcile also removes Pro from members with no Stripe link
+
+
+class WebSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
 
 
 def _default_presets() -> dict[str, PresetSettings]:
@@ -290,6 +306,7 @@ class Settings(BaseSettings):
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     stripe: StripeSettings = Field(default_factory=StripeSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -16,9 +16,15 @@ import discord
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord.ext import commands
 
+from access import UserError
 from app.bootstrap import App
+from app.web import WebServer
+from billing.gateway import StripeGateway
+from billing.service import BillingService
+from billing.webhook import WEBHOOK_PATH, stripe_webhook
 from bot.common import on_app_command_error
 from bot.delivery import DiscordDelivery
+from bot.roles import DiscordRoles
 from engine.events import GAME_CLOSED, SIGNAL_CREATED
 from engine.jobs import JOB_DEFAULTS
 from services import alerts, bets
@@ -33,6 +39,7 @@ COGS = (
     "bot.cogs.alerts",
     "bot.cogs.bets",
     "bot.cogs.export",
+    "bot.cogs.billing",
 )
 OUTBOX_SECONDS = 5
 
@@ -54,6 +61,9 @@ class StratumBot(commands.Bot):
         self._start_feed = start_feed  # attaches live polling or the demo replay to the loop
         self._feed_task: asyncio.Task | None = None
         self.tree.on_error = on_app_command_error
+        self.billing: BillingService | None = None
+        self.web: WebServer | None = None
+        self._first_ready = True
 
     async def setup_hook(self) -> None:
         for cog in COGS:
@@ -75,10 +85,74 @@ class StratumBot(commands.Bot):
             replace_existing=True,
             **JOB_DEFAULTS,
         )
+        await self._start_billing_and_web()
         self.scheduler.start()
         if self._start_feed is not None:
             self._feed_task = asyncio.create_task(self._start_feed(self.app))
         await self.sync_commands()
+
+    async def _start_billing_and_web(self) -> None:
+        settings = self.ctx.settings
+        if settings.stripe.secret_key is not None:
+            self.billing = BillingService(self.ctx, StripeGateway(settings.stripe), DiscordRoles(self))
+            self.scheduler.add_job(
+                self.reconcile_all,
+                "interval",
+                minutes=settings.stripe.reconcile_minutes,
+                id="reconcile",
+                replace_existing=True,
+                **JOB_DEFAULTS,
+            )
+            self.scheduler.add_job(
+                self.billing.process_pending,
+                "interval",
+                minutes=1,
+                id="stripe-events",
+                replace_existing=True,
+                **JOB_DEFAULTS,
+            )
+        if settings.web.enabled:
+            self.web = WebServer(settings.web)
+            if self.billing is not None and settings.stripe.webhook_secret is not None:
+                handler = stripe_webhook(
+                    self.billing,
+                    settings.stripe.webhook_secret.get_secret_value(),
+                    settings.stripe.webhook_tolerance_seconds,
+                )
+                self.web.add_route("POST", WEBHOOK_PATH, handler)
+            await self.web.start()
+
+    def billing_service(self) -> BillingService:
+        if self.billing is None:
+            raise UserError("Billing is not set up on this server yet (no Stripe key configured).")
+        return self.billing
+
+    async def on_ready(self) -> None:
+        if not self._first_ready or self.billing is None:
+            return
+        self._first_ready = False
+        try:
+            await self.billing.process_pending()
+            await self.reconcile_all()
+        except Exception:
+            log.exception("billing catch-up at start failed; the scheduled jobs retry")
+
+    async def on_member_join(self, member: discord.Member) -> None:
+        if self.billing is None:
+            return
+        try:
+            await self.billing.sync_member(member.guild.id, member.id)
+        except Exception:
+            log.exception("could not sync the role of %s on join", member.id)
+
+    async def reconcile_all(self) -> None:
+        if self.billing is None:
+            return
+        for guild in self.guilds:
+            try:
+                await self.billing.reconcile(guild.id)
+            except Exception:
+                log.exception("reconcile of %s failed; retried next run", guild.id)
 
     async def sync_commands(self) -> None:
         guild_id = self.ctx.settings.discord.guild_id
@@ -115,6 +189,10 @@ class StratumBot(commands.Bot):
     async def close(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self.billing is not None:
+            await self.billing.idle()
+        if self.web is not None:
+            await self.web.stop()
         if self._feed_task is not None:
             self._feed_task.cancel()
             await asyncio.gather(self._feed_task, return_exceptions=True)

@@ -225,3 +225,37 @@ def integrity_embed(report: AuditReport) -> discord.Embed:
     if not report.classes:
         embed.add_field(name="No graded signals yet", value="Signals are graded when their game tips off.")
     return embed
+
+
+def link_view(label: str, url: str) -> discord.ui.View:
+    view = discord.ui.View()
+    view.add_item(discord.ui.Button(label=label, url=url, style=discord.ButtonStyle.link))
+    return view
+
+
+def sync_line(result) -> str:
+    verb = {"added": "Pro role added", "removed": "Pro role removed"}.get(result.change, "role unchanged")
+    return f"{verb} — should be {result.decision.tier.value}: {result.decision.reason}."
+
+
+def billing_embed(name: str, info, *, moderator_view: bool) -> discord.Embed:
+    decision = info.decision
+    embed = discord.Embed(title=f"Billing · {name}")
+    embed.add_field(name="Plan", value="Pro" if decision.tier.value == "pro" else "Community")
+    subs = info.subscriptions
+    status = ", ".join(f"{s.status}" for s in subs) or "no subscription"
+    embed.add_field(name="Status", value=status)
+    if info.renewal is not None:
+        embed.add_field(name="Renews", value=discord.utils.format_dt(info.renewal, "D"))
+    if decision.grace_ends is not None:
+        embed.add_field(name="Grace until", value=discord.utils.format_dt(decision.grace_ends, "f"))
+    if moderator_view:
+        embed.add_field(name="Customer", value=info.link.customer_id if info.link else "not linked", inline=False)
+        embed.add_field(
+            name="Subscriptions", value="\n".join(f"{s.id}: {s.status}" for s in subs) or "none", inline=False
+        )
+        has = {True: "has Pro", False: "no Pro role", None: "not in this server"}[info.has_pro]
+        embed.add_field(name="Should be", value=f"{decision.tier.value} ({decision.reason}); now {has}", inline=False)
+    elif info.link is None:
+        embed.description = "No subscription yet. `/upgrade` opens a private Stripe Checkout link."
+    return embed

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storage.bets import BetRepository
+from storage.billing import BillingRepository, StoredEvent
 from storage.closes import CloseRepository
 from storage.codec import from_db, to_db
 from storage.consensus import ConsensusRepository
@@ -37,6 +38,7 @@ __all__ = [
     "SCHEDULED",
     "AlertRoute",
     "BetRepository",
+    "BillingRepository",
     "ClassRecord",
     "CloseRepository",
     "ConsensusRepository",
@@ -52,6 +54,7 @@ __all__ = [
     "QuoteRepository",
     "Repositories",
     "SignalRepository",
+    "StoredEvent",
     "StoredGame",
     "from_db",
     "to_db",
@@ -74,6 +77,7 @@ class Repositories:
     outbox: OutboxRepository
     bets: BetRepository
     cursors: CursorRepository
+    billing: BillingRepository
 
     @classmethod
     def for_database(cls, db: Database) -> Repositories:
@@ -91,6 +95,7 @@ class Repositories:
             outbox=OutboxRepository(db),
             bets=BetRepository(db),
             cursors=CursorRepository(db),
+            billing=BillingRepository(db),
         )
 
     @classmethod

@@ -13,8 +13,11 @@ GAME = Game(id="g1", sport_key="basketball_nba", home_team="Home", away_team="Aw
 
 
 def settings() -> Settings:
-    """The real config.toml with no .env, so tests see the documented defaults."""
-    return load_settings(env_file=None)
+    """The real config.toml with no .env, so tests see the documented defaults (the web server, when a
+    test starts one, takes a free port)."""
+    config = load_settings(env_file=None)
+    config.web.port = 0
+    return config
 
 
 def minutes(n: float) -> datetime:

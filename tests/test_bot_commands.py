@@ -30,6 +30,11 @@ EXPECTED = {
     "bet list",
     "clv",
     "export",
+    "upgrade",
+    "billing status",
+    "billing link",
+    "billing unlink",
+    "billing sync",
 }
 
 

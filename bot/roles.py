@@ -1,0 +1,67 @@
+"""Billing's view of Discord: who holds the Pro role, giving and taking it, DMs, the mod-log channel."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+
+if TYPE_CHECKING:
+    from bot.client import StratumBot
+
+log = logging.getLogger(__name__)
+
+
+class DiscordRoles:
+    def __init__(self, bot: StratumBot) -> None:
+        self.bot = bot
+
+    def _member(self, guild_id: int, user_id: int) -> tuple[discord.Guild | None, discord.Member | None]:
+        guild = self.bot.get_guild(guild_id)
+        return guild, guild.get_member(user_id) if guild else None
+
+    def _pro_role(self, guild: discord.Guild) -> discord.Role | None:
+        return self.bot.delivery.pro_role(guild)
+
+    def has_pro(self, guild_id: int, user_id: int) -> bool | None:
+        guild, member = self._member(guild_id, user_id)
+        if guild is None or member is None:
+            return None
+        role = self._pro_role(guild)
+        return role is not None and role in member.roles
+
+    def pro_members(self, guild_id: int) -> list[int]:
+        guild = self.bot.get_guild(guild_id)
+        role = self._pro_role(guild) if guild else None
+        return [m.id for m in role.members] if role else []
+
+    async def set_pro(self, guild_id: int, user_id: int, pro: bool, reason: str) -> None:
+        guild, member = self._member(guild_id, user_id)
+        if guild is None or member is None:
+            return
+        role = self._pro_role(guild)
+        if role is None:
+            raise RuntimeError(f"guild {guild_id} has no Pro role ({self.bot.ctx.settings.discord.pro_role})")
+        text = f"Stripe: {reason}"[:500]
+        if pro:
+            await member.add_roles(role, reason=text)
+        else:
+            await member.remove_roles(role, reason=text)
+
+    async def dm(self, user_id: int, text: str) -> None:
+        user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
+        await user.send(text, allowed_mentions=discord.AllowedMentions.none())
+
+    async def mod_log(self, guild_id: int, text: str) -> None:
+        channel_id = self.bot.ctx.settings.stripe.mod_log_channel
+        log.info("mod-log %s: %s", guild_id, text)
+        if not channel_id:
+            return
+        channel = self.bot.get_channel(channel_id)
+        if channel is None:
+            return
+        try:
+            await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException:
+            log.warning("could not post to the mod-log channel %s", channel_id, exc_info=True)
