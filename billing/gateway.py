@@ -70,7 +70,7 @@ class StripeGateway:
             raise
         except stripe.StripeError as exc:
             raise BillingUnavailable(str(exc)) from exc
-        return not customer.get("deleted")
+        return not customer.to_dict().get("deleted")
 
     async def subscriptions(self, customer_id: str) -> list[SubscriptionState]:
         try:
@@ -83,7 +83,7 @@ class StripeGateway:
             raise BillingUnavailable(str(exc)) from exc
         except stripe.StripeError as exc:
             raise BillingUnavailable(str(exc)) from exc
-        return [subscription_state(item) for item in page.data]
+        return [subscription_state(item.to_dict()) for item in page.data]
 
     async def checkout_url(self, *, guild_id: int, user_id: int, customer_id: str | None) -> str:
         params: dict[str, Any] = {

@@ -129,7 +129,7 @@ class BillingService:
         if not removed:
             raise UserError(f"<@{user_id}> has no Stripe customer linked.")
         await self.roles.mod_log(guild_id, f"<@{by}> unlinked <@{user_id}> from Stripe.")
-        return await self.sync_member(guild_id, user_id)
+        return await self.sync_member(guild_id, user_id, unlinked_too=True)  # Stripe no longer backs their Pro
 
     # ------------------------------------------------------------------ sync
 
@@ -154,11 +154,14 @@ class BillingService:
                 await self.ctx.repos.billing.save_subscription(sub, now)
         return merged
 
-    async def sync_member(self, guild_id: int, user_id: int) -> SyncResult:
+    async def sync_member(self, guild_id: int, user_id: int, *, unlinked_too: bool = False) -> SyncResult:
+        """Apply the difference between the member's role and what Stripe says. A member with no link
+        is left alone (moderators may have given Pro by hand) unless `unlinked_too` or the
+        `manage_unlinked` setting says otherwise."""
         async with self._lock:
-            return await self._sync_member(guild_id, user_id)
+            return await self._sync_member(guild_id, user_id, unlinked_too or self._stripe.manage_unlinked)
 
-    async def _sync_member(self, guild_id: int, user_id: int) -> SyncResult:
+    async def _sync_member(self, guild_id: int, user_id: int, manage_unlinked: bool) -> SyncResult:
         link = await self.ctx.repos.billing.link_of_member(guild_id, user_id)
         previous: list[SubscriptionState] = []
         subs: list[SubscriptionState] = []
@@ -170,7 +173,7 @@ class BillingService:
         change = None
         if has is None:
             return SyncResult(guild_id, user_id, decision, None)
-        if link is None and not self._stripe.manage_unlinked:
+        if link is None and not manage_unlinked:
             return SyncResult(guild_id, user_id, decision, None)
         should = decision.tier == Tier.PRO
         if should and not has:

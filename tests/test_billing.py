@@ -1,0 +1,276 @@
+"""Stripe billing end to end: the real stripe library against localstripe (plus a loopback stand-in for
+Checkout and the portal), signed webhooks into the bot's embedded web server, and the real bot driven by
+the fake Discord. Roles follow Stripe: upgrade, cancel, past due inside and after grace, forged,
+replayed and out-of-order events, two subscriptions, reconcile of a drifted role, moderator commands."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+from pydantic import SecretStr
+
+from app.bootstrap import build_app
+from billing.models import BillingLink
+from bot.client import StratumBot
+from services.context import ServiceContext
+from tests.engine_builders import settings
+from tests.fake_discord import FakeDiscord, FakeMember, running_bot
+from tests.fake_stripe import make_event, post_signed_event, signed_event, stripe_stack_fixture  # noqa: F401
+
+SECRET = "whsec_test_secret"
+PLAN = "price_pro_monthly"
+COMMUNITY = FakeDiscord.COMMUNITY_USER_ID
+PRO = FakeDiscord.PRO_USER_ID
+MOD = FakeDiscord.MOD_USER_ID
+PRO_ROLE = FakeDiscord.PRO_ROLE_ID
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Rig:
+    def __init__(self, fake, bot, stripe_stack, clock) -> None:
+        self.fake, self.bot, self.stripe, self.clock = fake, bot, stripe_stack, clock
+        self.url = f"http://127.0.0.1:{bot.web.port}/stripe/webhook"
+
+    def has_pro(self, user_id: int) -> bool:
+        member = self.bot.get_guild(FakeDiscord.DEFAULT_GUILD_ID).get_member(user_id)
+        return any(role.id == PRO_ROLE for role in member.roles)
+
+    async def settle(self) -> None:
+        """Let localstripe's webhooks arrive and the bot finish handling them."""
+        await self.stripe.wait_for_webhooks()
+        await self.bot.billing.idle()
+
+    async def send(self, kind: str, obj: dict, **kw) -> tuple[int, dict]:
+        status, body = await post_signed_event(self.url, make_event(kind, obj, **kw), SECRET)
+        await self.bot.billing.idle()
+        return status, json.loads(body)
+
+    async def slash(self, name: str, options: dict, user_id: int):
+        record = await self.fake.invoke_slash(name, options, user_id=user_id)
+        first = await record.response()
+        return (await record.wait_followups(1))[-1] if first.type == 5 else first
+
+    async def customer_with_subscription(self, user_id: int | None = None) -> tuple[str, dict]:
+        customer = await self.stripe.make_customer(email="member@example.test")
+        subscription = await self.stripe.subscribe(customer, PLAN)
+        if user_id is not None:
+            answer = await self.slash("billing link", {"member": user_id, "customer_id": customer}, MOD)
+            assert "Linked" in answer.content, answer.content
+        await self.settle()
+        return customer, subscription
+
+
+@pytest.fixture
+async def rig(stripe_stack, tmp_path, monkeypatch):
+    config = settings()
+    config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
+    config.stripe.secret_key = SecretStr("sk_test_12345")
+    config.stripe.webhook_secret = SecretStr(SECRET)
+    config.stripe.api_base = stripe_stack.base_url
+    config.stripe.pro_price = PLAN
+    fake = FakeDiscord()
+    config.stripe.mod_log_channel = fake.channels["mod-log"]
+    app = await build_app(config, db_path=tmp_path / "stratum.db", source="test")
+    clock = Clock()
+    bot = StratumBot(app, ServiceContext(config, app.repos, app.service, clock))
+    async with fake.serve(monkeypatch), running_bot(fake, bot):
+        await stripe_stack.make_pro_plan(plan_id=PLAN)
+        rig = Rig(fake, bot, stripe_stack, clock)
+        await stripe_stack.register_webhook(rig.url, SECRET)
+        yield rig
+        await bot.billing.idle()
+    await app.close()
+    assert fake.unhandled == []
+
+
+async def test_upgrade_then_checkout_webhook_gives_pro_and_a_dm(rig):
+    answer = await rig.slash("upgrade", {}, COMMUNITY)
+    assert answer.ephemeral
+    [button] = answer.components[0]["components"]
+    assert button["url"].startswith("https://checkout.stripe.test/")
+    params = rig.stripe.checkout_sessions[-1]
+    assert params["mode"] == "subscription"
+    assert params["line_items"][0]["price"] == PLAN
+    assert params["client_reference_id"] == str(COMMUNITY)
+    assert params["metadata"] == {
+        "discord_user_id": str(COMMUNITY),
+        "discord_guild_id": str(FakeDiscord.DEFAULT_GUILD_ID),
+    }
+    # The member pays; Stripe sends checkout.session.completed (signed exactly as Stripe does).
+    session_id = button["url"].rsplit("/", 1)[-1].split("#")[0]
+    session = await rig.stripe.complete_checkout(session_id)
+    await rig.settle()
+    assert not rig.has_pro(COMMUNITY)  # the subscription events came before the member was known
+    status, body = await rig.send("checkout.session.completed", session)
+    assert status == 200 and body == {"received": True, "duplicate": False}
+    assert rig.has_pro(COMMUNITY)
+    assert any(c.action == "add" and c.user_id == COMMUNITY and c.role_id == PRO_ROLE for c in rig.fake.role_changes)
+    assert "You are Pro now" in rig.fake.dms[COMMUNITY][-1]["content"]
+    log = rig.fake.channel_messages[rig.fake.channels["mod-log"]]
+    assert any("subscribed through Checkout" in m["content"] for m in log)
+    # /billing status: plan, status, renewal date and the portal link.
+    status_answer = await rig.slash("billing status", {}, COMMUNITY)
+    fields = {f["name"]: f["value"] for f in status_answer.embeds[0]["fields"]}
+    assert fields["Plan"] == "Pro" and fields["Status"] == "active" and "Renews" in fields
+    [portal] = status_answer.components[0]["components"]
+    assert portal["url"].startswith("https://billing.stripe.test/")
+    already = await rig.slash("upgrade", {}, COMMUNITY)
+    assert "already Pro" in already.content
+
+
+async def test_cancel_removes_the_role(rig):
+    _, subscription = await rig.customer_with_subscription(COMMUNITY)
+    assert rig.has_pro(COMMUNITY)
+    await rig.stripe.cancel(subscription["id"])  # localstripe sends customer.subscription.deleted
+    await rig.settle()
+    assert not rig.has_pro(COMMUNITY)
+    assert "Pro access has ended" in rig.fake.dms[COMMUNITY][-1]["content"]
+
+
+async def test_past_due_keeps_pro_through_the_grace_period_then_not(rig):
+    # localstripe has no billing clock: its only way to a failed renewal moves the subscription to a
+    # yearly plan, so here any subscription counts as Pro.
+    rig.bot.ctx.settings.stripe.pro_price = ""
+    _, subscription = await rig.customer_with_subscription(COMMUNITY)
+    await rig.stripe.make_past_due(subscription["id"])  # a real failed invoice: invoice.payment_failed
+    await rig.settle()
+    assert rig.has_pro(COMMUNITY)
+    assert "last payment failed" in rig.fake.dms[COMMUNITY][-1]["content"]
+    answer = await rig.slash("billing status", {"member": COMMUNITY}, MOD)
+    fields = {f["name"]: f["value"] for f in answer.embeds[0]["fields"]}
+    assert "Grace until" in fields and "past due" in fields["Should be"]
+    rig.clock.now += timedelta(days=3, minutes=1)
+    synced = await rig.slash("billing sync", {"member": COMMUNITY}, MOD)
+    assert "Pro role removed" in synced.content and "grace period ended" in synced.content
+    assert not rig.has_pro(COMMUNITY)
+
+
+async def test_forged_stale_and_malformed_webhooks_get_400_and_change_nothing(rig):
+    customer, subscription = await rig.customer_with_subscription()
+    event = make_event("customer.subscription.updated", subscription | {"customer": customer})
+    body, headers = signed_event(event, "whsec_someone_else")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(rig.url, data=body, headers=headers) as resp:
+            assert resp.status == 400 and "invalid signature" in await resp.text()
+        async with http.post(rig.url, data=body, headers={"Content-Type": "application/json"}) as resp:
+            assert resp.status == 400 and "missing" in await resp.text()
+        stale_body, stale_headers = signed_event(event, SECRET, timestamp=int(time.time()) - 3600)
+        async with http.post(rig.url, data=stale_body, headers=stale_headers) as resp:
+            assert resp.status == 400
+        tampered = body.replace(b"active", b"past_due")
+        _, good_headers = signed_event(event, SECRET)
+        async with http.post(rig.url, data=tampered, headers=good_headers) as resp:
+            assert resp.status == 400
+    assert await rig.bot.app.repos.billing.event(event["id"]) is None
+
+
+async def test_replayed_and_out_of_order_events_change_nothing(rig):
+    customer, subscription = await rig.customer_with_subscription(COMMUNITY)
+    changes = len(rig.fake.role_changes)
+    # Stripe retries an event: the second delivery is acknowledged as a duplicate and changes nothing.
+    event = make_event("invoice.paid", {"id": "in_1", "object": "invoice", "customer": customer})
+    for expected in (False, True):
+        status, body = await post_signed_event(rig.url, event, SECRET)
+        await rig.bot.billing.idle()
+        assert status == 200 and json.loads(body)["duplicate"] is expected
+    # A stale "deleted" snapshot arrives after the subscription was renewed: the role follows Stripe's
+    # current state (active), not the order events arrive in.
+    old = subscription | {"status": "canceled", "customer": customer}
+    status, _ = await rig.send("customer.subscription.deleted", old)
+    assert status == 200
+    assert rig.has_pro(COMMUNITY)
+    assert len(rig.fake.role_changes) == changes
+
+
+async def test_a_member_with_two_subscriptions_stays_pro_while_one_is_active(rig):
+    customer, first = await rig.customer_with_subscription(COMMUNITY)
+    second = await rig.stripe.subscribe(customer, PLAN)
+    await rig.settle()
+    await rig.stripe.cancel(first["id"])
+    await rig.settle()
+    assert rig.has_pro(COMMUNITY)
+    answer = await rig.slash("billing status", {"member": COMMUNITY}, MOD)
+    subs = {f["name"]: f["value"] for f in answer.embeds[0]["fields"]}["Subscriptions"]
+    assert f"{first['id']}: canceled" in subs and f"{second['id']}: active" in subs
+    await rig.stripe.cancel(second["id"])
+    await rig.settle()
+    assert not rig.has_pro(COMMUNITY)
+
+
+async def test_reconcile_fixes_a_drifted_role_and_reports_it(rig):
+    await rig.customer_with_subscription(COMMUNITY)
+    guild = rig.bot.get_guild(FakeDiscord.DEFAULT_GUILD_ID)
+    member = guild.get_member(COMMUNITY)
+    await member.remove_roles(guild.get_role(PRO_ROLE), reason="someone clicked the wrong thing")
+    await rig.fake.wait_until(lambda: not rig.has_pro(COMMUNITY))
+    await rig.bot.reconcile_all()
+    assert rig.has_pro(COMMUNITY)
+    report = rig.fake.channel_messages[rig.fake.channels["mod-log"]][-1]["content"]
+    assert "Billing reconcile: 1 members checked, 1 changed." in report
+    assert f"<@{COMMUNITY}>: Pro added" in report
+    # Hand-given Pro of an unlinked member is left alone by default.
+    assert rig.has_pro(PRO)
+
+
+async def test_moderator_commands_and_their_refusals(rig):
+    customer, _ = await rig.customer_with_subscription()
+    refused = await rig.slash("billing link", {"member": COMMUNITY, "customer_id": customer}, PRO)
+    assert refused.ephemeral and "Manage Roles" in refused.content
+    assert await rig.bot.app.repos.billing.links() == []
+    unknown = await rig.slash("billing link", {"member": COMMUNITY, "customer_id": "cus_doesnotexist"}, MOD)
+    assert "Stripe has no customer" in unknown.content
+    malformed = await rig.slash("billing link", {"member": COMMUNITY, "customer_id": "bob"}, MOD)
+    assert "not a Stripe customer id" in malformed.content
+    linked = await rig.slash("billing link", {"member": COMMUNITY, "customer_id": customer}, MOD)
+    assert "Pro role added" in linked.content and rig.has_pro(COMMUNITY)
+    taken = await rig.slash("billing link", {"member": PRO, "customer_id": customer}, MOD)
+    assert "already linked" in taken.content
+    assert (await rig.slash("billing sync", {}, PRO)).content.startswith("You need the Manage Roles")
+    everyone = await rig.slash("billing sync", {}, MOD)
+    assert "Checked 1 linked members" in everyone.content
+    other = await rig.slash("billing status", {"member": MOD}, COMMUNITY)
+    assert "Manage Roles" in other.content
+    unlinked = await rig.slash("billing unlink", {"member": COMMUNITY}, MOD)
+    assert "Pro role removed" in unlinked.content and not rig.has_pro(COMMUNITY)
+    log = [m["content"] for m in rig.fake.channel_messages[rig.fake.channels["mod-log"]]]
+    assert any("linked" in line and customer in line for line in log)
+    assert any("unlinked" in line for line in log)
+
+
+async def test_a_member_who_joins_gets_their_role_at_once(rig):
+    customer, _ = await rig.customer_with_subscription()
+    newcomer = 1100000000000000999
+    async with rig.bot.app.repos.db.transaction():
+        await rig.bot.app.repos.billing.link(
+            BillingLink(FakeDiscord.DEFAULT_GUILD_ID, newcomer, customer, MOD, rig.clock())
+        )
+    await rig.fake.add_member(FakeMember(newcomer, "newcomer", []))
+    await rig.fake.wait_until(
+        lambda: any(c.user_id == newcomer and c.action == "add" for c in rig.fake.role_changes), within=5
+    )
+
+
+async def test_an_event_stored_before_a_crash_is_finished_at_the_next_start(rig):
+    customer, _ = await rig.customer_with_subscription()
+    async with rig.bot.app.repos.db.transaction():
+        await rig.bot.app.repos.billing.link(
+            BillingLink(FakeDiscord.DEFAULT_GUILD_ID, COMMUNITY, customer, MOD, rig.clock())
+        )
+        event = make_event("invoice.paid", {"id": "in_2", "object": "invoice", "customer": customer})
+        await rig.bot.app.repos.billing.store_event(event["id"], event["type"], event, rig.clock())
+    assert not rig.has_pro(COMMUNITY)  # stored, not yet handled: the process "died" here
+    assert await rig.bot.billing.process_pending() == 1
+    assert rig.has_pro(COMMUNITY)
+    assert (await rig.bot.app.repos.billing.event(event["id"])).processed_at is not None
+    assert await rig.bot.billing.process_pending() == 0
