@@ -238,3 +238,31 @@ def billing_tier(
         statuses = ", ".join(sorted({s.status for s in relevant}))
         return BillingDecision(Tier.COMMUNITY, f"no active subscription ({statuses})")
     return BillingDecision(Tier.COMMUNITY, "no subscription")
+
+
+# ---------------------------------------------------------------------- API plans
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLimits:
+    plan: str
+    label: str
+    requests_per_minute: int
+    webhooks: int
+    monthly_soft_limit: int  # 0 = none
+    commercial_use: bool
+    dedicated_queue: bool  # Enterprise: its own webhook delivery queue
+
+
+def plan_limits(key: Any, plans: dict[str, Any]) -> PlanLimits:
+    """A key's limits: its plan's, with an Enterprise key's own overrides on top."""
+    plan = plans[key.plan]
+    return PlanLimits(
+        plan=key.plan,
+        label=plan.label,
+        requests_per_minute=key.rpm_override or plan.requests_per_minute,
+        webhooks=key.webhooks_override if key.webhooks_override is not None else plan.webhooks,
+        monthly_soft_limit=key.monthly_override if key.monthly_override is not None else plan.monthly_soft_limit,
+        commercial_use=plan.commercial_use,
+        dedicated_queue=key.plan == "enterprise",
+    )

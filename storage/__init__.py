@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.api import ApiRepository
 from storage.bets import BetRepository
 from storage.billing import BillingRepository, StoredEvent
 from storage.closes import CloseRepository
@@ -37,6 +38,7 @@ __all__ = [
     "CLOSED",
     "SCHEDULED",
     "AlertRoute",
+    "ApiRepository",
     "BetRepository",
     "BillingRepository",
     "ClassRecord",
@@ -78,6 +80,7 @@ class Repositories:
     bets: BetRepository
     cursors: CursorRepository
     billing: BillingRepository
+    api: ApiRepository
 
     @classmethod
     def for_database(cls, db: Database) -> Repositories:
@@ -96,6 +99,7 @@ class Repositories:
             bets=BetRepository(db),
             cursors=CursorRepository(db),
             billing=BillingRepository(db),
+            api=ApiRepository(db),
         )
 
     @classmethod
