@@ -15,6 +15,7 @@ import logging
 import signal as signals
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from app.bootstrap import BUNDLED_TAPE, App, build_app, start_live_polling
@@ -142,7 +143,69 @@ def _signal_event() -> asyncio.Event:
     return stop
 
 
+def parse_apikey_args(argv: Sequence[str]) -> argparse.Namespace:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="PATH", help="SQLite database file (default: storage.path in config)")
+    common.add_argument("--config", metavar="PATH", help="config file")
+    parser = argparse.ArgumentParser(prog="run_bot.py apikey", description="Manage REST API keys.")
+    commands = parser.add_subparsers(dest="action", required=True)
+    create = commands.add_parser("create", parents=[common], help="create a key and print it (shown once)")
+    create.add_argument("--plan", required=True, help="builder, pro_infra or enterprise")
+    create.add_argument("--owner", required=True, help="who the key is for")
+    create.add_argument("--rpm", type=int, help="Enterprise: requests per minute")
+    create.add_argument("--webhooks", type=int, help="Enterprise: webhook endpoints")
+    create.add_argument("--monthly", type=int, help="Enterprise: monthly soft limit")
+    revoke = commands.add_parser("revoke", parents=[common], help="revoke a key by its id (strat_xxxxxxxx)")
+    revoke.add_argument("key_id")
+    rotate = commands.add_parser("rotate", parents=[common], help="replace a key's secret; the old one stops working")
+    rotate.add_argument("key_id")
+    commands.add_parser("list", parents=[common], help="list keys (ids, owners, plans; never secrets)")
+    return parser.parse_args(argv)
+
+
+async def run_apikey(settings: Settings, args: argparse.Namespace, db_path: Path) -> int:
+    from access import UserError
+    from api import keys
+    from storage import Repositories
+
+    repos = await Repositories.open(db_path)
+    now = datetime.now(UTC)
+    try:
+        if args.action == "create":
+            overrides = {"rpm_override": args.rpm, "webhooks_override": args.webhooks, "monthly_override": args.monthly}
+            key, secret = await keys.create_key(repos, settings, owner=args.owner, plan=args.plan, now=now, **overrides)
+            print(f"created {key.id} ({key.plan}) for {key.owner}")
+            print(f"key: {secret}")
+            print("Store it now: it is shown once and kept only as a hash.")
+        elif args.action == "revoke":
+            key = await keys.revoke(repos, args.key_id, now)
+            print(f"revoked {key.id}")
+        elif args.action == "rotate":
+            key, secret = await keys.rotate(repos, settings, args.key_id, now)
+            print(f"{args.key_id} is revoked; its replacement is {key.id}")
+            print(f"key: {secret}")
+        else:
+            for key in await repos.api.keys():
+                state = "active" if key.active else f"revoked {key.revoked_at:%Y-%m-%d}"
+                print(f"{key.id}  {key.plan:<10} {state:<18} {key.owner}")
+        return 0
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await repos.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["apikey"]:
+        key_args = parse_apikey_args(argv[1:])
+        try:
+            settings = load_settings(key_args.config)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return asyncio.run(run_apikey(settings, key_args, Path(key_args.db or settings.storage.path)))
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -40,6 +40,7 @@ COGS = (
     "bot.cogs.bets",
     "bot.cogs.export",
     "bot.cogs.billing",
+    "bot.cogs.apikeys",
 )
 OUTBOX_SECONDS = 5
 

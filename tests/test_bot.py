@@ -439,3 +439,26 @@ async def test_every_pro_feature_gets_a_friendly_upgrade_answer(stack, command, 
     assert answer.content == f"{feature} is a Pro feature. Upgrade to Pro with `/upgrade` to unlock it."
     pro = await _final(await fake.invoke_slash(command, options, user_id=PRO))
     assert "Pro feature" not in (pro.content or "")
+
+
+async def test_moderators_issue_api_keys_by_dm(stack):
+    fake, bot, _ = stack
+    refused = await _final(await fake.invoke_slash("apikey create", {"member": PRO, "plan": "builder"}, user_id=PRO))
+    assert "Manage Server" in refused.content
+    created = await _final(await fake.invoke_slash("apikey create", {"member": PRO, "plan": "pro_infra"}, user_id=MOD))
+    assert created.ephemeral and "sent to them by DM" in created.content and "strat_" in created.content
+    [dm] = fake.dms[PRO]
+    secret = dm["content"].split("`")[1]
+    assert secret.startswith("strat_") and secret not in created.content
+    assert "120 requests/min" in dm["content"] and "commercial use" in dm["content"]
+    from api.keys import authenticate
+
+    key = await authenticate(bot.ctx.repos, secret)
+    assert key is not None and key.owner == f"discord:{PRO}" and key.plan == "pro_infra"
+    listed = await _final(await fake.invoke_slash("apikey list", {}, user_id=MOD))
+    assert key.id in listed.content and secret not in listed.content
+    revoked = await _final(await fake.invoke_slash("apikey revoke", {"key_id": key.id}, user_id=MOD))
+    assert f"Revoked {key.id}" in revoked.content
+    assert await authenticate(bot.ctx.repos, secret) is None
+    again = await _final(await fake.invoke_slash("apikey revoke", {"key_id": key.id}, user_id=MOD))
+    assert "No active key" in again.content

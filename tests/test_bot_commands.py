@@ -35,6 +35,9 @@ EXPECTED = {
     "billing link",
     "billing unlink",
     "billing sync",
+    "apikey create",
+    "apikey revoke",
+    "apikey list",
 }
 
 

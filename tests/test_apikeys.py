@@ -1,0 +1,55 @@
+"""API keys from the command line: shown once, stored as a hash, revoked and rotated."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+
+from api.keys import authenticate
+from app.cli import main
+from storage import Repositories
+
+
+def _secret(out: str) -> str:
+    return next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("key: "))
+
+
+async def _authenticate(db, secret):
+    repos = await Repositories.open(db)
+    try:
+        return await authenticate(repos, secret)
+    finally:
+        await repos.close()
+
+
+def test_cli_creates_revokes_and_rotates_keys(tmp_path, capsys):
+    db = tmp_path / "keys.db"
+    assert main(["apikey", "create", "--plan", "builder", "--owner", "Acme Analytics", "--db", str(db)]) == 0
+    secret = _secret(capsys.readouterr().out)
+    # Stored only as a hash with the visible prefix.
+    with sqlite3.connect(db) as conn:
+        key_id, key_hash = conn.execute("SELECT id, key_hash FROM api_keys").fetchone()
+    assert secret.startswith(key_id + "_") and key_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in db.read_bytes().decode("latin-1")
+    key = asyncio.run(_authenticate(db, secret))
+    assert key.plan == "builder" and key.owner == "Acme Analytics"
+    assert asyncio.run(_authenticate(db, secret + "x")) is None
+    assert asyncio.run(_authenticate(db, "Bearer nonsense")) is None
+
+    assert main(["apikey", "rotate", key_id, "--db", str(db)]) == 0
+    rotated = _secret(capsys.readouterr().out)
+    assert main(["apikey", "list", "--db", str(db)]) == 0
+    listing = capsys.readouterr().out
+    assert key_id in listing and "revoked" in listing and rotated not in listing and secret not in listing
+    assert asyncio.run(_authenticate(db, secret)) is None
+    assert asyncio.run(_authenticate(db, rotated)).plan == "builder"
+    new_id = rotated.rsplit("_", 1)[0]
+    assert main(["apikey", "revoke", new_id, "--db", str(db)]) == 0
+    assert main(["apikey", "revoke", new_id, "--db", str(db)]) == 2
+    assert "No active key" in capsys.readouterr().err
+
+
+def test_cli_refuses_an_unknown_plan(tmp_path, capsys):
+    assert main(["apikey", "create", "--plan", "gold", "--owner", "x", "--db", str(tmp_path / "k.db")]) == 2
+    assert "Unknown plan" in capsys.readouterr().err
