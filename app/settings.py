@@ -265,6 +265,7 @@ class StripeSettings(_Section):
     reconcile_minutes: float = Field(30, gt=0)
     mod_log_channel: int | None = None  # moderator actions and reconcile reports are posted here
     manage_unlinked: bool = False  # True: reconcile also removes Pro from members with no Stripe link
+    api_prices: dict[str, str] = Field(default_factory=dict)  # API plan -> Stripe price: a subscription issues a key
 
 
 class WebSettings(_Section):

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import access
 from access import BillingDecision, Tier, UserError, Viewer
+from api import keys
 from billing.gateway import BillingUnavailable, StripeGateway
 from billing.models import BillingLink, SubscriptionState
 from services.context import ServiceContext
@@ -192,7 +193,28 @@ class BillingService:
             )
         if change:
             log.info("billing: %s Pro for %s in %s (%s)", change, user_id, guild_id, decision.reason)
+        if link is not None:
+            await self._sync_api_keys(link, subs, user_id)
         return SyncResult(guild_id, user_id, decision, change)
+
+    async def _sync_api_keys(self, link: BillingLink, subs: list[SubscriptionState], user_id: int) -> None:
+        """API plans sold through Stripe: an active subscription to a plan's price issues a key of that plan
+        (DMed once); when the subscription ends the key is revoked. Keys a moderator issued are untouched."""
+        owner = f"stripe:{link.customer_id}"
+        existing = {k.plan: k for k in await self.ctx.repos.api.keys(owner) if k.active}
+        grace = timedelta(days=self._stripe.grace_days)
+        now = self.ctx.clock()
+        for plan, price in self._stripe.api_prices.items():
+            entitled = access.billing_tier(subs, now, grace, price).tier == Tier.PRO
+            if entitled and plan not in existing:
+                key, secret = await keys.create_key(self.ctx.repos, self.ctx.settings, owner=owner, plan=plan, now=now)
+                await self._dm(
+                    user_id, f"Your Stratum API key ({plan}): `{secret}` — shown once; send it as `Bearer <key>`."
+                )
+                log.info("billing: issued API key %s (%s) to %s", key.id, plan, owner)
+            elif not entitled and plan in existing:
+                await keys.revoke(self.ctx.repos, existing[plan].id, now)
+                await self._dm(user_id, f"Your {plan} API subscription ended; key {existing[plan].id} is revoked.")
 
     async def _dm(self, user_id: int, text: str) -> None:
         try:

@@ -274,3 +274,23 @@ async def test_an_event_stored_before_a_crash_is_finished_at_the_next_start(rig)
     assert rig.has_pro(COMMUNITY)
     assert (await rig.bot.app.repos.billing.event(event["id"])).processed_at is not None
     assert await rig.bot.billing.process_pending() == 0
+
+
+async def test_an_api_plan_bought_through_stripe_issues_and_revokes_a_key(rig):
+    from api.keys import authenticate
+
+    builder = await rig.stripe.make_pro_plan(amount=4900, plan_id="price_builder_monthly")
+    rig.bot.ctx.settings.stripe.api_prices = {"builder": builder}
+    customer = await rig.stripe.make_customer(email="dev@example.test")
+    subscription = await rig.stripe.subscribe(customer, builder)
+    linked = await rig.slash("billing link", {"member": COMMUNITY, "customer_id": customer}, MOD)
+    assert "role unchanged" in linked.content  # an API plan is not Discord Pro
+    assert not rig.has_pro(COMMUNITY)
+    dm = rig.fake.dms[COMMUNITY][-1]["content"]
+    secret = dm.split("`")[1]
+    key = await authenticate(rig.bot.app.repos, secret)
+    assert key is not None and key.plan == "builder" and key.owner == f"stripe:{customer}"
+    await rig.stripe.cancel(subscription["id"])
+    await rig.settle()
+    assert await authenticate(rig.bot.app.repos, secret) is None
+    assert "key" in rig.fake.dms[COMMUNITY][-1]["content"] and "revoked" in rig.fake.dms[COMMUNITY][-1]["content"]
