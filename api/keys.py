@@ -60,7 +60,7 @@ async def revoke(repos: Repositories, key_id: str, now: datetime) -> ApiKey:
 
 
 async def rotate(repos: Repositories, settings: Settings, key_id: str, now: datetime) -> tuple[ApiKey, str]:
-    """A new secret for the same owner, plan and limits; the old key stops working at once."""
+    """A new secret for the same owner, plan, limits and webhook endpoints; the old key stops working at once."""
     old = await repos.api.key(key_id)
     if old is None or not old.active:
         raise UserError(f"No active key {key_id}.")
@@ -68,6 +68,7 @@ async def rotate(repos: Repositories, settings: Settings, key_id: str, now: date
     async with repos.db.transaction():
         await repos.api.create_key(key, hash_key(plaintext))
         await repos.api.revoke(old.id, now, replaced_by=key.id)
+        await repos.api.move_endpoints(old.id, key.id)
     return key, plaintext
 
 

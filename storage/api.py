@@ -186,6 +186,13 @@ class ApiRepository:
         sql = _ENDPOINT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at, id"
         return [_endpoint(r) for r in await self._all(sql, params)]
 
+    async def move_endpoints(self, from_key: str, to_key: str) -> int:
+        """Key rotation: the new key owns the old key's webhook endpoints."""
+        async with self._db.conn.execute(
+            "UPDATE webhook_endpoints SET key_id = ? WHERE key_id = ?", (to_key, from_key)
+        ) as cur:
+            return cur.rowcount
+
     async def delete_endpoint(self, endpoint_id: str) -> bool:
         async with self._db.conn.execute("DELETE FROM webhook_endpoints WHERE id = ?", (endpoint_id,)) as cur:
             return cur.rowcount > 0

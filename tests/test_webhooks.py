@@ -1,0 +1,557 @@
+"""Webhooks end to end: a real SQLite file, real HTTP to aiohttp receivers on 127.0.0.1, an injected clock.
+
+Signatures are checked by a verifier written here by hand (hmac + base64), as a receiver would, not by
+calling `api.webhooks.sign`. No test resolves a public name or touches a non-loopback address: URL policy
+tests use IP literals, "localhost", and a fake resolver for made-up `.test` names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+
+from access import NotFound, UserError
+from api.keys import create_key
+from api.models import ApiKey
+from api.serialize import API_VERSION
+from api.webhooks import EVENT_TYPES, PlanLimitReached, WebhookService, check_url, sign
+from app.settings import Settings
+from storage import Repositories
+from tests.engine_builders import T0, settings
+
+Answer = int | tuple[int, dict[str, str]] | Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def verify(secret: str, headers: dict[str, str], body: bytes, now: datetime, tolerance: int = 300) -> bool:
+    """A receiver's Standard Webhooks check, written independently of the code under test."""
+    msg_id, stamp = headers["webhook-id"], headers["webhook-timestamp"]
+    if abs(int(now.timestamp()) - int(stamp)) > tolerance:
+        return False
+    key = base64.b64decode(secret[len("whsec_") :])
+    expected = base64.b64encode(hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest())
+    for part in headers["webhook-signature"].split(" "):
+        version, _, signature = part.partition(",")
+        if version == "v1" and hmac.compare_digest(signature.encode(), expected):
+            return True
+    return False
+
+
+@dataclass
+class Seen:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver on 127.0.0.1: answers are used in order, the last one repeats."""
+
+    answers: list[Answer] = field(default_factory=lambda: [200])
+    seen: list[Seen] = field(default_factory=list)
+    port: int = 0
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.seen.append(Seen(request.path, {k.lower(): v for k, v in request.headers.items()}, await request.read()))
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if callable(answer):
+            return await answer(request)
+        status, headers = answer if isinstance(answer, tuple) else (answer, {})
+        return web.Response(status=status, headers=headers, text="ok")
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+class Clock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def cfg() -> Settings:
+    return settings()
+
+
+@pytest.fixture
+async def repos(tmp_path) -> AsyncIterator[Repositories]:
+    opened = await Repositories.open(tmp_path / "stratum.db")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(trust_env=False) as client:  # no proxy between us and 127.0.0.1
+        yield client
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Callable[..., Awaitable[Receiver]]]:
+    runners: list[web.AppRunner] = []
+
+    async def start(*answers: Answer) -> Receiver:
+        rx = Receiver(list(answers) or [200])
+        app = web.Application()
+        app.router.add_route("POST", "/{tail:.*}", rx.handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        rx.port = runner.addresses[0][1]
+        return rx
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture
+def notified() -> list[tuple[str, str]]:
+    return []
+
+
+@pytest.fixture
+def make_service(repos, cfg, http, notified) -> Callable[..., WebhookService]:
+    async def notify(key: ApiKey, message: str) -> None:
+        notified.append((key.id, message))
+
+    def make(clock: Clock, **overrides: Any) -> WebhookService:
+        options: dict[str, Any] = {"rng": lambda: 0.1, "allow_loopback_http": True, "notify": notify}
+        return WebhookService(repos, cfg, http, clock=clock, **(options | overrides))
+
+    return make
+
+
+async def key(repos: Repositories, cfg: Settings, plan: str = "pro_infra", owner: str = "acme") -> ApiKey:
+    made, _ = await create_key(repos, cfg, owner=owner, plan=plan, now=T0)
+    return made
+
+
+# ------------------------------------------------------------------------------------------ signing
+
+
+def test_sign_reproduces_the_standard_webhooks_test_vector():
+    secret, msg_id, stamp, body = (
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        1614265330,
+        b'{"test": 2432232314}',
+    )
+    assert sign(secret, msg_id, stamp, body) == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": "v1,bm9wZQ== " + sign(secret, msg_id, stamp, body),
+    }
+    assert verify(secret, headers, body, datetime.fromtimestamp(stamp, tz=T0.tzinfo))
+
+
+async def test_signed_headers_verify_and_the_id_is_stable_across_retries(repos, cfg, receiver, make_service):
+    rx = await receiver(500, 200)
+    clock = Clock()
+    svc = make_service(clock)
+    owner = await key(repos, cfg)
+    endpoint, secret = await svc.create(owner, rx.url(), None, T0)
+    assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 24
+    assert endpoint.secret == "" and endpoint.events == EVENT_TYPES  # shown once, never listed
+
+    assert await svc.publish("signal.created", {"id": "sig1", "score": 71}, T0) == 1
+    assert await svc.deliver_due(None, T0) == (1, 0)
+    later = T0 + timedelta(minutes=1)
+    assert await svc.deliver_due(None, later) == (1, 1)
+
+    first, second = rx.seen
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert first.headers["webhook-id"].startswith("msg_")
+    assert first.headers["webhook-timestamp"] == str(int(T0.timestamp()))
+    assert second.headers["webhook-timestamp"] == str(int(later.timestamp()))  # fresh per attempt
+    assert verify(secret, first.headers, first.body, T0)
+    assert verify(secret, second.headers, second.body, later)
+    assert not verify(secret, second.headers, second.body, later + timedelta(minutes=10))  # outside tolerance
+    assert not verify("whsec_" + base64.b64encode(b"x" * 24).decode(), second.headers, second.body, later)
+    assert first.headers["content-type"] == "application/json"
+    assert first.headers["user-agent"] == "Stratum-Webhooks/1"
+    assert first.body == second.body
+    assert first.json == {
+        "type": "signal.created",
+        "version": API_VERSION,
+        "timestamp": "2026-01-10T18:00:00Z",
+        "data": {"id": "sig1", "score": 71},
+    }
+
+
+# ------------------------------------------------------------------------------------------ retries
+
+
+async def test_backoff_honours_retry_after_and_delivers_once_after_recovery(repos, cfg, receiver, make_service):
+    rx = await receiver(500, (429, {"Retry-After": "2"}), 200)
+    svc = make_service(Clock())
+    owner = await key(repos, cfg)
+    endpoint, _ = await svc.create(owner, rx.url(), ["signal.created"], T0)
+    await svc.publish("signal.created", {"id": "sig1"}, T0)
+    (delivery,) = await repos.api.deliveries(endpoint.id)
+
+    assert await svc.deliver_due("shared", T0) == (1, 0)
+    d = await repos.api.delivery(delivery.id)
+    assert (d.attempts, d.last_status, d.next_attempt_at) == (1, 500, T0 + timedelta(seconds=0.5))  # 0.1 × 5 s
+
+    assert await svc.deliver_due("shared", T0 + timedelta(seconds=0.4)) == (0, 0)  # not due yet
+    t1 = T0 + timedelta(seconds=0.5)
+    assert await svc.deliver_due("shared", t1) == (1, 0)
+    d = await repos.api.delivery(delivery.id)
+    # jitter would give 0.1 × 10 s = 1 s; the receiver's Retry-After: 2 is larger and wins
+    assert (d.attempts, d.last_status, d.next_attempt_at) == (2, 429, t1 + timedelta(seconds=2))
+
+    t2 = t1 + timedelta(seconds=2)
+    assert await svc.deliver_due("shared", t2 - timedelta(milliseconds=1)) == (0, 0)
+    assert await svc.deliver_due("shared", t2) == (1, 1)
+    assert await svc.deliver_due("shared", t2 + timedelta(hours=2)) == (0, 0)
+    d = await repos.api.delivery(delivery.id)
+    assert (d.attempts, d.last_status, d.delivered_at, d.failed_at) == (3, 200, t2, None)
+    assert len(rx.seen) == 3 and len({s.headers["webhook-id"] for s in rx.seen}) == 1
+
+
+async def test_backoff_is_exponential_capped_and_jittered(repos, cfg, http):
+    svc = WebhookService(repos, cfg, http, clock=Clock(), rng=lambda: 1.0)
+    assert [svc.backoff(n) for n in range(4)] == [5, 10, 20, 40]
+    assert svc.backoff(10) == svc.backoff(50) == 3600
+    assert svc.backoff(3, retry_after=2) == 40
+    assert svc.backoff(0, retry_after=30) == 30
+    assert svc.backoff(0, retry_after=86400) == 3600  # a receiver cannot park messages for a day
+    half = WebhookService(repos, cfg, http, clock=Clock(), rng=lambda: 0.5)
+    assert half.backoff(2) == 10
+
+
+async def test_a_timed_out_answer_is_retried_so_the_receiver_may_see_it_twice_but_never_misses_it(
+    repos, cfg, receiver, make_service
+):
+    release = asyncio.Event()
+
+    async def too_slow(request: web.Request) -> web.StreamResponse:
+        await asyncio.wait_for(release.wait(), 5)  # processed, but the answer comes too late
+        return web.Response(status=200)
+
+    rx = await receiver(too_slow, 200)
+    svc = make_service(Clock(), timeout=0.2)
+    endpoint, _ = await svc.create(await key(repos, cfg), rx.url(), None, T0)
+    await svc.publish("clv.graded", {"signal_id": "sig1"}, T0)
+
+    assert await svc.deliver_due(None, T0) == (1, 0)
+    assert await svc.deliver_due(None, T0 + timedelta(seconds=1)) == (1, 1)
+    release.set()
+    assert [s.headers["webhook-id"] for s in rx.seen] == [rx.seen[0].headers["webhook-id"]] * 2
+    (d,) = await repos.api.deliveries(endpoint.id)
+    assert d.delivered_at is not None and d.attempts == 2
+
+
+# ------------------------------------------------------------------------------------- disabling
+
+
+async def test_410_disables_the_endpoint_at_once_and_notifies_the_owner(repos, cfg, receiver, make_service, notified):
+    rx = await receiver(410)
+    svc = make_service(Clock(), concurrency=1)
+    owner = await key(repos, cfg, plan="builder")
+    endpoint, _ = await svc.create(owner, rx.url(), None, T0)
+    await svc.publish("signal.created", {"id": "a"}, T0)
+    await svc.publish("signal.created", {"id": "b"}, T0)
+
+    assert await svc.deliver_due(None, T0) == (2, 0)
+    assert len(rx.seen) == 1  # the second was not attempted: the endpoint was gone
+    (gone,) = await svc.list(owner)
+    assert gone.disabled_at == T0 and "410" in (gone.disabled_reason or "")
+    deliveries = await repos.api.deliveries(endpoint.id)
+    assert all(d.failed_at == T0 and d.delivered_at is None for d in deliveries)
+    assert [(k, endpoint.id in m) for k, m in notified] == [(owner.id, True)]
+    assert await svc.publish("signal.created", {"id": "c"}, T0) == 0
+    # a disabled endpoint no longer counts against the Builder plan's one webhook
+    await svc.create(owner, rx.url("/new"), None, T0)
+
+
+async def test_a_delivery_failing_for_over_a_day_gives_up_disables_and_notifies(repos, cfg, receiver, make_service):
+    rx = await receiver(503)
+    calls: list[str] = []
+
+    async def broken_notify(key: ApiKey, message: str) -> None:
+        calls.append(message)
+        raise RuntimeError("Discord is down")  # must not break delivery
+
+    svc = make_service(Clock(), notify=broken_notify)
+    owner = await key(repos, cfg)
+    endpoint, _ = await svc.create(owner, rx.url(), None, T0)
+    await svc.publish("signal.created", {"id": "a"}, T0)
+
+    assert await svc.deliver_due(None, T0) == (1, 0)
+    late = T0 + timedelta(days=1)
+    assert await svc.deliver_due(None, late) == (1, 0)
+    (d,) = await repos.api.deliveries(endpoint.id)
+    assert (d.failed_at, d.delivered_at, d.attempts, d.last_status) == (late, None, 2, 503)
+    ep = await repos.api.endpoint(endpoint.id)
+    assert ep.disabled_at == late and "1 day" in (ep.disabled_reason or "")
+    assert len(calls) == 1
+    assert await svc.deliver_due(None, late + timedelta(days=1)) == (0, 0)
+
+
+# ---------------------------------------------------------------------------------------- outbox
+
+
+async def test_the_outbox_survives_a_restart(tmp_path, cfg, http, receiver):
+    rx = await receiver(200)
+    path = tmp_path / "restart.db"
+    repos = await Repositories.open(path)
+    svc = WebhookService(repos, cfg, http, clock=Clock(), allow_loopback_http=True)
+    endpoint, secret = await svc.create(await key(repos, cfg), rx.url(), None, T0)
+    assert await svc.publish("signal.created", {"id": "owed"}, T0) == 1
+    (owed,) = await repos.api.deliveries(endpoint.id)
+    await repos.close()  # the process dies before sending
+
+    repos = await Repositories.open(path)
+    try:
+        svc = WebhookService(repos, cfg, http, clock=Clock(), allow_loopback_http=True)
+        assert await svc.deliver_due(None, T0 + timedelta(seconds=5)) == (1, 1)
+        (seen,) = rx.seen
+        assert seen.headers["webhook-id"] == owed.id and seen.json["data"] == {"id": "owed"}
+        assert verify(secret, seen.headers, seen.body, T0)
+    finally:
+        await repos.close()
+
+
+# ------------------------------------------------------------------------------------ endpoints
+
+
+async def test_plan_webhook_counts(repos, cfg, make_service):
+    svc = make_service(Clock())
+    builder = await key(repos, cfg, plan="builder")
+    await svc.create(builder, "http://127.0.0.1:9/one", None, T0)
+    with pytest.raises(PlanLimitReached) as refused:
+        await svc.create(builder, "http://127.0.0.1:9/two", None, T0)
+    assert refused.value.status == 403 and isinstance(refused.value, UserError)
+
+    infra = await key(repos, cfg, plan="pro_infra")
+    made = [await svc.create(infra, f"http://127.0.0.1:9/{n}", None, T0) for n in range(5)]
+    with pytest.raises(PlanLimitReached):
+        await svc.create(infra, "http://127.0.0.1:9/6", None, T0)
+    await svc.delete(infra, made[0][0].id)
+    await svc.create(infra, "http://127.0.0.1:9/6", None, T0)
+    assert len(await svc.list(infra)) == 5 and len(await svc.list(builder)) == 1
+
+
+async def test_events_ownership_test_messages_and_per_key_events(repos, cfg, receiver, make_service):
+    rx = await receiver(200)
+    svc = make_service(Clock())
+    alice, bob = await key(repos, cfg, owner="alice"), await key(repos, cfg, owner="bob")
+    with pytest.raises(UserError, match="Unknown webhook event"):
+        await svc.create(alice, rx.url(), ["signal.created", "nope"], T0)
+    with pytest.raises(UserError, match="at least one"):
+        await svc.create(alice, rx.url(), [], T0)
+    mine, _ = await svc.create(alice, rx.url("/alice"), ["usage.anomaly"], T0)
+    await svc.create(bob, rx.url("/bob"), None, T0)
+
+    assert await svc.publish("signal.created", {"id": "s"}, T0) == 1  # bob only: alice did not subscribe
+    assert await svc.publish("usage.anomaly", {"kind": "rate_spike"}, T0, key_id=alice.id) == 1  # alice's own
+    with pytest.raises(ValueError, match="unknown webhook event"):
+        await svc.publish("signal.deleted", {}, T0)
+    test = await svc.send_test(alice, mine.id, T0)  # allowed although alice subscribed to usage.anomaly only
+    assert test.event_type == "webhook.test" and test.queue == "shared"
+    assert await svc.deliver_due(None, T0) == (3, 3)
+    by_path = sorted((s.path, s.json["type"]) for s in rx.seen)
+    assert by_path == [("/alice", "usage.anomaly"), ("/alice", "webhook.test"), ("/bob", "signal.created")]
+
+    for call in (svc.delete(bob, mine.id), svc.rotate_secret(bob, mine.id, T0), svc.send_test(bob, mine.id, T0)):
+        with pytest.raises(NotFound):
+            await call
+    await svc.publish("usage.anomaly", {"kind": "error_spike"}, T0, key_id=alice.id)
+    await svc.delete(alice, mine.id)
+    assert await svc.list(alice) == []
+    assert all(d.failed_at is not None for d in await repos.api.deliveries(mine.id) if d.delivered_at is None)
+    assert await svc.deliver_due(None, T0) == (0, 0)
+
+
+async def test_rotation_signs_with_both_secrets_during_the_overlap_only(repos, cfg, receiver, make_service):
+    rx = await receiver(200)
+    svc = make_service(Clock())
+    owner = await key(repos, cfg)
+    endpoint, old = await svc.create(owner, rx.url(), None, T0)
+    new = await svc.rotate_secret(owner, endpoint.id, T0)
+    assert new != old
+
+    during = T0 + timedelta(hours=23)
+    await svc.publish("signal.created", {"id": "a"}, during)
+    await svc.deliver_due(None, during)
+    after = T0 + timedelta(hours=24, seconds=1)
+    await svc.publish("signal.created", {"id": "b"}, after)
+    await svc.deliver_due(None, after)
+
+    overlap, later = rx.seen
+    assert len(overlap.headers["webhook-signature"].split(" ")) == 2
+    assert verify(new, overlap.headers, overlap.body, during) and verify(old, overlap.headers, overlap.body, during)
+    assert len(later.headers["webhook-signature"].split(" ")) == 1
+    assert verify(new, later.headers, later.body, after) and not verify(old, later.headers, later.body, after)
+
+
+# ----------------------------------------------------------------------------------- URL policy
+
+
+@pytest.fixture
+async def resolver(monkeypatch) -> dict[str, list[str]]:
+    """Names the tests may resolve; anything else fails the test instead of touching the network."""
+    answers = {
+        "localhost": ["127.0.0.1", "::1"],
+        "public.test": ["93.184.216.34"],
+        "mixed.test": ["1.1.1.1", "10.1.2.3"],
+    }
+    loop = asyncio.get_running_loop()
+
+    async def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        if host not in answers:
+            raise AssertionError(f"the test tried to resolve {host}")
+        return [
+            (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
+            for ip in answers[host]
+        ]
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    return answers
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback_ok", "problem"),
+    [
+        ("http://10.0.0.1/hook", True, "private"),
+        ("https://10.0.0.1/hook", False, "private"),
+        ("http://192.168.1.5/", True, "private"),
+        ("http://172.16.0.1/", True, "private"),
+        ("https://[fc00::1]/", False, "private"),
+        ("https://[::ffff:10.0.0.1]/", False, "private"),
+        ("http://169.254.169.254/latest", True, "link-local"),
+        ("http://[fe80::1]/", True, "link-local"),
+        ("https://224.0.0.1/", False, "multicast"),
+        ("https://0.0.0.0/", False, "unspecified"),
+        ("https://localhost/hook", False, "loopback"),
+        ("https://127.0.0.1/hook", False, "loopback"),
+        ("https://[::1]/hook", False, "loopback"),
+        ("ftp://public.test/file", True, "https://"),
+        ("http://example.com/hook", False, "https://"),  # refused before any lookup
+        ("http://public.test/hook", True, "https://"),  # http only to loopback, even in development
+        ("https://user:pass@public.test/hook", False, "credentials"),
+        ("https://mixed.test/hook", False, "private"),  # any forbidden address refuses the name
+        ("https://public.test/" + "a" * 2000, False, "longer than"),
+        ("https://public.test:99999/", False, "port"),
+        ("https:///nohost", False, "no host"),
+    ],
+)
+async def test_url_policy_refuses_ssrf_targets(resolver, url, loopback_ok, problem):
+    with pytest.raises(UserError, match=problem):
+        await check_url(url, allow_loopback_http=loopback_ok)
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback_ok"),
+    [
+        ("https://public.test/hooks/stratum?x=1", False),
+        ("http://127.0.0.1:8080/hook", True),
+        ("http://localhost:8080/hook", True),
+        ("http://[::1]:8080/hook", True),
+    ],
+)
+async def test_url_policy_accepts_public_https_and_loopback_in_development(resolver, url, loopback_ok):
+    assert await check_url(url, allow_loopback_http=loopback_ok) == url
+
+
+async def test_the_url_is_checked_again_at_delivery_time(repos, cfg, receiver, make_service, resolver):
+    rx = await receiver(200)
+    resolver["rebind.test"] = ["127.0.0.1"]
+    svc = make_service(Clock())
+    endpoint, _ = await svc.create(await key(repos, cfg), f"http://rebind.test:{rx.port}/hook", None, T0)
+    resolver["rebind.test"] = ["10.0.0.5"]  # the name now points inside the network
+    await svc.publish("signal.created", {"id": "a"}, T0)
+
+    assert await svc.deliver_due(None, T0) == (1, 0)
+    assert rx.seen == []
+    (d,) = await repos.api.deliveries(endpoint.id)
+    assert d.failed_at == T0
+    assert (await repos.api.endpoint(endpoint.id)).disabled_at is None  # the next event is checked afresh
+
+
+# ------------------------------------------------------------------------------------ workers
+
+
+async def test_a_slow_enterprise_receiver_does_not_delay_the_shared_queue(repos, cfg, receiver, make_service):
+    order: list[str] = []
+    shared_seen = asyncio.Event()
+    slow_done = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        order.append("slow started")
+        # holds its connection until the shared delivery arrived (or 5 s, which fails the order below)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(shared_seen.wait(), 5)
+        order.append("slow finished")
+        slow_done.set()
+        return web.Response(status=200)
+
+    async def fast(request: web.Request) -> web.StreamResponse:
+        order.append("shared received")
+        shared_seen.set()
+        return web.Response(status=200)
+
+    slow_rx, fast_rx = await receiver(slow), await receiver(fast)
+    svc = make_service(Clock(), concurrency=1)  # one at a time per queue: only separate queues can overlap
+    enterprise, pro = await key(repos, cfg, plan="enterprise"), await key(repos, cfg, plan="pro_infra")
+    await svc.create(enterprise, slow_rx.url(), ["clv.graded"], T0)
+    await svc.create(pro, fast_rx.url(), ["signal.created"], T0)
+    # the Enterprise message is older, so in one shared queue it would go first and block the other
+    await svc.publish("clv.graded", {"signal_id": "s"}, T0 - timedelta(seconds=1))
+    await svc.publish("signal.created", {"id": "s"}, T0)
+    assert sorted(await repos.api.queues()) == [f"key:{enterprise.id}", "shared"]
+
+    stop = asyncio.Event()
+    worker = asyncio.create_task(svc.run(stop, poll_seconds=0.05))
+    try:
+        await asyncio.wait_for(asyncio.gather(shared_seen.wait(), slow_done.wait()), 10)
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 5)  # the loops finish the batch in hand (marking it) before leaving
+    assert order.index("shared received") < order.index("slow finished")
+    assert await repos.api.queues() == []
+
+
+async def test_run_delivers_new_messages_promptly_and_stops(repos, cfg, receiver, make_service):
+    got = asyncio.Event()
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        got.set()
+        return web.Response(status=204)
+
+    rx = await receiver(answer)
+    svc = make_service(Clock())
+    await svc.create(await key(repos, cfg), rx.url(), None, T0)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(svc.run(stop, poll_seconds=30))  # a poll this long: only the wake-up helps
+    await asyncio.sleep(0.05)
+    await svc.publish("signal.created", {"id": "s"}, T0)
+    await asyncio.wait_for(got.wait(), 5)
+    stop.set()
+    await asyncio.wait_for(worker, 5)
+    assert len(rx.seen) == 1
