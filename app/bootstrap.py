@@ -4,13 +4,16 @@ built here and passed in; nothing is global. `run_bot.py` → `app.cli` → `bui
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from api.runtime import ApiRuntime
 from app.settings import Settings
+from app.web import WebServer
 from engine.events import EventBus
 from engine.jobs import EngineJobs
 from engine.providers.odds_api import OddsApiClient
@@ -21,6 +24,43 @@ from storage import Repositories
 log = logging.getLogger(__name__)
 
 BUNDLED_TAPE = Path(__file__).resolve().parent.parent / "engine" / "data" / "wnba_demo_tape.jsonl.gz"
+
+
+@dataclass(slots=True)
+class WebStack:
+    """The embedded web server and what it serves (the REST API and webhooks; the bot adds Stripe's)."""
+
+    server: WebServer
+    api: ApiRuntime
+
+    async def stop(self) -> None:
+        await self.api.stop()
+        await self.server.stop()
+
+
+async def start_web(
+    app: App,
+    *,
+    clock=None,
+    notify_owner=None,
+    notify_operators=None,
+    extra_routes: Callable[[WebServer], None] | None = None,
+) -> WebStack:
+    """Build the web server with the REST API (and `extra_routes`), start it and the webhook workers."""
+    server = WebServer(app.settings.web)
+    runtime = ApiRuntime(
+        app.settings,
+        app.repos,
+        notify_owner=notify_owner,
+        notify_operators=notify_operators,
+        **({"clock": clock} if clock is not None else {}),
+    )
+    runtime.install(server, app.bus)
+    if extra_routes is not None:
+        extra_routes(server)
+    await server.start()
+    await runtime.start()
+    return WebStack(server=server, api=runtime)
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.bootstrap import BUNDLED_TAPE, App, build_app, start_live_polling
+from app.bootstrap import BUNDLED_TAPE, App, build_app, start_live_polling, start_web
 from app.console import format_signal
 from app.settings import ConfigError, Settings, load_settings
 from engine.events import SIGNAL_CREATED
@@ -38,6 +38,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true", help="delete the database before starting")
     parser.add_argument("--config", metavar="PATH", help="config file (default: config.toml of the project)")
     parser.add_argument("--quiet", action="store_true", help="do not print each signal")
+    parser.add_argument("--serve", action="store_true", help="after the replay, keep serving the REST API and webhooks")
+    parser.add_argument("--port", type=int, help="web server port (default: web.port in config)")
     parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     return parser.parse_args(argv)
 
@@ -50,7 +52,12 @@ def _delete_database(path: Path) -> None:
 
 
 async def run_replay(
-    settings: Settings, args: argparse.Namespace, tape: Path, db_path: Path, speed: str | float
+    settings: Settings,
+    args: argparse.Namespace,
+    tape: Path,
+    db_path: Path,
+    speed: str | float,
+    stop: asyncio.Event | None = None,
 ) -> int:
     app = await build_app(settings, db_path=db_path, source=f"replay:{tape.name}")
     try:
@@ -70,9 +77,24 @@ async def run_replay(
         print(format_audit(report))
         if args.summary_json:
             await asyncio.to_thread(_write_json, Path(args.summary_json), report.as_dict())
+        if getattr(args, "serve", False):
+            await serve_until_stopped(app, stop)
         return 0
     finally:
         await app.close()
+
+
+async def serve_until_stopped(app: App, stop: asyncio.Event | None = None) -> None:
+    """The REST API and webhooks on the embedded web server, until Ctrl-C (or `stop`)."""
+    stop = stop or _signal_event()
+    web = await start_web(app)
+    host = app.settings.web.host
+    print(f"\nserving the REST API on http://{host}:{web.server.port}/v1 (OpenAPI: /v1/openapi.json); Ctrl-C stops")
+    print("create a key with: python run_bot.py apikey create --plan builder --owner NAME", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await web.stop()
 
 
 def _write_json(path: Path, payload: dict[str, object]) -> None:
@@ -91,12 +113,17 @@ async def run_live(settings: Settings, db_path: Path, stop: asyncio.Event | None
     """Poll until SIGINT/SIGTERM (or `stop` is set), then stop the jobs and close the database."""
     app = await build_app(settings, db_path=db_path, source=f"oddsapi:{settings.feed.sport}")
     stop = stop or _signal_event()
+    web = None
     try:
         app.bus.subscribe(SIGNAL_CREATED, _printer(app))
+        if settings.web.enabled:
+            web = await start_web(app)
         start_live_polling(app)
         await stop.wait()
         return 0
     finally:
+        if web is not None:
+            await web.stop()
         await app.close()
 
 
@@ -220,6 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --speed: {exc}", file=sys.stderr)
         return 2
     db_path = Path(args.db or settings.storage.path)
+    if args.port is not None:
+        if not 0 <= args.port <= 65535:
+            print("error: --port must be between 0 and 65535", file=sys.stderr)
+            return 2
+        settings.web.port = args.port
     if settings.discord.token is not None and not args.replay:
         if args.fresh:
             _delete_database(db_path)

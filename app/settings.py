@@ -250,6 +250,7 @@ class DiscordSettings(_Section):
     signals_page_size: int = Field(5, ge=1, le=10)
     export_max_days: int = Field(90, ge=1)
     demo_replay_speed: str = "max"  # with a token but no odds key, the bundled tape is replayed
+    operators_channel: int | None = None  # API usage anomalies are posted here
 
 
 class StripeSettings(_Section):
@@ -272,6 +273,7 @@ class WebSettings(_Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    allow_loopback_webhooks: bool = False  # development only: http:// webhook URLs to this machine
 
 
 def _default_presets() -> dict[str, PresetSettings]:

@@ -17,7 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord.ext import commands
 
 from access import UserError
-from app.bootstrap import App
+from app.bootstrap import App, WebStack, start_web
 from app.web import WebServer
 from billing.gateway import StripeGateway
 from billing.service import BillingService
@@ -63,7 +63,7 @@ class StratumBot(commands.Bot):
         self._feed_task: asyncio.Task | None = None
         self.tree.on_error = on_app_command_error
         self.billing: BillingService | None = None
-        self.web: WebServer | None = None
+        self.web: WebStack | None = None
         self._first_ready = True
 
     async def setup_hook(self) -> None:
@@ -113,15 +113,42 @@ class StratumBot(commands.Bot):
                 **JOB_DEFAULTS,
             )
         if settings.web.enabled:
-            self.web = WebServer(settings.web)
-            if self.billing is not None and settings.stripe.webhook_secret is not None:
-                handler = stripe_webhook(
-                    self.billing,
-                    settings.stripe.webhook_secret.get_secret_value(),
-                    settings.stripe.webhook_tolerance_seconds,
-                )
-                self.web.add_route("POST", WEBHOOK_PATH, handler)
-            await self.web.start()
+
+            def stripe_route(server: WebServer) -> None:
+                if self.billing is not None and settings.stripe.webhook_secret is not None:
+                    secret = settings.stripe.webhook_secret.get_secret_value()
+                    handler = stripe_webhook(self.billing, secret, settings.stripe.webhook_tolerance_seconds)
+                    server.add_route("POST", WEBHOOK_PATH, handler)
+
+            self.web = await start_web(
+                self.app,
+                clock=self.ctx.clock,
+                notify_owner=self.notify_owner,
+                notify_operators=self.notify_operators,
+                extra_routes=stripe_route,
+            )
+
+    async def notify_owner(self, owner: str, text: str) -> None:
+        """A key owner's notice: by DM when the owner is a Discord member (directly, or through Stripe)."""
+        user_id = None
+        if owner.startswith("discord:"):
+            user_id = int(owner.split(":", 1)[1])
+        elif owner.startswith("stripe:"):
+            link = await self.ctx.repos.billing.link_of_customer(owner.split(":", 1)[1])
+            user_id = link.user_id if link else None
+        if user_id is None:
+            log.info("notice for %s: %s", owner, text)
+            return
+        user = self.get_user(user_id) or await self.fetch_user(user_id)
+        await user.send(text, allowed_mentions=discord.AllowedMentions.none())
+
+    async def notify_operators(self, text: str) -> None:
+        channel_id = self.ctx.settings.discord.operators_channel
+        channel = self.get_channel(channel_id) if channel_id else None
+        if channel is None:
+            log.warning("operators: %s", text)
+            return
+        await channel.send(text[:1900], allowed_mentions=discord.AllowedMentions.none())
 
     def billing_service(self) -> BillingService:
         if self.billing is None:

@@ -44,7 +44,7 @@ def test_cli_creates_revokes_and_rotates_keys(tmp_path, capsys):
     assert key_id in listing and "revoked" in listing and rotated not in listing and secret not in listing
     assert asyncio.run(_authenticate(db, secret)) is None
     assert asyncio.run(_authenticate(db, rotated)).plan == "builder"
-    new_id = rotated.rsplit("_", 1)[0]
+    new_id = "_".join(rotated.split("_")[:2])  # "strat_<8 hex>"; the secret part may contain "_"
     assert main(["apikey", "revoke", new_id, "--db", str(db)]) == 0
     assert main(["apikey", "revoke", new_id, "--db", str(db)]) == 2
     assert "No active key" in capsys.readouterr().err

@@ -40,7 +40,7 @@ class Clock:
 class Rig:
     def __init__(self, fake, bot, stripe_stack, clock) -> None:
         self.fake, self.bot, self.stripe, self.clock = fake, bot, stripe_stack, clock
-        self.url = f"http://127.0.0.1:{bot.web.port}/stripe/webhook"
+        self.url = f"http://127.0.0.1:{bot.web.server.port}/stripe/webhook"
 
     def has_pro(self, user_id: int) -> bool:
         member = self.bot.get_guild(FakeDiscord.DEFAULT_GUILD_ID).get_member(user_id)

@@ -1,0 +1,856 @@
+"""The REST API over real HTTP on loopback, on a real SQLite file holding the bundled tape replayed up to
+2026-08-05 23:15Z (New York and Atlanta closed and graded, Washington still to tip).
+
+Every response any test receives goes through `check_against_document`, which validates its status,
+headers, body and query parameters against the server's own OpenAPI document with a small validator of
+the JSON-Schema subset the document uses; `test_every_operation_matches_the_document` makes sure each
+operation is exercised at least once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+
+from access import NotFound, UserError, plan_limits
+from api.keys import create_key, revoke
+from api.models import ApiKey, WebhookEndpoint
+from api.ratelimit import RateLimiter
+from api.server import ApiContext, build_api
+from api.usage import (
+    UsageRecorder,
+    error_spike,
+    is_error,
+    minute_key,
+    month_range,
+    rate_spike_threshold,
+    soft_limit_thresholds,
+    usage_warning,
+)
+from app.bootstrap import BUNDLED_TAPE
+from app.web import WebServer
+from engine.events import EventBus
+from engine.models import Market, SignalType
+from engine.presets import passes
+from engine.providers.tape import read_tape
+from engine.reports import build_audit
+from engine.service import EngineService
+from storage import Repositories
+from tests.engine_builders import settings
+
+CUT = datetime(2026, 8, 5, 23, 15, tzinfo=UTC)
+START = datetime(2026, 8, 5, 23, 20, 5, tzinfo=UTC)  # the API's clock: a few seconds into a minute
+ATLANTA = "2977c51845a4f2621deca3d4a38a0ac2"  # closed at 23:00Z, graded
+WASHINGTON = "80bb6c471358f70e96b4571c4470ac0a"  # tips 23:35Z: still scheduled
+NEW_YORK = "51369aa71fcd604bdf38a760b6bcc223"  # closed on 2026-08-03
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------- a JSON-Schema subset validator
+
+
+class SchemaMismatch(AssertionError):
+    pass
+
+
+_TYPES: dict[str, Any] = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+
+
+def resolve(doc: dict[str, Any], ref: str) -> dict[str, Any]:
+    node: Any = doc
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def validate(value: Any, schema: dict[str, Any], doc: dict[str, Any], where: str = "$") -> None:
+    """type (lists = nullable), properties, required, additionalProperties: false, items, enum, $ref,
+    minimum/maximum, minItems/maxItems and format date-time / date."""
+    if "$ref" in schema:
+        validate(value, resolve(doc, schema["$ref"]), doc, where)
+        return
+    kinds = schema.get("type")
+    if kinds is not None:
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        if not any(_TYPES[k](value) for k in kinds):
+            raise SchemaMismatch(f"{where}: {value!r} is not of type {kinds}")
+    if value is None:
+        return
+    if "enum" in schema and value not in schema["enum"]:
+        raise SchemaMismatch(f"{where}: {value!r} not in {schema['enum']}")
+    if _TYPES["number"](value):
+        if "minimum" in schema and value < schema["minimum"]:
+            raise SchemaMismatch(f"{where}: {value} < {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            raise SchemaMismatch(f"{where}: {value} > {schema['maximum']}")
+    if isinstance(value, str) and schema.get("format") == "date-time":
+        if not value.endswith("Z"):
+            raise SchemaMismatch(f"{where}: {value!r} is not UTC with a Z")
+        datetime.fromisoformat(value)
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        missing = [name for name in schema.get("required", []) if name not in value]
+        if missing:
+            raise SchemaMismatch(f"{where}: missing {missing}")
+        if schema.get("additionalProperties") is False:
+            extra = sorted(set(value) - set(properties))
+            if extra:
+                raise SchemaMismatch(f"{where}: undocumented {extra}")
+        for name, item in value.items():
+            if name in properties:
+                validate(item, properties[name], doc, f"{where}.{name}")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0) or len(value) > schema.get("maxItems", len(value)):
+            raise SchemaMismatch(f"{where}: {len(value)} items out of bounds")
+        for i, item in enumerate(value):
+            if "items" in schema:
+                validate(item, schema["items"], doc, f"{where}[{i}]")
+
+
+def find_operation(doc: dict[str, Any], method: str, path: str) -> tuple[str, dict[str, Any]] | None:
+    for template, operations in doc["paths"].items():
+        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
+        if re.match(pattern, path) and method.lower() in operations:
+            return template, operations[method.lower()]
+    return None
+
+
+def declared_query(doc: dict[str, Any], operation: dict[str, Any]) -> set[str]:
+    params = [resolve(doc, p["$ref"]) if "$ref" in p else p for p in operation.get("parameters", [])]
+    return {p["name"] for p in params if p["in"] == "query"}
+
+
+@dataclass
+class DocumentChecker:
+    """Validates each response against the document; remembers which operations it saw succeed."""
+
+    doc: dict[str, Any]
+    seen: set[str] = field(default_factory=set)
+    checked: int = 0
+
+    async def __call__(self, response: httpx.Response) -> None:
+        await response.aread()
+        request = response.request
+        if not request.url.path.startswith("/v1/"):
+            return  # /healthz and the Stripe webhook are not the API's
+        found = find_operation(self.doc, request.method, request.url.path)
+        if found is None:
+            # Unknown paths and methods are answered with the documented error shape.
+            assert response.status_code in (401, 404, 405), (request.url, response.status_code)
+            validate(response.json(), {"$ref": "#/components/schemas/Error"}, self.doc)
+            return
+        template, operation = found
+        status = str(response.status_code)
+        assert status in operation["responses"], f"{request.method} {template} → undocumented {status}"
+        documented = operation["responses"][status]
+        schema = documented.get("content", {}).get("application/json", {}).get("schema")
+        if schema is not None:
+            validate(response.json(), schema, self.doc, f"{operation['operationId']}:{status}")
+        elif status == "204":
+            assert response.content == b""
+        for header in documented.get("headers", {}):
+            if header != "X-Usage-Warning":
+                assert header in response.headers, f"{operation['operationId']}: no {header} on {status}"
+        if response.status_code < 400:
+            undeclared = set(request.url.params) - declared_query(self.doc, operation)
+            assert not undeclared, f"{operation['operationId']}: undocumented parameters {undeclared}"
+            self.seen.add(operation["operationId"])
+        self.checked += 1
+
+
+# ---------------------------------------------------------------------- the world
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+async def _replay(path: Path) -> None:
+    repos = await Repositories.open(path)
+    try:
+        service = await EngineService.restore(settings(), repos, EventBus(), source="test")
+        for raw in read_tape(BUNDLED_TAPE):
+            if raw.fetched_at > CUT:
+                break
+            await service.process(raw)
+    finally:
+        await repos.close()
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tape replayed once per session; each test gets its own copy of the file."""
+    path = tmp_path_factory.mktemp("api") / "template.db"
+    asyncio.run(_replay(path))
+    return path
+
+
+class PlanLimitReached(UserError):
+    status = 403
+
+
+class FakeWebhooks:
+    """The webhook service's interface, in memory, with its ownership and plan-limit rules."""
+
+    def __init__(self, plans: dict[str, Any]) -> None:
+        self.plans = plans
+        self.endpoints: dict[str, WebhookEndpoint] = {}
+        self.calls: list[tuple[str, str]] = []
+
+    async def create(self, key: ApiKey, url: str, events: list[str] | None, now: datetime) -> tuple[Any, str]:
+        self.calls.append(("create", key.id))
+        if not url.startswith("https://"):
+            raise UserError("Webhook URLs must be https://.")
+        if sum(e.key_id == key.id for e in self.endpoints.values()) >= plan_limits(key, self.plans).webhooks:
+            raise PlanLimitReached("Your plan allows no more webhook endpoints.")
+        endpoint = WebhookEndpoint(
+            id=f"we_{len(self.endpoints) + 1}",
+            key_id=key.id,
+            url=url,
+            events=tuple(events or ("signal.created", "clv.graded", "usage.anomaly")),
+            secret="whsec_first",
+            created_at=now,
+        )
+        self.endpoints[endpoint.id] = endpoint
+        return replace(endpoint, secret=""), "whsec_first"
+
+    async def list(self, key: ApiKey) -> list[WebhookEndpoint]:
+        self.calls.append(("list", key.id))
+        return [replace(e, secret="") for e in self.endpoints.values() if e.key_id == key.id]
+
+    def _own(self, key: ApiKey, endpoint_id: str) -> WebhookEndpoint:
+        endpoint = self.endpoints.get(endpoint_id)
+        if endpoint is None or endpoint.key_id != key.id:
+            raise NotFound(f"No webhook endpoint {endpoint_id}.")
+        return endpoint
+
+    async def delete(self, key: ApiKey, endpoint_id: str) -> None:
+        self.calls.append(("delete", endpoint_id))
+        self._own(key, endpoint_id)
+        del self.endpoints[endpoint_id]
+
+    async def send_test(self, key: ApiKey, endpoint_id: str, now: datetime) -> Any:
+        self.calls.append(("test", endpoint_id))
+        self._own(key, endpoint_id)
+        return SimpleNamespace(id="msg_test1")
+
+    async def rotate_secret(self, key: ApiKey, endpoint_id: str, now: datetime) -> str:
+        self.calls.append(("rotate", endpoint_id))
+        endpoint = self._own(key, endpoint_id)
+        self.endpoints[endpoint_id] = replace(
+            endpoint, secret="whsec_second", old_secret="whsec_first", old_secret_until=now + timedelta(hours=24)
+        )
+        return "whsec_second"
+
+
+@dataclass
+class World:
+    ctx: ApiContext
+    clock: Clock
+    client: httpx.AsyncClient
+    keys: dict[str, str]  # name -> plaintext
+    key_ids: dict[str, str]
+    webhooks: FakeWebhooks
+    anomalies: list[tuple[str, str, str]]
+    checker: DocumentChecker
+    api_app: web.Application
+
+    @property
+    def repos(self) -> Repositories:
+        return self.ctx.repos
+
+    def auth(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[name]}"}
+
+    async def get(self, path: str, key: str = "pro", **params: Any) -> httpx.Response:
+        return await self.client.get(path, params=params or None, headers=self.auth(key))
+
+
+KEYS = {
+    "builder": {"plan": "builder"},
+    "pro": {"plan": "pro_infra", "rpm_override": 100_000},  # data tests should not meet the limit
+    "pro_plain": {"plan": "pro_infra"},
+    "tiny": {"plan": "pro_infra", "monthly_override": 5},
+    "enterprise": {"plan": "enterprise"},
+    "revoked": {"plan": "pro_infra"},
+}
+
+
+async def _world(template_db: Path, tmp_path: Path, *, webhooks: bool = True) -> AsyncIterator[World]:
+    path = tmp_path / "stratum.db"
+    shutil.copyfile(template_db, path)
+    config = settings()
+    repos = await Repositories.open(path)
+    clock = Clock(START)
+    keys, key_ids = {}, {}
+    for name, options in KEYS.items():
+        key, plaintext = await create_key(repos, config, owner=f"owner-{name}", now=clock(), **options)
+        keys[name], key_ids[name] = plaintext, key.id
+    await revoke(repos, key_ids["revoked"], clock())
+    seen: list[tuple[str, str, str]] = []
+
+    async def on_anomaly(key: ApiKey, kind: str, detail: str) -> None:
+        seen.append((key.id, kind, detail))
+
+    fake = FakeWebhooks(config.plans)
+    ctx = ApiContext.create(config, repos, clock=clock, webhooks=fake if webhooks else None, on_anomaly=on_anomaly)
+    server = WebServer(config.web)
+    api_app = build_api(server, ctx)
+    port = await server.start()
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, timeout=10) as plain:
+        doc = (await plain.get("/v1/openapi.json")).json()
+    checker = DocumentChecker(doc)
+    client = httpx.AsyncClient(base_url=base, timeout=10, event_hooks={"response": [checker]})
+    try:
+        yield World(ctx, clock, client, keys, key_ids, fake, seen, checker, api_app)
+    finally:
+        await client.aclose()
+        await server.stop()
+        await repos.close()
+
+
+@pytest.fixture
+async def world(template_db: Path, tmp_path: Path) -> AsyncIterator[World]:
+    async for w in _world(template_db, tmp_path):
+        yield w
+
+
+async def all_pages(world: World, path: str, key: str = "pro", **params: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(500):
+        query = dict(params, **({"cursor": cursor} if cursor else {}))
+        response = await world.get(path, key, **query)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert len(body["data"]) <= int(params.get("limit", 50))
+        items.extend(body["data"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError("pagination did not end")
+
+
+# ---------------------------------------------------------------------- authentication
+
+
+async def test_auth_failures_are_401_with_no_data(world: World):
+    cases = [
+        {},
+        {"Authorization": "Token " + world.keys["pro"]},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer not-a-key"},
+        {"Authorization": "Bearer strat_deadbeef_" + "x" * 32},
+        world.auth("revoked"),
+    ]
+    for headers in cases:
+        for path in ("/v1/signals", f"/v1/games/{ATLANTA}", "/v1/usage", "/v1/webhooks", "/v1/nope"):
+            response = await world.client.get(path, headers=headers)
+            assert response.status_code == 401, (headers, path)
+            body = response.json()
+            assert set(body) == {"error"} and body["error"]["code"] == "unauthorized"
+            assert "data" not in response.text and "X-RateLimit-Limit" not in response.headers
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    # Nothing was counted against any key.
+    for key_id in world.key_ids.values():
+        assert await world.repos.api.usage_since(key_id, "2000") == []
+    # The document and the health check need no key.
+    assert (await world.client.get("/v1/openapi.json")).status_code == 200
+    assert (await world.client.get("/healthz")).json() == {"status": "ok"}
+
+
+# ---------------------------------------------------------------------- rate limits
+
+
+async def _burst(world: World, key: str, n: int) -> list[httpx.Response]:
+    return [await world.get("/v1/games", key, limit=1) for _ in range(n)]
+
+
+@pytest.mark.parametrize(("key", "limit"), [("builder", 30), ("pro_plain", 120)])
+async def test_each_plan_has_its_requests_per_minute(world: World, key: str, limit: int):
+    responses = await _burst(world, key, limit)
+    for i, response in enumerate(responses, start=1):
+        assert response.status_code == 200
+        assert response.headers["X-RateLimit-Limit"] == str(limit)
+        assert response.headers["X-RateLimit-Remaining"] == str(limit - i)
+        assert 0 < int(response.headers["X-RateLimit-Reset"]) <= 55  # the clock stands 5 s into the minute
+    over = await world.get("/v1/games", key, limit=1)
+    assert over.status_code == 429
+    assert over.json()["error"]["code"] == "rate_limited" and "data" not in over.json()
+    assert over.headers["Retry-After"] == over.headers["X-RateLimit-Reset"] == "55"
+    assert over.headers["X-RateLimit-Remaining"] == "0" and over.headers["X-RateLimit-Limit"] == str(limit)
+    # The refused request is not counted as usage.
+    rows = await world.repos.api.usage_since(world.key_ids[key], "2000")
+    assert rows == [(minute_key(START), limit, 0)]
+    # The next minute starts a fresh window.
+    world.clock.advance(seconds=55)
+    again = await world.get("/v1/games", key, limit=1)
+    assert again.status_code == 200
+    assert again.headers["X-RateLimit-Remaining"] == str(limit - 1) and again.headers["X-RateLimit-Reset"] == "60"
+    # Errors also carry the headers.
+    bad = await world.get("/v1/signals", key, min_score="high")
+    assert bad.status_code == 400 and bad.headers["X-RateLimit-Remaining"] == str(limit - 2)
+
+
+def test_limiter_windows_follow_the_injected_clock():
+    clock = Clock(datetime(2026, 8, 5, 12, 0, 59, 500_000, tzinfo=UTC))
+    limiter = RateLimiter(clock)
+    first = limiter.hit("k", 2)
+    assert (first.allowed, first.remaining, first.reset) == (True, 1, 1)
+    assert limiter.hit("k", 2).allowed and not limiter.hit("k", 2).allowed
+    assert limiter.hit("other", 2).allowed  # keys are independent
+    assert limiter.peek("k", 2).remaining == 0
+    clock.advance(seconds=0.5)
+    assert limiter.hit("k", 2).remaining == 1
+    assert not limiter.hit("zero", 0).allowed
+    assert limiter.hit("k", 2).headers() == {
+        "X-RateLimit-Limit": "2",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": "60",
+    }
+
+
+# ---------------------------------------------------------------------- usage and anomalies
+
+
+async def test_monthly_soft_limit_warns_and_records_each_level_once(world: World):
+    key_id = world.key_ids["tiny"]  # monthly_override = 5
+    warnings = []
+    for _ in range(7):
+        response = await world.get("/v1/games", "tiny", limit=1)
+        assert response.status_code == 200  # the soft limit never refuses
+        warnings.append(response.headers.get("X-Usage-Warning"))
+    assert warnings[:5] == [None] * 5
+    assert "6 of 5" in warnings[5] and "7 of 5" in warnings[6]
+    kinds = [a["kind"] for a in await world.repos.api.anomalies(key_id)]
+    assert sorted(kinds) == ["soft_limit_100", "soft_limit_80"]
+    assert [(k, kind) for k, kind, _ in world.anomalies] == [(key_id, "soft_limit_80"), (key_id, "soft_limit_100")]
+    assert "4 of 5" in world.anomalies[0][2]
+
+    body = (await world.get("/v1/usage", "tiny")).json()
+    assert body["usage"]["this_month"] == 8 and body["usage"]["monthly_remaining"] == 0
+    assert body["usage"]["over_soft_limit"] is True
+    assert {a["kind"] for a in body["anomalies"]} == {"soft_limit_80", "soft_limit_100"}
+
+    # A restarted recorder (fresh memory, same database) does not raise them again.
+    restarted = UsageRecorder(world.repos, lambda *a: pytest.fail("no new anomaly expected"))
+    key = await world.repos.api.key(key_id)
+    outcome = await restarted.record(key, plan_limits(key, world.ctx.settings.plans), 200, world.clock())
+    assert outcome is not None and outcome.month_requests == 9 and outcome.anomalies == ()
+
+    # A new month starts from zero.
+    world.clock.now = datetime(2026, 9, 1, 0, 0, 30, tzinfo=UTC)
+    response = await world.get("/v1/games", "tiny", limit=1)
+    assert "X-Usage-Warning" not in response.headers
+    assert (await world.get("/v1/usage", "tiny")).json()["usage"]["this_month"] == 2
+    assert len(world.anomalies) == 2
+
+
+async def test_rate_spike_against_the_key_baseline(world: World):
+    key_id = world.key_ids["pro_plain"]
+    async with world.repos.db.transaction():  # an hour at 2 requests a minute
+        for minutes_ago in range(1, 61):
+            for _ in range(2):
+                await world.repos.api.count_request(key_id, minute_key(START - timedelta(minutes=minutes_ago)), False)
+    responses = await _burst(world, "pro_plain", 32)  # max(3 × 2, 2 + 30) = 32: not over yet
+    assert all(r.status_code == 200 for r in responses) and world.anomalies == []
+    await _burst(world, "pro_plain", 10)
+    assert [kind for _, kind, _ in world.anomalies] == ["rate_spike"]
+    assert "33 requests" in world.anomalies[0][2] and "baseline of 2.0" in world.anomalies[0][2]
+    assert [a["kind"] for a in await world.repos.api.anomalies(key_id)] == ["rate_spike"]
+
+
+async def test_error_spike_and_usage_counts(world: World):
+    for _ in range(11):
+        assert (await world.get("/v1/signals", "pro_plain", limit=0)).status_code == 400
+    for _ in range(8):
+        assert (await world.get("/v1/games", "pro_plain", limit=1)).status_code == 200
+    assert world.anomalies == []  # 19 requests: not enough to judge
+    await world.get("/v1/games", "pro_plain", limit=1)
+    assert [kind for _, kind, _ in world.anomalies] == ["error_spike"]
+    assert "11 of 20" in world.anomalies[0][2]
+    await world.client.get("/v1/usage")  # a 401: counted nowhere
+    body = (await world.get("/v1/usage", "pro_plain")).json()
+    assert body["usage"]["this_minute"] == {"requests": 21, "errors": 11}
+    assert body["usage"]["today"] == 21 and body["usage"]["this_month"] == 21
+    assert body["key"] == {"id": world.key_ids["pro_plain"], "owner": "owner-pro_plain", "plan": "pro_infra"}
+    assert body["plan"] == {
+        "plan": "pro_infra",
+        "label": "Pro Infra",
+        "requests_per_minute": 120,
+        "webhooks": 5,
+        "monthly_soft_limit": 50000,
+        "commercial_use": True,
+        "dedicated_queue": False,
+    }
+    assert body["usage"]["monthly_remaining"] == 50000 - 21 and body["rate_limit"]["remaining"] == 120 - 21
+    assert [a["kind"] for a in body["anomalies"]] == ["error_spike"]
+    builder = (await world.get("/v1/usage", "builder")).json()
+    assert builder["plan"]["commercial_use"] is False and builder["plan"]["requests_per_minute"] == 30
+    assert builder["usage"]["monthly_remaining"] is None and builder["usage"]["this_minute"]["requests"] == 1
+    assert (await world.get("/v1/usage", "enterprise")).json()["plan"]["dedicated_queue"] is True
+
+
+def test_usage_rules():
+    assert [is_error(s) for s in (200, 204, 400, 401, 403, 404, 429, 500)] == [
+        False,
+        False,
+        True,
+        False,
+        True,
+        True,
+        False,
+        True,
+    ]
+    assert soft_limit_thresholds(5) == {"soft_limit_80": 4, "soft_limit_100": 5}
+    assert soft_limit_thresholds(0) == {}
+    assert usage_warning(5, 5) is None and usage_warning(6, 5) and usage_warning(10**6, 0) is None
+    assert rate_spike_threshold([5] * 9 + [0] * 51) is None  # 9 active minutes: too little history
+    assert rate_spike_threshold([60] * 60) == 180 and rate_spike_threshold([1] * 60) == 31
+    assert not error_spike(19, 19) and not error_spike(20, 10) and error_spike(20, 11)
+    assert month_range(datetime(2026, 12, 31, 23, 59, tzinfo=UTC)) == ("2026-12", "2027-01")
+    assert minute_key(datetime(2026, 8, 5, 23, 20, 59, tzinfo=UTC)) == "2026-08-05T23:20"
+
+
+# ---------------------------------------------------------------------- data: pagination and filters
+
+
+async def test_signal_pages_have_no_duplicates_or_skips_even_with_new_rows(world: World):
+    stored = await world.repos.signals.list(limit=10_000)
+    assert len(stored) > 20
+    first = await world.get("/v1/signals", limit=7)
+    # A new signal arriving between two pages is newer than the cursor: it neither shifts nor repeats rows.
+    async with world.repos.db.transaction():
+        await world.repos.signals.insert(replace(stored[0], id="brand-new", created_at=START))
+    ids = [s["id"] for s in first.json()["data"]]
+    ids += [s["id"] for s in await all_pages(world, "/v1/signals", limit=7, cursor=first.json()["next_cursor"])]
+    assert ids == [s.id for s in stored]
+    # Newest first, by (created_at, id).
+    again = await all_pages(world, "/v1/signals", limit=200)
+    assert [s["id"] for s in again] == ["brand-new", *ids]
+
+
+@pytest.mark.parametrize(
+    ("path", "limit"),
+    [
+        ("/v1/games", 1),
+        ("/v1/clv/grades", 9),
+        (f"/v1/games/{ATLANTA}/odds/history", 97),
+        (f"/v1/games/{WASHINGTON}/consensus", 53),
+    ],
+)
+async def test_every_list_pages_cleanly(world: World, path: str, limit: int):
+    paged = await all_pages(world, path, limit=limit)
+    whole = await all_pages(world, path, limit=200)
+    assert paged == whole and len(paged) > limit
+    if path == "/v1/games":
+        assert [g["id"] for g in paged] == [NEW_YORK, ATLANTA, WASHINGTON]
+    if path.endswith("/odds/history"):
+        assert len(paged) == len(await world.repos.quotes.history(ATLANTA))
+        keys = [(line["observed_at"], line["market"], line["book"]) for line in paged]
+        assert keys == sorted(set(keys))
+    if path.endswith("/consensus"):
+        assert len(paged) == len(await world.repos.consensus.history(WASHINGTON))
+    if path == "/v1/clv/grades":
+        graded = await world.repos.grades.list(limit=10_000)
+        assert [g["grade"]["signal_id"] for g in paged] == [grade.signal_id for _, grade in graded]
+
+
+async def test_signal_filters(world: World):
+    stored = await world.repos.signals.list(limit=10_000)
+
+    async def ids(**params: Any) -> list[str]:
+        return [s["id"] for s in await all_pages(world, "/v1/signals", limit=200, **params)]
+
+    for kind in SignalType:
+        assert await ids(type=kind.value) == [s.id for s in stored if s.type == kind]
+    for game in (ATLANTA, WASHINGTON, NEW_YORK):
+        assert await ids(game=game) == [s.id for s in stored if s.game_id == game]
+    for market in Market:
+        assert await ids(market=market.value) == [s.id for s in stored if s.market == market]
+    assert await ids(min_score=50) == [s.id for s in stored if s.score >= 50]
+    assert await ids(game="no-such-game") == []
+    middle = sorted(s.created_at for s in stored)[len(stored) // 3 : 2 * len(stored) // 3]
+    since, until = middle[0], middle[-1]
+    expected = [s.id for s in stored if since <= s.created_at < until]
+    assert expected and await ids(since=since.isoformat(), until=until.isoformat()) == expected
+    naive = since.replace(tzinfo=None).isoformat()  # no offset means UTC
+    assert await ids(since=naive) == [s.id for s in stored if s.created_at >= since]
+    for name, preset in world.ctx.settings.presets.items():
+        wanted = [s.id for s in stored if passes(s, preset)]
+        assert await ids(preset=name) == wanted
+        small_pages = [s["id"] for s in await all_pages(world, "/v1/signals", limit=3, preset=name)]
+        assert small_pages == wanted
+    low_noise = world.ctx.settings.presets["low_noise"]
+    assert await ids(preset="low_noise", type="STEAM", min_score=60) == [
+        s.id for s in stored if passes(s, low_noise) and s.type == SignalType.STEAM and s.score >= 60
+    ]
+
+
+async def test_games_odds_consensus_and_signal_detail(world: World):
+    games = (await world.get("/v1/games", date="2026-08-05")).json()["data"]
+    assert [g["id"] for g in games] == [ATLANTA, WASHINGTON]
+    assert [g["id"] for g in (await world.get("/v1/games", status="scheduled")).json()["data"]] == [WASHINGTON]
+    assert (await world.get("/v1/games", date="2026-08-04")).json() == {"data": [], "next_cursor": None}
+
+    game = (await world.get(f"/v1/games/{ATLANTA}")).json()
+    assert game["status"] == "closed" and {c["market"] for c in game["closes"]} == {"h2h", "spreads", "totals"}
+    assert (await world.get(f"/v1/games/{WASHINGTON}")).json()["closes"] == []
+
+    closed = (await world.get(f"/v1/games/{ATLANTA}/odds")).json()
+    expected = await world.repos.quotes.as_of(ATLANTA, datetime(9999, 1, 1, tzinfo=UTC))
+    assert len(closed["lines"]) == len(expected) > 0
+    assert closed["as_of"] == max(line["observed_at"] for line in closed["lines"])
+    live = (await world.get(f"/v1/games/{WASHINGTON}/odds")).json()
+    latest = await world.repos.quotes.latest([WASHINGTON])
+    assert [(x["book"], x["market"], x["point"]) for x in live["lines"]] == [
+        (x.book, x.market.value, x.point) for x in latest
+    ]
+    spreads = (await world.get(f"/v1/games/{WASHINGTON}/consensus", market="spreads", limit=200)).json()["data"]
+    assert spreads and all(c["market"] == "spreads" for c in spreads)
+
+    graded = (await world.repos.grades.list(limit=1))[0][0]
+    detail = (await world.get(f"/v1/signals/{graded.id}")).json()
+    assert detail["id"] == graded.id and detail["grade"]["signal_id"] == graded.id
+    assert detail["books"] and detail["breakdown"] and "velocity" in detail  # full diagnostics
+    ungraded = (await world.repos.signals.list(game_id=WASHINGTON, limit=1))[0]
+    assert (await world.get(f"/v1/signals/{ungraded.id}")).json()["grade"] is None
+
+    summary = (await world.get("/v1/clv/summary")).json()
+    assert summary == (await build_audit(world.repos, world.ctx.settings)).as_dict()
+    assert summary["graded"] > 0 and {p["class"] for p in summary["presets"]} == {
+        f"preset:{name}" for name in world.ctx.settings.presets
+    }
+
+
+# ---------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "parameter"),
+    [
+        ("/v1/signals", {"limit": "0"}, "limit"),
+        ("/v1/signals", {"limit": "201"}, "limit"),
+        ("/v1/signals", {"limit": "ten"}, "limit"),
+        ("/v1/signals", {"cursor": "garbage"}, "cursor"),
+        ("/v1/signals", {"min_score": "101"}, "min_score"),
+        ("/v1/signals", {"min_score": "-1"}, "min_score"),
+        ("/v1/signals", {"min_score": "high"}, "min_score"),
+        ("/v1/signals", {"type": "WHALE"}, "type"),
+        ("/v1/signals", {"market": "props"}, "market"),
+        ("/v1/signals", {"since": "yesterday"}, "since"),
+        ("/v1/signals", {"until": "2026-08-05T25:00:00Z"}, "until"),
+        ("/v1/signals", {"since": "2026-08-05T12:00:00Z", "until": "2026-08-05T11:00:00Z"}, "until"),
+        ("/v1/signals", {"preset": "yolo"}, "preset"),
+        ("/v1/signals", {"min_scor": "90"}, "min_scor"),
+        ("/v1/games", {"date": "2026-13-01"}, "date"),
+        ("/v1/games", {"status": "open"}, "status"),
+        ("/v1/clv/grades", {"limit": "500"}, "limit"),
+        (f"/v1/games/{ATLANTA}/odds/history", {"market": "props"}, "market"),
+        (f"/v1/games/{ATLANTA}/consensus", {"market": "props"}, "market"),
+        (f"/v1/games/{ATLANTA}/consensus", {"cursor": "eyJrIjoiZ2FtZXMiLCJ2IjpbIngiXX0"}, "cursor"),  # a games cursor
+    ],
+)
+async def test_bad_parameters_are_400_naming_them(world: World, path: str, params: dict[str, str], parameter: str):
+    response = await world.client.get(path, params=params, headers=world.auth("pro"))
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_parameter" and error["parameter"] == parameter and error["message"]
+
+
+async def test_unknown_ids_and_paths_are_404(world: World):
+    for path in (
+        "/v1/games/nope",
+        "/v1/games/nope/odds",
+        "/v1/games/nope/odds/history",
+        "/v1/games/nope/consensus",
+        "/v1/signals/nope",
+        "/v1/nope",
+    ):
+        response = await world.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "not_found" and "X-RateLimit-Limit" in response.headers
+    response = await world.client.post("/v1/signals", headers=world.auth("pro"))
+    assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_unexpected_errors_are_500_without_details(world: World, monkeypatch, caplog):
+    async def boom(**_: Any) -> None:
+        raise RuntimeError("database exploded at /secret/path")
+
+    monkeypatch.setattr(world.repos.signals, "list", boom)
+    with caplog.at_level(logging.ERROR, logger="api.server"):
+        response = await world.get("/v1/signals")
+    assert response.status_code == 500
+    assert response.json() == {"error": {"code": "internal_error", "message": response.json()["error"]["message"]}}
+    assert "secret" not in response.text and "Traceback" not in response.text
+    assert "database exploded" in caplog.text
+    assert (await world.repos.api.usage_since(world.key_ids["pro"], "2000"))[0][2] == 1  # counted as an error
+
+
+# ---------------------------------------------------------------------- webhooks
+
+
+async def test_webhook_routes_delegate(world: World):
+    auth = world.auth("builder")  # Builder: one endpoint
+    created = await world.client.post(
+        "/v1/webhooks", json={"url": "https://example.com/hook", "events": ["signal.created"]}, headers=auth
+    )
+    assert created.status_code == 201
+    endpoint = created.json()
+    assert endpoint["secret"] == "whsec_first" and endpoint["events"] == ["signal.created"]
+    second = await world.client.post("/v1/webhooks", json={"url": "https://example.com/2"}, headers=auth)
+    assert second.status_code == 403 and second.json()["error"]["code"] == "plan_limit_reached"
+    bad_url = await world.client.post("/v1/webhooks", json={"url": "http://example.com"}, headers=world.auth("pro"))
+    assert bad_url.status_code == 400 and bad_url.json()["error"]["code"] == "invalid_request"
+    for body, parameter in (
+        ({"events": ["signal.created"]}, "url"),
+        ({"url": "https://example.com", "events": "signal.created"}, "events"),
+        ({"url": "https://example.com", "colour": "red"}, "colour"),
+        ([1, 2], "body"),
+    ):
+        response = await world.client.post("/v1/webhooks", json=body, headers=auth)
+        assert response.status_code == 400 and response.json()["error"]["parameter"] == parameter
+    broken = await world.client.post("/v1/webhooks", content=b"{not json", headers=auth)
+    assert broken.json()["error"]["parameter"] == "body"
+
+    listed = (await world.client.get("/v1/webhooks", headers=auth)).json()["data"]
+    assert [e["id"] for e in listed] == [endpoint["id"]] and "secret" not in listed[0]
+    assert (await world.client.get("/v1/webhooks", headers=world.auth("pro"))).json()["data"] == []
+
+    path = f"/v1/webhooks/{endpoint['id']}"
+    tested = await world.client.post(path + "/test", headers=auth)
+    assert tested.status_code == 200 and tested.json() == {"endpoint_id": endpoint["id"], "delivery_id": "msg_test1"}
+    rotated = await world.client.post(path + "/rotate-secret", headers=auth)
+    assert rotated.status_code == 200 and rotated.json()["secret"] == "whsec_second"
+    listed = (await world.client.get("/v1/webhooks", headers=auth)).json()["data"]
+    assert listed[0]["previous_secret_expires_at"] == "2026-08-06T23:20:05Z"
+    # Another key's endpoint does not exist for you.
+    for method, suffix in (("DELETE", ""), ("POST", "/test"), ("POST", "/rotate-secret")):
+        response = await world.client.request(method, path + suffix, headers=world.auth("pro"))
+        assert response.status_code == 404
+    deleted = await world.client.delete(path, headers=auth)
+    assert deleted.status_code == 204 and deleted.content == b""
+    assert (await world.client.delete(path, headers=auth)).status_code == 404
+    assert world.webhooks.endpoints == {}
+    assert ("delete", endpoint["id"]) in world.webhooks.calls
+
+
+async def test_webhook_routes_answer_503_without_a_service(template_db: Path, tmp_path: Path):
+    async for world in _world(template_db, tmp_path, webhooks=False):
+        for method, path in (
+            ("GET", "/v1/webhooks"),
+            ("POST", "/v1/webhooks"),
+            ("DELETE", "/v1/webhooks/we_1"),
+            ("POST", "/v1/webhooks/we_1/test"),
+            ("POST", "/v1/webhooks/we_1/rotate-secret"),
+        ):
+            response = await world.client.request(method, path, headers=world.auth("pro"), json={"url": "https://x"})
+            assert response.status_code == 503 and response.json()["error"]["code"] == "unavailable"
+
+
+# ---------------------------------------------------------------------- the document
+
+
+async def test_every_operation_matches_the_document(world: World):
+    doc = world.checker.doc
+    assert doc["openapi"].startswith("3.1")
+    assert doc["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key.",
+    }
+    assert {"Signal", "Grade", "Game", "Line", "Consensus", "ClassAudit", "Usage", "WebhookEndpoint", "Error"} <= set(
+        doc["components"]["schemas"]
+    )
+    # Every route the server has is documented, and nothing else.
+    served = {
+        (route.method, route.resource.canonical)
+        for route in world.api_app.router.routes()
+        if route.method != "HEAD"  # aiohttp adds HEAD beside each GET
+    }
+    documented = {(method.upper(), path) for path, ops in doc["paths"].items() for method in ops}
+    assert served == documented
+
+    graded = (await world.repos.grades.list(limit=1))[0][0]
+    calls = [
+        ("GET", "/v1/games", {"status": "closed", "limit": 2}),
+        ("GET", f"/v1/games/{ATLANTA}", None),
+        ("GET", f"/v1/games/{ATLANTA}/odds", None),
+        ("GET", f"/v1/games/{ATLANTA}/odds/history", {"market": "totals", "limit": 5}),
+        ("GET", f"/v1/games/{ATLANTA}/consensus", {"market": "h2h"}),
+        ("GET", "/v1/signals", {"limit": 200}),
+        ("GET", f"/v1/signals/{graded.id}", None),
+        ("GET", "/v1/clv/grades", {"limit": 200}),
+        ("GET", "/v1/clv/summary", None),
+        ("GET", "/v1/usage", None),
+        ("GET", "/v1/webhooks", None),
+        ("GET", "/v1/openapi.json", None),
+    ]
+    for method, path, params in calls:
+        response = await world.client.request(method, path, params=params, headers=world.auth("pro"))
+        assert response.status_code == 200, (path, response.text)
+    created = await world.client.post("/v1/webhooks", json={"url": "https://example.com/h"}, headers=world.auth("pro"))
+    endpoint = f"/v1/webhooks/{created.json()['id']}"
+    await world.client.post(endpoint + "/test", headers=world.auth("pro"))
+    await world.client.post(endpoint + "/rotate-secret", headers=world.auth("pro"))
+    await world.client.delete(endpoint, headers=world.auth("pro"))
+    operations = {op["operationId"] for ops in doc["paths"].values() for op in ops.values()}
+    assert world.checker.seen == operations
+
+
+def test_the_validator_rejects_what_the_document_forbids():
+    doc = {
+        "components": {
+            "schemas": {
+                "Thing": {
+                    "type": "object",
+                    "properties": {
+                        "n": {"type": "integer", "minimum": 0},
+                        "at": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                    "required": ["n"],
+                    "additionalProperties": False,
+                }
+            }
+        }
+    }
+    ref = {"$ref": "#/components/schemas/Thing"}
+    validate({"n": 1, "at": None}, ref, doc)
+    validate({"n": 1, "at": "2026-08-05T12:00:00Z"}, ref, doc)
+    for bad in ({}, {"n": -1}, {"n": True}, {"n": 1.5}, {"n": 1, "x": 2}, {"n": 1, "at": "2026-08-05T12:00:00+02:00"}):
+        with pytest.raises(SchemaMismatch):
+            validate(bad, ref, doc)
+    with pytest.raises(SchemaMismatch):
+        validate([1, "a"], {"type": "array", "items": {"type": "integer"}}, doc)
+    with pytest.raises(SchemaMismatch):
+        validate("x", {"type": "string", "enum": ["a"]}, doc)
