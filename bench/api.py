@@ -1,6 +1,9 @@
 """REST API throughput and latency of `GET /v1/signals`, against a bare aiohttp handler.
 
-    python bench/api.py [--requests 2000] [--concurrency 8] [--keys 50]
+    python bench/api.py [--requests 2000] [--concurrency 8] [--keys 50] [--receivers 1000]
+
+Part 2 (from bench/api_webhooks.py, run after part 1): the time from `signal.created` to its delivery at
+1,000 registered local receivers, p50/p99, through the durable outbox and its workers.
 
 What it measures: the bundled tape is replayed into a temporary SQLite file, 50 Pro Infra keys are made
 (with raised overrides, so the limiter and the soft limit never refuse: we measure the work, not the
@@ -175,5 +178,12 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--keys", type=int, default=50)
+    parser.add_argument("--receivers", type=int, default=1000)
     args = parser.parse_args()
+    print("1. GET /v1/signals under load")
     asyncio.run(main(args.requests, args.concurrency, args.keys))
+    print("\n2. signal.created → delivery at local webhook receivers")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import api_webhooks  # the sibling script
+
+    asyncio.run(api_webhooks.main(min(args.receivers, 5000), 1, 8))
