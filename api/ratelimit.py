@@ -23,15 +23,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+
+from engine.clock import utc_now as _utc_now
 
 __all__ = ["RateDecision", "RateLimiter"]
 
 WINDOW_SECONDS = 60
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -16,6 +16,7 @@ from api.serialize import grade_json, iso, signal_json
 from api.server import ApiContext, build_api
 from api.webhooks import WebhookService
 from app.web import WebServer
+from engine.clock import utc_now
 from engine.events import CLV_GRADED, SIGNAL_CREATED, EventBus, GradedSignal
 from engine.models import Signal
 from storage import Repositories
@@ -29,10 +30,6 @@ CATCH_UP = timedelta(days=1)
 
 Notify = Callable[[str, str], Awaitable[None]]  # (owner, text)
 NotifyOperators = Callable[[str], Awaitable[None]]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ApiRuntime:

@@ -44,6 +44,7 @@ from api.serialize import (
 from api.usage import AnomalyCallback, UsageRecorder, UsageReport
 from app.settings import Settings
 from app.web import WebServer
+from engine.clock import utc_now as _utc_now
 from engine.models import Market, Signal, SignalType
 from engine.presets import passes
 from engine.reports import build_audit
@@ -62,10 +63,6 @@ PRESET_BATCH = 200
 
 E = TypeVar("E", bound=StrEnum)
 T = TypeVar("T")
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class InvalidParameter(UserError):

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.settings import Settings
 from engine.cadence import estimated_cost, poll_interval
+from engine.clock import utc_now
 from engine.core import Tick
 from engine.providers.base import FeedAuthError, FeedError, FeedUnavailable, OddsSource
 from engine.service import EngineService
@@ -27,10 +28,6 @@ from engine.service import EngineService
 log = logging.getLogger(__name__)
 
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class EngineJobs:

@@ -87,8 +87,3 @@ class OddsSource(Protocol):
     """Anything that can produce the next raw snapshot (the live API client, a replayed tape, a fake)."""
 
     async def fetch(self) -> RawSnapshot: ...
-
-
-def utc_now() -> datetime:
-    """The wall clock, aware UTC; the default clock of the live sources."""
-    return datetime.now(UTC)

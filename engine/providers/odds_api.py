@@ -25,6 +25,7 @@ import httpx
 
 from app.settings import FeedSettings
 from engine.cadence import estimated_cost
+from engine.clock import utc_now
 from engine.models import Quota
 from engine.providers.base import (
     FeedAuthError,
@@ -33,7 +34,6 @@ from engine.providers.base import (
     FeedTemporaryError,
     FeedUnavailable,
     RawSnapshot,
-    utc_now,
 )
 from engine.providers.tape import TapeRecorder
 
