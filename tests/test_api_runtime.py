@@ -152,3 +152,44 @@ async def test_a_signal_committed_before_a_crash_is_sent_at_the_next_start(tmp_p
     finally:
         await receiver.runner.cleanup()
         await app.close()
+
+
+async def test_a_usage_anomaly_reaches_the_keys_webhook_its_owner_and_the_operators(tmp_path):
+    config = settings()
+    config.web.allow_loopback_webhooks = True
+    app = await build_app(config, db_path=tmp_path / "stratum.db", source="test")
+    receiver = Receiver()
+    url = await receiver.start()
+    owners, operators = [], []
+
+    async def notify_owner(owner: str, text: str) -> None:
+        owners.append((owner, text))
+
+    async def notify_operators(text: str) -> None:
+        operators.append(text)
+
+    stack = await start_web(app, notify_owner=notify_owner, notify_operators=notify_operators)
+    try:
+        key, secret = await create_key(
+            app.repos, config, owner="discord:42", plan="pro_infra", now=datetime.now(UTC), monthly_override=2
+        )
+        await stack.api.webhooks.create(key, url, ["usage.anomaly"], datetime.now(UTC))
+        headers = {"Authorization": f"Bearer {secret}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.server.port}", headers=headers) as http:
+            for _ in range(3):
+                assert (await http.get("/v1/usage")).status_code == 200
+            usage = (await http.get("/v1/usage")).json()
+        assert {a["kind"] for a in usage["anomalies"]} >= {"soft_limit_80", "soft_limit_100"}
+        await asyncio.wait_for(receiver.arrived.wait(), 10)
+        for _ in range(100):
+            if len(receiver.deliveries) >= 2 and len(owners) >= 2 and len(operators) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        kinds = {json.loads(body)["data"]["kind"] for _, body in receiver.deliveries}
+        assert kinds == {"soft_limit_80", "soft_limit_100"}
+        assert all(owner == "discord:42" and key.id in text for owner, text in owners)
+        assert len(operators) == 2 and all(key.id in text for text in operators)
+    finally:
+        await stack.stop()
+        await receiver.runner.cleanup()
+        await app.close()

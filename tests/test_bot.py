@@ -462,3 +462,16 @@ async def test_moderators_issue_api_keys_by_dm(stack):
     assert await authenticate(bot.ctx.repos, secret) is None
     again = await _final(await fake.invoke_slash("apikey revoke", {"key_id": key.id}, user_id=MOD))
     assert "No active key" in again.content
+
+
+async def test_signal_pages_turn_with_buttons(stack):
+    fake, _, _ = stack
+    first = await _final(await fake.invoke_slash("signals", {}, user_id=PRO))
+    assert "Page 1/" in first.embeds[0]["footer"]["text"]
+    pages = int(first.embeds[0]["footer"]["text"].split("/")[1].split()[0])
+    assert pages > 1
+    turned = await (await fake.invoke_component("signals:next", first.message_id, user_id=PRO)).response()
+    assert turned.type == 7 and turned.embeds[0]["footer"]["text"].startswith(f"Page 2/{pages}")
+    assert turned.embeds[0]["fields"] != first.embeds[0]["fields"]
+    other = await (await fake.invoke_component("signals:next", first.message_id, user_id=COMMUNITY)).response()
+    assert other.ephemeral and "your own list" in other.content
