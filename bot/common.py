@@ -44,9 +44,14 @@ async def reply(interaction: discord.Interaction, content: str | None = None, **
 
 
 async def on_app_command_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-    original = getattr(error, "original", error)
-    if isinstance(original, UserError):
-        message = str(original)
+    await answer_error(interaction, getattr(error, "original", error))
+
+
+async def answer_error(interaction: discord.Interaction, error: BaseException) -> None:
+    """A `UserError` is the member's to fix: say it, privately. Anything unexpected is logged with its
+    traceback and the member gets a short apology, never a stack trace."""
+    if isinstance(error, UserError):
+        message = str(error)
     elif isinstance(error, app_commands.MissingPermissions):
         message = "You need the Manage Server permission for this command."
     elif isinstance(error, app_commands.NoPrivateMessage):
@@ -54,7 +59,8 @@ async def on_app_command_error(interaction: discord.Interaction, error: app_comm
     elif isinstance(error, app_commands.TransformerError | app_commands.CheckFailure):
         message = str(error)
     else:
-        log.error("command %s failed", getattr(interaction.command, "qualified_name", "?"), exc_info=original)
+        name = getattr(interaction.command, "qualified_name", None) or (interaction.data or {}).get("custom_id", "?")
+        log.error("interaction %s failed", name, exc_info=error)
         message = APOLOGY
     try:
         await reply(interaction, message, ephemeral=True)

@@ -475,3 +475,16 @@ async def test_signal_pages_turn_with_buttons(stack):
     assert turned.embeds[0]["fields"] != first.embeds[0]["fields"]
     other = await (await fake.invoke_component("signals:next", first.message_id, user_id=COMMUNITY)).response()
     assert other.ephemeral and "your own list" in other.content
+
+
+async def test_a_failing_button_is_answered_with_an_apology(stack, monkeypatch, caplog):
+    fake, _, _ = stack
+    first = await _final(await fake.invoke_slash("signals", {}, user_id=PRO))
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("preset store on fire")
+
+    monkeypatch.setattr(signal_service, "recent_signals", broken)
+    answer = await (await fake.invoke_component("preset:low_noise", first.message_id, user_id=PRO)).response()
+    assert answer.ephemeral and answer.content.startswith("Sorry")
+    assert "preset store on fire" in caplog.text

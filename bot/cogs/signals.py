@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from access import SignalView, Viewer
 from bot import render
-from bot.common import game_autocomplete, viewer_of
+from bot.common import answer_error, game_autocomplete, viewer_of
 from engine.models import Game, SignalType
 from services import signals
 from services.games import find_game
@@ -50,6 +50,10 @@ class SignalPages(discord.ui.View):
     def _refresh(self) -> None:
         self.previous.disabled = self.page == 0
         self.next.disabled = self.page >= self.pages - 1
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
+        """A button never leaves a click unanswered: the same handling as a slash command's errors."""
+        await answer_error(interaction, error)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id != self.owner:
