@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from app.settings import Settings
 from engine.clv import grade_signal
@@ -87,6 +87,12 @@ def find_dislocations(settings: Settings, consensus: Consensus, market_state: Ma
         min_books=config.min_books,
         max_outlier_share=config.max_outlier_share,
     )
+
+
+def daily_cap_key(signal: Signal) -> tuple[str, str, date]:
+    """The daily cap counts per game and signal type, so a run of dislocations cannot use up the day and
+    silence a STEAM or a key-number cross near tip-off."""
+    return (signal.game_id, signal.type.value, signal.created_at.date())
 
 
 class Engine:
@@ -391,7 +397,7 @@ class Engine:
         return last is None or (now - last).total_seconds() >= seconds
 
     def _emit(self, game_state: GameState, signal: Signal, key: tuple[str, ...], now: datetime, tick: Tick) -> None:
-        day_key = (signal.game_id, now.date())
+        day_key = daily_cap_key(signal)
         count = self.state.daily_counts.get(day_key, 0)
         if count >= self.settings.signals.max_per_game_per_day:
             return

@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from app.settings import Settings
-from engine.core import Engine, Tick, find_dislocations, signal_cooldown_key
+from engine.core import Engine, Tick, daily_cap_key, find_dislocations, signal_cooldown_key
 from engine.detectors.key_cross import key_values, seed_sides
 from engine.events import CLV_GRADED, GAME_CLOSED, SIGNAL_CREATED, ClosedGame, EventBus, GradedSignal
 from engine.models import BookLine, Market
@@ -51,7 +51,7 @@ class EngineService:
                 engine.remember_signal(signal)
                 key = signal_cooldown_key(signal)
                 engine.state.cooldowns[key] = max(signal.created_at, engine.state.cooldowns.get(key, signal.created_at))
-                day_key = (signal.game_id, signal.created_at.date())
+                day_key = daily_cap_key(signal)
                 engine.state.daily_counts[day_key] = engine.state.daily_counts.get(day_key, 0) + 1
         return cls(engine, repos, bus, source=source)
 

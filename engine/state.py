@@ -85,7 +85,7 @@ class EngineState:
     games: dict[str, GameState] = field(default_factory=dict)
     closed: dict[str, datetime] = field(default_factory=dict)  # game id -> when it closed
     cooldowns: dict[tuple[str, ...], datetime] = field(default_factory=dict)
-    daily_counts: dict[tuple[str, date], int] = field(default_factory=dict)
+    daily_counts: dict[tuple[str, str, date], int] = field(default_factory=dict)  # (game, type, day)
     recent_signals: dict[str, deque[Signal]] = field(default_factory=dict)  # per game, for heat
     gaps: deque[float] = field(default_factory=lambda: deque(maxlen=GAP_HISTORY))
     last_fetched_at: datetime | None = None

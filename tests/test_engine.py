@@ -263,6 +263,18 @@ def test_per_game_daily_cap():
     assert len(tick.signals) == 1
 
 
+def test_the_daily_cap_counts_per_signal_type():
+    """A run of dislocations must not silence a STEAM of the same game that day."""
+    config = settings()
+    config.signals.max_per_game_per_day = 1
+    engine = Engine(config)
+    first = engine.ingest(spreads(minutes(0), {**dict.fromkeys(BOOKS, -3.0), "foxtrot": -4.5, "echo": -1.5}))
+    assert [s.type for s in first.signals] == [SignalType.DISLOCATION]
+    moved = {**dict.fromkeys(BOOKS, -3.0), **dict.fromkeys(BOOKS[:4], -3.5), "foxtrot": -4.5, "echo": -1.5}
+    second = engine.ingest(spreads(minutes(1), moved))
+    assert SignalType.STEAM in {s.type for s in second.signals}
+
+
 def test_close_at_tip_grades_pending_signals():
     engine = _engine()
     _base(engine)
