@@ -259,7 +259,7 @@ def draw_chart(data: ChartData, *, footer: str = "") -> bytes:
     """Draw prepared `ChartData` to PNG bytes; decides nothing."""
     figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     FigureCanvasAgg(figure)
-    figure.subplots_adjust(left=0.08, right=0.97, top=0.9, bottom=0.15)
+    figure.subplots_adjust(left=0.08, right=0.84, top=0.9, bottom=0.15)  # the legend sits right of the plot
     ax = figure.add_subplot()
     ax.set_title(data.title, fontsize=13)
     if footer:
@@ -324,8 +324,8 @@ def draw_chart(data: ChartData, *, footer: str = "") -> bytes:
     ax.set_xlabel("time (UTC)")
     ax.set_ylabel(data.y_label)
     ax.grid(True, alpha=0.25)
-    # A fixed corner: loc="best" scans every point of every line, slow on long histories.
-    ax.legend(handles, list(data.legend), loc="upper left", fontsize=8, framealpha=0.85, ncol=2)
+    # Outside the plot, so it never hides a line or a signal label (and loc="best" would be slow).
+    ax.legend(handles, list(data.legend), loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return _png(figure)
 
 
