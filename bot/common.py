@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MARKET_CHOICES = [
+    app_commands.Choice(name="Spread", value="spreads"),
+    app_commands.Choice(name="Total", value="totals"),
+    app_commands.Choice(name="Moneyline", value="h2h"),
+]
+
 APOLOGY = "Sorry — something went wrong on our side. It has been logged; please try again in a moment."
 
 

@@ -14,7 +14,7 @@ from engine.events import ClosedGame
 from engine.models import MARKET_SIDES, Bet, BetGrade, Game, Market, Side
 from engine.odds import InvalidPrice, validate_american
 from services.context import ServiceContext
-from services.games import find_game, matchup
+from services.games import find_game, matchup, parse_market
 from storage import SCHEDULED
 
 log = logging.getLogger(__name__)
@@ -78,10 +78,7 @@ async def log_bet(
     now: datetime,
 ) -> tuple[Bet, Game]:
     access.require(viewer, Feature.CLV_TRACKING)
-    try:
-        market_value = Market(market)
-    except ValueError:
-        raise UserError("Market must be spreads, totals or h2h.") from None
+    market_value = parse_market(market)
     stored = await find_game(ctx, game, now)
     if stored.status != SCHEDULED or stored.scheduled_tip <= now:
         raise UserError(f"{matchup(stored.game)} has already tipped off; bets are logged before the game.")

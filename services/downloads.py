@@ -9,12 +9,11 @@ from datetime import datetime, timedelta
 
 import access
 from access import Feature, UserError, Viewer
-from engine.models import Market
 from services.bets import member_bets
 from services.charts import ChartMark, render_line_chart
 from services.context import ServiceContext
 from services.exports import bets_csv, signals_csv
-from services.games import find_game
+from services.games import find_game, parse_market
 
 
 def check_days(ctx: ServiceContext, days: int) -> int:
@@ -43,10 +42,7 @@ async def export_bets(ctx: ServiceContext, viewer: Viewer, days: int, now: datet
 
 
 async def line_chart(ctx: ServiceContext, viewer: Viewer, game: str, market: str, now: datetime) -> tuple[str, bytes]:
-    try:
-        market_value = Market(market)
-    except ValueError:
-        raise UserError("Market must be spreads, totals or h2h.") from None
+    market_value = parse_market(market)
     stored = await find_game(ctx, game, now)
     until = access.horizon(viewer.tier, now, ctx.settings.tiers)
     consensus = [c for c in await ctx.repos.consensus.history(stored.game.id, market_value) if c.at <= until]

@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from access import NotFound, UserError
-from engine.models import Game
+from engine.models import Game, Market
 from services.context import ServiceContext
 from storage import StoredGame
 
 MAX_QUERY = 100
+
+
+def parse_market(text: str) -> Market:
+    try:
+        return Market(text)
+    except ValueError:
+        raise UserError("Market must be spreads, totals or h2h.") from None
 
 
 def matchup(game: Game) -> str:

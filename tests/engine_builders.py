@@ -12,6 +12,19 @@ TIP = T0 + timedelta(hours=6)
 GAME = Game(id="g1", sport_key="basketball_nba", home_team="Home", away_team="Away", commence_time=TIP)
 
 
+class Clock:
+    """A clock tests set and move by hand (services, jobs and the bot take any `() -> datetime`)."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
 def settings() -> Settings:
     """The real config.toml with no .env, so tests see the documented defaults (the web server, when a
     test starts one, takes a free port)."""

@@ -48,7 +48,7 @@ from engine.providers.tape import read_tape
 from engine.reports import build_audit
 from engine.service import EngineService
 from storage import Repositories
-from tests.engine_builders import settings
+from tests.engine_builders import Clock, settings
 
 CUT = datetime(2026, 8, 5, 23, 15, tzinfo=UTC)
 START = datetime(2026, 8, 5, 23, 20, 5, tzinfo=UTC)  # the API's clock: a few seconds into a minute
@@ -180,17 +180,6 @@ class DocumentChecker:
 
 
 # ---------------------------------------------------------------------- the world
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 async def _replay(path: Path) -> None:

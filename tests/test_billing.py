@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import aiohttp
 import pytest
@@ -17,7 +17,7 @@ from app.bootstrap import build_app
 from billing.models import BillingLink
 from bot.client import StratumBot
 from services.context import ServiceContext
-from tests.engine_builders import settings
+from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord, FakeMember, running_bot
 from tests.fake_stripe import make_event, post_signed_event, signed_event, stripe_stack_fixture  # noqa: F401
 
@@ -27,14 +27,6 @@ COMMUNITY = FakeDiscord.COMMUNITY_USER_ID
 PRO = FakeDiscord.PRO_USER_ID
 MOD = FakeDiscord.MOD_USER_ID
 PRO_ROLE = FakeDiscord.PRO_ROLE_ID
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class Rig:

@@ -25,7 +25,7 @@ from engine.providers.tape import read_tape
 from services import signals as signal_service
 from services.context import ServiceContext
 from storage import Repositories
-from tests.engine_builders import settings
+from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord, running_bot
 
 CUT = datetime(2026, 8, 5, 12, 0, tzinfo=UTC)
@@ -48,14 +48,6 @@ BOOKS = (
 COMMUNITY = FakeDiscord.COMMUNITY_USER_ID
 PRO = FakeDiscord.PRO_USER_ID
 MOD = FakeDiscord.MOD_USER_ID
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(scope="session")

@@ -21,18 +21,10 @@ from engine.providers.odds_api import OddsApiClient
 from engine.providers.tape import read_tape
 from engine.service import EngineService
 from storage import CLOSED, Repositories
-from tests.engine_builders import BOOKS, api_event, settings
+from tests.engine_builders import BOOKS, Clock, api_event, settings
 from tests.fake_odds_api import FakeOddsApi, Scripted
 
 TAPE = list(read_tape(BUNDLED_TAPE))
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from api.serialize import API_VERSION
 from api.webhooks import EVENT_TYPES, PlanLimitReached, WebhookService, check_url, sign
 from app.settings import Settings
 from storage import Repositories
-from tests.engine_builders import T0, settings
+from tests.engine_builders import T0, Clock, settings
 
 Answer = int | tuple[int, dict[str, str]] | Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -78,14 +78,6 @@ class Receiver:
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
-
-
-class Clock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -170,7 +162,7 @@ def test_sign_reproduces_the_standard_webhooks_test_vector():
 
 async def test_signed_headers_verify_and_the_id_is_stable_across_retries(repos, cfg, receiver, make_service):
     rx = await receiver(500, 200)
-    clock = Clock()
+    clock = Clock(T0)
     svc = make_service(clock)
     owner = await key(repos, cfg)
     endpoint, secret = await svc.create(owner, rx.url(), None, T0)
@@ -207,7 +199,7 @@ async def test_signed_headers_verify_and_the_id_is_stable_across_retries(repos, 
 
 async def test_backoff_honours_retry_after_and_delivers_once_after_recovery(repos, cfg, receiver, make_service):
     rx = await receiver(500, (429, {"Retry-After": "2"}), 200)
-    svc = make_service(Clock())
+    svc = make_service(Clock(T0))
     owner = await key(repos, cfg)
     endpoint, _ = await svc.create(owner, rx.url(), ["signal.created"], T0)
     await svc.publish("signal.created", {"id": "sig1"}, T0)
@@ -234,13 +226,13 @@ async def test_backoff_honours_retry_after_and_delivers_once_after_recovery(repo
 
 
 async def test_backoff_is_exponential_capped_and_jittered(repos, cfg, http):
-    svc = WebhookService(repos, cfg, http, clock=Clock(), rng=lambda: 1.0)
+    svc = WebhookService(repos, cfg, http, clock=Clock(T0), rng=lambda: 1.0)
     assert [svc.backoff(n) for n in range(4)] == [5, 10, 20, 40]
     assert svc.backoff(10) == svc.backoff(50) == 3600
     assert svc.backoff(3, retry_after=2) == 40
     assert svc.backoff(0, retry_after=30) == 30
     assert svc.backoff(0, retry_after=86400) == 3600  # a receiver cannot park messages for a day
-    half = WebhookService(repos, cfg, http, clock=Clock(), rng=lambda: 0.5)
+    half = WebhookService(repos, cfg, http, clock=Clock(T0), rng=lambda: 0.5)
     assert half.backoff(2) == 10
 
 
@@ -254,7 +246,7 @@ async def test_a_timed_out_answer_is_retried_so_the_receiver_may_see_it_twice_bu
         return web.Response(status=200)
 
     rx = await receiver(too_slow, 200)
-    svc = make_service(Clock(), timeout=0.2)
+    svc = make_service(Clock(T0), timeout=0.2)
     endpoint, _ = await svc.create(await key(repos, cfg), rx.url(), None, T0)
     await svc.publish("clv.graded", {"signal_id": "sig1"}, T0)
 
@@ -271,7 +263,7 @@ async def test_a_timed_out_answer_is_retried_so_the_receiver_may_see_it_twice_bu
 
 async def test_410_disables_the_endpoint_at_once_and_notifies_the_owner(repos, cfg, receiver, make_service, notified):
     rx = await receiver(410)
-    svc = make_service(Clock(), concurrency=1)
+    svc = make_service(Clock(T0), concurrency=1)
     owner = await key(repos, cfg, plan="builder")
     endpoint, _ = await svc.create(owner, rx.url(), None, T0)
     await svc.publish("signal.created", {"id": "a"}, T0)
@@ -297,7 +289,7 @@ async def test_a_delivery_failing_for_over_a_day_gives_up_disables_and_notifies(
         calls.append(message)
         raise RuntimeError("Discord is down")  # must not break delivery
 
-    svc = make_service(Clock(), notify=broken_notify)
+    svc = make_service(Clock(T0), notify=broken_notify)
     owner = await key(repos, cfg)
     endpoint, _ = await svc.create(owner, rx.url(), None, T0)
     await svc.publish("signal.created", {"id": "a"}, T0)
@@ -320,7 +312,7 @@ async def test_the_outbox_survives_a_restart(tmp_path, cfg, http, receiver):
     rx = await receiver(200)
     path = tmp_path / "restart.db"
     repos = await Repositories.open(path)
-    svc = WebhookService(repos, cfg, http, clock=Clock(), allow_loopback_http=True)
+    svc = WebhookService(repos, cfg, http, clock=Clock(T0), allow_loopback_http=True)
     endpoint, secret = await svc.create(await key(repos, cfg), rx.url(), None, T0)
     assert await svc.publish("signal.created", {"id": "owed"}, T0) == 1
     (owed,) = await repos.api.deliveries(endpoint.id)
@@ -328,7 +320,7 @@ async def test_the_outbox_survives_a_restart(tmp_path, cfg, http, receiver):
 
     repos = await Repositories.open(path)
     try:
-        svc = WebhookService(repos, cfg, http, clock=Clock(), allow_loopback_http=True)
+        svc = WebhookService(repos, cfg, http, clock=Clock(T0), allow_loopback_http=True)
         assert await svc.deliver_due(None, T0 + timedelta(seconds=5)) == (1, 1)
         (seen,) = rx.seen
         assert seen.headers["webhook-id"] == owed.id and seen.json["data"] == {"id": "owed"}
@@ -341,7 +333,7 @@ async def test_the_outbox_survives_a_restart(tmp_path, cfg, http, receiver):
 
 
 async def test_plan_webhook_counts(repos, cfg, make_service):
-    svc = make_service(Clock())
+    svc = make_service(Clock(T0))
     builder = await key(repos, cfg, plan="builder")
     await svc.create(builder, "http://127.0.0.1:9/one", None, T0)
     with pytest.raises(PlanLimitReached) as refused:
@@ -359,7 +351,7 @@ async def test_plan_webhook_counts(repos, cfg, make_service):
 
 async def test_events_ownership_test_messages_and_per_key_events(repos, cfg, receiver, make_service):
     rx = await receiver(200)
-    svc = make_service(Clock())
+    svc = make_service(Clock(T0))
     alice, bob = await key(repos, cfg, owner="alice"), await key(repos, cfg, owner="bob")
     with pytest.raises(UserError, match="Unknown webhook event"):
         await svc.create(alice, rx.url(), ["signal.created", "nope"], T0)
@@ -390,7 +382,7 @@ async def test_events_ownership_test_messages_and_per_key_events(repos, cfg, rec
 
 async def test_rotation_signs_with_both_secrets_during_the_overlap_only(repos, cfg, receiver, make_service):
     rx = await receiver(200)
-    svc = make_service(Clock())
+    svc = make_service(Clock(T0))
     owner = await key(repos, cfg)
     endpoint, old = await svc.create(owner, rx.url(), None, T0)
     new = await svc.rotate_secret(owner, endpoint.id, T0)
@@ -482,7 +474,7 @@ async def test_url_policy_accepts_public_https_and_loopback_in_development(resol
 async def test_the_url_is_checked_again_at_delivery_time(repos, cfg, receiver, make_service, resolver):
     rx = await receiver(200)
     resolver["rebind.test"] = ["127.0.0.1"]
-    svc = make_service(Clock())
+    svc = make_service(Clock(T0))
     endpoint, _ = await svc.create(await key(repos, cfg), f"http://rebind.test:{rx.port}/hook", None, T0)
     resolver["rebind.test"] = ["10.0.0.5"]  # the name now points inside the network
     await svc.publish("signal.created", {"id": "a"}, T0)
@@ -517,7 +509,7 @@ async def test_a_slow_enterprise_receiver_does_not_delay_the_shared_queue(repos,
         return web.Response(status=200)
 
     slow_rx, fast_rx = await receiver(slow), await receiver(fast)
-    svc = make_service(Clock(), concurrency=1)  # one at a time per queue: only separate queues can overlap
+    svc = make_service(Clock(T0), concurrency=1)  # one at a time per queue: only separate queues can overlap
     enterprise, pro = await key(repos, cfg, plan="enterprise"), await key(repos, cfg, plan="pro_infra")
     await svc.create(enterprise, slow_rx.url(), ["clv.graded"], T0)
     await svc.create(pro, fast_rx.url(), ["signal.created"], T0)
@@ -545,7 +537,7 @@ async def test_run_delivers_new_messages_promptly_and_stops(repos, cfg, receiver
         return web.Response(status=204)
 
     rx = await receiver(answer)
-    svc = make_service(Clock())
+    svc = make_service(Clock(T0))
     await svc.create(await key(repos, cfg), rx.url(), None, T0)
     stop = asyncio.Event()
     worker = asyncio.create_task(svc.run(stop, poll_seconds=30))  # a poll this long: only the wake-up helps

@@ -9,18 +9,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
-from bot.common import game_autocomplete, viewer_of
+from bot.common import MARKET_CHOICES, game_autocomplete, viewer_of
 from services import bets
 from services.games import matchup
 
 if TYPE_CHECKING:
     from bot.client import StratumBot
-
-MARKETS = [
-    app_commands.Choice(name="Spread", value="spreads"),
-    app_commands.Choice(name="Total", value="totals"),
-    app_commands.Choice(name="Moneyline", value="h2h"),
-]
 
 
 @app_commands.guild_only()
@@ -39,7 +33,7 @@ class Bets(commands.GroupCog, group_name="bet", group_description="Track your be
         book="Where you bet (optional)",
     )
     @app_commands.autocomplete(game=game_autocomplete)
-    @app_commands.choices(market=MARKETS)
+    @app_commands.choices(market=MARKET_CHOICES)
     async def log(
         self,
         interaction: discord.Interaction,

@@ -10,17 +10,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
-from bot.common import game_autocomplete, viewer_of
+from bot.common import MARKET_CHOICES, game_autocomplete, viewer_of
 from services import downloads, odds, signals
 
 if TYPE_CHECKING:
     from bot.client import StratumBot
-
-MARKETS = [
-    app_commands.Choice(name="Spread", value="spreads"),
-    app_commands.Choice(name="Total", value="totals"),
-    app_commands.Choice(name="Moneyline", value="h2h"),
-]
 
 
 class Market(commands.Cog):
@@ -38,7 +32,7 @@ class Market(commands.Cog):
     @app_commands.command(name="chart", description="A chart of a line's movement, with signals and your bets")
     @app_commands.describe(game="The game (start typing a team)", market="Which market")
     @app_commands.autocomplete(game=game_autocomplete)
-    @app_commands.choices(market=MARKETS)
+    @app_commands.choices(market=MARKET_CHOICES)
     @app_commands.guild_only()
     async def chart(self, interaction: discord.Interaction, game: str, market: app_commands.Choice[str]) -> None:
         await interaction.response.defer(thinking=True, ephemeral=True)
