@@ -15,6 +15,7 @@ from typing import Any
 
 from api.serialize import API_VERSION
 from app.settings import Settings
+from engine.audit import TIER_ORDER, UNPROVEN
 from engine.models import Market, Side, SignalType
 from storage import CLOSED, SCHEDULED
 
@@ -32,7 +33,9 @@ SCORE_MIN = 0
 SCORE_MAX = 100
 
 ANOMALY_KINDS = ["soft_limit_80", "soft_limit_100", "rate_spike", "error_spike"]
-TIERS = ["S", "A", "B", "unrated"]
+#: Tiers an audit row can carry: the default `[clv] tiers`, best first, then "unproven".
+TIERS = [*sorted((t for t in TIER_ORDER if t != UNPROVEN), key=TIER_ORDER.__getitem__, reverse=True), UNPROVEN]
+AUDIT_KINDS = ["class", "preset", "score"]
 
 Schema = dict[str, Any]
 
@@ -62,6 +65,7 @@ def _nullable(schema: Schema) -> Schema:
 
 STR: Schema = {"type": "string"}
 INT: Schema = {"type": "integer"}
+COUNT: Schema = {"type": "integer", "minimum": 0}
 NUM: Schema = {"type": "number"}
 BOOL: Schema = {"type": "boolean"}
 TIME: Schema = {"type": "string", "format": "date-time", "description": "ISO-8601 UTC, with a Z"}
@@ -82,6 +86,9 @@ def _page(item: str) -> Schema:
 
 def _schemas(settings: Settings) -> dict[str, Schema]:
     markets = [m.value for m in Market]
+    # The configured tier names (the defaults give TIERS), best first, then "unproven".
+    ranked = sorted(settings.clv.tiers, key=lambda r: (r.min_rate, r.min_graded), reverse=True)
+    tiers = [*dict.fromkeys(rule.name for rule in ranked), UNPROVEN]
     signal = _obj(
         {
             "id": STR,
@@ -145,15 +152,35 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         }
     )
     consensus = _obj({"market": {"type": "string", "enum": markets}, "at": TIME} | _number_fields())
+    rate = _nullable(PROB)
+    lift = {"type": ["number", "null"], "minimum": -1, "maximum": 1}
     class_audit = _obj(
         {
-            "class": {"type": "string", "description": 'A class ("STEAM:spreads") or a preset ("preset:low_noise").'},
-            "graded": INT,
-            "beats": INT,
-            "pushes": INT,
-            "beats_close_rate": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-            "wilson_95": {"type": "array", "items": PROB, "minItems": 2, "maxItems": 2},
-            "tier": {"type": "string", "enum": TIERS},
+            "class": {
+                "type": "string",
+                "description": 'A class ("STEAM:spreads"), a preset ("preset:low_noise") or a score bucket '
+                '("score:55-69").',
+            },
+            "kind": {"type": "string", "enum": AUDIT_KINDS},
+            "graded": COUNT,
+            "beats": COUNT,
+            "pushes": COUNT,
+            "ungraded": COUNT | {"description": "Signals with no close to grade against yet."},
+            "beat_rate": rate | {"description": "beats / graded; null when nothing is graded."},
+            "wilson_low": rate | {"description": "Wilson 95% interval of the beat rate; null when nothing is graded."},
+            "wilson_high": rate,
+            "null_graded": COUNT | {"description": "Graded draws of the matched null."},
+            "null_rate": rate | {"description": "Beat rate of the matched null (random side, same time to tip)."},
+            "lift": lift | {"description": "beat_rate − null_rate."},
+            "lift_low": lift | {"description": "95% interval of the lift, bootstrapped over whole games."},
+            "lift_high": lift,
+            "opposite_rate": rate | {"description": "Beat rate of the opposite side at the same instants."},
+            "mean_clv": {"type": ["number", "null"], "description": "Mean expected value per unit at the close."},
+            "mean_clv_points": {"type": ["number", "null"], "description": "Mean CLV in points (spreads, totals)."},
+            "record": _nullable(_obj({"wins": COUNT, "losses": COUNT, "pushes": COUNT}))
+            | {"description": "Against the final results; null where not kept."},
+            "tier": {"type": "string", "enum": tiers},
+            "reason": {"type": "string", "description": 'Why the row is unproven; "" when it holds a tier.'},
         }
     )
     endpoint = _obj(
@@ -241,11 +268,21 @@ def _schemas(settings: Settings) -> dict[str, Schema]:
         "ClassAudit": class_audit,
         "ClvSummary": _obj(
             {
-                "signals_by_type": _obj({t.value: INT for t in SignalType}),
-                "signals_total": INT,
-                "graded": INT,
-                "classes": {"type": "array", "items": _ref("ClassAudit")},
-                "presets": {"type": "array", "items": _ref("ClassAudit")},
+                "close_source": {"type": "string", "description": "What the signals were graded against."},
+                "signals_by_type": _obj({t.value: COUNT for t in SignalType}),
+                "signals_total": COUNT,
+                "graded": COUNT | {"description": "Graded signals over the classes (type × market)."},
+                "ungraded": COUNT | {"description": "Signals over the classes with no close yet."},
+                "method": {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "description": "How the audit was computed (null model, bootstrap, tier rules…).",
+                },
+                "classes": {
+                    "type": "array",
+                    "items": _ref("ClassAudit"),
+                    "description": 'Every row: kind "class" first, then "preset", then "score".',
+                },
             }
         ),
         "Usage": usage,
@@ -488,7 +525,8 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         "/v1/clv/summary": {
             "get": _op(
                 "getClvSummary",
-                "Beats-close rate, Wilson 95% interval and tier per class and per preset",
+                "The signal-integrity audit: per class, preset and score bucket, the beat rate against the "
+                "no-vig close (Wilson 95%), its matched null, the lift interval, and the tier with its reason",
                 _json("ClvSummary", "The audit."),
                 tag="clv",
             )

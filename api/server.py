@@ -46,8 +46,8 @@ from app.settings import Settings
 from app.web import WebServer
 from engine.clock import utc_now as _utc_now
 from engine.models import Market, Signal, SignalType
-from engine.presets import passes
-from engine.reports import build_audit
+from engine.presets import needs_audit, passes
+from services import signals as signal_service
 from storage import CLOSED, SCHEDULED, Repositories
 
 __all__ = ["ApiContext", "InvalidParameter", "WebhookPort", "build_api"]
@@ -459,7 +459,7 @@ async def list_signals(request: web.Request) -> web.Response:
             types = [t for t in (types or [SignalType(v) for v in preset.types]) if t.value in preset.types]
             if not types:
                 return _json({"data": [], "next_cursor": None})
-    tiers = (await build_audit(ctx.repos, ctx.settings)).class_tiers() if preset and preset.min_class_tier else {}
+    tiers = (await signal_service.audit(ctx)).class_lifts() if preset and needs_audit(preset) else {}
     batch = limit + 1 if preset is None else max(PRESET_BATCH, limit + 1)
     found: list[Signal] = []
     while len(found) <= limit:
@@ -512,7 +512,7 @@ async def list_grades(request: web.Request) -> web.Response:
 async def clv_summary(request: web.Request) -> web.Response:
     ctx = request.config_dict[CTX]
     _query(request, set())
-    return _json((await build_audit(ctx.repos, ctx.settings)).as_dict())
+    return _json((await signal_service.audit(ctx)).as_dict())
 
 
 # ---------------------------------------------------------------------- usage

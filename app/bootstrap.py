@@ -16,6 +16,7 @@ from app.settings import Settings
 from app.web import WebServer
 from engine.events import EventBus
 from engine.jobs import EngineJobs
+from engine.providers.closes import ExternalCloses
 from engine.providers.odds_api import OddsApiClient
 from engine.providers.tape import TapeRecorder
 from engine.service import EngineService
@@ -85,10 +86,12 @@ class App:
         await self.repos.close()
 
 
-async def build_app(settings: Settings, *, db_path: str | Path, source: str) -> App:
+async def build_app(
+    settings: Settings, *, db_path: str | Path, source: str, closes: ExternalCloses | None = None
+) -> App:
     repos = await Repositories.open(db_path)
     bus = EventBus()
-    service = await EngineService.restore(settings, repos, bus, source=source)
+    service = await EngineService.restore(settings, repos, bus, source=source, closes=closes)
     return App(settings=settings, repos=repos, bus=bus, service=service)
 
 

@@ -22,9 +22,11 @@ from app.bootstrap import BUNDLED_TAPE, App, build_app, start_live_polling, star
 from app.console import format_signal
 from app.settings import ConfigError, Settings, load_settings
 from engine.events import SIGNAL_CREATED
+from engine.integrity import build_audit
 from engine.models import Signal
+from engine.providers.closes import ExternalCloses
 from engine.providers.replay import ReplaySource, parse_speed
-from engine.reports import build_audit, format_audit
+from engine.reports import format_audit
 
 log = logging.getLogger("stratum")
 
@@ -35,6 +37,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--speed", default=None, help='replay speed: "max" (default) or a multiple of real time')
     parser.add_argument("--db", metavar="PATH", help="SQLite database file (default: storage.path in config)")
     parser.add_argument("--summary-json", metavar="PATH", help="write the CLV audit as JSON to PATH")
+    parser.add_argument(
+        "--closes",
+        metavar="CSV",
+        help="grade against an external closes file (the NBA lines+scores CSV: an approximate consensus close, "
+        "points only, with final scores) instead of the last snapshot before tip",
+    )
     parser.add_argument("--fresh", action="store_true", help="delete the database before starting")
     parser.add_argument("--config", metavar="PATH", help="config file (default: config.toml of the project)")
     parser.add_argument("--quiet", action="store_true", help="do not print each signal")
@@ -59,21 +67,37 @@ async def run_replay(
     speed: str | float,
     stop: asyncio.Event | None = None,
 ) -> int:
-    app = await build_app(settings, db_path=db_path, source=f"replay:{tape.name}")
+    closes = None
+    if getattr(args, "closes", None):
+        try:
+            closes = await asyncio.to_thread(ExternalCloses.load, args.closes)
+        except (OSError, ValueError) as exc:
+            print(f"error: --closes: {exc}", file=sys.stderr)
+            return 2
+    app = await build_app(settings, db_path=db_path, source=f"replay:{tape.name}", closes=closes)
     try:
         if not args.quiet:
             app.bus.subscribe(SIGNAL_CREATED, _printer(app))
         resumed_from = app.service.cursor
         processed = skipped = 0
+        last = None
         async for raw in ReplaySource(tape, speed):
             tick = await app.service.process(raw)
             skipped += tick.skipped
             processed += not tick.skipped
+            last = raw.fetched_at
+        if closes is not None and last is not None:
+            # The file holds the closes of games the tape ends before: close every game left open.
+            open_tips = [g.scheduled_tip for g in app.service.engine.open_games()]
+            if open_tips:
+                await app.service.close_due(max(open_tips))
         if resumed_from is not None and processed == 0:
             print(f"{tape.name} was already replayed into {db_path} (up to {resumed_from:%Y-%m-%d %H:%MZ}).")
             print("Use --fresh to replay it again from scratch.")
         print(f"\nreplayed {processed} snapshots of {tape.name} into {db_path}\n")
         report = await build_audit(app.repos, settings)
+        if closes is not None:
+            print(f"closes: {closes.label}: {len(closes)} games in {Path(args.closes).name}")
         print(format_audit(report))
         if args.summary_json:
             await asyncio.to_thread(_write_json, Path(args.summary_json), report.as_dict())

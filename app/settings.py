@@ -95,6 +95,24 @@ class ConsensusSettings(_Section):
     default_book_weight: float = Field(1.0, gt=0)
     sharp_books: list[str] = Field(default_factory=list)
     book_weights: dict[str, float] = Field(default_factory=dict)
+    # Books run by one operator quote the same numbers: each group counts as one book in breadth, steam
+    # mover counts, consensus weight (shared among the members present) and the sharp component.
+    operator_groups: list[list[str]] = Field(default_factory=list)
+
+    @field_validator("operator_groups")
+    @classmethod
+    def _disjoint_groups(cls, groups: list[list[str]]) -> list[list[str]]:
+        seen: set[str] = set()
+        for group in groups:
+            overlap = seen.intersection(group)
+            if overlap:
+                raise ValueError(f"a book belongs to two operator groups: {', '.join(sorted(overlap))}")
+            seen.update(group)
+        return groups
+
+    def operator_map(self) -> dict[str, str]:
+        """Book -> its operator's key (the group's first book in alphabetical order); books alone are absent."""
+        return {book: min(group) for group in self.operator_groups if len(group) > 1 for book in group}
 
     @field_validator("book_weights")
     @classmethod
@@ -119,6 +137,7 @@ class MarketThresholds(_Section):
 
 class SteamSettings(_Section):
     window_seconds: float = Field(180, gt=0)
+    max_window_seconds: float = Field(1800, gt=0)  # coarser feeds (daily snapshots) fire no STEAM
     min_books: int = Field(4, ge=2)
     cooldown_seconds: float = Field(1800, ge=0)
     thresholds: MarketThresholds = Field(default_factory=lambda: MarketThresholds(spreads=0.5, totals=1.0, h2h=0.015))
@@ -146,6 +165,7 @@ class KeyCrossSettings(_Section):
 
 class SignalSettings(_Section):
     max_per_game_per_day: int = Field(12, ge=1)
+    opposite_side_cooldown_seconds: float = Field(1800, ge=0)  # one side per game × market per move
     heat_window_seconds: float = Field(7200, gt=0)
     heat_thresholds: list[float] = Field(default_factory=lambda: [60, 150, 300])
 
@@ -187,6 +207,12 @@ class TierRule(_Section):
 
 
 class ClvSettings(_Section):
+    close_max_age_seconds: float = Field(1800, gt=0)  # a close older than this before tip is no close
+    null_draws: int = Field(10, ge=1, le=200)  # matched null entries per signal
+    seed: int = 20260801  # the audit's random draws (null sampler, bootstrap) are deterministic
+    score_buckets: list[int] = Field(default_factory=lambda: [40, 55, 70])
+    fallback_sd_spreads: float = Field(11.0, gt=0)  # cover model for sports without scores here (WNBA)
+    fallback_sd_totals: float = Field(15.0, gt=0)
     tiers: list[TierRule] = Field(
         default_factory=lambda: [
             TierRule(name="S", min_rate=0.58, min_graded=500),
@@ -202,6 +228,9 @@ class PresetSettings(_Section):
     min_books: int = Field(1, ge=1)
     types: list[Literal["STEAM", "DISLOCATION", "KEY_CROSS"]] = Field(default_factory=list)
     min_class_tier: Literal["", "B", "A", "S"] = ""
+    # "" any class; "positive": the class's measured lift over its null is above zero;
+    # "proven": the class's lift interval lies above zero.
+    class_lift: Literal["", "positive", "proven"] = ""
     allow_single_book: bool = True
 
 
@@ -278,8 +307,10 @@ class WebSettings(_Section):
 
 def _default_presets() -> dict[str, PresetSettings]:
     return {
-        "high_confidence": PresetSettings(label="High Confidence", min_score=55),
-        "low_noise": PresetSettings(label="Low Noise", min_score=40, min_books=3, allow_single_book=False),
+        "high_confidence": PresetSettings(label="High Confidence", min_score=55, class_lift="proven"),
+        "low_noise": PresetSettings(
+            label="Low Noise", min_score=40, min_books=3, allow_single_book=False, class_lift="positive"
+        ),
     }
 
 

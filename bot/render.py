@@ -8,10 +8,12 @@ from collections.abc import Sequence
 import discord
 
 from access import SignalView
+from engine.audit import ClassAudit
 from engine.models import Bet, BetGrade, Game, Market, SignalType
 from engine.odds import probability_to_american
 from engine.reports import AuditReport
 from services.bets import ClvRecord
+from services.charts import row_name, signed_points
 from services.games import matchup
 from services.odds import OddsBoard
 from storage import AlertRoute, StoredGame
@@ -208,22 +210,130 @@ def clv_embed(record: ClvRecord) -> discord.Embed:
     return embed
 
 
-def integrity_embed(report: AuditReport) -> discord.Embed:
-    embed = discord.Embed(
-        title="Signal integrity: every signal graded against the close",
-        description="Tiers: S > 58% over ≥ 500 graded · A > 54% over ≥ 100 · B > 52% over ≥ 30",
+INTEGRITY_TITLE = "Signal integrity: every signal graded against the close"
+INTEGRITY_GUIDE = "docs/signal-integrity.md"
+#: Discord's embed limits.
+EMBED_FIELDS_MAX = 25
+EMBED_TOTAL_MAX = 6000
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+#: Which audit rows `/integrity` lists, most wanted first: score buckets are the first to go.
+INTEGRITY_PRIORITY = ("class", "preset", "score")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _rate(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _tier_rules_line(method: dict[str, object]) -> str:
+    """The tier rules line ("Tiers: S > 58% over ≥ 500 · …") from `method["tiers"]`, if the audit states them."""
+    rules = method.get("tiers") if isinstance(method, dict) else None
+    if not isinstance(rules, list):
+        return ""
+    parts = [
+        f"{rule['name']} > {100 * rule['min_rate']:.0f}% over ≥ {rule['min_graded']}"
+        for rule in rules
+        if isinstance(rule, dict) and {"name", "min_rate", "min_graded"} <= set(rule)
+    ]
+    return "Tiers: " + " · ".join(parts) + " graded, with lift" if parts else ""
+
+
+def integrity_row_value(row: ClassAudit) -> str:
+    """One audit row as an embed field value (≤ 1024 characters)."""
+    if not row.graded:
+        value = "not graded yet"
+        if row.ungraded:
+            value += f" ({row.ungraded} waiting for a close)"
+        return value
+    low, high = row.interval
+    first = f"{row.graded} graded · {_rate(row.beats / row.graded)} beat (Wilson {100 * low:.1f}–{_rate(high)})"
+    if row.pushes:
+        first += f" · {row.pushes} push{'es' if row.pushes != 1 else ''}"
+    if row.ungraded:
+        first += f" · {row.ungraded} ungraded"
+    second = [f"null {_rate(row.null_rate)}" if row.null_rate is not None else "no null yet"]
+    if row.lift is not None:
+        lift = f"lift {signed_points(row.lift)} pts"
+        if row.lift_low is not None and row.lift_high is not None:
+            lift += f" ({signed_points(row.lift_low)}…{signed_points(row.lift_high)})"
+        second.append(lift)
+    if row.opposite_rate is not None:
+        second.append(f"opp {_rate(row.opposite_rate)}")
+    lines = [first, " · ".join(second)]
+    if row.record is not None:
+        wins, losses, pushes = row.record
+        lines.append(f"against the result {wins}-{losses}-{pushes} (W-L-P)")
+    verdict = f"**{row.tier}**" + (f" — {row.reason}" if row.reason else "")
+    lines.append(verdict)
+    return _clip("\n".join(lines), FIELD_VALUE_MAX)
+
+
+def integrity_embed(report: AuditReport, *, image: str | None = None) -> discord.Embed:
+    """The audit as one embed: a field per class and preset (score buckets if room), within Discord's limits.
+
+    `image` names an attached file (e.g. "integrity.png") to show as the embed's image.
+    """
+    method = report.method if isinstance(report.method, dict) else {}
+    guide = method.get("guide_url") or method.get("guide")
+    description = "\n".join(
+        line
+        for line in (
+            "Each signal is entered at the price a member could take (vig included) and graded against the "
+            "no-vig close, beside a matched null (random games, same time to tip, random side, same entry rule). "
+            "A tier needs the promised beat rate **and** a lift interval above zero.",
+            _tier_rules_line(report.method),
+            f"{report.graded} graded · {report.ungraded} waiting for a close",
+            f"Guide: {guide if isinstance(guide, str) and guide else INTEGRITY_GUIDE}",
+        )
+        if line
     )
-    for row in (*report.classes, *report.presets):
-        if row.graded:
-            value = (
-                f"{row.beats}/{row.graded} beat the close ({100 * row.rate:.1f}%)\n"
-                f"95% interval {100 * row.interval[0]:.1f}–{100 * row.interval[1]:.1f}% · tier **{row.tier}**"
-            )
-        else:
-            value = "not graded yet"
-        embed.add_field(name=row.name.replace("preset:", "preset "), value=value)
+    footer = _clip(f"Close: {report.close_source}", 2048)
+    embed = discord.Embed(title=INTEGRITY_TITLE, description=description)
+    embed.set_footer(text=footer)
+    if image:
+        embed.set_image(url=f"attachment://{image}")
+
     if not report.classes:
-        embed.add_field(name="No graded signals yet", value="Signals are graded when their game tips off.")
+        embed.add_field(name="No graded signals yet", value="Signals are graded when their game closes.", inline=False)
+        return embed
+
+    # Choose rows by priority (graded classes, presets, ungraded classes, score buckets), then show them in
+    # the report's order; whatever does not fit is counted in a last field.
+    order = {row.name: index for index, row in enumerate(report.classes)}
+    wanted = sorted(
+        (row for row in report.classes if row.kind in INTEGRITY_PRIORITY),
+        key=lambda r: (
+            INTEGRITY_PRIORITY.index(r.kind) + (0.5 if r.kind == "class" and not r.graded else 0),
+            order[r.name],
+        ),
+    )
+    fields = [(_clip(row_name(row.name), FIELD_NAME_MAX), integrity_row_value(row), row) for row in wanted]
+    note_name = "Not shown here"
+    note_reserve = len(note_name) + 120
+    used = len(INTEGRITY_TITLE) + len(description) + len(footer)
+    chosen: list[tuple[str, str, ClassAudit]] = []
+    for index, (name, value, row) in enumerate(fields):
+        last = index == len(fields) - 1
+        room_fields = EMBED_FIELDS_MAX - len(chosen) - (0 if last else 1)
+        room_chars = EMBED_TOTAL_MAX - used - len(name) - len(value) - (0 if last else note_reserve)
+        if room_fields < 1 or room_chars < 0:
+            break
+        chosen.append((name, value, row))
+        used += len(name) + len(value)
+    for name, value, _ in sorted(chosen, key=lambda item: order[item[2].name]):
+        embed.add_field(name=name, value=value, inline=False)
+    left_out = len(fields) - len(chosen)
+    if left_out:
+        embed.add_field(
+            name=note_name,
+            value=f"{left_out} more row{'s' if left_out != 1 else ''} (score buckets are left out first): "
+            "the full audit is GET /v1/clv/summary.",
+            inline=False,
+        )
     return embed
 
 

@@ -1,21 +1,31 @@
-"""Closing line value: grading a number against the closing consensus.
+"""Closing line value: one grader for signals and members' bets.
 
-A number is compared on its "bettor value": for spreads the side's own point (+3.5 beats +3, -3
-beats -4), for totals the lower number is better on the over and the higher on the under. Beating
-the close means a strictly better number: a better point, or at an equal point a better de-vigged
-price (a lower de-vigged probability paid at the same odds). Equal point and price is a push.
+An entry is graded at the price a member could really take (vig included) against the **no-vig**
+close. Beating the close means a positive expected value at the close:
+
+- moneyline: CLV% = entry decimal odds × the side's no-vig closing probability − 1;
+- spreads and totals: the cover model turns the closing point and its no-vig probability into the
+  probability of winning, pushing and losing at the entry's own point, and
+  CLV% = P(win)·(decimal − 1) − P(lose) (a push refunds the stake).
+
+So taking −110 at the closing number is a loss of about 4.5% (the vig), not a push, and +3.5 against
+a +3 close is worth what the push weight at 3 says it is worth. CLV in points and the consensus view
+at signal time are kept beside it for reading, never for the verdict.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from engine.cover import CoverModel
 from engine.models import Bet, BetGrade, Close, Grade, Market, Side, Signal
-from engine.odds import implied_probability
+from engine.odds import american_to_decimal, implied_probability
 
 #: Probabilities equal to this many decimals are the same price (0.01 percentage points).
 PROB_DECIMALS = 4
-_POINT_EPS = 1e-9
+#: An expected value this close to zero is a push (exactly the fair price at the closing number).
+EV_EPS = 1e-9
 
 
 def bettor_value(market: Market, side: Side, point: float) -> float:
@@ -33,57 +43,95 @@ def clv_points(market: Market, side: Side, taken: float | None, close: float | N
 
 
 def clv_probability(taken_prob: float, close_prob: float) -> float:
-    """Close de-vigged probability minus the taken one: positive means the price taken was better."""
+    """Close no-vig probability minus the probability the price taken implies: positive is better."""
     return round(close_prob - taken_prob, PROB_DECIMALS + 2)
 
 
-def beats_close(points: float | None, prob: float) -> tuple[bool, bool]:
-    """(beat, push) from CLV in points and probability."""
-    price_edge = round(prob, PROB_DECIMALS)
-    if points is not None and abs(points) > _POINT_EPS:
-        return points > 0, False
-    if price_edge > 0:
-        return True, False
-    return False, price_edge == 0
+@dataclass(frozen=True, slots=True)
+class EntryValue:
+    """An entry's value at the close: expected value per unit staked, and the outcome probabilities."""
+
+    ev: float
+    win: float
+    push: float
+    lose: float
+
+    @property
+    def beat(self) -> bool:
+        return self.ev > EV_EPS
+
+    @property
+    def is_push(self) -> bool:
+        return abs(self.ev) <= EV_EPS
 
 
-def grade_signal(signal: Signal, close: Close, graded_at: datetime) -> Grade:
-    """Grade the signal's entry (the number a member could take) and its consensus view."""
+class Ungradable(ValueError):
+    """The close cannot grade this entry (a spread or total close without a point)."""
+
+
+def entry_value(
+    market: Market, side: Side, point: float | None, price: int, close: Close, cover: CoverModel
+) -> EntryValue:
+    decimal = american_to_decimal(price)
+    close_prob = close.side_prob(side)
+    if market == Market.H2H:
+        return EntryValue(ev=decimal * close_prob - 1.0, win=close_prob, push=0.0, lose=1.0 - close_prob)
+    close_point = close.side_point(side)
+    if point is None or close_point is None:
+        raise Ungradable(f"{market.value} entry or close without a point")
+    outcome = cover.outcome(market, side, point, close_point, close_prob)
+    return EntryValue(ev=outcome.expected_value(decimal), win=outcome.win, push=outcome.push, lose=outcome.lose)
+
+
+def close_usable(close: Close, fired_at: datetime, tip: datetime, max_age: timedelta) -> str | None:
+    """Why a close cannot grade an entry made at `fired_at`, or None when it can.
+
+    A close must be observed strictly after the entry (a "close" from the very snapshot that fired a
+    signal grades the signal against itself) and no older than `max_age` before tip (a morning line
+    is not a close).
+    """
+    if close.at <= fired_at:
+        return "no close after the signal"
+    if tip - close.at > max_age:
+        return "no close near tip-off"
+    return None
+
+
+def grade_signal(signal: Signal, close: Close, graded_at: datetime, cover: CoverModel) -> Grade:
+    """Grade the signal's entry (the number and price a member could take) and its consensus view."""
     side = signal.side
+    entry = signal.entry
+    value = entry_value(signal.market, side, entry.point, entry.price, close, cover)
     close_point = close.side_point(side)
     close_prob = close.side_prob(side)
-    points = clv_points(signal.market, side, signal.entry.point, close_point)
-    prob = clv_probability(signal.entry.prob, close_prob)
-    beat, push = beats_close(points, prob)
     return Grade(
         signal_id=signal.id,
         graded_at=graded_at,
         close_point=close_point,
         close_prob=close_prob,
-        clv_points=points,
-        clv_prob=prob,
-        beat=beat,
-        push=push,
+        clv_points=clv_points(signal.market, side, entry.point, close_point),
+        clv_prob=clv_probability(implied_probability(entry.price), close_prob),
+        beat=value.beat,
+        push=value.is_push,
         consensus_clv_points=clv_points(signal.market, side, signal.consensus_point, close_point),
         consensus_clv_prob=clv_probability(signal.consensus_prob, close_prob),
+        clv_ev=round(value.ev, 8),
     )
 
 
-def grade_bet(bet: Bet, close: Close, graded_at: datetime) -> BetGrade:
-    """A member's bet against the close: points as for signals; probability against the price the member
-    really paid (its implied probability, vig included), because that is what they must beat."""
+def grade_bet(bet: Bet, close: Close, graded_at: datetime, cover: CoverModel) -> BetGrade:
+    """A member's bet, by the same rule as a signal's entry: its own price against the no-vig close."""
+    value = entry_value(bet.market, bet.side, bet.point, bet.price, close, cover)
     close_point = close.side_point(bet.side)
     close_prob = close.side_prob(bet.side)
-    points = clv_points(bet.market, bet.side, bet.point, close_point)
-    prob = clv_probability(implied_probability(bet.price), close_prob)
-    beat, push = beats_close(points, prob)
     return BetGrade(
         bet_id=bet.id or 0,
         graded_at=graded_at,
         close_point=close_point,
         close_prob=close_prob,
-        clv_points=points,
-        clv_prob=prob,
-        beat=beat,
-        push=push,
+        clv_points=clv_points(bet.market, bet.side, bet.point, close_point),
+        clv_prob=clv_probability(implied_probability(bet.price), close_prob),
+        beat=value.beat,
+        push=value.is_push,
+        clv_ev=round(value.ev, 8),
     )

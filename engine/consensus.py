@@ -7,7 +7,9 @@ the de-vigged probability of every book. Weights come from config: sharper books
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from engine.models import BookComponent, Consensus, Market
@@ -32,16 +34,36 @@ def weighted_median(pairs: Iterable[tuple[float, float]]) -> float:
     return ordered[-1][0]
 
 
+def share_operator_weight(parts: tuple[BookComponent, ...], operators: Mapping[str, str]) -> tuple[BookComponent, ...]:
+    """Books of one operator share one book's weight: each present member gets its weight divided by
+    the number of members present, so a group quoting the same number counts once."""
+    present = Counter(operators.get(c.book, c.book) for c in parts)
+    if all(n == 1 for n in present.values()):
+        return parts
+    return tuple(
+        replace(c, weight=c.weight / present[operators.get(c.book, c.book)]) if c.book in operators else c
+        for c in parts
+    )
+
+
 def build_consensus(
     game_id: str,
     market: Market,
     at: datetime,
     components: Iterable[BookComponent],
+    operators: Mapping[str, str] | None = None,
 ) -> Consensus | None:
-    """The consensus of books' already de-vigged components; None when no book quotes the market."""
+    """The consensus of books' already de-vigged components; None when no book quotes the market.
+
+    `operators` maps grouped books to their operator: `books` then counts operators, not brands.
+    """
     parts = tuple(sorted(components, key=lambda c: c.book))
     if not parts:
         return None
+    books = len(parts)
+    if operators:
+        parts = share_operator_weight(parts, operators)
+        books = len({operators.get(c.book, c.book) for c in parts})
     if market == Market.H2H:
         point = None
         at_line = parts
@@ -57,6 +79,6 @@ def build_consensus(
         at=at,
         point=point,
         prob_a=prob_a,
-        books=len(parts),
+        books=books,
         components=parts,
     )

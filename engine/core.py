@@ -12,8 +12,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from app.settings import Settings
-from engine.clv import grade_signal
+from engine.clv import Ungradable, close_usable, grade_signal
 from engine.consensus import build_consensus
+from engine.cover import CoverModel, cover_model_for
 from engine.detectors.dislocation import DislocationHit, detect_dislocations
 from engine.detectors.key_cross import detect_key_cross, key_values, seed_sides
 from engine.detectors.steam import detect_steam, steam_window
@@ -32,6 +33,7 @@ from engine.models import (
 )
 from engine.moves import move_between
 from engine.odds import devig, expected_value
+from engine.providers.closes import ExternalCloses
 from engine.scoring import heat
 from engine.signals import best_entry, build_signal, entry_for, side_for
 from engine.state import EngineState, GameState, MarketState
@@ -55,6 +57,9 @@ class Tick:
     closes: list[Close] = field(default_factory=list)
     closed_games: list[str] = field(default_factory=list)
     grades: list[tuple[Signal, Grade]] = field(default_factory=list)
+    ungraded: list[tuple[Signal, str]] = field(default_factory=list)  # (signal, why no close could grade it)
+    results: list[tuple[str, int, int]] = field(default_factory=list)  # (game, home score, away score)
+    seen_games: list[str] = field(default_factory=list)  # pre-game events in this snapshot
     rejections: tuple[Rejection, ...] = ()
     skipped: bool = False  # the snapshot was not newer than the last one
 
@@ -66,10 +71,10 @@ def cooldown_key(kind: SignalType, game_id: str, market: Market, side: Side, dis
     return (kind.value, game_id, market.value, side.value, discriminator)
 
 
-def signal_cooldown_key(signal: Signal) -> tuple[str, ...]:
+def signal_cooldown_key(signal: Signal, operators: dict[str, str] | None = None) -> tuple[str, ...]:
     """The same key, recovered from a stored signal (used when state is restored after a restart)."""
     if signal.type == SignalType.DISLOCATION:
-        discriminator = signal.books[0]
+        discriminator = (operators or {}).get(signal.books[0], signal.books[0])
     elif signal.type == SignalType.KEY_CROSS:
         discriminator = str(float(signal.details["key_number"]))
     else:
@@ -77,7 +82,9 @@ def signal_cooldown_key(signal: Signal) -> tuple[str, ...]:
     return cooldown_key(signal.type, signal.game_id, signal.market, signal.side, discriminator)
 
 
-def find_dislocations(settings: Settings, consensus: Consensus, market_state: MarketState) -> list[DislocationHit]:
+def find_dislocations(
+    settings: Settings, consensus: Consensus, market_state: MarketState, operator=None
+) -> list[DislocationHit]:
     config = settings.dislocation
     return detect_dislocations(
         consensus,
@@ -86,6 +93,7 @@ def find_dislocations(settings: Settings, consensus: Consensus, market_state: Ma
         threshold=config.thresholds.for_market(consensus.market.value),
         min_books=config.min_books,
         max_outlier_share=config.max_outlier_share,
+        operator=operator,
     )
 
 
@@ -96,11 +104,33 @@ def daily_cap_key(signal: Signal) -> tuple[str, str, date]:
 
 
 class Engine:
-    def __init__(self, settings: Settings, state: EngineState | None = None) -> None:
+    """`closes`: an external closes file (e.g. the NBA lines+scores CSV) that replaces the captured
+    consensus as the close of the games it knows, for feeds whose last snapshot is far from tip."""
+
+    def __init__(
+        self, settings: Settings, state: EngineState | None = None, *, closes: ExternalCloses | None = None
+    ) -> None:
         self.settings = settings
         self.state = state or EngineState()
+        self.external_closes = closes
         self._sport_keys: dict[tuple[str, Market], tuple[float, ...]] = {}
         self._weight = settings.consensus.weight
+        self._operators = settings.consensus.operator_map()
+        self._covers: dict[str, CoverModel] = {}
+        self._close_max_age = timedelta(seconds=settings.clv.close_max_age_seconds)
+
+    def operator(self, book: str) -> str:
+        """The book's operator: books of one operator group share one key."""
+        return self._operators.get(book, book)
+
+    def cover_model(self, sport_key: str) -> CoverModel:
+        model = self._covers.get(sport_key)
+        if model is None:
+            clv = self.settings.clv
+            model = self._covers[sport_key] = cover_model_for(
+                sport_key, sd_spreads=clv.fallback_sd_spreads, sd_totals=clv.fallback_sd_totals
+            )
+        return model
 
     # ---------------------------------------------------------------- public
 
@@ -123,8 +153,13 @@ class Engine:
             if game.commence_time <= now:
                 # In play: never used for odds; a tip rewritten to the actual start closes the game.
                 if game_state is not None:
+                    if game.commence_time < game_state.scheduled_tip:
+                        # Started early: the close's age is measured against the real start.
+                        game_state.scheduled_tip = game.commence_time
+                        tick.tip_changes.append((game.id, game.commence_time))
                     self._close_game(game_state, now, tick)
                 continue
+            tick.seen_games.append(game.id)
             if game_state is None:
                 game_state = state.games[game.id] = GameState(game=game, scheduled_tip=game.commence_time)
                 tick.games.append(game)
@@ -165,6 +200,8 @@ class Engine:
             if incoming is None and market_state is None:
                 continue
             market_state = market_state or game_state.market(market)
+            if incoming is not None:
+                market_state.seen_at = now
             changed = False
             present = set()
             for line in incoming or ():
@@ -194,7 +231,9 @@ class Engine:
         self, game_state: GameState, market: Market, market_state: MarketState, now: datetime, tick: Tick
     ) -> None:
         previous = market_state.consensus
-        consensus = build_consensus(game_state.game.id, market, now, market_state.components.values())
+        consensus = build_consensus(
+            game_state.game.id, market, now, market_state.components.values(), self._operators or None
+        )
         if consensus is None:
             return
         market_state.set_consensus(consensus)
@@ -217,11 +256,17 @@ class Engine:
         config = self.settings.steam
         window = steam_window(config.window_seconds, self.state.feed_interval_seconds())
         moves = market_state.moves
+        if window > config.max_window_seconds:
+            # The feed is too coarse for velocity to mean anything (daily snapshots): no STEAM.
+            moves.clear()
+            return
         horizon = now - timedelta(seconds=window)
         while moves and moves[0].observed_at <= horizon:
             moves.popleft()
         threshold = config.thresholds.for_market(market.value)
-        hit = detect_steam(moves, now, window_seconds=window, threshold=threshold, min_books=config.min_books)
+        hit = detect_steam(
+            moves, now, window_seconds=window, threshold=threshold, min_books=config.min_books, operator=self.operator
+        )
         if hit is None:
             return
         side = side_for(market, hit.direction)
@@ -249,7 +294,7 @@ class Engine:
             books=hit.books,
             magnitude=hit.magnitude,
             velocity=hit.velocity,
-            breadth=len(hit.books) / max(len(market_state.lines), 1),
+            breadth=self._breadth(hit.books, market_state),
             threshold=threshold,
             entry=best_entry(market_state.lines, market_state.probs, market, side),
             consensus=consensus,
@@ -270,12 +315,13 @@ class Engine:
     ) -> None:
         config = self.settings.dislocation
         threshold = config.thresholds.for_market(market.value)
-        hits = find_dislocations(self.settings, consensus, market_state)
-        active = {(hit.book, hit.side.value) for hit in hits}
-        newly = [hit for hit in hits if (hit.book, hit.side.value) not in market_state.dislocated]
+        hits = find_dislocations(self.settings, consensus, market_state, self.operator)
+        # Keyed by operator: the group's other brand moving further out is the same dislocation.
+        active = {(self.operator(hit.book), hit.side.value) for hit in hits}
+        newly = [hit for hit in hits if (self.operator(hit.book), hit.side.value) not in market_state.dislocated]
         market_state.dislocated = active
         for hit in newly:
-            key = cooldown_key(SignalType.DISLOCATION, game_state.game.id, market, hit.side, hit.book)
+            key = cooldown_key(SignalType.DISLOCATION, game_state.game.id, market, hit.side, self.operator(hit.book))
             if not self._cooldown_free(key, now, config.cooldown_seconds):
                 continue
             line = market_state.lines[hit.book]
@@ -371,7 +417,7 @@ class Engine:
             books=tuple(movers),
             magnitude=magnitude,
             velocity=magnitude / minutes,
-            breadth=len(movers) / max(len(market_state.lines), 1),
+            breadth=self._breadth(movers, market_state),
             threshold=self.settings.steam.thresholds.for_market(market.value),
             entry=best_entry(market_state.lines, market_state.probs, market, side),
             consensus=consensus,
@@ -396,13 +442,28 @@ class Engine:
         last = self.state.cooldowns.get(key)
         return last is None or (now - last).total_seconds() >= seconds
 
+    def _breadth(self, books, market_state: MarketState) -> float:
+        """Share of the operators quoting the market that took part (one operator counts once)."""
+        quoting = {self.operator(book) for book in market_state.lines}
+        return len({self.operator(book) for book in books}) / max(len(quoting), 1)
+
+    def _side_locked(self, signal: Signal, now: datetime) -> bool:
+        """One side per game × market per move: a signal on the other side inside the cooldown is suppressed."""
+        held = self.state.sides.get((signal.game_id, signal.market.value))
+        if held is None or held[0] == signal.side:
+            return False
+        return (now - held[1]).total_seconds() < self.settings.signals.opposite_side_cooldown_seconds
+
     def _emit(self, game_state: GameState, signal: Signal, key: tuple[str, ...], now: datetime, tick: Tick) -> None:
+        if self._side_locked(signal, now):
+            return
         day_key = daily_cap_key(signal)
         count = self.state.daily_counts.get(day_key, 0)
         if count >= self.settings.signals.max_per_game_per_day:
             return
         self.state.daily_counts[day_key] = count + 1
         self.state.cooldowns[key] = now
+        self.state.sides[(signal.game_id, signal.market.value)] = (signal.side, now)
         self.remember_signal(signal)
         game_state.pending.append(signal)
         tick.signals.append(signal)
@@ -420,28 +481,52 @@ class Engine:
 
     def _close_game(self, game_state: GameState, now: datetime, tick: Tick) -> None:
         game_id = game_state.game.id
+        closes = self._closes_of(game_state, now, tick)
+        tick.closes.extend(closes.values())
+        cover = self.cover_model(game_state.game.sport_key)
+        for signal in game_state.pending:
+            close = closes.get(signal.market)
+            reason = "no close for this market" if close is None else None
+            if close is not None:
+                reason = close_usable(close, signal.created_at, game_state.scheduled_tip, self._close_max_age)
+            if reason is None:
+                try:
+                    tick.grades.append((signal, grade_signal(signal, close, now, cover)))
+                    continue
+                except Ungradable as exc:
+                    reason = str(exc)
+            tick.ungraded.append((signal, reason))
+        tick.closed_games.append(game_id)
+        del self.state.games[game_id]
+        self.state.closed[game_id] = now
+
+    def _closes_of(self, game_state: GameState, now: datetime, tick: Tick) -> dict[Market, Close]:
+        """The close of each market: the external file's where it knows the game, else our last pre-tip
+        consensus, dated by the last snapshot that still quoted the market."""
+        game = game_state.game
+        external: dict[Market, Close] = {}
+        if self.external_closes is not None:
+            line = self.external_closes.lookup(game)
+            if line is not None:
+                tick.results.append((game.id, line.home_score, line.away_score))
+                found = self.external_closes.closes_for(game, game_state.scheduled_tip)
+                external = {c.market: replace(c, source="external") for c in found}
         closes: dict[Market, Close] = {}
         for market, market_state in game_state.markets.items():
             consensus = market_state.consensus
             if consensus is None:
                 continue
             closes[market] = Close(
-                game_id=game_id,
+                game_id=game.id,
                 market=market,
                 captured_at=now,
-                at=consensus.at,
+                at=max(consensus.at, market_state.seen_at or consensus.at),
                 point=consensus.point,
                 prob_a=consensus.prob_a,
                 books=consensus.books,
             )
-        tick.closes.extend(closes.values())
-        for signal in game_state.pending:
-            close = closes.get(signal.market)
-            if close is not None:
-                tick.grades.append((signal, grade_signal(signal, close, now)))
-        tick.closed_games.append(game_id)
-        del self.state.games[game_id]
-        self.state.closed[game_id] = now
+        # The file's close wins where it has the market; ours stands for the markets it lacks.
+        return closes | external
 
     def _forget_old_closed(self, now: datetime) -> None:
         cutoff = now - CLOSED_MEMORY
@@ -455,6 +540,7 @@ class Engine:
         state = self.state
         state.daily_counts = {k: v for k, v in state.daily_counts.items() if k[0] not in gone}
         state.cooldowns = {k: v for k, v in state.cooldowns.items() if k[1] not in gone}
+        state.sides = {k: v for k, v in state.sides.items() if k[0] not in gone}
 
 
 def _consensus_view(consensus: Consensus | None) -> dict[str, object] | None:

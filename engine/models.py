@@ -256,14 +256,16 @@ class Close(_SidedNumber):
     point: float | None
     prob_a: float
     books: int
+    source: str = "consensus"  # "consensus" (our last pre-tip snapshot) or "external" (a closes file)
 
 
 @dataclass(frozen=True, slots=True)
 class Grade:
-    """A signal graded against the close.
+    """A signal graded against the no-vig close at the price a member could take.
 
+    `clv_ev` (CLV%) is the verdict: expected value per unit staked at the close; `beat` is `clv_ev > 0`.
     CLV points: positive means the entry number was better for the bettor than the close.
-    CLV prob: close de-vigged probability of the side minus the entry's; positive is better.
+    CLV prob: close no-vig probability of the side minus the entry price's implied probability.
     """
 
     signal_id: str
@@ -276,6 +278,7 @@ class Grade:
     push: bool
     consensus_clv_points: float | None
     consensus_clv_prob: float
+    clv_ev: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,8 +299,8 @@ class Bet:
 
 @dataclass(frozen=True, slots=True)
 class BetGrade:
-    """CLV of a bet: points against the closing consensus, and probability as the close's de-vigged
-    probability minus the bet price's implied (vig-included) probability — what the member really paid."""
+    """CLV of a bet, by the signals' grader: `clv_ev` is the expected value of the member's own price at
+    the no-vig close; points and probability (close no-vig minus the price's implied) sit beside it."""
 
     bet_id: int
     graded_at: datetime
@@ -307,3 +310,4 @@ class BetGrade:
     clv_prob: float
     beat: bool
     push: bool
+    clv_ev: float

@@ -1,16 +1,27 @@
 """Quality presets ("High Confidence", "Low Noise"): named filters over signals, defined in config.
 
-The same function serves the bot's one-click buttons, the API's `preset` parameter and the
-per-preset CLV records, so a preset means one thing everywhere.
+A preset is defined from measured lift, not from the score alone: `class_lift = "proven"` keeps
+only signals of classes whose lift interval over the matched null lies above zero, `"positive"`
+those whose measured lift is above zero. The same function serves the bot's one-click buttons, the
+API's `preset` parameter and the per-preset audit rows, so a preset means one thing everywhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from app.settings import PresetSettings
-from engine.audit import TIER_ORDER
+from engine.audit import TIER_ORDER, UNPROVEN
 from engine.models import Signal, SignalType
+
+
+class ClassStanding(Protocol):
+    """What a preset needs to know of a class's audit row."""
+
+    tier: str
+    lift: float | None
+    lift_low: float | None
 
 
 def is_single_book(signal: Signal) -> bool:
@@ -18,7 +29,19 @@ def is_single_book(signal: Signal) -> bool:
     return signal.type == SignalType.DISLOCATION or len(signal.books) <= 1
 
 
-def passes(signal: Signal, preset: PresetSettings, class_tiers: Mapping[str, str] | None = None) -> bool:
+def lift_allows(standing: ClassStanding | None, rule: str) -> bool:
+    if not rule:
+        return True
+    if standing is None or standing.lift is None:
+        return False
+    if rule == "positive":
+        return standing.lift > 0
+    return standing.lift_low is not None and standing.lift_low > 0
+
+
+def passes(signal: Signal, preset: PresetSettings, classes: Mapping[str, ClassStanding] | None = None) -> bool:
+    """`classes` maps a class name ("STEAM:totals") to its audit row; needed when the preset asks for a
+    class tier or lift (a class absent from it has neither)."""
     if signal.score < preset.min_score:
         return False
     if len(signal.books) < preset.min_books:
@@ -27,8 +50,13 @@ def passes(signal: Signal, preset: PresetSettings, class_tiers: Mapping[str, str
         return False
     if not preset.allow_single_book and is_single_book(signal):
         return False
+    standing = (classes or {}).get(signal.signal_class)
     if preset.min_class_tier:
-        tier = (class_tiers or {}).get(signal.signal_class, "unrated")
+        tier = standing.tier if standing is not None else UNPROVEN
         if TIER_ORDER[tier] < TIER_ORDER[preset.min_class_tier]:
             return False
-    return True
+    return lift_allows(standing, preset.class_lift)
+
+
+def needs_audit(preset: PresetSettings) -> bool:
+    return bool(preset.min_class_tier or preset.class_lift)

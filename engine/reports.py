@@ -1,72 +1,83 @@
-"""The CLV audit as users see it: per signal class (type × market) and per quality preset."""
+"""The CLV audit as users see it: one table of classes (type × market), presets and score buckets.
+
+Every surface (the CLI, `--summary-json`, `/integrity`, `GET /v1/clv/summary`) shows this same
+report; `engine.integrity` builds it from the database.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from app.settings import Settings
-from engine.audit import ClassAudit, audit_class, audit_outcomes
-from engine.models import SignalType
-from engine.presets import passes
-from storage import Repositories
+from engine.audit import ClassAudit
 
 
 @dataclass(frozen=True, slots=True)
 class AuditReport:
+    """`classes` holds every row: kind "class" first, then "preset", then "score"."""
+
     classes: tuple[ClassAudit, ...]
-    presets: tuple[ClassAudit, ...]
     signals_by_type: dict[str, int]
+    close_source: str = "closing consensus (last pre-tip snapshot)"
+    method: dict[str, object] = field(default_factory=dict)
 
     @property
     def graded(self) -> int:
-        return sum(c.graded for c in self.classes)
+        return sum(c.graded for c in self.classes if c.kind == "class")
+
+    @property
+    def ungraded(self) -> int:
+        return sum(c.ungraded for c in self.classes if c.kind == "class")
+
+    def rows(self, kind: str) -> tuple[ClassAudit, ...]:
+        return tuple(c for c in self.classes if c.kind == kind)
 
     def class_tiers(self) -> dict[str, str]:
-        return {c.name: c.tier for c in self.classes}
+        return {c.name: c.tier for c in self.rows("class")}
+
+    def class_lifts(self) -> dict[str, ClassAudit]:
+        return {c.name: c for c in self.rows("class")}
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "close_source": self.close_source,
             "signals_by_type": self.signals_by_type,
             "signals_total": sum(self.signals_by_type.values()),
             "graded": self.graded,
+            "ungraded": self.ungraded,
+            "method": self.method,
             "classes": [c.as_dict() for c in self.classes],
-            "presets": [p.as_dict() for p in self.presets],
         }
 
 
-async def build_audit(repos: Repositories, settings: Settings) -> AuditReport:
-    rules = settings.clv.tiers
-    classes = tuple(
-        audit_class(f"{r.type.value}:{r.market.value}", r.graded, r.beats, r.pushes, rules)
-        for r in sorted(await repos.grades.class_records(), key=lambda r: (r.type.value, r.market.value))
-    )
-    tiers = {c.name: c.tier for c in classes}
-    graded = await repos.grades.graded_signals()
-    presets = tuple(
-        audit_outcomes(
-            f"preset:{name}",
-            ((grade.beat, grade.push) for signal, grade in graded if passes(signal, preset, tiers)),
-            rules,
-        )
-        for name, preset in settings.presets.items()
-    )
-    counts = await repos.signals.count_by_type()
-    return AuditReport(
-        classes=classes,
-        presets=presets,
-        signals_by_type={kind.value: counts.get(kind, 0) for kind in SignalType},
-    )
+def _pct(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:+.1f}" if signed else f"{100 * value:.1f}"
 
 
 def format_audit(report: AuditReport) -> str:
     """A fixed-width table for the terminal."""
-    header = f"{'class':<28} {'graded':>6} {'beats':>6} {'push':>5} {'beat %':>7}  {'Wilson 95%':<15} tier"
-    lines = ["CLV audit (signals graded against the closing consensus)", header, "-" * len(header)]
-    for row in (*report.classes, *report.presets):
-        rate = "-" if row.rate is None else f"{100 * row.rate:6.1f}%"
-        interval = f"{100 * row.interval[0]:5.1f}-{100 * row.interval[1]:5.1f}%" if row.graded else "-"
-        counts = f"{row.graded:>6} {row.beats:>6} {row.pushes:>5}"
-        lines.append(f"{row.name:<28} {counts} {rate:>7}  {interval:<15} {row.tier}")
+    header = (
+        f"{'class':<26} {'graded':>6} {'beats':>5} {'push':>4} {'beat%':>6} {'null%':>6} "
+        f"{'lift':>6} {'lift 95%':>13} {'opp%':>6} {'CLV%':>6}  tier / reason"
+    )
+    lines = [
+        "CLV audit: entries at the price a member could take (vig included) against the no-vig close",
+        f"close: {report.close_source}",
+        header,
+        "-" * len(header),
+    ]
+    for row in report.classes:
+        interval = "-" if row.lift_low is None else f"{_pct(row.lift_low, True)}..{_pct(row.lift_high, True)}"
+        verdict = row.tier if not row.reason else f"{row.tier}: {row.reason}"
+        lines.append(
+            f"{row.name:<26} {row.graded:>6} {row.beats:>5} {row.pushes:>4} {_pct(row.rate):>6} "
+            f"{_pct(row.null_rate):>6} {_pct(row.lift, True):>6} {interval:>13} {_pct(row.opposite_rate):>6} "
+            f"{_pct(row.mean_clv, True):>6}  {verdict}"
+        )
+        if row.record is not None:
+            wins, losses, pushes = row.record
+            lines.append(f"{'':<26} against the result: {wins}-{losses}-{pushes} (W-L-P)")
     by_type = ", ".join(f"{kind} {count}" for kind, count in report.signals_by_type.items())
-    lines.append(f"signals: {by_type}; graded {report.graded}")
+    lines.append(f"signals: {by_type}; graded {report.graded}; ungraded (no close) {report.ungraded}")
     return "\n".join(lines)

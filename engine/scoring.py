@@ -6,7 +6,7 @@ and one on moneylines are scored on the same footing. The weights live in config
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from app.settings import ScoreWeights
@@ -34,9 +34,21 @@ def velocity_component(velocity: float | None, threshold: float) -> float:
     return _clamp(velocity * 5.0 / threshold)
 
 
-def sharp_component(books: Sequence[str], sharp_books: Iterable[str], weight_of) -> float:
-    """Share of the involved books' weight that belongs to sharp books."""
+def sharp_component(
+    books: Sequence[str], sharp_books: Iterable[str], weight_of, operators: Mapping[str, str] | None = None
+) -> float:
+    """Share of the involved books' weight that belongs to sharp books; one operator's books count once
+    (the first of them in the list speaks for the group)."""
     sharp = set(sharp_books)
+    if operators:
+        seen: set[str] = set()
+        unique = []
+        for book in books:
+            key = operators.get(book, book)
+            if key not in seen:
+                seen.add(key)
+                unique.append(book)
+        books = unique
     total = sum(weight_of(book) for book in books)
     if total <= 0:
         return 0.0

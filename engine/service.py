@@ -12,6 +12,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from app.settings import Settings
+from engine.clv import Ungradable, close_usable, grade_signal
 from engine.core import Engine, Tick, daily_cap_key, find_dislocations, signal_cooldown_key
 from engine.detectors.key_cross import key_values, seed_sides
 from engine.events import CLV_GRADED, GAME_CLOSED, SIGNAL_CREATED, ClosedGame, EventBus, GradedSignal
@@ -19,6 +20,7 @@ from engine.models import BookLine, Market
 from engine.moves import move_between
 from engine.odds import devig
 from engine.providers.base import RawSnapshot
+from engine.providers.closes import ExternalCloses
 from engine.providers.parse import ParseMemo, log_rejections, parse_snapshot
 from engine.state import EngineState, GameState
 from storage import CLOSED, Repositories
@@ -40,19 +42,29 @@ class EngineService:
         self._memo = ParseMemo()
 
     @classmethod
-    async def restore(cls, settings: Settings, repos: Repositories, bus: EventBus, *, source: str) -> EngineService:
+    async def restore(
+        cls,
+        settings: Settings,
+        repos: Repositories,
+        bus: EventBus,
+        *,
+        source: str,
+        closes: ExternalCloses | None = None,
+    ) -> EngineService:
         feed = await repos.feed_state.get(source)
         cursor = feed.cursor if feed else None
-        engine = Engine(settings, await restore_state(settings, repos, cursor))
+        engine = Engine(settings, await restore_state(settings, repos, cursor), closes=closes)
+        await regrade_legacy(engine, repos)
         if feed is not None:
             engine.state.gaps.extend(feed.recent_gaps)
         if cursor is not None:
             for signal in await repos.signals.since(cursor - SIGNAL_MEMORY):
                 engine.remember_signal(signal)
-                key = signal_cooldown_key(signal)
+                key = signal_cooldown_key(signal, settings.consensus.operator_map())
                 engine.state.cooldowns[key] = max(signal.created_at, engine.state.cooldowns.get(key, signal.created_at))
                 day_key = daily_cap_key(signal)
                 engine.state.daily_counts[day_key] = engine.state.daily_counts.get(day_key, 0) + 1
+                engine.state.sides[(signal.game_id, signal.market.value)] = (signal.side, signal.created_at)
         return cls(engine, repos, bus, source=source)
 
     @property
@@ -90,6 +102,8 @@ class EngineService:
         async with repos.db.transaction():
             if tick.games:
                 await repos.games.upsert_many(tick.games, seen_at=tick.at)
+            if tick.seen_games:
+                await repos.games.touch_many(tick.seen_games, tick.at)
             for game_id, tip in tick.tip_changes:
                 await repos.games.set_scheduled_tip(game_id, tip)
             if tick.lines:
@@ -106,6 +120,10 @@ class EngineService:
                 await repos.games.mark_closed(game_id)
             for _, grade in tick.grades:
                 await repos.grades.insert(grade)
+            for signal, reason in tick.ungraded:
+                await repos.grades.mark_ungraded(signal.id, tick.at, reason)
+            for game_id, home, away in tick.results:
+                await repos.closes.save_result(game_id, home, away, source="closes file")
             if move_cursor:
                 gaps = self.engine.state.gaps
                 await repos.feed_state.save(self.source, tick.at, quota, tick.at, recent_gaps=gaps)
@@ -137,6 +155,11 @@ async def restore_state(settings: Settings, repos: Repositories, cursor: datetim
         if game_state is not None:
             prob = devig(line.price_a, line.price_b, method)
             game_state.market(line.market).put(line, prob, settings.consensus.weight(line.book))
+    operators = settings.consensus.operator_map()
+
+    def operator(book: str) -> str:
+        return operators.get(book, book)
+
     for consensus in await repos.consensus.latest_for_open_games():
         game_state = state.games.get(consensus.game_id)
         if game_state is None:
@@ -149,13 +172,50 @@ async def restore_state(settings: Settings, repos: Repositories, cursor: datetim
             )
             seed_sides(consensus.point, values, market_state.key_sides)
         market_state.dislocated = {
-            (hit.book, hit.side.value) for hit in find_dislocations(settings, consensus, market_state)
+            (operator(hit.book), hit.side.value)
+            for hit in find_dislocations(settings, consensus, market_state, operator)
         }
     for game_id, game_state in state.games.items():
         game_state.pending.extend(await repos.signals.ungraded_for_game(game_id))
+        seen = await repos.games.last_seen(game_id)
+        for market_state in game_state.markets.values():
+            if market_state.lines:
+                market_state.seen_at = seen
         if cursor is not None:
             _restore_moves(game_state, await repos.quotes.timeline(game_id, since=cursor - MOVE_MEMORY), method)
     return state
+
+
+async def regrade_legacy(engine: Engine, repos: Repositories) -> int:
+    """Grades stored before grades carried `clv_ev` were made by the old, vig-free rule against a close
+    that could share the signal's own snapshot: regrade them by today's rules from the stored close, in
+    one transaction (a close stored then is dated by its consensus, so the "strictly after" test is
+    conservative for them)."""
+    legacy = await repos.grades.legacy_ids()
+    if not legacy:
+        return 0
+    max_age = timedelta(seconds=engine.settings.clv.close_max_age_seconds)
+    async with repos.db.transaction():
+        await repos.grades.delete(legacy)
+        for signal_id in legacy:
+            signal = await repos.signals.get(signal_id)
+            stored = await repos.games.get(signal.game_id) if signal else None
+            if signal is None or stored is None:
+                continue
+            close = await repos.closes.get(signal.game_id, signal.market)
+            reason = "no close for this market" if close is None else None
+            if close is not None:
+                reason = close_usable(close, signal.created_at, stored.scheduled_tip, max_age)
+            if reason is None:
+                try:
+                    cover = engine.cover_model(stored.game.sport_key)
+                    await repos.grades.insert(grade_signal(signal, close, close.captured_at, cover))
+                    continue
+                except Ungradable as exc:
+                    reason = str(exc)
+            await repos.grades.mark_ungraded(signal.id, close.captured_at if close else signal.created_at, reason)
+    log.info("regraded %d signals graded by the old rule", len(legacy))
+    return len(legacy)
 
 
 def _restore_moves(game_state: GameState, timeline: list[tuple[BookLine, bool]], method) -> None:

@@ -82,7 +82,9 @@ def build_signal(
         magnitude=scoring.magnitude_component(magnitude, threshold),
         velocity=scoring.velocity_component(velocity, threshold),
         breadth=breadth,
-        sharp=scoring.sharp_component(books, consensus_settings.sharp_books, consensus_settings.weight),
+        sharp=scoring.sharp_component(
+            books, consensus_settings.sharp_books, consensus_settings.weight, consensus_settings.operator_map()
+        ),
         time_to_tip=scoring.time_to_tip_component(now, tip),
         weights=settings.score.weights,
     )

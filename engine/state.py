@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from engine.models import BookComponent, BookLine, Consensus, Game, Market, Signal
+from engine.models import BookComponent, BookLine, Consensus, Game, Market, Side, Signal
 
 #: Consensus values kept per market to find "the consensus before" a move.
 CONSENSUS_HISTORY = 64
@@ -41,6 +41,7 @@ class MarketState:
     moves: deque[Move] = field(default_factory=deque)
     key_sides: dict[float, int] = field(default_factory=dict)  # key value -> last strict side (+1/-1)
     dislocated: set[tuple[str, str]] = field(default_factory=set)  # (book, side) currently dislocated
+    seen_at: datetime | None = None  # the last snapshot that quoted this market (dates the close)
 
     def put(self, line: BookLine, prob_a: float, weight: float) -> None:
         """A book's new line, its de-vigged probability and its consensus input, kept together."""
@@ -87,6 +88,7 @@ class EngineState:
     cooldowns: dict[tuple[str, ...], datetime] = field(default_factory=dict)
     daily_counts: dict[tuple[str, str, date], int] = field(default_factory=dict)  # (game, type, day)
     recent_signals: dict[str, deque[Signal]] = field(default_factory=dict)  # per game, for heat
+    sides: dict[tuple[str, str], tuple[Side, datetime]] = field(default_factory=dict)  # (game, market) -> last side
     gaps: deque[float] = field(default_factory=lambda: deque(maxlen=GAP_HISTORY))
     last_fetched_at: datetime | None = None
 

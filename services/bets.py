@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import access
 from access import Feature, UserError, Viewer
-from engine.clv import grade_bet
+from engine.clv import Ungradable, close_usable, grade_bet
 from engine.events import ClosedGame
 from engine.models import MARKET_SIDES, Bet, BetGrade, Game, Market, Side
 from engine.odds import InvalidPrice, validate_american
@@ -121,6 +121,7 @@ class ClvRecord:
     pushes: int
     avg_clv_points: float | None
     avg_clv_prob: float | None
+    avg_clv_ev: float | None = None  # mean CLV%: expected value of the member's price at the no-vig close
 
     @property
     def rate(self) -> float | None:
@@ -138,19 +139,33 @@ async def clv_record(ctx: ServiceContext, viewer: Viewer) -> ClvRecord:
         pushes=sum(g.push for g in grades),
         avg_clv_points=sum(points) / len(points) if points else None,
         avg_clv_prob=sum(g.clv_prob for g in grades) / len(grades) if grades else None,
+        avg_clv_ev=_mean([g.clv_ev for g in grades if not math.isnan(g.clv_ev)]),
     )
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 async def grade_game(ctx: ServiceContext, game_id: str, now: datetime) -> list[BetGrade]:
     """Grade every ungraded bet of a closed game (the `game.closed` subscriber, and catch-up at start)."""
     closes = {close.market: close for close in await ctx.repos.closes.for_game(game_id)}
+    stored = await ctx.repos.games.get(game_id)
+    if stored is None:
+        return []
+    cover = ctx.engine.engine.cover_model(stored.game.sport_key)
+    max_age = timedelta(seconds=ctx.settings.clv.close_max_age_seconds)
     grades = []
     async with ctx.repos.db.transaction():
         for bet in await ctx.repos.bets.ungraded_for_game(game_id):
             close = closes.get(bet.market)
-            if close is None:
+            # The signals' rules: a close observed after the bet and near tip, graded by the same function.
+            if close is None or close_usable(close, bet.placed_at, stored.scheduled_tip, max_age) is not None:
                 continue
-            grade = grade_bet(bet, close, now)
+            try:
+                grade = grade_bet(bet, close, now, cover)
+            except Ungradable:
+                continue
             if await ctx.repos.bets.grade(grade):
                 grades.append(grade)
     return grades

@@ -1,8 +1,9 @@
-"""Line-history charts for one game's market, rendered to PNG bytes.
+"""Charts rendered to PNG bytes: a game market's line history, and the signal-integrity audit.
 
 The work is split in two so the parts that matter can be tested without decoding pixels:
 `chart_data` is pure arithmetic (what is drawn, clipped at `until`, which labels the legend holds),
-and `render_line_chart` only draws that. A redacted view (`book_lines=None`) never receives book
+and `render_line_chart` only draws that (likewise `integrity_chart_data` / `render_integrity_chart`
+for the audit). A redacted view (`book_lines=None`) never receives book
 keys, so nothing downstream of `chart_data` can leak them.
 
 Drawing uses matplotlib's object API (`Figure` + the Agg canvas), never `pyplot`: pyplot keeps
@@ -16,6 +17,8 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import Protocol
 
 from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -23,8 +26,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
+from engine.audit import UNPROVEN, ClassAudit
 from engine.models import Bet, BookLine, Consensus, Game, Market, Side
 from engine.odds import InvalidPrice, devig, implied_probability
+from engine.reports import AuditReport
 
 #: (time, value) — one step of a line, in the chart's y units.
 Point = tuple[datetime, float]
@@ -353,3 +358,257 @@ def render_line_chart(
     """
     data = chart_data(game, market, consensus, book_lines, signals, bets, until=until)
     return draw_chart(data, footer=footer)
+
+
+# --- the signal-integrity chart -----------------------------------------------------------------
+
+INTEGRITY_TITLE = "Signal integrity: beat rate vs the no-vig close, beside a matched null"
+INTEGRITY_EMPTY = "no graded signals yet"
+#: Which audit rows are drawn, in this order; score buckets only on request.
+INTEGRITY_KINDS = ("class", "preset")
+#: More rows than this no longer read at 560 px; score rows go first, then the tail.
+INTEGRITY_MAX_ROWS = 24
+#: The tier bars drawn when the caller passes none (the default `[clv] tiers`).
+DEFAULT_TIER_BARS: tuple[tuple[str, float], ...] = (("B", 0.52), ("A", 0.54), ("S", 0.58))
+RATE_LABEL = "beat rate (Wilson 95%)"
+NULL_LABEL = "matched null"
+EVEN_LABEL = "even (50%)"
+TIER_BAR_LABEL = "tier bars"
+RATE_COLOUR = "#1f77b4"
+NULL_COLOUR = "#ff7f0e"
+TIER_COLOURS = {"S": "#b8860b", "A": "#2ca02c", "B": "#1f77b4", UNPROVEN: "#7f7f7f"}
+
+
+class _TierRule(Protocol):
+    name: str
+    min_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityRow:
+    """One drawn row: a class (or preset / score bucket) with a graded sample."""
+
+    name: str
+    kind: str
+    label: str  # "STEAM:spreads · unproven"
+    tier: str
+    graded: int
+    rate: float
+    low: float  # Wilson 95%
+    high: float
+    null_rate: float | None
+    lift: float | None
+    lift_low: float | None
+    lift_high: float | None
+
+    @property
+    def lift_text(self) -> str:
+        """The lift column: "lift +3.7 pts (−8.0…+15.2)", or "no null" when there is none."""
+        if self.lift is None:
+            return "no null"
+        text = f"lift {signed_points(self.lift)} pts"
+        if self.lift_low is not None and self.lift_high is not None:
+            text += f" ({signed_points(self.lift_low)}…{signed_points(self.lift_high)})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityChartData:
+    """What `render_integrity_chart` draws. `rows` top to bottom; empty = the "no graded signals yet" image."""
+
+    title: str
+    rows: tuple[IntegrityRow, ...]
+    tier_bars: tuple[tuple[str, float], ...]  # (tier, rate it must beat), ascending
+    x_range: tuple[float, float]
+    footer: str
+    omitted: int  # graded rows left out for space
+    legend: tuple[str, ...]
+
+
+def signed_points(value: float) -> str:
+    """A rate difference in percentage points with a real minus sign: +3.7, −8.0."""
+    text = f"{100 * value:+.1f}"
+    return text.replace("-", "−")
+
+
+def row_name(name: str) -> str:
+    """How a row is called on charts and embeds: "preset high_confidence", "score 55-69"."""
+    for prefix in ("preset:", "score:"):
+        if name.startswith(prefix):
+            return f"{prefix[:-1]} {name[len(prefix) :]}"
+    return name
+
+
+def _tier_bars(report: AuditReport, tiers: Sequence[_TierRule] | None) -> tuple[tuple[str, float], ...]:
+    if tiers:
+        return tuple(sorted(((t.name, float(t.min_rate)) for t in tiers), key=lambda bar: bar[1]))
+    configured = report.method.get("tiers") if isinstance(report.method, dict) else None
+    if isinstance(configured, list):
+        bars = [
+            (str(t["name"]), float(t["min_rate"]))
+            for t in configured
+            if isinstance(t, dict) and "name" in t and isinstance(t.get("min_rate"), int | float)
+        ]
+        if bars:
+            return tuple(sorted(bars, key=lambda bar: bar[1]))
+    return DEFAULT_TIER_BARS
+
+
+def _integrity_row(row: ClassAudit) -> IntegrityRow:
+    low, high = row.interval
+    return IntegrityRow(
+        name=row.name,
+        kind=row.kind,
+        label=f"{row_name(row.name)} · {row.tier}",
+        tier=row.tier,
+        graded=row.graded,
+        rate=row.beats / row.graded,
+        low=low,
+        high=high,
+        null_rate=row.null_rate,
+        lift=row.lift,
+        lift_low=row.lift_low,
+        lift_high=row.lift_high,
+    )
+
+
+def integrity_chart_data(
+    report: AuditReport,
+    *,
+    tiers: Sequence[_TierRule] | None = None,
+    include_scores: bool = False,
+    max_rows: int = INTEGRITY_MAX_ROWS,
+) -> IntegrityChartData:
+    """Decide what the integrity chart shows; pure.
+
+    Rows with graded > 0 of kind class then preset (then score, if asked), in the report's order
+    within a kind; past `max_rows`, score rows are dropped first, then the last rows. Tier bars come
+    from `tiers` (the configured rules), else `report.method["tiers"]`, else the defaults.
+    """
+    kinds = (*INTEGRITY_KINDS, "score") if include_scores else INTEGRITY_KINDS
+    graded = [row for kind in kinds for row in report.rows(kind) if row.graded > 0]
+    kept = graded[:max_rows]
+    rows = tuple(_integrity_row(row) for row in kept)
+    bars = _tier_bars(report, tiers)
+    values = [0.5, *(rate for _, rate in bars)]
+    for row in rows:
+        values += [row.low, row.high, *((row.null_rate,) if row.null_rate is not None else ())]
+    lo, hi = min(values), max(values)
+    pad = max(0.02, 0.05 * (hi - lo))
+    # A little room past 0% and 100% so a marker at either end is not cut in half by the frame.
+    x_range = (max(-pad, lo - pad), min(1.0 + pad, hi + pad))
+    legend = (RATE_LABEL, NULL_LABEL, EVEN_LABEL, TIER_BAR_LABEL) if rows else ()
+    footer = (
+        f"close: {report.close_source} · entry at a price a member could take, vig included · "
+        "lift = beat rate − null rate (game-clustered bootstrap 95%)"
+    )
+    if len(graded) > len(kept):
+        footer += f" · {len(graded) - len(kept)} more rows in /v1/clv/summary"
+    return IntegrityChartData(
+        title=INTEGRITY_TITLE,
+        rows=rows,
+        tier_bars=bars,
+        x_range=x_range,
+        footer=footer,
+        omitted=len(graded) - len(kept),
+        legend=legend,
+    )
+
+
+def render_integrity_chart(data: IntegrityChartData) -> bytes:
+    """Draw prepared `IntegrityChartData` to a PNG (1000 × 560): one dot-and-whisker row per class."""
+    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    FigureCanvasAgg(figure)
+    figure.suptitle(data.title, fontsize=12, y=0.975)
+    figure.text(0.01, 0.015, data.footer, fontsize=7, color="#555555", ha="left", va="bottom")
+    if not data.rows:
+        ax = figure.add_subplot()
+        ax.text(0.5, 0.5, INTEGRITY_EMPTY, ha="center", va="center", fontsize=14, color="#555555")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return _png(figure)
+
+    # Row names on the left, each row's lift in a column on the right, the legend above the plot.
+    figure.subplots_adjust(left=0.25, right=0.71, top=0.86, bottom=0.14)
+    ax = figure.add_subplot()
+    count = len(data.rows)
+    font = 9 if count <= 14 else 8 if count <= 20 else 7
+    ys = list(range(count - 1, -1, -1))  # the first row on top
+    x0, x1 = data.x_range
+
+    for _, rate in data.tier_bars:
+        ax.axvline(rate, color="#2ca02c", linestyle=":", linewidth=1.0, alpha=0.35, zorder=1)
+    top = blended_transform_factory(ax.transData, ax.transAxes)
+    rates = [rate for _, rate in data.tier_bars]
+    # Name the bars above the plot only where the names do not run into each other (the legend has them too).
+    spaced = all(b - a >= 0.04 * (x1 - x0) for a, b in pairwise(rates))
+    for name, rate in data.tier_bars if spaced else ():
+        if x0 <= rate <= x1:
+            ax.text(rate, 1.005, name, transform=top, ha="center", va="bottom", fontsize=7, color="#2ca02c", alpha=0.8)
+    ax.axvline(0.5, color="#444444", linestyle="-", linewidth=1.0, alpha=0.7, zorder=1)
+
+    for y, row in zip(ys, data.rows, strict=True):
+        if y % 2 == 0:
+            ax.axhspan(y - 0.5, y + 0.5, color="#f2f2f2", zorder=0)
+        ax.plot([row.low, row.high], [y, y], color=RATE_COLOUR, linewidth=2.0, solid_capstyle="butt", zorder=3)
+        ax.plot([row.low, row.low], [y - 0.18, y + 0.18], color=RATE_COLOUR, linewidth=1.2, zorder=3)
+        ax.plot([row.high, row.high], [y - 0.18, y + 0.18], color=RATE_COLOUR, linewidth=1.2, zorder=3)
+        ax.plot([row.rate], [y], marker="o", markersize=7, color=RATE_COLOUR, zorder=4)
+        if row.null_rate is not None:
+            ax.plot(
+                [row.null_rate],
+                [y],
+                marker="D",
+                markersize=6,
+                markerfacecolor="white",
+                markeredgecolor=NULL_COLOUR,
+                markeredgewidth=1.6,
+                linestyle="none",
+                zorder=5,
+            )
+    right = blended_transform_factory(ax.transAxes, ax.transData)
+    for y, row in zip(ys, data.rows, strict=True):
+        ax.text(
+            1.02,
+            y,
+            f"{row.graded} graded · {row.lift_text}",
+            transform=right,
+            ha="left",
+            va="center",
+            fontsize=font,
+            color="#333333",
+        )
+
+    ax.set_yticks(ys, [row.label for row in data.rows], fontsize=font)
+    for tick, row in zip(ax.get_yticklabels(), data.rows, strict=True):
+        tick.set_color(TIER_COLOURS.get(row.tier, "#111111"))
+    ax.set_ylim(-0.6, count - 0.4)
+    ax.set_xlim(x0, x1)
+    ax.xaxis.set_major_formatter(lambda value, _pos: f"{100 * value:.0f}%" if -1e-9 <= value <= 1 + 1e-9 else "")
+    ax.set_xlabel("share of signals that beat the no-vig close", fontsize=9)
+    ax.grid(True, axis="x", alpha=0.2)
+
+    handles = [
+        Line2D([], [], color=RATE_COLOUR, marker="o", markersize=7, linewidth=2.0),
+        Line2D([], [], color=NULL_COLOUR, marker="D", markersize=6, markerfacecolor="white", linestyle="none"),
+        Line2D([], [], color="#444444", linewidth=1.0),
+        Line2D([], [], color="#2ca02c", linestyle=":", linewidth=1.0, alpha=0.6),
+    ]
+    labels = [
+        RATE_LABEL,
+        NULL_LABEL,
+        EVEN_LABEL,
+        TIER_BAR_LABEL + " (" + " / ".join(f"{n} {100 * r:.0f}%" for n, r in data.tier_bars) + ")",
+    ]
+    # Above the plot (outside the axes), so it never covers a row.
+    ax.legend(
+        handles,
+        labels,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.04),
+        ncol=4,
+        fontsize=8,
+        frameon=False,
+        borderaxespad=0.0,
+    )
+    return _png(figure)

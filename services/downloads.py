@@ -1,6 +1,6 @@
-"""Files members ask for: CSV exports (Pro) and line charts (everyone, Community delayed and without
-per-book lines). The rendering itself is pure (`services.exports`, `services.charts`); this module
-decides what goes in, through the tier rules."""
+"""Files members ask for: CSV exports (Pro), line charts (everyone, Community delayed and without
+per-book lines) and the public signal-integrity chart. The rendering itself is pure
+(`services.exports`, `services.charts`); this module decides what goes in, through the tier rules."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 
 import access
 from access import Feature, UserError, Viewer
+from engine.reports import AuditReport
+from services import signals as signal_service
 from services.bets import member_bets
-from services.charts import ChartMark, render_line_chart
+from services.charts import ChartMark, integrity_chart_data, render_integrity_chart, render_line_chart
 from services.context import ServiceContext
 from services.exports import bets_csv, signals_csv
 from services.games import find_game, parse_market
@@ -70,3 +72,23 @@ async def line_chart(ctx: ServiceContext, viewer: Viewer, game: str, market: str
         render_line_chart, stored.game, market_value, consensus, book_lines, marks, bets, until=until, footer=footer
     )
     return f"{stored.game.id}-{market_value.value}.png", png
+
+
+INTEGRITY_FILENAME = "integrity.png"
+
+
+async def integrity_report(ctx: ServiceContext) -> tuple[AuditReport, str, bytes]:
+    """The audit (public: no viewer, no delay) with its chart: (report, "integrity.png", PNG).
+
+    One call for `/integrity`, so the audit (bootstrap included) is built once for the embed and the chart.
+    """
+    report = await signal_service.audit(ctx)
+    data = integrity_chart_data(report, tiers=ctx.settings.clv.tiers)
+    png = await asyncio.to_thread(render_integrity_chart, data)
+    return report, INTEGRITY_FILENAME, png
+
+
+async def integrity_chart(ctx: ServiceContext) -> tuple[str, bytes]:
+    """Just the integrity chart: ("integrity.png", PNG)."""
+    _, name, png = await integrity_report(ctx)
+    return name, png

@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 
 import access
 from access import Feature, NotFound, SignalView, Viewer
+from engine.integrity import build_audit
 from engine.models import Signal, SignalType
-from engine.presets import passes
-from engine.reports import AuditReport, build_audit
+from engine.presets import needs_audit, passes
+from engine.reports import AuditReport
 from engine.scoring import heat
 from services.context import ServiceContext
 from storage import StoredGame
@@ -29,7 +30,18 @@ def preset_names(ctx: ServiceContext) -> dict[str, str]:
 
 
 async def audit(ctx: ServiceContext) -> AuditReport:
-    return await build_audit(ctx.repos, ctx.settings)
+    """The audit, rebuilt only when grading has moved on (every surface and preset filter reads it)."""
+    version = await ctx.repos.grades.version()
+    cached = _AUDITS.get(id(ctx.repos))
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    report = await build_audit(ctx.repos, ctx.settings)
+    _AUDITS[id(ctx.repos)] = (version, report)
+    return report
+
+
+#: Per database (a process has one): (grading version, report). Not settings-dependent across a process.
+_AUDITS: dict[int, tuple[tuple[object, ...], AuditReport]] = {}
 
 
 async def game_heat(ctx: ServiceContext, game_id: str, viewer: Viewer, now: datetime) -> int:
@@ -67,8 +79,8 @@ async def recent_signals(
         limit=MAX_LIST * (4 if rules else 1),
     )
     if rules is not None:
-        tiers = (await audit(ctx)).class_tiers() if rules.min_class_tier else {}
-        signals = [s for s in signals if passes(s, rules, tiers)]
+        classes = (await audit(ctx)).class_lifts() if needs_audit(rules) else {}
+        signals = [s for s in signals if passes(s, rules, classes)]
     return await _views(ctx, signals[:limit], viewer, now)
 
 

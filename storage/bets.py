@@ -12,7 +12,9 @@ from storage.db import Database
 __all__ = ["BetRepository"]
 
 _BET_COLUMNS = "b.id, b.guild_id, b.user_id, b.game_id, b.market, b.side, b.point, b.price, b.book, b.placed_at"
-_GRADE_COLUMNS = "g.bet_id, g.graded_at, g.close_point, g.close_prob, g.clv_points, g.clv_prob, g.beat, g.push"
+_GRADE_COLUMNS = (
+    "g.bet_id, g.graded_at, g.close_point, g.close_prob, g.clv_points, g.clv_prob, g.beat, g.push, g.clv_ev"
+)
 
 
 def _bet(row) -> Bet:
@@ -42,6 +44,7 @@ def _grade(row, offset: int) -> BetGrade | None:
         clv_prob=float(row[offset + 5]),
         beat=bool(row[offset + 6]),
         push=bool(row[offset + 7]),
+        clv_ev=float("nan") if row[offset + 8] is None else float(row[offset + 8]),
     )
 
 
@@ -109,8 +112,8 @@ class BetRepository:
 
     async def grade(self, grade: BetGrade) -> bool:
         async with self._db.conn.execute(
-            "INSERT INTO bet_grades (bet_id, graded_at, close_point, close_prob, clv_points, clv_prob, beat, push) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bet_id) DO NOTHING",
+            "INSERT INTO bet_grades (bet_id, graded_at, close_point, close_prob, clv_points, clv_prob, beat, push, "
+            "clv_ev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bet_id) DO NOTHING",
             (
                 grade.bet_id,
                 to_db(grade.graded_at),
@@ -120,6 +123,7 @@ class BetRepository:
                 grade.clv_prob,
                 int(grade.beat),
                 int(grade.push),
+                grade.clv_ev,
             ),
         ) as cur:
             return cur.rowcount > 0

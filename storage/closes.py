@@ -11,8 +11,8 @@ from storage.db import Database
 __all__ = ["CloseRepository"]
 
 _INSERT = """
-INSERT INTO closes (game_id, market, captured_at, at, point, prob_a, books)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO closes (game_id, market, captured_at, at, point, prob_a, books, source)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (game_id, market) DO NOTHING
 """
 
@@ -27,6 +27,7 @@ def _row_to_close(row: aiosqlite.Row) -> Close:
         point=None if point is None else float(point),
         prob_a=float(row["prob_a"]),
         books=int(row["books"]),
+        source=row["source"],
     )
 
 
@@ -49,13 +50,14 @@ class CloseRepository:
             close.point,
             close.prob_a,
             close.books,
+            close.source,
         )
         async with self._db.conn.execute(_INSERT, params) as cur:
             return cur.rowcount > 0
 
     async def get(self, game_id: str, market: Market) -> Close | None:
         async with self._db.conn.execute(
-            "SELECT game_id, market, captured_at, at, point, prob_a, books FROM closes "
+            "SELECT game_id, market, captured_at, at, point, prob_a, books, source FROM closes "
             "WHERE game_id = ? AND market = ?",
             (game_id, Market(market).value),
         ) as cur:
@@ -65,8 +67,27 @@ class CloseRepository:
     async def for_game(self, game_id: str) -> list[Close]:
         """A game's closes, one per market captured, ordered by market."""
         async with self._db.conn.execute(
-            "SELECT game_id, market, captured_at, at, point, prob_a, books FROM closes "
+            "SELECT game_id, market, captured_at, at, point, prob_a, books, source FROM closes "
             "WHERE game_id = ? ORDER BY market",
             (game_id,),
         ) as cur:
             return [_row_to_close(row) for row in await cur.fetchall()]
+
+    async def all(self) -> list[Close]:
+        """Every close, for the audit (a season is a few thousand rows)."""
+        async with self._db.conn.execute(
+            "SELECT game_id, market, captured_at, at, point, prob_a, books, source FROM closes ORDER BY game_id, market"
+        ) as cur:
+            return [_row_to_close(row) for row in await cur.fetchall()]
+
+    async def save_result(self, game_id: str, home_score: int, away_score: int, source: str) -> None:
+        await self._db.conn.execute(
+            "INSERT INTO game_results (game_id, home_score, away_score, source) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (game_id) DO NOTHING",
+            (game_id, home_score, away_score, source),
+        )
+
+    async def results(self) -> dict[str, tuple[int, int]]:
+        """Final scores (home, away) per game, where a closes file brought them."""
+        async with self._db.conn.execute("SELECT game_id, home_score, away_score FROM game_results") as cur:
+            return {row[0]: (int(row[1]), int(row[2])) for row in await cur.fetchall()}

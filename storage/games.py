@@ -90,6 +90,18 @@ class GameRepository:
         if rows:
             await self._db.conn.executemany(_UPSERT, rows)
 
+    async def touch_many(self, game_ids: Iterable[str], seen_at: datetime) -> None:
+        """Record that these games were in a snapshot: `last_seen` dates the close after a restart."""
+        seen = to_db(seen_at)
+        rows = [(seen, game_id, seen) for game_id in game_ids]
+        if rows:
+            await self._db.conn.executemany("UPDATE games SET last_seen = ? WHERE id = ? AND last_seen < ?", rows)
+
+    async def last_seen(self, game_id: str) -> datetime | None:
+        async with self._db.conn.execute("SELECT last_seen FROM games WHERE id = ?", (game_id,)) as cur:
+            row = await cur.fetchone()
+        return None if row is None else from_db(row[0])
+
     async def set_scheduled_tip(self, game_id: str, tip: datetime) -> bool:
         """Move the tip-off the close is captured at; False if the game is unknown."""
         async with self._db.conn.execute(

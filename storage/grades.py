@@ -18,19 +18,20 @@ __all__ = ["ClassRecord", "GradeRepository"]
 
 _GRADE_COLUMNS = (
     "g.signal_id, g.graded_at, g.close_point, g.close_prob, g.clv_points, g.clv_prob, g.beat, g.push, "
-    "g.consensus_clv_points, g.consensus_clv_prob"
+    "g.consensus_clv_points, g.consensus_clv_prob, g.clv_ev"
 )
 
 _INSERT = """
 INSERT INTO grades (signal_id, graded_at, close_point, close_prob, clv_points, clv_prob, beat, push,
-                    consensus_clv_points, consensus_clv_prob)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    consensus_clv_points, consensus_clv_prob, clv_ev)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (signal_id) DO NOTHING
 """
 
 _CLASS_RECORDS = """
 SELECT s.type, s.market, COUNT(*) AS graded, SUM(g.beat) AS beats, SUM(g.push) AS pushes
 FROM grades g JOIN signals s ON s.id = g.signal_id
+WHERE g.clv_ev IS NOT NULL
 GROUP BY s.type, s.market
 ORDER BY s.type, s.market
 """
@@ -63,6 +64,7 @@ def _grade_from_row(row: aiosqlite.Row) -> Grade:
         push=bool(row["push"]),
         consensus_clv_points=_opt_float(row["consensus_clv_points"]),
         consensus_clv_prob=float(row["consensus_clv_prob"]),
+        clv_ev=float(row["clv_ev"]) if row["clv_ev"] is not None else float("nan"),
     )
 
 
@@ -88,14 +90,49 @@ class GradeRepository:
             int(grade.push),
             grade.consensus_clv_points,
             grade.consensus_clv_prob,
+            grade.clv_ev,
         )
         async with self._db.conn.execute(_INSERT, params) as cur:
             return cur.rowcount > 0
 
+    async def version(self) -> tuple[object, ...]:
+        """Changes whenever a grade or an ungraded verdict is written: the audit's cache key."""
+        async with self._db.conn.execute(
+            "SELECT (SELECT COUNT(*) FROM grades), (SELECT MAX(graded_at) FROM grades), "
+            "(SELECT COUNT(*) FROM ungraded_signals), (SELECT COUNT(*) FROM game_results)"
+        ) as cur:
+            row = await cur.fetchone()
+        return tuple(row) if row else ()
+
+    async def mark_ungraded(self, signal_id: str, decided_at: datetime, reason: str) -> bool:
+        """Record that a signal could not be graded (no usable close); a signal is decided once."""
+        async with self._db.conn.execute(
+            "INSERT INTO ungraded_signals (signal_id, decided_at, reason) VALUES (?, ?, ?) "
+            "ON CONFLICT (signal_id) DO NOTHING",
+            (signal_id, to_db(decided_at), reason),
+        ) as cur:
+            return cur.rowcount > 0
+
+    async def ungraded(self) -> builtins.list[tuple[Signal, str]]:
+        """Every signal decided ungradable, with the reason."""
+        async with self._db.conn.execute(
+            f"SELECT {SIGNAL_COLUMNS}, u.reason FROM ungraded_signals u "  # noqa: S608 - constant column list
+            "JOIN signals s ON s.id = u.signal_id ORDER BY s.created_at, s.id"
+        ) as cur:
+            return [(signal_from_row(row), row["reason"]) for row in await cur.fetchall()]
+
+    async def legacy_ids(self) -> builtins.list[str]:
+        """Signals graded before grades carried `clv_ev` (the old, vig-free rule): regraded at start."""
+        async with self._db.conn.execute("SELECT signal_id FROM grades WHERE clv_ev IS NULL") as cur:
+            return [row[0] for row in await cur.fetchall()]
+
+    async def delete(self, signal_ids: builtins.list[str]) -> None:
+        await self._db.conn.executemany("DELETE FROM grades WHERE signal_id = ?", [(i,) for i in signal_ids])
+
     async def get(self, signal_id: str) -> Grade | None:
         async with self._db.conn.execute(
             "SELECT signal_id, graded_at, close_point, close_prob, clv_points, clv_prob, beat, push, "
-            "consensus_clv_points, consensus_clv_prob FROM grades WHERE signal_id = ?",
+            "consensus_clv_points, consensus_clv_prob, clv_ev FROM grades WHERE signal_id = ?",
             (signal_id,),
         ) as cur:
             row = await cur.fetchone()
@@ -120,7 +157,7 @@ class GradeRepository:
         """Every graded signal with its grade, oldest signal first (per-preset records filter these)."""
         return await self._pairs(
             f"SELECT {SIGNAL_COLUMNS}, {_GRADE_COLUMNS} "  # noqa: S608 - constant column lists
-            "FROM grades g JOIN signals s ON s.id = g.signal_id ORDER BY s.created_at, s.id",
+            "FROM grades g JOIN signals s ON s.id = g.signal_id WHERE g.clv_ev IS NOT NULL ORDER BY s.created_at, s.id",
             (),
         )
 
@@ -135,7 +172,7 @@ class GradeRepository:
 
         `before` is the keyset cursor (graded_at, signal_id) of the last row of the previous page.
         """
-        where = ["1 = 1"]
+        where = ["g.clv_ev IS NOT NULL"]
         params: builtins.list[object] = []
         if since is not None:
             where.append("g.graded_at >= ?")

@@ -161,6 +161,15 @@ class QuoteRepository:
         async with self._db.conn.execute(sql, params) as cur:
             return [(_row_to_line(row), bool(row["withdrawn"])) for row in await cur.fetchall()]
 
+    async def all_timelines(self) -> list[tuple[BookLine, bool]]:
+        """Every stored quote, withdrawals included, by game, market and time (the audit's null sampler
+        reads the whole replay once rather than one query per draw)."""
+        async with self._db.conn.execute(
+            "SELECT game_id, book, market, point, price_a, price_b, last_update, observed_at, withdrawn "
+            "FROM quotes ORDER BY game_id, market, observed_at, id"
+        ) as cur:
+            return [(_row_to_line(row), bool(row["withdrawn"])) for row in await cur.fetchall()]
+
     async def as_of(self, game_id: str, at: datetime) -> list[BookLine]:
         """Each book's line of a game as it stood at `at` (books that had withdrawn by then are left out)."""
         stamp = to_db(at)

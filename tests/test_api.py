@@ -42,10 +42,10 @@ from api.usage import (
 from app.bootstrap import BUNDLED_TAPE
 from app.web import WebServer
 from engine.events import EventBus
+from engine.integrity import build_audit
 from engine.models import Market, SignalType
 from engine.presets import passes
 from engine.providers.tape import read_tape
-from engine.reports import build_audit
 from engine.service import EngineService
 from storage import Repositories
 from tests.engine_builders import Clock, settings
@@ -594,14 +594,16 @@ async def test_signal_filters(world: World):
     assert expected and await ids(since=since.isoformat(), until=until.isoformat()) == expected
     naive = since.replace(tzinfo=None).isoformat()  # no offset means UTC
     assert await ids(since=naive) == [s.id for s in stored if s.created_at >= since]
+    # Presets filter on the audit's class lifts (`class_lift`), as the server does.
+    classes = (await build_audit(world.repos, world.ctx.settings)).class_lifts()
     for name, preset in world.ctx.settings.presets.items():
-        wanted = [s.id for s in stored if passes(s, preset)]
+        wanted = [s.id for s in stored if passes(s, preset, classes)]
         assert await ids(preset=name) == wanted
         small_pages = [s["id"] for s in await all_pages(world, "/v1/signals", limit=3, preset=name)]
         assert small_pages == wanted
     low_noise = world.ctx.settings.presets["low_noise"]
     assert await ids(preset="low_noise", type="STEAM", min_score=60) == [
-        s.id for s in stored if passes(s, low_noise) and s.type == SignalType.STEAM and s.score >= 60
+        s.id for s in stored if passes(s, low_noise, classes) and s.type == SignalType.STEAM and s.score >= 60
     ]
 
 
@@ -636,9 +638,19 @@ async def test_games_odds_consensus_and_signal_detail(world: World):
 
     summary = (await world.get("/v1/clv/summary")).json()
     assert summary == (await build_audit(world.repos, world.ctx.settings)).as_dict()
-    assert summary["graded"] > 0 and {p["class"] for p in summary["presets"]} == {
+    assert summary["graded"] > 0 and "presets" not in summary
+    rows = summary["classes"]
+    assert {r["class"] for r in rows if r["kind"] == "preset"} == {
         f"preset:{name}" for name in world.ctx.settings.presets
     }
+    kinds = [r["kind"] for r in rows]
+    assert kinds == sorted(kinds, key=["class", "preset", "score"].index)  # classes, then presets, then scores
+    for r in rows:
+        assert r["tier"] in ("S", "A", "B", "unproven") and (r["tier"] == "unproven") == bool(r["reason"])
+        if r["graded"]:
+            assert r["wilson_low"] <= r["beat_rate"] <= r["wilson_high"]
+        else:
+            assert r["beat_rate"] is None and r["wilson_low"] is None
 
 
 # ---------------------------------------------------------------------- errors

@@ -185,8 +185,19 @@ async def test_heat_integrity_and_autocomplete(stack):
     heat = await _final(await fake.invoke_slash("heat", {}, user_id=COMMUNITY))
     assert "Atlanta Dream" in heat.embeds[0]["description"]
     integrity = await _final(await fake.invoke_slash("integrity", {}, user_id=COMMUNITY))
-    assert "Signal integrity" in integrity.embeds[0]["title"]
-    assert any("STEAM" in f["name"] for f in integrity.embeds[0]["fields"])
+    [embed] = integrity.embeds
+    assert embed["title"] == "Signal integrity: every signal graded against the close"
+    assert "matched null" in embed["description"] and "Guide: " in embed["description"]
+    fields = embed["fields"]
+    assert 0 < len(fields) <= 25 and any("STEAM" in f["name"] for f in fields)
+    graded = [f["value"] for f in fields if "graded ·" in f["value"]]
+    verdicts = ("**unproven**", "**S**", "**A**", "**B**")
+    assert graded and all("beat (Wilson" in v and any(t in v for t in verdicts) for v in graded)
+    assert embed["footer"]["text"].startswith("Close: ")
+    # The chart rides along as an attachment the embed shows as its image.
+    [png] = integrity.attachments
+    assert png.filename == "integrity.png" and png.data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert embed["image"]["url"] == "attachment://integrity.png"
     choices = (await (await fake.invoke_autocomplete("odds", {"game": "atlan"})).response()).choices
     assert [c["value"] for c in choices] == [ATLANTA]
 

@@ -1,4 +1,4 @@
-"""Line charts and CSV exports: what is drawn (and hidden), and spreadsheet-safe CSV."""
+"""Line charts, the integrity chart and CSV exports: what is drawn (and hidden), and spreadsheet-safe CSV."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.settings import TierRule
+from engine.audit import ClassAudit, wilson_interval
 from engine.models import (
     Bet,
     BetGrade,
@@ -25,15 +27,20 @@ from engine.models import (
     Signal,
     SignalType,
 )
+from engine.reports import AuditReport
 from services.charts import (
     BET_LABEL,
     CONSENSUS_LABEL,
+    DEFAULT_TIER_BARS,
+    INTEGRITY_MAX_ROWS,
     ChartMark,
     bet_value,
     chart_data,
     chart_legend_labels,
     clip_series,
+    integrity_chart_data,
     mark_colour,
+    render_integrity_chart,
     render_line_chart,
 )
 from services.exports import BET_COLUMNS, SIGNAL_COLUMNS, bets_csv, signals_csv
@@ -214,6 +221,122 @@ def test_long_history_renders():
     assert png_size(image) == (1000, 560)
 
 
+# --- the integrity chart --------------------------------------------------------------------
+
+
+def audit_row(
+    name: str,
+    kind: str = "class",
+    graded: int = 34,
+    beats: int = 22,
+    *,
+    null_rate: float | None = 0.61,
+    lift_interval: tuple[float, float] | None = (-0.08, 0.152),
+    tier: str = "unproven",
+    ungraded: int = 0,
+) -> ClassAudit:
+    rate = beats / graded if graded else None
+    lift = None if rate is None or null_rate is None else rate - null_rate
+    low, high = lift_interval if graded and lift_interval else (None, None)
+    return ClassAudit(
+        name=name,
+        kind=kind,
+        graded=graded,
+        beats=beats,
+        pushes=0,
+        ungraded=ungraded,
+        interval=wilson_interval(beats, graded),
+        null_graded=graded * 10,
+        null_rate=null_rate if graded else None,
+        lift=lift,
+        lift_low=low,
+        lift_high=high,
+        opposite_rate=0.4 if graded else None,
+        mean_clv=0.01 if graded else None,
+        mean_clv_points=None,
+        record=None,
+        tier=tier,
+        reason="" if tier != "unproven" else "lift interval crosses zero (-8.0 pts)",
+    )
+
+
+AUDIT = AuditReport(
+    classes=(
+        audit_row("STEAM:spreads"),
+        audit_row("KEY_CROSS:spreads", graded=0, beats=0, ungraded=4),
+        audit_row("DISLOCATION:h2h", graded=640, beats=390, null_rate=0.5, lift_interval=(0.05, 0.15), tier="S"),
+        audit_row("STEAM:totals", graded=10, beats=4, null_rate=None, lift_interval=None),
+        audit_row("preset:high_confidence", "preset", graded=50, beats=30, null_rate=0.55),
+        audit_row("preset:low_noise", "preset", graded=0, beats=0),
+        audit_row("score:55-69", "score", graded=40, beats=20, null_rate=0.5),
+    ),
+    signals_by_type={"STEAM": 44, "DISLOCATION": 640, "KEY_CROSS": 4},
+    close_source="closing consensus (last pre-tip snapshot)",
+)
+
+
+def test_integrity_chart_draws_graded_classes_and_presets():
+    data = integrity_chart_data(AUDIT)
+    assert [row.name for row in data.rows] == [
+        "STEAM:spreads",
+        "DISLOCATION:h2h",
+        "STEAM:totals",
+        "preset:high_confidence",
+    ]  # graded > 0 only, classes then presets, score buckets left out
+    steam = data.rows[0]
+    assert steam.label == "STEAM:spreads · unproven" and steam.kind == "class" and steam.graded == 34
+    assert steam.rate == pytest.approx(22 / 34)
+    assert (steam.low, steam.high) == pytest.approx(wilson_interval(22, 34))
+    assert steam.low < steam.rate < steam.high
+    assert steam.null_rate == 0.61 and steam.lift == pytest.approx(22 / 34 - 0.61)
+    assert (steam.lift_low, steam.lift_high) == (-0.08, 0.152)
+    assert steam.lift_text == "lift +3.7 pts (−8.0…+15.2)"
+    dislocation = data.rows[1]
+    assert dislocation.label == "DISLOCATION:h2h · S" and dislocation.lift_text == "lift +10.9 pts (+5.0…+15.0)"
+    assert data.rows[2].null_rate is None and data.rows[2].lift_text == "no null"
+    assert data.rows[3].label == "preset high_confidence · unproven"
+    assert data.tier_bars == DEFAULT_TIER_BARS == (("B", 0.52), ("A", 0.54), ("S", 0.58))
+    low, high = data.x_range
+    assert 0 <= low < 0.5 < 0.58 < high <= 1  # the 50% line and every tier bar are on the axis
+    assert all(low <= row.low and row.high <= high for row in data.rows)
+    assert "closing consensus" in data.footer and data.omitted == 0
+    assert data.legend[:2] == ("beat rate (Wilson 95%)", "matched null")
+
+
+def test_integrity_chart_options_scores_tiers_and_row_cap():
+    with_scores = integrity_chart_data(AUDIT, include_scores=True)
+    assert [row.name for row in with_scores.rows][-1] == "score:55-69"
+    rules = [TierRule(name="S", min_rate=0.6, min_graded=500), TierRule(name="B", min_rate=0.51, min_graded=30)]
+    assert integrity_chart_data(AUDIT, tiers=rules).tier_bars == (("B", 0.51), ("S", 0.6))
+    many = AuditReport(
+        classes=tuple(audit_row(f"C{i}:spreads") for i in range(INTEGRITY_MAX_ROWS + 5)),
+        signals_by_type={"STEAM": 1},
+    )
+    capped = integrity_chart_data(many)
+    assert len(capped.rows) == INTEGRITY_MAX_ROWS and capped.omitted == 5 and "5 more rows" in capped.footer
+
+
+def test_integrity_chart_is_a_png_of_the_expected_size():
+    image = render_integrity_chart(integrity_chart_data(AUDIT))
+    assert image.startswith(b"\x89PNG\r\n\x1a\n") and png_size(image) == (1000, 560)
+    assert image == render_integrity_chart(integrity_chart_data(AUDIT))  # deterministic
+    many = AuditReport(
+        classes=tuple(audit_row(f"C{i}:spreads", graded=30 + i, beats=15 + i) for i in range(30)),
+        signals_by_type={"STEAM": 1},
+    )
+    assert png_size(render_integrity_chart(integrity_chart_data(many))) == (1000, 560)
+
+
+def test_empty_audit_renders_the_no_graded_signals_image():
+    for report in (
+        AuditReport(classes=(), signals_by_type={}),
+        AuditReport(classes=(audit_row("STEAM:spreads", graded=0, beats=0, ungraded=3),), signals_by_type={}),
+    ):
+        data = integrity_chart_data(report)
+        assert data.rows == () and data.legend == ()
+        assert png_size(render_integrity_chart(data)) == (1000, 560)
+
+
 # --- CSV exports ----------------------------------------------------------------------------
 
 
@@ -253,6 +376,7 @@ def test_signals_csv_exact_header_and_rows():
         push=False,
         consensus_clv_points=-1.0,
         consensus_clv_prob=0.0,
+        clv_ev=0.03,
     )
     out = signals_csv([(make_signal(), grade), (make_signal(books=("fanduel",), entry_book="fanduel"), None)])
     lines = out.split("\n")
@@ -306,7 +430,7 @@ def test_formula_injection_is_defused_in_text_but_numbers_stay_plain():
 
 
 def test_beat_close_reports_push():
-    grade = Grade("sig-1", TIP, 3.5, 0.52381, 0.0, 0.0, False, True, 0.5, 0.0)
+    grade = Grade("sig-1", TIP, 3.5, 0.52381, 0.0, 0.0, False, True, 0.5, 0.0, 0.0)
     record = dict(zip(SIGNAL_COLUMNS, rows_of(signals_csv([(make_signal(), grade)]))[1], strict=True))
     assert (record["graded"], record["clv_points"], record["beat_close"]) == ("yes", "0", "push")
 
@@ -321,6 +445,7 @@ def test_bets_csv_exact_rows():
         clv_prob=-0.02381,
         beat=True,
         push=False,
+        clv_ev=0.02,
     )
     home = bet(Side.HOME, -3.5, -110, book='=HYPERLINK("x")')
     moneyline = bet(Side.AWAY, None, 145, market=Market.H2H, book=None, bet_id=None, minutes=45)

@@ -280,15 +280,16 @@ def test_close_at_tip_grades_pending_signals():
     _base(engine)
     moved = {**dict.fromkeys(BOOKS, -3.0), **dict.fromkeys(BOOKS[:4], -3.5)}
     [steam] = _of(engine.ingest(spreads(minutes(1), moved)), SignalType.STEAM)
-    engine.ingest(spreads(minutes(30), dict.fromkeys(BOOKS, -4.5)))
-    assert engine.heat(GAME.id, minutes(30)) >= 0
+    late = TIP - timedelta(minutes=10)
+    engine.ingest(spreads(late, dict.fromkeys(BOOKS, -4.5)))
+    assert engine.heat(GAME.id, late) >= 0
     tick = engine.close_due(TIP)
     assert tick.closed_games == [GAME.id]
     [close] = tick.closes
-    assert close.point == -4.5 and close.at == minutes(30)
+    assert close.point == -4.5 and close.at == late
     [grade] = [g for s, g in tick.grades if s.id == steam.id]
     assert grade.clv_points == pytest.approx(1.5)  # took -3.0, closed -4.5
-    assert grade.beat
+    assert grade.beat and grade.clv_ev > 0
     # After the close the game's in-play odds are ignored.
     live = engine.ingest(spreads(TIP + timedelta(minutes=5), dict.fromkeys(BOOKS, -9.0)))
     assert live.lines == [] and live.signals == []

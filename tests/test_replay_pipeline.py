@@ -11,10 +11,10 @@ import pytest
 from app.bootstrap import BUNDLED_TAPE
 from app.cli import main
 from engine.events import CLV_GRADED, SIGNAL_CREATED, EventBus
+from engine.integrity import build_audit
 from engine.models import SignalType
 from engine.presets import passes
 from engine.providers.tape import read_tape
-from engine.reports import build_audit
 from engine.service import EngineService
 from storage import Repositories
 from tests.engine_builders import settings
@@ -71,9 +71,15 @@ async def test_replay_produces_every_signal_type_and_grades_them(tmp_path):
             assert not (grade.beat and grade.push), signal_id
         report = await build_audit(repos, settings())
         assert report.graded == len(grades)
-        # Every preset lets through signals on the bundled tape.
+        # A preset row holds exactly the graded signals its rule lets through, judged by the classes' lift.
+        rows = {row.name: row for row in report.classes}
         for name, preset in settings().presets.items():
-            assert any(passes(s, preset, report.class_tiers()) for s in signals), name
+            passing = [s for s in signals if s.id in grades and passes(s, preset, report.class_lifts())]
+            assert rows[f"preset:{name}"].graded == len(passing), name
+        # Nothing is tiered without lift proven above zero and a rate above its opposite side's.
+        for row in report.classes:
+            if row.tier != "unproven":
+                assert row.lift_low > 0 and row.rate > row.opposite_rate, row
     finally:
         await repos.close()
 
@@ -135,10 +141,26 @@ def test_main_job_runs_offline_and_writes_the_summary(tmp_path, capsys, monkeypa
     assert set(data["signals_by_type"]) == {"STEAM", "DISLOCATION", "KEY_CROSS"}
     assert all(count > 0 for count in data["signals_by_type"].values())
     assert data["graded"] > 0
+    columns = {
+        "class",
+        "graded",
+        "beats",
+        "pushes",
+        "beat_rate",
+        "null_rate",
+        "lift",
+        "lift_low",
+        "lift_high",
+        "opposite_rate",
+        "mean_clv",
+        "tier",
+        "reason",
+    }
     for row in data["classes"]:
-        assert {"class", "graded", "beats_close_rate", "wilson_95", "tier"} <= set(row)
-        low, high = row["wilson_95"]
-        assert 0 <= low <= row["beats_close_rate"] <= high <= 1
+        assert columns <= set(row)
+        if row["graded"]:
+            assert 0 <= row["wilson_low"] <= row["beat_rate"] <= row["wilson_high"] <= 1
+        assert (row["tier"] == "unproven") == bool(row["reason"])
     # A second run resumes: nothing new to replay, the same audit.
     assert main(["--summary-json", str(summary)]) == 0
     assert "already replayed" in capsys.readouterr().out

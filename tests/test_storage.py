@@ -104,6 +104,7 @@ def grade(signal_id: str, graded_at: datetime, *, beat: bool, push: bool = False
         push=push,
         consensus_clv_points=0.5,
         consensus_clv_prob=-0.004,
+        clv_ev=0.031 if beat else -0.02,
     )
 
 

@@ -50,8 +50,10 @@ class Market(commands.Cog):
     @app_commands.command(name="integrity", description="The public CLV audit of every signal class")
     async def integrity(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer()
-        report = await signals.audit(self.bot.ctx)
-        await interaction.followup.send(embed=render.integrity_embed(report))
+        report, name, png = await downloads.integrity_report(self.bot.ctx)
+        await interaction.followup.send(
+            embed=render.integrity_embed(report, image=name), file=discord.File(io.BytesIO(png), filename=name)
+        )
 
 
 async def setup(bot: StratumBot) -> None:

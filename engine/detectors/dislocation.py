@@ -12,7 +12,7 @@ on the same side must be at most `max_outlier_share` of the consensus books (fou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from engine.models import BookLine, Consensus, Market, Side
@@ -43,7 +43,11 @@ def detect_dislocations(
     threshold: float,
     min_books: int,
     max_outlier_share: float,
+    operator: Callable[[str], str] | None = None,
 ) -> list[DislocationHit]:
+    """Books of one operator (`operator` maps a book to it) count once: among the books as far out, and
+    as hits (the operator's book furthest out, then the first by name, speaks for it)."""
+    op = operator or (lambda book: book)
     if consensus.books < min_books:
         return []
     gaps: dict[str, float] = {}
@@ -56,7 +60,12 @@ def detect_dislocations(
     for book, gap in sorted(gaps.items()):
         if abs(gap) < threshold - _EPS:
             continue
-        as_far = sum(1 for other in gaps.values() if other * gap > 0 and abs(other) >= abs(gap) - _EPS)
+        as_far = len({op(other) for other, g in gaps.items() if g * gap > 0 and abs(g) >= abs(gap) - _EPS})
         if as_far <= max_outlier_share * consensus.books + _EPS:
             hits.append(DislocationHit(book=book, side=dislocation_side(consensus.market, gap), gap=gap))
-    return hits
+    if operator is None or len(hits) < 2:
+        return hits
+    speaking: dict[tuple[str, Side], DislocationHit] = {}
+    for hit in sorted(hits, key=lambda h: (-abs(h.gap), h.book)):
+        speaking.setdefault((op(hit.book), hit.side), hit)
+    return sorted(speaking.values(), key=lambda h: h.book)

@@ -9,7 +9,7 @@ first mover is the book that really moved first, not the one the poll happened t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -43,8 +43,12 @@ def detect_steam(
     window_seconds: float,
     threshold: float,
     min_books: int,
+    operator: Callable[[str], str] | None = None,
 ) -> SteamHit | None:
-    """The strongest coordinated move in the window ending at `now`, if any."""
+    """The strongest coordinated move in the window ending at `now`, if any.
+
+    `operator` maps a book to its operator: books of one operator count once towards `min_books`.
+    """
     since = now - timedelta(seconds=window_seconds)
     net: dict[str, float] = {}
     first_at: dict[str, datetime] = {}
@@ -59,9 +63,11 @@ def detect_steam(
         if move.observed_at == now:
             fresh.add(move.book)
     best: SteamHit | None = None
+    best_count = 0
     for direction in (1, -1):
         movers = [book for book, value in net.items() if value * direction >= threshold - _EPS]
-        if len(movers) < min_books or not fresh.intersection(movers):
+        distinct = len({operator(book) for book in movers}) if operator is not None else len(movers)
+        if distinct < min_books or not fresh.intersection(movers):
             continue
         movers.sort(key=lambda book: (first_at[book], book))
         magnitude = sum(abs(net[book]) for book in movers) / len(movers)
@@ -77,6 +83,7 @@ def detect_steam(
             last_move_at=end,
             window_seconds=window_seconds,
         )
-        if best is None or (len(hit.books), hit.magnitude) > (len(best.books), best.magnitude):
+        if best is None or (distinct, hit.magnitude) > (best_count, best.magnitude):
+            best_count = distinct
             best = hit
     return best
