@@ -205,6 +205,8 @@ def clv_embed(record: ClvRecord) -> discord.Embed:
     embed.add_field(name="Beat the close", value=f"{record.beats} ({rate}), {record.pushes} pushes")
     if record.avg_clv_points is not None:
         embed.add_field(name="Average CLV (points)", value=f"{record.avg_clv_points:+.2f}")
+    if record.avg_clv_ev is not None:
+        embed.add_field(name="Average CLV% (your price at the no-vig close)", value=f"{100 * record.avg_clv_ev:+.2f}%")
     if record.avg_clv_prob is not None:
         embed.add_field(name="Average CLV (probability)", value=f"{100 * record.avg_clv_prob:+.2f} pp")
     return embed

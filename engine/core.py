@@ -59,7 +59,7 @@ class Tick:
     grades: list[tuple[Signal, Grade]] = field(default_factory=list)
     ungraded: list[tuple[Signal, str]] = field(default_factory=list)  # (signal, why no close could grade it)
     results: list[tuple[str, int, int]] = field(default_factory=list)  # (game, home score, away score)
-    seen_games: list[str] = field(default_factory=list)  # pre-game events in this snapshot
+    seen_games: list[str] = field(default_factory=list)  # pre-game events in this snapshot, near their tip
     rejections: tuple[Rejection, ...] = ()
     skipped: bool = False  # the snapshot was not newer than the last one
 
@@ -159,7 +159,6 @@ class Engine:
                         tick.tip_changes.append((game.id, game.commence_time))
                     self._close_game(game_state, now, tick)
                 continue
-            tick.seen_games.append(game.id)
             if game_state is None:
                 game_state = state.games[game.id] = GameState(game=game, scheduled_tip=game.commence_time)
                 tick.games.append(game)
@@ -170,6 +169,10 @@ class Engine:
                 game_state.game = game
                 tick.games.append(game)
             self._ingest_event(game_state, event.lines, now, tick)
+            if game_state.scheduled_tip - now <= self._close_max_age:
+                # Only a snapshot this near tip can date a usable close, so only these are worth a write
+                # (a restart then dates the close exactly whenever the verdict depends on it).
+                tick.seen_games.append(game.id)
         self._forget_old_closed(now)
         return tick
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from functools import cache
 from itertools import pairwise
 
 from app.settings import Settings
-from engine.audit import BOOTSTRAP_REPLICATES, ClassSample, Trial, audit_samples
+from engine.audit import BOOTSTRAP_REPLICATES, UNPROVEN, ClassAudit, ClassSample, Trial, audit_samples
 from engine.cover import CoverModel, cover_model_for
 from engine.models import Close, Market, Signal, SignalType
 from engine.null import MarketTapes, NullContext, null_trials, opposite_trial
-from engine.presets import passes
+from engine.presets import needs_audit, passes
 from engine.providers.closes import CLOSE_SOURCE_LABEL, outcome_against_result
 from engine.reports import AuditReport
 from storage import Repositories
@@ -124,12 +125,16 @@ async def build_audit(repos: Repositories, settings: Settings) -> AuditReport:
         for name in _memberships(signal, settings, standings):
             derived[name].ungraded += 1
     _set_records(derived, records)
-    rows = class_rows + audit_samples(derived.values(), clv.tiers, seed=clv.seed)
+    rows = class_rows + [
+        _in_sample_guard(row, settings) for row in audit_samples(derived.values(), clv.tiers, seed=clv.seed)
+    ]
     counts = await repos.signals.count_by_type()
     return AuditReport(
         classes=tuple(rows),
         signals_by_type={kind.value: counts.get(kind, 0) for kind in SignalType},
-        close_source=_close_label(closes.values()),
+        close_source=_close_label(
+            [closes[(s.game_id, s.market)] for s, _ in graded if (s.game_id, s.market) in closes]
+        ),
         method={
             "entry": "best number across the books on the signal's side at its instant (DISLOCATION: that "
             "book's quote), its own price, vig included",
@@ -140,9 +145,21 @@ async def build_audit(repos: Repositories, settings: Settings) -> AuditReport:
             "random side, same entry rule and grader",
             "lift_interval": f"95% percentile, {BOOTSTRAP_REPLICATES} bootstrap replicates resampling games",
             "seed": clv.seed,
+            "tiers": [{"name": r.name, "min_rate": r.min_rate, "min_graded": r.min_graded} for r in clv.tiers],
             "guide": GUIDE,
         },
     )
+
+
+def _in_sample_guard(row: ClassAudit, settings: Settings) -> ClassAudit:
+    """A preset chosen by this very table's class lifts is measured on the signals that chose it: its rate
+    is biased upwards, so it never carries a tier of its own (its classes' rows do)."""
+    if row.kind != "preset" or row.tier == UNPROVEN:
+        return row
+    preset = settings.presets.get(row.name.removeprefix("preset:"))
+    if preset is None or not needs_audit(preset):
+        return row
+    return replace(row, tier=UNPROVEN, reason=f"in-sample: chosen by this table's class lifts (would be {row.tier})")
 
 
 def _set_records(samples: dict[str, ClassSample], records: dict[str, list[str]]) -> None:
@@ -167,6 +184,7 @@ def _memberships(signal: Signal, settings: Settings, standings) -> list[str]:
 
 
 def _close_label(closes) -> str:
+    """What the graded signals were graded against."""
     sources = {close.source for close in closes}
     if sources == {"external"}:
         return CLOSE_SOURCE_LABEL

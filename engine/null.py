@@ -2,10 +2,11 @@
 
 For every graded signal, `null_draws` entries are drawn from the same replay: the same market, the
 same time to tip (so a random entry faces the same amount of market still to come), a random game
-with a usable close, a random side, the signal type's own entry rule (the best number across the
-books, or one book's quote for a DISLOCATION) and the same grader. The opposite side of the signal
-at its own instant is graded the same way. Draws are seeded per signal, so a signal's null does not
-change when other signals are added.
+with a usable close, a random side, the best number across the books (the entry rule of STEAM and
+KEY_CROSS; for a DISLOCATION, whose entry is one book's quote, this is the stricter baseline: a
+member who shops lines gets it with no signal at all) and the same grader. The opposite side of the
+signal at its own instant is graded by the type's own rule (a DISLOCATION: the same book's other
+side). Draws are seeded per signal, so a signal's null does not change when other signals are added.
 
 Pure: the caller hands in every stored quote (`MarketTapes`) and the closes.
 """
@@ -135,7 +136,9 @@ def null_trials(ctx: NullContext, signal: Signal, candidates: Sequence[str]) -> 
         at = tip - to_tip
         side = rng.choice(MARKET_SIDES[signal.market])
         lines = ctx.tapes.lines_at(game_id, signal.market, at)
-        entry = _entry(signal.type, lines, signal.market, side, rng, None, ctx.devig_method)
+        # Every type's null takes the best number across the books: for a DISLOCATION that is stricter than a
+        # random book's quote, because any member who shops lines gets it without a signal.
+        entry = _entry(SignalType.STEAM, lines, signal.market, side, rng, None, ctx.devig_method)
         if entry is None:
             continue
         trial = grade_entry_trial(ctx, game_id, signal.market, side, entry, at)

@@ -177,6 +177,7 @@ async def restore_state(settings: Settings, repos: Repositories, cursor: datetim
         }
     for game_id, game_state in state.games.items():
         game_state.pending.extend(await repos.signals.ungraded_for_game(game_id))
+        # `last_seen` is written for snapshots near tip only (the only ones that can date a usable close).
         seen = await repos.games.last_seen(game_id)
         for market_state in game_state.markets.values():
             if market_state.lines:

@@ -206,7 +206,7 @@ def test_null_draws_match_market_time_to_tip_and_entry_rule(monkeypatch):
     assert again == trials  # seeded per signal
 
 
-def test_dislocation_null_takes_one_books_quote_and_opposite_keeps_the_book(monkeypatch):
+def test_dislocation_null_takes_the_best_number_and_opposite_keeps_the_book(monkeypatch):
     ctx, tips = _world()
     seen = []
     real = null_module.grade_entry_trial
@@ -218,7 +218,8 @@ def test_dislocation_null_takes_one_books_quote_and_opposite_keeps_the_book(monk
     monkeypatch.setattr(null_module, "grade_entry_trial", spy)
     signal = _signal(SignalType.DISLOCATION, "g1", tips["g1"], timedelta(hours=2), book="b")
     null_trials(ctx, signal, sorted(tips))
-    assert {entry.book for entry in seen} == {"a", "b"}  # a random book, not the best number
+    # The stricter baseline: the best number on the drawn side (home −3.0 at a, away +3.5 at b), not a random book.
+    assert {(entry.book, entry.point) for entry in seen} == {("a", -3.0), ("b", 3.5)}
     seen.clear()
     opposite = opposite_trial(ctx, signal)
     assert opposite is not None and opposite.game_id == "g1"
@@ -230,3 +231,22 @@ def test_null_skips_entries_the_close_cannot_grade():
     # 3 minutes before tip: every game's close (5 minutes before tip) is older than the entry.
     signal = _signal(SignalType.STEAM, "g0", tips["g0"], timedelta(minutes=3))
     assert null_trials(ctx, signal, sorted(tips)) == []
+
+
+def test_a_preset_chosen_by_class_lift_never_carries_a_tier_of_its_own():
+    from dataclasses import replace
+
+    from engine.integrity import _in_sample_guard
+
+    sample = ClassSample(name="preset:high_confidence", kind="preset")
+    for g in range(40):
+        sample.signals.append(_trial(f"g{g}", g % 4 != 0))
+        sample.null.extend((g, _trial("n", k % 2 == 0)) for k in range(10))
+    row = audit_sample(sample, RULES, seed=1)
+    assert row.tier == "B"  # the statistics alone would tier it
+    guarded = _in_sample_guard(row, settings())
+    assert guarded.tier == UNPROVEN and guarded.reason.startswith("in-sample")
+    config = settings()
+    config.presets["high_confidence"].class_lift = ""  # a preset on score alone is not chosen by the table
+    assert _in_sample_guard(row, config).tier == "B"
+    assert _in_sample_guard(replace(row, kind="class", name="STEAM:totals"), settings()).tier == "B"

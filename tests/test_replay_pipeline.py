@@ -188,3 +188,75 @@ def test_a_bad_config_value_fails_at_start_naming_the_key(tmp_path, monkeypatch,
     monkeypatch.setenv("STRATUM_STEAM__MIN_BOOKS", "many")
     assert main(["--db", str(tmp_path / "x.db")]) == 2
     assert "steam.min_books" in capsys.readouterr().err
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_main_job_grades_nba_snapshots_against_a_closes_file(tmp_path, capsys, monkeypatch):
+    """The NBA daily-snapshot audit: the Christmas 2024 slate (a morning snapshot, no later one) graded
+    against the lines+scores CSV excerpt, with the record against the final score."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STRATUM_FEED__API_KEY", raising=False)
+    summary = tmp_path / "nba.json"
+    argv = [
+        "--replay",
+        str(FIXTURES / "nba_odds_2024-12-25_featured.json"),
+        "--closes",
+        str(FIXTURES / "nba_closes_excerpt.csv"),
+        "--db",
+        str(tmp_path / "nba.db"),
+        "--summary-json",
+        str(summary),
+        "--quiet",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "approximate consensus close" in out and "against the result" in out
+    data = json.loads(summary.read_text())
+    assert data["close_source"].startswith("approximate consensus close")
+    [row] = [r for r in data["classes"] if r["class"] == "DISLOCATION:spreads"]
+    assert row["graded"] == 1 and row["record"] == {"wins": 0, "losses": 1, "pushes": 0}
+    assert row["tier"] == "unproven" and row["reason"] == "too few: 1 graded, 30 needed"
+
+
+def test_a_missing_closes_file_is_refused_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = [
+        "--replay",
+        str(FIXTURES / "nba_odds_2024-12-25_featured.json"),
+        "--closes",
+        "nope.csv",
+        "--db",
+        str(tmp_path / "x.db"),
+    ]
+    assert main(argv) == 2
+    assert "--closes" in capsys.readouterr().err
+    assert not (tmp_path / "x.db").exists()
+
+
+async def test_grades_of_the_old_rule_are_regraded_at_start(tmp_path):
+    """A database graded before grades carried CLV% (the vig-free rule) is regraded by today's rules from the
+    stored closes when the engine starts, and comes out as a fresh replay grades it."""
+    db = tmp_path / "old.db"
+    repos = await _replay(db, SNAPSHOTS)
+    expected = {s.id: g for s, g in await repos.grades.graded_signals()}
+    ungraded = await repos.grades.ungraded()
+    async with repos.db.transaction():
+        await repos.db.conn.execute("UPDATE grades SET clv_ev = NULL, beat = 1")
+    assert await repos.grades.graded_signals() == []
+    await EngineService.restore(settings(), repos, EventBus(), source="test")
+    try:
+        regraded = {s.id: g for s, g in await repos.grades.graded_signals()}
+        assert regraded.keys() == expected.keys()
+        for signal_id, grade in regraded.items():
+            old = expected[signal_id]
+            assert (grade.beat, grade.push, grade.clv_ev, grade.clv_points) == (
+                old.beat,
+                old.push,
+                old.clv_ev,
+                old.clv_points,
+            )
+        assert await repos.grades.ungraded() == ungraded
+    finally:
+        await repos.close()
