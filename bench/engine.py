@@ -8,7 +8,8 @@
    (The Odds API v4 shape; each game's fair line takes a random walk and each tick ~10% of the books
    catch up with it, like the real five-minute tape), because no real slate has 40 books. Both the
    first tick of a slate (every quote new) and steady-state ticks are shown.
-2. Replay throughput (snapshots per second) of the bundled real tape, including the SQLite writes.
+2. Replay throughput (snapshots per second) of the bundled real tape, including the SQLite writes, and
+   the time its CLV audit takes (null draws and bootstrap included).
 
 Figures are medians of repeated runs; ratios are what to compare across machines.
 """
@@ -32,6 +33,7 @@ from app.bootstrap import BUNDLED_TAPE
 from app.settings import load_settings
 from engine.core import Engine
 from engine.events import EventBus
+from engine.integrity import build_audit
 from engine.providers.base import RawSnapshot
 from engine.providers.parse import ParseMemo, parse_snapshot
 from engine.providers.tape import read_tape
@@ -207,6 +209,9 @@ async def bench_replay() -> None:
             await service.process(raw)
         elapsed = time.perf_counter() - started
         quotes = await repos.quotes.count()
+        started = time.perf_counter()
+        report = await build_audit(repos, settings)
+        audit = time.perf_counter() - started
         await repos.close()
     engine_only, memo = Engine(settings), ParseMemo()
     started = time.perf_counter()
@@ -218,6 +223,8 @@ async def bench_replay() -> None:
     print(f"   with SQLite writes: {elapsed:.2f}s = {len(snapshots) / elapsed:,.0f} snapshots/s")
     print(f"   engine only:        {pure:.2f}s = {len(snapshots) / pure:,.0f} snapshots/s")
     print(f"   storage share of replay time: {100 * (1 - pure / elapsed):.0f}%")
+    null = sum(row.null_graded for row in report.rows("class"))
+    print(f"   the audit of it ({report.graded} graded signals, {null} null draws, game bootstrap): {audit:.2f}s")
 
 
 if __name__ == "__main__":
