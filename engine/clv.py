@@ -119,6 +119,22 @@ def grade_signal(signal: Signal, close: Close, graded_at: datetime, cover: Cover
     )
 
 
+def grade_or_reason(
+    signal: Signal, close: Close | None, tip: datetime, max_age: timedelta, graded_at: datetime, cover: CoverModel
+) -> Grade | str:
+    """The signal's grade, or why no close can grade it: the one verdict the engine, the regrade of old
+    grades and the audit all apply."""
+    if close is None:
+        return "no close for this market"
+    reason = close_usable(close, signal.created_at, tip, max_age)
+    if reason is not None:
+        return reason
+    try:
+        return grade_signal(signal, close, graded_at, cover)
+    except Ungradable as exc:
+        return str(exc)
+
+
 def grade_bet(bet: Bet, close: Close, graded_at: datetime, cover: CoverModel) -> BetGrade:
     """A member's bet, by the same rule as a signal's entry: its own price against the no-vig close."""
     value = entry_value(bet.market, bet.side, bet.point, bet.price, close, cover)

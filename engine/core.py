@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from app.settings import Settings
-from engine.clv import Ungradable, close_usable, grade_signal
+from engine.clv import grade_or_reason
 from engine.consensus import build_consensus
 from engine.cover import CoverModel, cover_model_for
 from engine.detectors.dislocation import DislocationHit, detect_dislocations
@@ -489,16 +489,11 @@ class Engine:
         cover = self.cover_model(game_state.game.sport_key)
         for signal in game_state.pending:
             close = closes.get(signal.market)
-            reason = "no close for this market" if close is None else None
-            if close is not None:
-                reason = close_usable(close, signal.created_at, game_state.scheduled_tip, self._close_max_age)
-            if reason is None:
-                try:
-                    tick.grades.append((signal, grade_signal(signal, close, now, cover)))
-                    continue
-                except Ungradable as exc:
-                    reason = str(exc)
-            tick.ungraded.append((signal, reason))
+            verdict = grade_or_reason(signal, close, game_state.scheduled_tip, self._close_max_age, now, cover)
+            if isinstance(verdict, str):
+                tick.ungraded.append((signal, verdict))
+            else:
+                tick.grades.append((signal, verdict))
         tick.closed_games.append(game_id)
         del self.state.games[game_id]
         self.state.closed[game_id] = now

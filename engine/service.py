@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from app.settings import Settings
-from engine.clv import Ungradable, close_usable, grade_signal
+from engine.clv import grade_or_reason
 from engine.core import Engine, Tick, daily_cap_key, find_dislocations, signal_cooldown_key
 from engine.detectors.key_cross import key_values, seed_sides
 from engine.events import CLV_GRADED, GAME_CLOSED, SIGNAL_CREATED, ClosedGame, EventBus, GradedSignal
@@ -204,17 +204,13 @@ async def regrade_legacy(engine: Engine, repos: Repositories) -> int:
             if signal is None or stored is None:
                 continue
             close = await repos.closes.get(signal.game_id, signal.market)
-            reason = "no close for this market" if close is None else None
-            if close is not None:
-                reason = close_usable(close, signal.created_at, stored.scheduled_tip, max_age)
-            if reason is None:
-                try:
-                    cover = engine.cover_model(stored.game.sport_key)
-                    await repos.grades.insert(grade_signal(signal, close, close.captured_at, cover))
-                    continue
-                except Ungradable as exc:
-                    reason = str(exc)
-            await repos.grades.mark_ungraded(signal.id, close.captured_at if close else signal.created_at, reason)
+            at = close.captured_at if close else signal.created_at
+            cover = engine.cover_model(stored.game.sport_key)
+            verdict = grade_or_reason(signal, close, stored.scheduled_tip, max_age, at, cover)
+            if isinstance(verdict, str):
+                await repos.grades.mark_ungraded(signal.id, at, verdict)
+            else:
+                await repos.grades.insert(verdict)
     log.info("regraded %d signals graded by the old rule", len(legacy))
     return len(legacy)
 
