@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from app.settings import DiscordSettings, TierSettings
-from billing.models import SubscriptionState
+from config.settings import DiscordSettings, TierSettings
+from domain.billing import SubscriptionState
 from engine.models import Market, Side, Signal, SignalType
 
 UPGRADE_HINT = "Upgrade to Pro with `/upgrade` to unlock it."

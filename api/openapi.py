@@ -14,7 +14,7 @@ import copy
 from typing import Any
 
 from api.serialize import API_VERSION
-from app.settings import Settings
+from config.settings import Settings
 from engine.audit import TIER_ORDER, UNPROVEN
 from engine.models import Market, Side, SignalType
 from storage import CLOSED, SCHEDULED

@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from api.models import ApiKey
 from api.serialize import grade_json, iso, signal_json
 from api.server import ApiContext, build_api
 from api.webhooks import WebhookService
 from app.web import WebServer
+from domain.api import ApiKey
 from engine.clock import utc_now
 from engine.events import CLV_GRADED, SIGNAL_CREATED, EventBus, GradedSignal
 from engine.models import Signal

@@ -28,8 +28,6 @@ from typing import Any, Protocol, TypeVar
 from aiohttp import web
 
 from access import NotFound, PlanLimits, UserError, plan_limits
-from api.keys import authenticate
-from api.models import ApiKey, WebhookEndpoint
 from api.openapi import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, SCORE_MAX, SCORE_MIN, build_openapi
 from api.ratelimit import RateDecision, RateLimiter
 from api.serialize import (
@@ -42,12 +40,14 @@ from api.serialize import (
     signal_json,
 )
 from api.usage import AnomalyCallback, UsageRecorder, UsageReport
-from app.settings import Settings
 from app.web import WebServer
+from config.settings import Settings
+from domain.api import ApiKey, WebhookEndpoint
 from engine.clock import utc_now as _utc_now
 from engine.models import Market, Signal, SignalType
 from engine.presets import needs_audit, passes
 from services import signals as signal_service
+from services.keys import authenticate
 from storage import CLOSED, SCHEDULED, Repositories
 
 __all__ = ["ApiContext", "InvalidParameter", "WebhookPort", "build_api"]

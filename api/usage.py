@@ -44,7 +44,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from access import PlanLimits
-from api.models import ApiKey
+from domain.api import ApiKey
 from storage import Repositories
 
 __all__ = [

@@ -44,9 +44,9 @@ import httpx
 
 import access
 from access import NotFound, UserError
-from api.models import ApiKey, Delivery, WebhookEndpoint
 from api.serialize import API_VERSION, iso
-from app.settings import Settings
+from config.settings import Settings
+from domain.api import ApiKey, Delivery, WebhookEndpoint
 from storage import Repositories
 
 __all__ = [

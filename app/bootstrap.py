@@ -12,8 +12,8 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from api.runtime import ApiRuntime
-from app.settings import Settings
 from app.web import WebServer
+from config.settings import Settings
 from engine.events import EventBus
 from engine.jobs import EngineJobs
 from engine.providers.closes import ExternalCloses

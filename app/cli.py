@@ -20,7 +20,7 @@ from pathlib import Path
 
 from app.bootstrap import BUNDLED_TAPE, App, build_app, start_live_polling, start_web
 from app.console import format_signal
-from app.settings import ConfigError, Settings, load_settings
+from config.settings import ConfigError, Settings, load_settings
 from engine.events import SIGNAL_CREATED
 from engine.integrity import build_audit
 from engine.models import Signal
@@ -216,7 +216,7 @@ def parse_apikey_args(argv: Sequence[str]) -> argparse.Namespace:
 
 async def run_apikey(settings: Settings, args: argparse.Namespace, db_path: Path) -> int:
     from access import UserError
-    from api import keys
+    from services import keys
     from storage import Repositories
 
     repos = await Repositories.open(db_path)

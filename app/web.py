@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from app.settings import WebSettings
+from config.settings import WebSettings
 
 log = logging.getLogger(__name__)
 

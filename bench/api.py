@@ -38,15 +38,15 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.keys import create_key
 from api.server import ApiContext, build_api
 from app.bootstrap import BUNDLED_TAPE
-from app.settings import load_settings
 from app.web import WebServer
+from config.settings import load_settings
 from engine.events import EventBus
 from engine.providers.tape import read_tape
 from engine.service import EngineService
 from services.context import utc_now
+from services.keys import create_key
 from storage import Repositories
 
 PATH = "/v1/signals?limit=50"

@@ -29,9 +29,9 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.keys import create_key
 from api.webhooks import WebhookService
-from app.settings import load_settings
+from config.settings import load_settings
+from services.keys import create_key
 from storage import Repositories
 
 ROUND_TIMEOUT = 60.0

@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.bootstrap import BUNDLED_TAPE
-from app.settings import load_settings
+from config.settings import load_settings
 from engine.core import Engine
 from engine.events import EventBus
 from engine.integrity import build_audit

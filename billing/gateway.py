@@ -11,8 +11,8 @@ from typing import Any
 
 import stripe
 
-from app.settings import StripeSettings
-from billing.models import SubscriptionState
+from config.settings import StripeSettings
+from domain.billing import SubscriptionState
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 import access
 from access import BillingDecision, Tier, UserError, Viewer
-from api import keys
 from billing.gateway import BillingUnavailable, StripeGateway
-from billing.models import BillingLink, SubscriptionState
+from domain.billing import BillingLink, SubscriptionState
+from services import keys
 from services.context import ServiceContext
 
 log = logging.getLogger(__name__)

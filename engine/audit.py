@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.settings import TierRule
+from config.settings import TierRule
 
 Z_95 = 1.959963984540054
 UNPROVEN = "unproven"

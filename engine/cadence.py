@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from app.settings import CadenceSettings
+from config.settings import CadenceSettings
 
 __all__ = ["estimated_cost", "next_month_start", "poll_interval"]
 

@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from app.settings import Settings
+from config.settings import Settings
 from engine.clv import grade_or_reason
 from engine.consensus import build_consensus
 from engine.cover import CoverModel, cover_model_for

@@ -14,7 +14,7 @@ from datetime import timedelta
 from functools import cache
 from itertools import pairwise
 
-from app.settings import Settings
+from config.settings import Settings
 from engine.audit import BOOTSTRAP_REPLICATES, UNPROVEN, ClassAudit, ClassSample, Trial, audit_samples
 from engine.cover import CoverModel, cover_model_for
 from engine.models import Close, Market, Signal, SignalType

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from app.settings import Settings
+from config.settings import Settings
 from engine.cadence import estimated_cost, poll_interval
 from engine.clock import utc_now
 from engine.core import Tick

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from app.settings import PresetSettings
+from config.settings import PresetSettings
 from engine.audit import TIER_ORDER, UNPROVEN
 from engine.models import Signal, SignalType
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from app.settings import ScoreWeights
+from config.settings import ScoreWeights
 from engine.models import ScoreBreakdown, Signal
 
 #: A signal this many hours or more before tip gets no time-to-tip credit.

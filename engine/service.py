@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from app.settings import Settings
+from config.settings import Settings
 from engine.clv import grade_or_reason
 from engine.core import Engine, Tick, daily_cap_key, find_dislocations, signal_cooldown_key
 from engine.detectors.key_cross import key_values, seed_sides

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from app.settings import Settings
+from config.settings import Settings
 from engine import scoring
 from engine.clv import bettor_value
 from engine.models import (

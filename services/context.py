@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.settings import Settings
+from config.settings import Settings
 from engine.clock import utc_now
 from engine.service import EngineService
 from storage import Repositories

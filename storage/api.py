@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from api.models import ApiKey, Delivery, WebhookEndpoint
+from domain.api import ApiKey, Delivery, WebhookEndpoint
 from storage.codec import from_db, from_db_opt, json_dumps, json_loads, to_db
 from storage.db import Database
 

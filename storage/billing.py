@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from billing.models import BillingLink, SubscriptionState
+from domain.billing import BillingLink, SubscriptionState
 from storage.codec import from_db, from_db_opt, json_dumps, json_loads, to_db, to_db_opt
 from storage.db import Database
 

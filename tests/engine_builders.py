@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.settings import Settings, load_settings
+from config.settings import Settings, load_settings
 from engine.models import BookLine, EventOdds, Game, Market, Snapshot
 
 T0 = datetime(2026, 1, 10, 18, 0, tzinfo=UTC)

@@ -25,8 +25,6 @@ import pytest
 from aiohttp import web
 
 from access import NotFound, UserError, plan_limits
-from api.keys import create_key, revoke
-from api.models import ApiKey, WebhookEndpoint
 from api.ratelimit import RateLimiter
 from api.server import ApiContext, build_api
 from api.usage import (
@@ -41,12 +39,14 @@ from api.usage import (
 )
 from app.bootstrap import BUNDLED_TAPE
 from app.web import WebServer
+from domain.api import ApiKey, WebhookEndpoint
 from engine.events import EventBus
 from engine.integrity import build_audit
 from engine.models import Market, SignalType
 from engine.presets import passes
 from engine.providers.tape import read_tape
 from engine.service import EngineService
+from services.keys import create_key, revoke
 from storage import Repositories
 from tests.engine_builders import Clock, settings
 

@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 import httpx
 from aiohttp import web
 
-from api.keys import create_key
 from api.runtime import SIGNALS_CURSOR, ApiRuntime
 from app.bootstrap import BUNDLED_TAPE, build_app, start_web
 from app.cli import run_replay
 from engine.providers.tape import read_tape
+from services.keys import create_key
 from tests.engine_builders import settings
 
 

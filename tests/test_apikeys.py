@@ -6,8 +6,8 @@ import asyncio
 import hashlib
 import sqlite3
 
-from api.keys import authenticate
 from app.cli import main
+from services.keys import authenticate
 from storage import Repositories
 
 

@@ -14,8 +14,8 @@ import pytest
 from pydantic import SecretStr
 
 from app.bootstrap import build_app
-from billing.models import BillingLink
 from bot.client import StratumBot
+from domain.billing import BillingLink
 from services.context import ServiceContext
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord, FakeMember, running_bot
@@ -269,7 +269,7 @@ async def test_an_event_stored_before_a_crash_is_finished_at_the_next_start(rig)
 
 
 async def test_an_api_plan_bought_through_stripe_issues_and_revokes_a_key(rig):
-    from api.keys import authenticate
+    from services.keys import authenticate
 
     builder = await rig.stripe.make_pro_plan(amount=4900, plan_id="price_builder_monthly")
     rig.bot.ctx.settings.stripe.api_prices = {"builder": builder}

@@ -8,7 +8,7 @@ import pytest
 
 from access import Tier, billing_tier
 from billing.gateway import subscription_state
-from billing.models import SubscriptionState
+from domain.billing import SubscriptionState
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 GRACE = timedelta(days=3)

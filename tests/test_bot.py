@@ -454,7 +454,7 @@ async def test_moderators_issue_api_keys_by_dm(stack):
     secret = dm["content"].split("`")[1]
     assert secret.startswith("strat_") and secret not in created.content
     assert "120 requests/min" in dm["content"] and "commercial use" in dm["content"]
-    from api.keys import authenticate
+    from services.keys import authenticate
 
     key = await authenticate(bot.ctx.repos, secret)
     assert key is not None and key.owner == f"discord:{PRO}" and key.plan == "pro_infra"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.settings import CadenceBand, CadenceSettings
+from config.settings import CadenceBand, CadenceSettings
 from engine.cadence import estimated_cost, next_month_start, poll_interval
 
 NOW = datetime(2025, 1, 10, 12, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.settings import TierRule
+from config.settings import TierRule
 from engine.audit import ClassAudit, wilson_interval
 from engine.models import (
     Bet,

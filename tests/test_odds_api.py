@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.settings import FeedSettings
+from config.settings import FeedSettings
 from engine.models import Quota
 from engine.providers.base import (
     FeedAuthError,

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from app.settings import ConfigError, load_settings
+from config.settings import ConfigError, load_settings
 
 
 def test_defaults_come_from_config_toml(monkeypatch):

@@ -24,11 +24,11 @@ import pytest
 from aiohttp import web
 
 from access import NotFound, UserError
-from api.keys import create_key
-from api.models import ApiKey
 from api.serialize import API_VERSION
 from api.webhooks import EVENT_TYPES, PlanLimitReached, WebhookService, check_url, sign
-from app.settings import Settings
+from config.settings import Settings
+from domain.api import ApiKey
+from services.keys import create_key
 from storage import Repositories
 from tests.engine_builders import T0, Clock, settings
 

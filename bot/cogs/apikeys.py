@@ -10,7 +10,7 @@ from discord.ext import commands
 
 import access
 from access import UserError
-from api import keys
+from services import keys
 
 if TYPE_CHECKING:
     from bot.client import StratumBot

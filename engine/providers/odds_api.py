@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from app.settings import FeedSettings
+from config.settings import FeedSettings
 from engine.cadence import estimated_cost
 from engine.clock import utc_now
 from engine.models import Quota

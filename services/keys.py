@@ -8,8 +8,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from access import UserError
-from api.models import ApiKey
-from app.settings import Settings
+from config.settings import Settings
+from domain.api import ApiKey
 from storage import Repositories
 
 PREFIX = "strat_"
