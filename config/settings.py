@@ -298,6 +298,13 @@ class StripeSettings(_Section):
     api_prices: dict[str, str] = Field(default_factory=dict)  # API plan -> Stripe price: a subscription issues a key
 
 
+class ApiSettings(_Section):
+    # The Odds API's terms forbid passing its data on: per-book raw odds (GET /v1/games/{id}/odds and
+    # /odds/history, per-book fields in webhooks) are served only where the operator's licence allows it.
+    # Derived data (consensus, signals, CLV) is always served.
+    redistribute_raw_odds: bool = False
+
+
 class WebSettings(_Section):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -341,6 +348,7 @@ class Settings(BaseSettings):
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     stripe: StripeSettings = Field(default_factory=StripeSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @classmethod
     def settings_customise_sources(
