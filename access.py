@@ -1,6 +1,6 @@
 """The tier rules, in one place: who sees what, and when.
 
-Every surface (slash commands, alerts, digests, exports, charts, and later the REST API) asks this
+Every surface (slash commands, alerts, digests, exports, charts, the REST API) asks this
 module; none decides on its own whether a Community member may see a velocity or a book name.
 Pure functions: the member's roles and the time come in, a decision goes out.
 """
@@ -143,6 +143,7 @@ class SignalView:
     consensus_point: float | None = None
     consensus_prob: float | None = None
     details: dict[str, Any] | None = None
+    entry_prob: float | None = None  # the entry's no-vig probability: full views only
 
 
 #: Detail keys that never reveal a book or a speed, so Community may keep them.
@@ -177,6 +178,7 @@ def view_signal(signal: Signal, tier: Tier, heat: int = 0) -> SignalView:
             consensus_point=signal.consensus_point,
             consensus_prob=signal.consensus_prob,
             details=dict(signal.details),
+            entry_prob=signal.entry.prob,
         )
     details = {key: value for key, value in signal.details.items() if key in _PUBLIC_DETAILS}
     return SignalView(
@@ -266,3 +268,61 @@ def plan_limits(key: Any, plans: dict[str, Any]) -> PlanLimits:
         commercial_use=plan.commercial_use,
         dedicated_queue=key.plan == "enterprise",
     )
+
+
+# ---------------------------------------------------------------------- API audiences
+
+
+class RawOddsNotLicensed(UserError):
+    """Per-book raw odds asked for where the operator's data licence does not allow passing them on."""
+
+    status = 403
+    code = "raw_odds_not_licensed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Per-book odds are not available: this operator's licence with its odds provider does not allow "
+            "redistributing per-book odds. Consensus, signals (with their entry) and CLV are always served."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiAudience:
+    """What an API key of one plan may see (the REST API's counterpart of `Tier`).
+
+    The rule, for every configured plan (Builder, Pro Infra, Enterprise): signals in real time (no delay)
+    with full diagnostics — exact score and breakdown, velocity, magnitude, book names, details and the
+    entry (book, point, price, probability). Plans differ in limits (`plan_limits`), not in what a
+    response holds. Per-book raw odds (each book's lines and their history) are the provider's raw data:
+    served only when the operator's licence allows it (`[api] redistribute_raw_odds`). Derived data —
+    consensus, signals with their entry, closes and CLV — is always served.
+    """
+
+    plan: str
+    tier: Tier = Tier.PRO  # the signal view every plan gets: full diagnostics
+    delay: timedelta = timedelta(0)
+    raw_odds: bool = False
+
+    @property
+    def cache_key(self) -> tuple[object, ...]:
+        """What a cached response depends on: equal audiences may share one."""
+        return (self.tier, self.delay, self.raw_odds)
+
+
+def api_audience(plan: str, redistribute_raw_odds: bool) -> ApiAudience:
+    """The audience of an API key's plan (see `ApiAudience` for the rule)."""
+    return ApiAudience(plan=plan, tier=Tier.PRO, delay=timedelta(0), raw_odds=bool(redistribute_raw_odds))
+
+
+def require_raw_odds(audience: ApiAudience) -> None:
+    if not audience.raw_odds:
+        raise RawOddsNotLicensed()
+
+
+def view_signal_for(signal: Signal, audience: ApiAudience) -> SignalView:
+    """A signal as an API audience sees it: the same shaping as `view_signal` for the audience's tier."""
+    return view_signal(signal, audience.tier)
+
+
+def api_can_see(signal: Signal, audience: ApiAudience, now: datetime) -> bool:
+    return signal.created_at <= now - audience.delay

@@ -28,24 +28,33 @@ injected `on_anomaly(key, kind, detail)` callback (the app wires it to webhooks,
 the operators' channel; it should enqueue, not deliver, since it runs before the response is sent).
 
 The recorder keeps each active key's recent minutes and month total in memory (seeded from the
-database the first time it sees a key, and again each new month) so a request costs one upsert, not an
-aggregate over the month. Several API processes would each see only their own share in memory; the
-database counters, which `GET /v1/usage` reads, stay exact either way.
+database the first time it sees a key, and again each new month) and counts a request in memory only:
+no database work per request. The counts are written in batches (one transaction per flush) every
+`flush_seconds` (default 2 s) and when the server stops. **Crash loss is bounded**: a crash (not a clean
+stop) loses at most the last `flush_seconds` of counts; a failed flush keeps its counts for the next one.
+`GET /v1/usage` reads the database counters plus this process's unflushed counts, so it is exact for one
+process; several API processes would each see only their own share in memory for the anomaly rules,
+while the database counters converge within one flush interval.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from access import PlanLimits
 from domain.api import ApiKey
-from storage import Repositories
+from services import usage as usage_store
+
+if TYPE_CHECKING:
+    from storage import Repositories
 
 __all__ = [
     "BASELINE_MINUTES",
@@ -192,16 +201,94 @@ class _KeyState:
     minutes: dict[str, list[int]] = field(default_factory=dict)  # minute -> [requests, errors]
     last_minute: str = ""
     flagged: set[str] = field(default_factory=set)  # dedupe keys already recorded by this process
+    baseline: tuple[str, float | None, float] | None = None  # (minute, spike threshold, baseline) of that minute
+
+
+#: Seconds between two writes of the counts (the most a crash can lose).
+FLUSH_SECONDS = 2.0
 
 
 class UsageRecorder:
-    """Counts requests per key and minute and applies the anomaly rules (one instance per app)."""
+    """Counts requests per key and minute in memory, applies the anomaly rules, and writes the counts in
+    batches (one instance per app)."""
 
-    def __init__(self, repos: Repositories, on_anomaly: AnomalyCallback | None = None) -> None:
+    def __init__(
+        self, repos: Repositories, on_anomaly: AnomalyCallback | None = None, flush_seconds: float = FLUSH_SECONDS
+    ) -> None:
         self._repos = repos
         self._on_anomaly = on_anomaly
         self._states: dict[str, _KeyState] = {}
         self._seed_lock = asyncio.Lock()
+        self._pending: dict[tuple[str, str], list[int]] = {}  # (key id, minute) -> [requests, errors]
+        self._flush_lock = asyncio.Lock()
+        self._flush_seconds = flush_seconds
+        self._last_flush = time.monotonic()
+        self._task: asyncio.Task | None = None
+        self._flusher: asyncio.Task | None = None
+
+    # ------------------------------------------------------------------ batching
+
+    @property
+    def pending(self) -> int:
+        """Requests counted but not yet written."""
+        return sum(c[0] for c in self._pending.values())
+
+    async def flush(self) -> int:
+        """Write the pending counts in one transaction; on failure they stay pending. Returns rows written."""
+        async with self._flush_lock:
+            batch, self._pending = self._pending, {}
+            self._last_flush = time.monotonic()
+            if not batch:
+                return 0
+            try:
+                await usage_store.add_counts(self._repos, ((k, m, c[0], c[1]) for (k, m), c in batch.items()))
+            except BaseException:
+                for slot, counts in batch.items():  # keep them for the next flush
+                    mine = self._pending.setdefault(slot, [0, 0])
+                    mine[0] += counts[0]
+                    mine[1] += counts[1]
+                raise
+            return len(batch)
+
+    def maybe_flush(self) -> None:
+        """Start a flush in the background when the last one is `flush_seconds` old (called per request)."""
+        due = self._pending and time.monotonic() - self._last_flush >= self._flush_seconds
+        if due and (self._flusher is None or self._flusher.done()):
+            self._last_flush = time.monotonic()
+            self._flusher = asyncio.create_task(self._guarded_flush())
+
+    async def _guarded_flush(self) -> None:
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("usage flush failed; the counts stay pending")
+
+    async def start(self) -> None:
+        """Flush every `flush_seconds` until `close` (the server's startup hook)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_seconds)
+            await self._guarded_flush()
+
+    async def close(self) -> None:
+        """Stop the periodic flush and write what is pending (the server's cleanup hook)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._flusher is not None:
+            with contextlib.suppress(Exception):
+                await self._flusher
+        await self._guarded_flush()
+
+    def _pending_for(self, key_id: str, start: str, end: str) -> int:
+        return sum(c[0] for (k, m), c in self._pending.items() if k == key_id and start <= m < end)
+
+    # ------------------------------------------------------------------ counting
 
     async def _state(self, key_id: str, now: datetime) -> _KeyState:
         month = month_range(now)
@@ -214,9 +301,15 @@ class UsageRecorder:
             if state is not None and state.month == month[0]:
                 return state
             since = minute_key(now - timedelta(minutes=BASELINE_MINUTES))
-            rows = await self._repos.api.usage_since(key_id, since)
-            total = await self._repos.api.requests_in(key_id, *month)
-            state = _KeyState(month=month[0], month_total=total, minutes={m: [r, e] for m, r, e in rows})
+            rows = await usage_store.recent_minutes(self._repos, key_id, since)
+            total = await usage_store.requests_in(self._repos, key_id, *month) + self._pending_for(key_id, *month)
+            minutes = {m: [r, e] for m, r, e in rows}
+            for (k, m), c in self._pending.items():
+                if k == key_id and m >= since:
+                    slot = minutes.setdefault(m, [0, 0])
+                    slot[0] += c[0]
+                    slot[1] += c[1]
+            state = _KeyState(month=month[0], month_total=total, minutes=minutes)
             self._states[key_id] = state
             return state
 
@@ -237,21 +330,26 @@ class UsageRecorder:
         counts[0] += 1
         counts[1] += int(error)
         state.month_total += 1
-        async with self._repos.db.transaction():
-            await self._repos.api.count_request(key.id, minute, error)
+        pending = self._pending.setdefault((key.id, minute), [0, 0])
+        pending[0] += 1
+        pending[1] += int(error)
 
         found: list[tuple[str, str, str]] = []  # (kind, detail, dedupe key)
         for kind in soft_limit_crossed(state.month_total, limits.monthly_soft_limit):
-            detail = f"{state.month_total} of {limits.monthly_soft_limit} monthly requests used ({state.month})"
-            found.append((kind, detail, f"{key.id}:{kind}:{state.month}"))
-        if counts[0] > SPIKE_MARGIN:
-            previous = [
-                state.minutes.get(minute_key(now - timedelta(minutes=i)), [0, 0])[0]
-                for i in range(1, BASELINE_MINUTES + 1)
-            ]
-            threshold = rate_spike_threshold(previous)
+            dedupe = f"{key.id}:{kind}:{state.month}"
+            if dedupe not in state.flagged:
+                detail = f"{state.month_total} of {limits.monthly_soft_limit} monthly requests used ({state.month})"
+                found.append((kind, detail, dedupe))
+        if counts[0] > SPIKE_MARGIN and f"{key.id}:rate_spike:{minute}" not in state.flagged:
+            if state.baseline is None or state.baseline[0] != minute:
+                # The previous 60 minutes do not change within this one: work the threshold out once.
+                previous = [
+                    state.minutes.get(minute_key(now - timedelta(minutes=i)), [0, 0])[0]
+                    for i in range(1, BASELINE_MINUTES + 1)
+                ]
+                state.baseline = (minute, rate_spike_threshold(previous), sum(previous) / len(previous))
+            _, threshold, baseline = state.baseline
             if threshold is not None and counts[0] > threshold:
-                baseline = sum(previous) / len(previous)
                 detail = f"{counts[0]} requests in {minute} against a baseline of {baseline:.1f}/min"
                 found.append(("rate_spike", detail, f"{key.id}:rate_spike:{minute}"))
         if error_spike(counts[0], counts[1]):
@@ -276,8 +374,7 @@ class UsageRecorder:
 
     async def _raise(self, key: ApiKey, kind: str, detail: str, now: datetime, dedupe: str) -> Anomaly | None:
         """Record an anomaly once (dedupe key) and tell the callback; a failing callback is logged only."""
-        async with self._repos.db.transaction():
-            new = await self._repos.api.record_anomaly(key.id, kind, detail, now, dedupe)
+        new = await usage_store.record_anomaly(self._repos, key.id, kind, detail, now, dedupe)
         if not new:
             return None
         log.info("API key %s anomaly %s: %s", key.id, kind, detail)
@@ -289,17 +386,19 @@ class UsageRecorder:
         return Anomaly(kind=kind, detail=detail, at=now)
 
     async def report(self, key: ApiKey, limits: PlanLimits, now: datetime, anomalies: int = 20) -> UsageReport:
-        """The key's counters from the database (exact across processes), with its recent anomalies."""
+        """The key's counters from the database plus this process's unflushed counts, with its recent anomalies."""
         minute = minute_key(now)
-        rows = await self._repos.api.usage_since(key.id, minute)
-        this_minute = next(((r, e) for m, r, e in rows if m == minute), (0, 0))
-        recent: list[dict[str, Any]] = await self._repos.api.anomalies(key.id, limit=anomalies)
+        rows = await usage_store.recent_minutes(self._repos, key.id, minute)
+        stored = next(((r, e) for m, r, e in rows if m == minute), (0, 0))
+        extra = self._pending.get((key.id, minute), [0, 0])
+        recent: list[dict[str, Any]] = await usage_store.anomalies(self._repos, key.id, limit=anomalies)
+        day, month = day_range(now), month_range(now)
         return UsageReport(
             minute=minute,
-            minute_requests=this_minute[0],
-            minute_errors=this_minute[1],
-            today=await self._repos.api.requests_in(key.id, *day_range(now)),
-            month=await self._repos.api.requests_in(key.id, *month_range(now)),
+            minute_requests=stored[0] + extra[0],
+            minute_errors=stored[1] + extra[1],
+            today=await usage_store.requests_in(self._repos, key.id, *day) + self._pending_for(key.id, *day),
+            month=await usage_store.requests_in(self._repos, key.id, *month) + self._pending_for(key.id, *month),
             monthly_soft_limit=limits.monthly_soft_limit,
             anomalies=tuple(Anomaly(kind=a["kind"], detail=a["detail"], at=a["at"]) for a in recent),
         )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 
 from access import NotFound, UserError
-from engine.models import Game, Market
+from engine.models import Close, Game, Market
 from services.context import ServiceContext
 from storage import StoredGame
 
@@ -57,3 +57,36 @@ def label(stored: StoredGame) -> str:
     """Autocomplete label: matchup and tip time (Discord caps names at 100 characters)."""
     tip = stored.game.commence_time.strftime("%b %d %H:%MZ")
     return f"{matchup(stored.game)} · {tip}"[:100]
+
+
+MAX_ID = 200
+
+
+async def game_by_id(ctx: ServiceContext, game_id: str) -> StoredGame:
+    """A game by its exact id (the REST API's lookup), or NotFound."""
+    text = game_id or ""
+    stored = await ctx.repos.games.get(text) if 0 < len(text) <= MAX_ID else None
+    if stored is None:
+        raise NotFound(f"No game with id “{text[:MAX_ID]}”.")
+    return stored
+
+
+async def game_with_closes(ctx: ServiceContext, game_id: str) -> tuple[StoredGame, list[Close]]:
+    stored = await game_by_id(ctx, game_id)
+    return stored, await ctx.repos.closes.for_game(stored.game.id)
+
+
+async def list_games(
+    ctx: ServiceContext,
+    *,
+    day: date | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    after_id: str | None = None,
+) -> list[StoredGame]:
+    """Games by tip-off (commence_time, id), oldest first, optionally one UTC day and one status."""
+    since = until = None
+    if day is not None:
+        since = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        until = since + timedelta(days=1)
+    return await ctx.repos.games.list(since=since, until=until, status=status, limit=limit, after_id=after_id)

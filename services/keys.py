@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import weakref
+from collections import OrderedDict
 from dataclasses import replace
 from datetime import datetime
 
@@ -41,6 +43,7 @@ async def create_key(
     key = ApiKey(id=key_id, owner=owner, plan=check_plan(settings, plan), created_at=now, **overrides)
     async with repos.db.transaction():
         await repos.api.create_key(key, hash_key(plaintext))
+    forget_keys(repos)
     return key, plaintext
 
 
@@ -56,6 +59,7 @@ async def revoke(repos: Repositories, key_id: str, now: datetime) -> ApiKey:
     async with repos.db.transaction():
         if not await repos.api.revoke(key_id, now):
             raise UserError(f"No active key {key_id}.")
+    forget_keys(repos)
     return await repos.api.key(key_id)
 
 
@@ -69,9 +73,84 @@ async def rotate(repos: Repositories, settings: Settings, key_id: str, now: date
         await repos.api.create_key(key, hash_key(plaintext))
         await repos.api.revoke(old.id, now, replaced_by=key.id)
         await repos.api.move_endpoints(old.id, key.id)
+    forget_keys(repos)
     return key, plaintext
 
 
 def create_key_values(old: ApiKey, now: datetime) -> tuple[ApiKey, str]:
     key_id, plaintext = new_key()
     return replace(old, id=key_id, created_at=now, revoked_at=None), plaintext
+
+
+# ---------------------------------------------------------------------- the in-memory key cache
+
+
+class KeyCache:
+    """Presented-secret hash → active key (or None for an unknown one), so a request costs no database read.
+
+    Revocation takes effect at once: `revoke`, `rotate` and `create_key` in this process clear every cache
+    watching the same repositories (`watch`); a change committed by another process (the `apikey` command
+    line) clears it as soon as the API notices that process's commit (`observe`, at most ~1 s later).
+    Bounded: at most `max_entries` hashes (unknown ones included), oldest dropped first.
+    """
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self._entries: OrderedDict[str, ApiKey | None] = OrderedDict()
+        self._max = max_entries
+        self._external: object = None
+        self.generation = 0
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.generation += 1
+
+    def observe(self, external_version: object) -> None:
+        """Another connection's commits moved the database on: forget everything cached."""
+        if external_version != self._external:
+            if self._external is not None:
+                self.clear()
+            self._external = external_version
+
+    def get(self, digest: str) -> tuple[bool, ApiKey | None]:
+        if digest in self._entries:
+            return True, self._entries[digest]
+        return False, None
+
+    def put(self, digest: str, key: ApiKey | None) -> None:
+        self._entries[digest] = key
+        if len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+#: Caches watching each Repositories object (weakly: a cache lives as long as its owner).
+_WATCHERS: dict[int, weakref.WeakSet[KeyCache]] = {}
+
+
+def watch(repos: Repositories, cache: KeyCache) -> KeyCache:
+    """Have `revoke`/`rotate`/`create_key` on these repositories clear `cache` (the invalidation hook)."""
+    _WATCHERS.setdefault(id(repos), weakref.WeakSet()).add(cache)
+    return cache
+
+
+def forget_keys(repos: Repositories) -> None:
+    for cache in list(_WATCHERS.get(id(repos), ())):
+        cache.clear()
+
+
+async def authenticate_cached(repos: Repositories, presented: str | None, cache: KeyCache) -> ApiKey | None:
+    """`authenticate`, answered from `cache` when it can (same rules: unknown, malformed or revoked → None)."""
+    if not presented or not presented.startswith(PREFIX) or len(presented) > 200:
+        return None
+    digest = hash_key(presented)
+    hit, key = cache.get(digest)
+    if hit:
+        return key
+    generation = cache.generation
+    key = await repos.api.key_by_hash(digest)
+    active = key if key is not None and key.active else None
+    if cache.generation == generation:  # not cleared while we read: the answer is still current
+        cache.put(digest, active)
+    return active

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import access
 from access import Feature, Viewer
 from engine.models import BookLine, Consensus, Game, Market
 from services.context import ServiceContext
-from services.games import find_game
+from services.games import find_game, game_by_id
 from services.signals import game_heat
+from storage import CLOSED, StoredGame
 
 MARKET_ORDER = (Market.SPREADS, Market.TOTALS, Market.H2H)
 
@@ -78,3 +79,55 @@ async def odds_board(ctx: ServiceContext, query: str, viewer: Viewer, now: datet
         markets=tuple(boards),
         heat=await game_heat(ctx, game.id, viewer, now),
     )
+
+
+# ---------------------------------------------------------------------- the REST API
+
+#: "The last lines" of a closed game: each book's line as of a moment after anything stored.
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+async def book_lines(
+    ctx: ServiceContext, audience: access.ApiAudience, game_id: str
+) -> tuple[StoredGame, list[BookLine]]:
+    """Each book's current line of a game (a closed game: its last lines). Raw odds: licence permitting."""
+    access.require_raw_odds(audience)
+    stored = await game_by_id(ctx, game_id)
+    if stored.status == CLOSED:
+        return stored, await ctx.repos.quotes.as_of(stored.game.id, FAR_FUTURE)
+    return stored, await ctx.repos.quotes.latest([stored.game.id])
+
+
+async def line_history(
+    ctx: ServiceContext,
+    audience: access.ApiAudience,
+    game_id: str,
+    *,
+    market: Market | None = None,
+    after: tuple[datetime, str, str] | None = None,
+    limit: int = 50,
+) -> list[BookLine]:
+    """Every line the books quoted, by (observed_at, market, book) — unique per poll — after the cursor."""
+    access.require_raw_odds(audience)
+    stored = await game_by_id(ctx, game_id)
+    lines = await ctx.repos.quotes.history(stored.game.id, market, since=after[0] if after else None)
+    ordered = sorted(lines, key=lambda ln: (ln.observed_at, ln.market.value, ln.book))
+    if after is not None:
+        ordered = [ln for ln in ordered if (ln.observed_at, ln.market.value, ln.book) > after]
+    return ordered[:limit]
+
+
+async def consensus_history(
+    ctx: ServiceContext,
+    game_id: str,
+    *,
+    market: Market | None = None,
+    after: tuple[datetime, str] | None = None,
+    limit: int = 50,
+) -> list[Consensus]:
+    """The de-vigged consensus over time (derived data: every audience), by (at, market) after the cursor."""
+    stored = await game_by_id(ctx, game_id)
+    rows = await ctx.repos.consensus.history(stored.game.id, market)
+    if after is not None:
+        rows = [c for c in rows if (c.at, c.market.value) > after]
+    return rows[:limit]

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import access
 from access import Feature, NotFound, SignalView, Viewer
 from engine.integrity import build_audit
-from engine.models import Signal, SignalType
+from engine.models import Grade, Market, Signal, SignalType
 from engine.presets import needs_audit, passes
 from engine.reports import AuditReport
 from engine.scoring import heat
@@ -114,3 +114,77 @@ async def heat_board(ctx: ServiceContext, viewer: Viewer, now: datetime) -> list
     ranked = [(g, await game_heat(ctx, g.game.id, viewer, now)) for g in games]
     ranked.sort(key=lambda item: (-item[1], item[0].game.commence_time))
     return ranked
+
+
+# ---------------------------------------------------------------------- the REST API's audiences
+
+#: Rows scanned per query when a preset (a Python predicate) filters signals after SQL.
+PRESET_BATCH = 200
+
+
+async def api_signals(
+    ctx: ServiceContext,
+    audience: access.ApiAudience,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    game_id: str | None = None,
+    kind: SignalType | None = None,
+    market: Market | None = None,
+    preset: str | None = None,
+    min_score: int | None = None,
+    limit: int = MAX_LIST,
+    before: tuple[datetime, str] | None = None,
+) -> list[SignalView]:
+    """Signals newest first by (created_at, id), strictly older than the keyset cursor `before`, as the
+    API audience sees them; up to `limit` rows (ask one more to learn whether another page exists).
+
+    A preset is narrowed in SQL where it can be (types, minimum score); `passes` stays its one definition.
+    The audience's delay (none for every API plan) bounds what is visible."""
+    if since is not None and until is not None and until <= since:
+        raise access.UserError("“until” must be later than “since”.")
+    rules = None
+    types = [kind] if kind else None
+    if preset:
+        rules = ctx.settings.presets.get(preset)
+        if rules is None:
+            raise access.UserError(f"Unknown preset “{preset}”. Choose one of: {', '.join(preset_names(ctx))}.")
+        min_score = max(min_score or 0, rules.min_score)
+        if rules.types:
+            types = [t for t in (types or [SignalType(v) for v in rules.types]) if t.value in rules.types]
+            if not types:
+                return []
+    if audience.delay:
+        bound = ctx.clock() - audience.delay + timedelta(microseconds=1)
+        until = bound if until is None else min(until, bound)
+    classes = (await audit(ctx)).class_lifts() if rules is not None and needs_audit(rules) else {}
+    batch = limit if rules is None else max(PRESET_BATCH, limit)
+    found: list[Signal] = []
+    while len(found) < limit:
+        rows = await ctx.repos.signals.list(
+            since=since,
+            until=until,
+            game_id=game_id,
+            types=types,
+            market=market,
+            min_score=min_score,
+            limit=batch,
+            before=before,
+        )
+        found.extend(s for s in rows if rules is None or passes(s, rules, classes))
+        if len(rows) < batch:
+            break
+        before = (rows[-1].created_at, rows[-1].id)
+    return [access.view_signal_for(s, audience) for s in found[:limit]]
+
+
+async def api_signal(
+    ctx: ServiceContext, audience: access.ApiAudience, signal_id: str
+) -> tuple[SignalView, Grade | None]:
+    """One signal as the API audience sees it, with its CLV grade once graded."""
+    text = signal_id or ""
+    signal = await ctx.repos.signals.get(text) if 0 < len(text) <= 200 else None
+    if signal is None or not access.api_can_see(signal, audience, ctx.clock()):
+        raise NotFound(f"No signal with id “{text[:200]}”.")
+    grade = await ctx.repos.grades.get(signal.id)
+    return access.view_signal_for(signal, audience), grade

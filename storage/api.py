@@ -1,4 +1,4 @@
-"""API keys, usage counters, anomalies, webhook endpoints and the webhook delivery outbox."""
+"""API keys, usage counters, anomalies, webhook endpoints, and reads of the outbox's webhook rows."""
 
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ _ENDPOINT = (
     "FROM webhook_endpoints"
 )
 _DELIVERY = (
-    "SELECT id, endpoint_id, event_type, payload, queue, created_at, attempts, next_attempt_at, delivered_at, "
-    "failed_at, last_status FROM webhook_deliveries"
+    "SELECT msg_id, payload, queue, created_at, attempts, next_attempt_at, sent_at, failed_at, last_status FROM outbox"
 )
 
 
@@ -53,18 +52,20 @@ def _endpoint(row) -> WebhookEndpoint:
 
 
 def _delivery(row) -> Delivery:
+    """A webhook row of the outbox as the API's `Delivery` record (its id is the webhook-id)."""
+    payload = json_loads(row[1])
     return Delivery(
         id=row[0],
-        endpoint_id=row[1],
-        event_type=row[2],
-        payload=json_loads(row[3]),
-        queue=row[4],
-        created_at=from_db(row[5]),
-        attempts=int(row[6]),
-        next_attempt_at=from_db(row[7]),
-        delivered_at=from_db_opt(row[8]),
-        failed_at=from_db_opt(row[9]),
-        last_status=row[10],
+        endpoint_id=payload.get("endpoint_id", ""),
+        event_type=payload.get("event_type", ""),
+        payload=payload.get("body", {}),
+        queue=row[2],
+        created_at=from_db(row[3]),
+        attempts=int(row[4]),
+        next_attempt_at=from_db(row[5]),
+        delivered_at=from_db_opt(row[6]),
+        failed_at=from_db_opt(row[7]),
+        last_status=row[8],
     )
 
 
@@ -123,6 +124,15 @@ class ApiRepository:
             "INSERT INTO api_usage (key_id, minute, requests, errors) VALUES (?, ?, 1, ?) "
             "ON CONFLICT (key_id, minute) DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors",
             (key_id, minute, int(error)),
+        )
+
+    async def add_usage(self, key_id: str, minute: str, requests: int, errors: int) -> None:
+        """Add a batch of counted requests to one key's minute (the API counts in memory and flushes)."""
+        await self._db.conn.execute(
+            "INSERT INTO api_usage (key_id, minute, requests, errors) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (key_id, minute) DO UPDATE SET requests = requests + excluded.requests, "
+            "errors = errors + excluded.errors",
+            (key_id, minute, int(requests), int(errors)),
         )
 
     async def usage_since(self, key_id: str, since_minute: str) -> builtins.list[tuple[str, int, int]]:
@@ -209,68 +219,17 @@ class ApiRepository:
             (to_db(at), reason[:300], endpoint_id),
         )
 
-    # deliveries ------------------------------------------------------------------
-    async def enqueue(
-        self, delivery_id: str, endpoint_id: str, event_type: str, payload: dict[str, Any], queue: str, at: datetime
-    ) -> bool:
-        async with self._db.conn.execute(
-            "INSERT INTO webhook_deliveries (id, endpoint_id, event_type, payload, queue, created_at, next_attempt_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-            (delivery_id, endpoint_id, event_type, json_dumps(payload), queue, to_db(at), to_db(at)),
-        ) as cur:
-            return cur.rowcount > 0
-
-    async def due(self, queue: str | None, now: datetime, limit: int = 100) -> builtins.list[Delivery]:
-        where = "delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?"
-        params: list[Any] = [to_db(now)]
-        if queue is not None:
-            where += " AND queue = ?"
-            params.append(queue)
-        params.append(limit)
-        rows = await self._all(_DELIVERY + f" WHERE {where} ORDER BY next_attempt_at, id LIMIT ?", params)
+    # webhook deliveries (rows of the one outbox, `storage.outbox`) ------------------------------
+    async def deliveries(self, endpoint_id: str) -> builtins.list[Delivery]:
+        rows = await self._all(_DELIVERY + " WHERE target = ? ORDER BY created_at, id", ("webhook:" + endpoint_id,))
         return [_delivery(r) for r in rows]
+
+    async def delivery(self, delivery_id: str) -> Delivery | None:
+        row = await self._one(_DELIVERY + " WHERE msg_id = ? AND kind = 'webhook'", (delivery_id,))
+        return _delivery(row) if row else None
 
     async def queues(self) -> builtins.list[str]:
         rows = await self._all(
-            "SELECT DISTINCT queue FROM webhook_deliveries WHERE delivered_at IS NULL AND failed_at IS NULL"
+            "SELECT DISTINCT queue FROM outbox WHERE kind = 'webhook' AND sent_at IS NULL AND failed_at IS NULL"
         )
         return [r[0] for r in rows]
-
-    async def delivery(self, delivery_id: str) -> Delivery | None:
-        row = await self._one(_DELIVERY + " WHERE id = ?", (delivery_id,))
-        return _delivery(row) if row else None
-
-    async def deliveries(self, endpoint_id: str) -> builtins.list[Delivery]:
-        return [
-            _delivery(r)
-            for r in await self._all(_DELIVERY + " WHERE endpoint_id = ? ORDER BY created_at, id", (endpoint_id,))
-        ]
-
-    async def mark_delivered(self, delivery_id: str, status: int, at: datetime) -> None:
-        await self._db.conn.execute(
-            "UPDATE webhook_deliveries SET delivered_at = ?, attempts = attempts + 1, last_status = ?, "
-            "last_error = NULL WHERE id = ?",
-            (to_db(at), status, delivery_id),
-        )
-
-    async def retry_later(self, delivery_id: str, status: int | None, error: str, next_at: datetime) -> None:
-        await self._db.conn.execute(
-            "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = ?, last_error = ?, "
-            "next_attempt_at = ? WHERE id = ?",
-            (status, error[:300], to_db(next_at), delivery_id),
-        )
-
-    async def give_up(self, delivery_id: str, status: int | None, error: str, at: datetime) -> None:
-        await self._db.conn.execute(
-            "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = ?, last_error = ?, failed_at = ? "
-            "WHERE id = ?",
-            (status, error[:300], to_db(at), delivery_id),
-        )
-
-    async def fail_pending(self, endpoint_id: str, reason: str, at: datetime) -> int:
-        async with self._db.conn.execute(
-            "UPDATE webhook_deliveries SET failed_at = ?, last_error = ? WHERE endpoint_id = ? "
-            "AND delivered_at IS NULL AND failed_at IS NULL",
-            (to_db(at), reason[:300], endpoint_id),
-        ) as cur:
-            return cur.rowcount

@@ -102,3 +102,29 @@ def test_watchlist_limits_and_score_bands():
     assert access.watchlist_limit(Tier.COMMUNITY, tiers) == 3
     assert access.watchlist_limit(Tier.PRO, tiers) == 50
     assert [access.score_band(s) for s in (90, 70, 69, 45, 44, 0)] == ["high", "high", "medium", "medium", "low", "low"]
+
+
+# ---------------------------------------------------------------------- API plans
+
+
+@pytest.mark.parametrize("plan", ["builder", "pro_infra", "enterprise"])
+def test_every_api_plan_sees_signals_in_real_time_with_full_diagnostics(plan):
+    audience = access.api_audience(plan, redistribute_raw_odds=False)
+    assert audience.delay == timedelta(0) and audience.tier == Tier.PRO
+    signal = _signal()
+    view = access.view_signal_for(signal, audience)
+    assert not view.redacted and view.score == 73 and view.velocity == 0.2 and view.books == BOOKS
+    assert view.entry_book == "betmgm" and view.entry_price == -110 and view.entry_prob == 0.5
+    assert view.details == dict(signal.details)
+    assert access.api_can_see(signal, audience, T0)  # no delay: visible the moment it fires
+    # The plans differ in limits only, so their answers may be shared (cached) between them.
+    assert audience.cache_key == access.api_audience("builder", redistribute_raw_odds=False).cache_key
+
+
+def test_raw_odds_follow_the_operator_licence():
+    closed = access.api_audience("pro_infra", redistribute_raw_odds=False)
+    with pytest.raises(access.RawOddsNotLicensed) as refused:
+        access.require_raw_odds(closed)
+    assert refused.value.status == 403 and "licence" in str(refused.value)
+    access.require_raw_odds(access.api_audience("pro_infra", redistribute_raw_odds=True))
+    assert closed.cache_key != access.api_audience("pro_infra", redistribute_raw_odds=True).cache_key

@@ -1,15 +1,16 @@
 """The REST API over real HTTP on loopback, on a real SQLite file holding the bundled tape replayed up to
 2026-08-05 23:15Z (New York and Atlanta closed and graded, Washington still to tip).
 
-Every response any test receives goes through `check_against_document`, which validates its status,
-headers, body and query parameters against the server's own OpenAPI document with a small validator of
-the JSON-Schema subset the document uses; `test_every_operation_matches_the_document` makes sure each
-operation is exercised at least once.
+Every response any test receives goes through `DocumentChecker`: its body is parsed by the pydantic
+model the route declares (the contract the OpenAPI document is generated from) and must be exactly what
+that model writes back; its status, headers and query parameters are checked against the generated
+document; `test_every_operation_matches_the_document` makes sure each operation is exercised at least once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import shutil
@@ -25,7 +26,10 @@ import pytest
 from aiohttp import web
 
 from access import NotFound, UserError, plan_limits
+from api.http import Operation
 from api.ratelimit import RateLimiter
+from api.routes import ROUTES
+from api.schemas import ClvSummary, Error, Model
 from api.server import ApiContext, build_api
 from api.usage import (
     UsageRecorder,
@@ -37,7 +41,6 @@ from api.usage import (
     soft_limit_thresholds,
     usage_warning,
 )
-from app.bootstrap import BUNDLED_TAPE
 from app.web import WebServer
 from domain.api import ApiKey, WebhookEndpoint
 from engine.events import EventBus
@@ -50,6 +53,8 @@ from services.keys import create_key, revoke
 from storage import Repositories
 from tests.engine_builders import Clock, settings
 
+#: app.bootstrap.BUNDLED_TAPE (named here so these tests do not import the wiring).
+BUNDLED_TAPE = Path(__file__).resolve().parent.parent / "engine" / "data" / "wnba_demo_tape.jsonl.gz"
 CUT = datetime(2026, 8, 5, 23, 15, tzinfo=UTC)
 START = datetime(2026, 8, 5, 23, 20, 5, tzinfo=UTC)  # the API's clock: a few seconds into a minute
 ATLANTA = "2977c51845a4f2621deca3d4a38a0ac2"  # closed at 23:00Z, graded
@@ -59,91 +64,21 @@ NEW_YORK = "51369aa71fcd604bdf38a760b6bcc223"  # closed on 2026-08-03
 log = logging.getLogger(__name__)
 
 
-# ---------------------------------------------------------------------- a JSON-Schema subset validator
+# ---------------------------------------------------------------------- the contract: the models
 
 
-class SchemaMismatch(AssertionError):
-    pass
-
-
-_TYPES: dict[str, Any] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-}
-
-
-def resolve(doc: dict[str, Any], ref: str) -> dict[str, Any]:
-    node: Any = doc
-    for part in ref.removeprefix("#/").split("/"):
-        node = node[part]
-    return node
-
-
-def validate(value: Any, schema: dict[str, Any], doc: dict[str, Any], where: str = "$") -> None:
-    """type (lists = nullable), properties, required, additionalProperties: false, items, enum, $ref,
-    minimum/maximum, minItems/maxItems and format date-time / date."""
-    if "$ref" in schema:
-        validate(value, resolve(doc, schema["$ref"]), doc, where)
-        return
-    kinds = schema.get("type")
-    if kinds is not None:
-        kinds = [kinds] if isinstance(kinds, str) else kinds
-        if not any(_TYPES[k](value) for k in kinds):
-            raise SchemaMismatch(f"{where}: {value!r} is not of type {kinds}")
-    if value is None:
-        return
-    if "enum" in schema and value not in schema["enum"]:
-        raise SchemaMismatch(f"{where}: {value!r} not in {schema['enum']}")
-    if _TYPES["number"](value):
-        if "minimum" in schema and value < schema["minimum"]:
-            raise SchemaMismatch(f"{where}: {value} < {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            raise SchemaMismatch(f"{where}: {value} > {schema['maximum']}")
-    if isinstance(value, str) and schema.get("format") == "date-time":
-        if not value.endswith("Z"):
-            raise SchemaMismatch(f"{where}: {value!r} is not UTC with a Z")
-        datetime.fromisoformat(value)
-    if isinstance(value, dict):
-        properties = schema.get("properties", {})
-        missing = [name for name in schema.get("required", []) if name not in value]
-        if missing:
-            raise SchemaMismatch(f"{where}: missing {missing}")
-        if schema.get("additionalProperties") is False:
-            extra = sorted(set(value) - set(properties))
-            if extra:
-                raise SchemaMismatch(f"{where}: undocumented {extra}")
-        for name, item in value.items():
-            if name in properties:
-                validate(item, properties[name], doc, f"{where}.{name}")
-    if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0) or len(value) > schema.get("maxItems", len(value)):
-            raise SchemaMismatch(f"{where}: {len(value)} items out of bounds")
-        for i, item in enumerate(value):
-            if "items" in schema:
-                validate(item, schema["items"], doc, f"{where}[{i}]")
-
-
-def find_operation(doc: dict[str, Any], method: str, path: str) -> tuple[str, dict[str, Any]] | None:
-    for template, operations in doc["paths"].items():
-        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
-        if re.match(pattern, path) and method.lower() in operations:
-            return template, operations[method.lower()]
+def find_operation(method: str, path: str) -> Operation | None:
+    for op in ROUTES:
+        pattern = "^/v1" + re.sub(r"\{[^}]+\}", "[^/]+", op.path) + "$"
+        if op.method == method and re.match(pattern, path):
+            return op
     return None
-
-
-def declared_query(doc: dict[str, Any], operation: dict[str, Any]) -> set[str]:
-    params = [resolve(doc, p["$ref"]) if "$ref" in p else p for p in operation.get("parameters", [])]
-    return {p["name"] for p in params if p["in"] == "query"}
 
 
 @dataclass
 class DocumentChecker:
-    """Validates each response against the document; remembers which operations it saw succeed."""
+    """Parses each response with the operation's pydantic model (the contract) and checks it against the
+    generated document's statuses, headers and parameters; remembers which operations it saw succeed."""
 
     doc: dict[str, Any]
     seen: set[str] = field(default_factory=set)
@@ -154,29 +89,42 @@ class DocumentChecker:
         request = response.request
         if not request.url.path.startswith("/v1/"):
             return  # /healthz and the Stripe webhook are not the API's
-        found = find_operation(self.doc, request.method, request.url.path)
-        if found is None:
+        if request.url.path == "/v1/openapi.json":
+            assert response.status_code == 200 and response.json()["openapi"] == "3.1.0"
+            self.seen.add("getOpenApi")
+            return
+        op = find_operation(request.method, request.url.path)
+        if op is None:
             # Unknown paths and methods are answered with the documented error shape.
             assert response.status_code in (401, 404, 405), (request.url, response.status_code)
-            validate(response.json(), {"$ref": "#/components/schemas/Error"}, self.doc)
+            conforms(Error, response)
             return
-        template, operation = found
+        documented = self.doc["paths"]["/v1" + op.path][op.method.lower()]
         status = str(response.status_code)
-        assert status in operation["responses"], f"{request.method} {template} → undocumented {status}"
-        documented = operation["responses"][status]
-        schema = documented.get("content", {}).get("application/json", {}).get("schema")
-        if schema is not None:
-            validate(response.json(), schema, self.doc, f"{operation['operationId']}:{status}")
-        elif status == "204":
+        assert status in documented["responses"], f"{request.method} {op.path} → undocumented {status}"
+        if response.status_code >= 400:
+            conforms(Error, response)
+        elif op.response is not None:
+            conforms(op.response, response)
+        else:
             assert response.content == b""
-        for header in documented.get("headers", {}):
+        for header in documented["responses"][status].get("headers", {}):
             if header != "X-Usage-Warning":
-                assert header in response.headers, f"{operation['operationId']}: no {header} on {status}"
+                assert header in response.headers, f"{op.operation_id}: no {header} on {status}"
         if response.status_code < 400:
-            undeclared = set(request.url.params) - declared_query(self.doc, operation)
-            assert not undeclared, f"{operation['operationId']}: undocumented parameters {undeclared}"
-            self.seen.add(operation["operationId"])
+            declared = {p.name for p in op.params if p.where == "query"}
+            undeclared = set(request.url.params) - declared
+            assert not undeclared, f"{op.operation_id}: undocumented parameters {undeclared}"
+            self.seen.add(op.operation_id)
         self.checked += 1
+
+
+def conforms(model: type[Model], response: httpx.Response) -> None:
+    """The body parses with the model (extra keys forbidden, bounds, enums) and is exactly what the model
+    writes back (so times carry their Z and nothing is left out or added)."""
+    assert response.headers["Content-Type"].startswith("application/json")
+    parsed = model.model_validate_json(response.content)
+    assert json.loads(parsed.body()) == response.json(), model.__name__
 
 
 # ---------------------------------------------------------------------- the world
@@ -293,10 +241,13 @@ KEYS = {
 }
 
 
-async def _world(template_db: Path, tmp_path: Path, *, webhooks: bool = True) -> AsyncIterator[World]:
+async def _world(
+    template_db: Path, tmp_path: Path, *, webhooks: bool = True, raw_odds: bool = True
+) -> AsyncIterator[World]:
     path = tmp_path / "stratum.db"
     shutil.copyfile(template_db, path)
     config = settings()
+    config.api.redistribute_raw_odds = raw_odds  # most tests: an operator licensed to pass per-book odds on
     repos = await Repositories.open(path)
     clock = Clock(START)
     keys, key_ids = {}, {}
@@ -312,7 +263,7 @@ async def _world(template_db: Path, tmp_path: Path, *, webhooks: bool = True) ->
     fake = FakeWebhooks(config.plans)
     ctx = ApiContext.create(config, repos, clock=clock, webhooks=fake if webhooks else None, on_anomaly=on_anomaly)
     server = WebServer(config.web)
-    api_app = build_api(server, ctx)
+    api_app = build_api(server.app, ctx)
     port = await server.start()
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=10) as plain:
@@ -398,6 +349,7 @@ async def test_each_plan_has_its_requests_per_minute(world: World, key: str, lim
     assert over.headers["Retry-After"] == over.headers["X-RateLimit-Reset"] == "55"
     assert over.headers["X-RateLimit-Remaining"] == "0" and over.headers["X-RateLimit-Limit"] == str(limit)
     # The refused request is not counted as usage.
+    await world.ctx.usage.flush()  # counted in memory, written in batches
     rows = await world.repos.api.usage_since(world.key_ids[key], "2000")
     assert rows == [(minute_key(START), limit, 0)]
     # The next minute starts a fresh window.
@@ -451,6 +403,7 @@ async def test_monthly_soft_limit_warns_and_records_each_level_once(world: World
     assert {a["kind"] for a in body["anomalies"]} == {"soft_limit_80", "soft_limit_100"}
 
     # A restarted recorder (fresh memory, same database) does not raise them again.
+    await world.ctx.usage.flush()
     restarted = UsageRecorder(world.repos, lambda *a: pytest.fail("no new anomaly expected"))
     key = await world.repos.api.key(key_id)
     outcome = await restarted.record(key, plan_limits(key, world.ctx.settings.plans), 200, world.clock())
@@ -715,6 +668,7 @@ async def test_unexpected_errors_are_500_without_details(world: World, monkeypat
     assert response.json() == {"error": {"code": "internal_error", "message": response.json()["error"]["message"]}}
     assert "secret" not in response.text and "Traceback" not in response.text
     assert "database exploded" in caplog.text
+    await world.ctx.usage.flush()
     assert (await world.repos.api.usage_since(world.key_ids["pro"], "2000"))[0][2] == 1  # counted as an error
 
 
@@ -829,29 +783,95 @@ async def test_every_operation_matches_the_document(world: World):
     assert world.checker.seen == operations
 
 
-def test_the_validator_rejects_what_the_document_forbids():
-    doc = {
-        "components": {
-            "schemas": {
-                "Thing": {
-                    "type": "object",
-                    "properties": {
-                        "n": {"type": "integer", "minimum": 0},
-                        "at": {"type": ["string", "null"], "format": "date-time"},
-                    },
-                    "required": ["n"],
-                    "additionalProperties": False,
-                }
-            }
-        }
-    }
-    ref = {"$ref": "#/components/schemas/Thing"}
-    validate({"n": 1, "at": None}, ref, doc)
-    validate({"n": 1, "at": "2026-08-05T12:00:00Z"}, ref, doc)
-    for bad in ({}, {"n": -1}, {"n": True}, {"n": 1.5}, {"n": 1, "x": 2}, {"n": 1, "at": "2026-08-05T12:00:00+02:00"}):
-        with pytest.raises(SchemaMismatch):
-            validate(bad, ref, doc)
-    with pytest.raises(SchemaMismatch):
-        validate([1, "a"], {"type": "array", "items": {"type": "integer"}}, doc)
-    with pytest.raises(SchemaMismatch):
-        validate("x", {"type": "string", "enum": ["a"]}, doc)
+# ---------------------------------------------------------------------- data terms, caches, batching
+
+
+async def test_raw_odds_are_refused_without_a_licence(template_db: Path, tmp_path: Path):
+    async for world in _world(template_db, tmp_path, raw_odds=False):
+        for path in (f"/v1/games/{ATLANTA}/odds", f"/v1/games/{ATLANTA}/odds/history", "/v1/games/nope/odds"):
+            response = await world.get(path)
+            assert response.status_code == 403, path
+            error = response.json()["error"]
+            assert error["code"] == "raw_odds_not_licensed" and "licence" in error["message"]
+            assert "X-RateLimit-Limit" in response.headers
+        # Derived data is always served: consensus, closes, signals with their entry, CLV.
+        assert (await world.get(f"/v1/games/{ATLANTA}/consensus")).status_code == 200
+        assert (await world.get(f"/v1/games/{ATLANTA}")).json()["closes"]
+        signal = (await world.get("/v1/signals", limit=1)).json()["data"][0]
+        assert signal["entry"]["book"] and signal["entry"]["price"]
+        assert (await world.get("/v1/clv/summary")).status_code == 200
+
+
+async def test_raw_odds_are_served_with_a_licence(world: World):
+    assert world.ctx.settings.api.redistribute_raw_odds is True
+    assert (await world.get(f"/v1/games/{ATLANTA}/odds")).json()["lines"]
+    assert (await world.get(f"/v1/games/{ATLANTA}/odds/history", limit=1)).json()["data"]
+
+
+async def test_a_revoked_or_rotated_key_stops_at_once_despite_the_cache(world: World):
+    from services.keys import rotate
+
+    assert (await world.get("/v1/usage", "pro_plain")).status_code == 200  # now cached
+    assert len(world.ctx.keys) >= 1
+    await revoke(world.repos, world.key_ids["pro_plain"], world.clock())
+    assert (await world.get("/v1/usage", "pro_plain")).status_code == 401
+    assert (await world.get("/v1/usage", "builder")).status_code == 200
+    new, plaintext = await rotate(world.repos, world.ctx.settings, world.key_ids["builder"], world.clock())
+    assert (await world.get("/v1/usage", "builder")).status_code == 401
+    response = await world.client.get("/v1/usage", headers={"Authorization": f"Bearer {plaintext}"})
+    assert response.status_code == 200 and response.json()["key"]["id"] == new.id
+
+
+async def test_a_revocation_by_another_process_is_seen_within_the_poll(world: World):
+    assert (await world.get("/v1/usage", "pro_plain")).status_code == 200
+    other = await Repositories.open(world.repos.db.path)  # another connection: the `apikey` command line
+    try:
+        await revoke(other, world.key_ids["pro_plain"], world.clock())
+    finally:
+        await other.close()
+    world.ctx.data_changed()  # what the poll interval (1 s) would do on its own
+    assert (await world.get("/v1/usage", "pro_plain")).status_code == 401
+
+
+async def test_cached_answers_follow_new_data(world: World):
+    before = (await world.get("/v1/signals", limit=3)).json()
+    assert (await world.get("/v1/signals", limit=3)).json() == before  # served from the response cache
+    assert world.ctx.responses.hits >= 1
+    stored = await world.repos.signals.list(limit=1)
+    async with world.repos.db.transaction():
+        await world.repos.signals.insert(replace(stored[0], id="newest", created_at=START))
+    after = (await world.get("/v1/signals", limit=3)).json()
+    assert after["data"][0]["id"] == "newest"
+
+
+async def test_usage_is_counted_in_memory_and_written_in_batches(world: World):
+    key_id = world.key_ids["pro_plain"]
+    for _ in range(5):
+        assert (await world.get("/v1/games", "pro_plain", limit=1)).status_code == 200
+    assert await world.repos.api.usage_since(key_id, "2000") == []  # no database write per request
+    assert world.ctx.usage.pending == 5
+    assert (await world.get("/v1/usage", "pro_plain")).json()["usage"]["this_minute"]["requests"] == 6
+    await world.ctx.usage.flush()
+    assert await world.repos.api.usage_since(key_id, "2000") == [(minute_key(START), 6, 0)]
+    assert world.ctx.usage.pending == 0
+
+
+def test_the_document_is_generated_from_the_models():
+    from api.openapi import build_openapi
+    from api.schemas import Signal
+
+    doc = build_openapi(settings(), ROUTES)
+    assert doc["components"]["schemas"]["Signal"]["required"] == list(Signal.model_fields)
+    row = doc["components"]["schemas"]["ClassAudit"]
+    assert "class" in row["properties"] and row["properties"]["tier"]["enum"] == ["S", "A", "B", "unproven"]
+    assert row["properties"]["kind"]["enum"] == ["class", "preset", "score"]
+    assert set(doc["paths"]) == {"/v1" + op.path for op in ROUTES} | {"/v1/openapi.json"}
+    presets = next(p for p in doc["paths"]["/v1/signals"]["get"]["parameters"] if p["name"] == "preset")
+    assert presets["schema"]["enum"] == list(settings().presets)
+    assert "raw_odds_not_licensed" in doc["paths"]["/v1/games/{game_id}/odds"]["get"]["description"]
+
+
+async def test_the_summary_is_the_audit_exactly(world: World):
+    body = (await world.get("/v1/clv/summary")).json()
+    report = (await build_audit(world.repos, world.ctx.settings)).as_dict()
+    assert ClvSummary.model_validate(report).as_json() == report == body

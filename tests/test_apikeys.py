@@ -53,3 +53,30 @@ def test_cli_creates_revokes_and_rotates_keys(tmp_path, capsys):
 def test_cli_refuses_an_unknown_plan(tmp_path, capsys):
     assert main(["apikey", "create", "--plan", "gold", "--owner", "x", "--db", str(tmp_path / "k.db")]) == 2
     assert "Unknown plan" in capsys.readouterr().err
+
+
+def test_the_key_cache_is_cleared_on_revoke(tmp_path):
+    from datetime import UTC, datetime
+
+    from config.settings import load_settings
+    from services.keys import KeyCache, authenticate_cached, create_key, revoke, watch
+
+    async def run():
+        repos = await Repositories.open(tmp_path / "cache.db")
+        try:
+            settings = load_settings(env_file=None)
+            now = datetime(2026, 8, 5, tzinfo=UTC)
+            cache = watch(repos, KeyCache(max_entries=2))
+            key, secret = await create_key(repos, settings, owner="x", plan="builder", now=now)
+            assert (await authenticate_cached(repos, secret, cache)).id == key.id
+            assert cache.get(hashlib.sha256(secret.encode()).hexdigest()) == (True, key)
+            assert await authenticate_cached(repos, "strat_unknown_secret", cache) is None  # cached as unknown
+            await revoke(repos, key.id, now)
+            assert len(cache) == 0 and await authenticate_cached(repos, secret, cache) is None
+            for n in range(5):
+                await authenticate_cached(repos, f"strat_{n}", cache)
+            assert len(cache) == 2  # bounded
+        finally:
+            await repos.close()
+
+    asyncio.run(run())

@@ -1,0 +1,41 @@
+"""How new the data is: a version that changes whenever the database does, read without a query.
+
+`version()` is (this connection's total changes, the database's `PRAGMA data_version`): the first moves
+with every row this process writes (the engine's snapshots, grades, the API's own usage batches), read
+from the connection in memory; the second moves when another process commits (an engine or a command
+line running separately) and is polled at most every `poll_seconds`. Responses cached under one version
+are therefore never served after this process writes, and at most `poll_seconds` after another does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from storage import Repositories
+
+
+class DataVersion:
+    def __init__(self, repos: Repositories, poll_seconds: float = 1.0) -> None:
+        self._repos = repos
+        self._poll = poll_seconds
+        self._external: int | None = None
+        self._checked = float("-inf")
+        self._lock = asyncio.Lock()
+
+    @property
+    def external(self) -> int | None:
+        return self._external
+
+    async def version(self) -> tuple[int, int | None]:
+        if time.monotonic() - self._checked >= self._poll and not self._lock.locked():
+            async with self._lock:
+                async with self._repos.db.conn.execute("PRAGMA data_version") as cur:
+                    row = await cur.fetchone()
+                self._external = int(row[0]) if row else None
+                self._checked = time.monotonic()
+        return self._repos.db.conn.total_changes, self._external
+
+    def refresh(self) -> None:
+        """Check the other processes' commits on the next call (after an event says data moved)."""
+        self._checked = float("-inf")

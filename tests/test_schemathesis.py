@@ -1,0 +1,144 @@
+"""schemathesis against the running API over every operation of its generated OpenAPI document.
+
+The real server (`build_api` on the embedded aiohttp server, on 127.0.0.1) runs in its own thread and
+event loop over a copy of the bundled tape replayed into SQLite; schemathesis reads `/v1/openapi.json`
+from it and sends generated requests — valid ones and deliberately invalid ones — with a valid key.
+Bounded: a few dozen examples per operation and mode, no deadline per example, well under a minute.
+It asserts no server error and that every answer conforms to the document: status, content type,
+headers and body schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+schemathesis = pytest.importorskip("schemathesis")
+
+from hypothesis import HealthCheck, given  # noqa: E402
+from hypothesis import settings as hsettings  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
+from schemathesis.specs.openapi.checks import (  # noqa: E402
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from api.routes import ROUTES  # noqa: E402
+from api.server import ApiContext, build_api  # noqa: E402
+from app.web import WebServer  # noqa: E402
+from services.keys import create_key  # noqa: E402
+from storage import Repositories  # noqa: E402
+from tests.engine_builders import Clock, settings  # noqa: E402
+from tests.test_api import START, FakeWebhooks, _replay  # noqa: E402
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+EXAMPLES = 25
+
+
+class ServerThread:
+    """The API on its own loop in a thread, so schemathesis's blocking client can call it."""
+
+    def __init__(self, db: Path, *, raw_odds: bool) -> None:
+        self.db, self.raw_odds = db, raw_odds
+        self.ready = threading.Event()
+        self.port = 0
+        self.token = ""
+        self.error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, daemon=True)
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # surfaced to the test
+            self.error = exc
+            self.ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        await _replay(self.db)
+        config = settings()
+        config.api.redistribute_raw_odds = self.raw_odds
+        repos = await Repositories.open(self.db)
+        clock = Clock(START)
+        _, self.token = await create_key(
+            repos, config, owner="schemathesis", plan="pro_infra", now=clock(), rpm_override=10**6, monthly_override=0
+        )
+        ctx = ApiContext.create(config, repos, clock=clock, webhooks=FakeWebhooks(config.plans))
+        server = WebServer(config.web)
+        build_api(server.app, ctx)
+        self.port = await server.start()
+        self.ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await server.stop()
+            await repos.close()
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        assert self.ready.wait(120), "the API did not start"
+        if self.error:
+            raise self.error
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["raw-odds-licensed", "raw-odds-not-licensed"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    db = tmp_path_factory.mktemp("schemathesis") / "stratum.db"
+    with ServerThread(db, raw_odds=request.param) as running:
+        yield running
+
+
+def test_every_operation_conforms_to_the_document(server: ServerThread):
+    base = f"http://127.0.0.1:{server.port}"
+    schema = schemathesis.openapi.from_url(f"{base}/v1/openapi.json")
+    headers = {"Authorization": f"Bearer {server.token}"}
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.label for op in operations} >= {f"{r.method} /v1{r.path}" for r in ROUTES}
+    failures: list[str] = []
+    calls = 0
+
+    def exercise(operation, mode) -> None:
+        @hsettings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy(generation_mode=mode))
+        def run(case) -> None:
+            nonlocal calls
+            calls += 1
+            case.call_and_validate(base_url=base, headers=headers, checks=CHECKS, timeout=10)
+
+        try:
+            run()
+        except Exception as exc:  # keep going, to report every operation that fails
+            failures.append(f"{operation.label} ({mode.value}): {type(exc).__name__}: {str(exc)[:1500]}")
+
+    for operation in operations:
+        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+            exercise(operation, mode)
+    assert calls > len(operations)
+    assert not failures, "\n\n".join(failures)
