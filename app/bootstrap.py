@@ -1,67 +1,52 @@
-"""The one wiring point: settings, database, event bus, engine service, HTTP client and scheduler are
-built here and passed in; nothing is global. `run_bot.py` → `app.cli` → `build_app`."""
+"""The one wiring point: every long-lived object is built here, once, and passed in; nothing is global.
+
+`build_app` builds what every mode shares — settings (passed in), the database, the event bus, the engine
+service, the one `AsyncIOScheduler`, the webhook HTTP client and `WebhookService`, the delivery fan-out
+(hooked into the engine's commit) and the one outbox worker. `build_bot` adds the Discord bot, its sender
+(registered with the worker), billing (`StripeGateway`, `BillingService`) and their jobs; `build_web` the
+embedded web server with the REST API and the Stripe endpoint; `start_live_polling` the odds feed's own
+HTTP client and the engine's jobs. `start` / `App.close` start and stop them in order.
+
+`run_bot.py` → `app.cli` → here.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from api.runtime import ApiRuntime
+from api.runtime import install_api
+from api.serialize import API_VERSION, grade_json, signal_json
 from app.web import WebServer
 from config.settings import Settings
+from delivery.fanout import Fanout
+from delivery.policy import RetryPolicy
+from delivery.webhooks import WebhookService
+from delivery.worker import DeliveryWorker
+from engine.clock import utc_now
 from engine.events import EventBus
-from engine.jobs import EngineJobs
+from engine.jobs import JOB_DEFAULTS, EngineJobs
 from engine.providers.closes import ExternalCloses
 from engine.providers.odds_api import OddsApiClient
 from engine.providers.tape import TapeRecorder
 from engine.service import EngineService
+from services.context import ServiceContext
 from storage import Repositories
+
+if TYPE_CHECKING:
+    from billing.service import BillingService
+    from bot.client import StratumBot
 
 log = logging.getLogger(__name__)
 
 BUNDLED_TAPE = Path(__file__).resolve().parent.parent / "engine" / "data" / "wnba_demo_tape.jsonl.gz"
-
-
-@dataclass(slots=True)
-class WebStack:
-    """The embedded web server and what it serves (the REST API and webhooks; the bot adds Stripe's)."""
-
-    server: WebServer
-    api: ApiRuntime
-
-    async def stop(self) -> None:
-        await self.api.stop()
-        await self.server.stop()
-
-
-async def start_web(
-    app: App,
-    *,
-    clock=None,
-    notify_owner=None,
-    notify_operators=None,
-    extra_routes: Callable[[WebServer], None] | None = None,
-) -> WebStack:
-    """Build the web server with the REST API (and `extra_routes`), start it and the webhook workers."""
-    server = WebServer(app.settings.web)
-    runtime = ApiRuntime(
-        app.settings,
-        app.repos,
-        notify_owner=notify_owner,
-        notify_operators=notify_operators,
-        **({"clock": clock} if clock is not None else {}),
-    )
-    runtime.install(server, app.bus)
-    if extra_routes is not None:
-        extra_routes(server)
-    await server.start()
-    await runtime.start()
-    return WebStack(server=server, api=runtime)
 
 
 @dataclass(slots=True)
@@ -70,33 +55,191 @@ class App:
     repos: Repositories
     bus: EventBus
     service: EngineService
-    http: httpx.AsyncClient | None = None
-    scheduler: AsyncIOScheduler | None = None
+    clock: Callable[[], datetime]
+    scheduler: AsyncIOScheduler
+    outbox: DeliveryWorker
+    webhooks: WebhookService
+    webhook_http: httpx.AsyncClient
+    fanout: Fanout
+    ctx: ServiceContext
+    http: httpx.AsyncClient | None = None  # the odds feed's client (live mode)
     jobs: EngineJobs | None = None
     recorder: TapeRecorder | None = field(default=None)
+    web: WebServer | None = None
+    api: Any = None  # the API's context (`api.server.ApiContext`)
+    bot: StratumBot | None = None
+    billing: BillingService | None = None
+    _started: bool = False
+
+    @property
+    def server(self) -> WebServer | None:
+        return self.web
+
+    async def start(self) -> None:
+        """Start the web server (if built), the outbox worker and the scheduler, in that order."""
+        if self.web is not None and self.web.port is None:
+            await self.web.start()
+        self.outbox.start()
+        if not self.scheduler.running:
+            self.scheduler.start()
+        self._started = True
 
     async def close(self) -> None:
-        """Stop jobs first, then the HTTP client, then the database: nothing writes after it closes."""
-        if self.scheduler is not None and self.scheduler.running:
+        """Stop jobs first, then the worker, the web server and the HTTP clients, then the database."""
+        if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        await self.outbox.stop()
+        if self.billing is not None:
+            await self.billing.idle()
+        if self.web is not None:
+            await self.web.stop()
         if self.http is not None:
             await self.http.aclose()
+        await self.webhook_http.aclose()
         if self.recorder is not None:
             self.recorder.close()
         await self.repos.close()
 
 
 async def build_app(
-    settings: Settings, *, db_path: str | Path, source: str, closes: ExternalCloses | None = None
+    settings: Settings,
+    *,
+    db_path: str | Path,
+    source: str,
+    closes: ExternalCloses | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> App:
     repos = await Repositories.open(db_path)
     bus = EventBus()
     service = await EngineService.restore(settings, repos, bus, source=source, closes=closes)
-    return App(settings=settings, repos=repos, bus=bus, service=service)
+    config = settings.delivery
+    policy = RetryPolicy(
+        base=config.retry_base_seconds,
+        cap=config.retry_cap_seconds,
+        max_age=timedelta(hours=config.give_up_hours),
+        max_attempts=config.webhook_max_attempts,
+    )
+    worker = DeliveryWorker(
+        repos, clock=clock, policy=policy, concurrency=config.concurrency, poll_seconds=config.poll_seconds
+    )
+    webhook_http = httpx.AsyncClient(
+        trust_env=False,
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=max(100, config.concurrency * 4), max_keepalive_connections=100),
+    )
+    fanout_box: list[Fanout] = []
+
+    async def endpoint_disabled(key, message: str) -> None:
+        await fanout_box[0].endpoint_disabled(key, message)
+
+    webhooks = WebhookService(
+        repos,
+        settings,
+        webhook_http,
+        clock=clock,
+        allow_loopback_http=settings.web.allow_loopback_webhooks,
+        notify=endpoint_disabled,
+        timeout=config.webhook_timeout_seconds,
+        api_version=API_VERSION,
+        worker=worker,
+        policy=policy,
+    )
+    fanout = Fanout(repos, settings, clock=clock, webhooks=webhooks, signal_json=signal_json, grade_json=grade_json)
+    fanout_box.append(fanout)
+    service.commit_hooks.append(fanout.on_commit)
+    await fanout.catch_up_legacy()
+    return App(
+        settings=settings,
+        repos=repos,
+        bus=bus,
+        service=service,
+        clock=clock,
+        scheduler=AsyncIOScheduler(timezone="UTC"),
+        outbox=worker,
+        webhooks=webhooks,
+        webhook_http=webhook_http,
+        fanout=fanout,
+        ctx=ServiceContext(settings, repos, service, clock),
+    )
+
+
+def build_web(app: App) -> WebServer:
+    """The embedded web server: `/healthz`, the REST API (with the webhooks), and Stripe's endpoint when
+    billing is set up. Routes are added here, before the server starts."""
+    if app.web is not None:
+        return app.web
+    server = WebServer(app.settings.web)
+    app.api = install_api(
+        server.app, app.settings, app.repos, clock=app.clock, webhooks=app.webhooks, on_anomaly=app.fanout.anomaly
+    )
+    stripe = app.settings.stripe
+    if app.billing is not None and stripe.webhook_secret is not None:
+        from billing.webhook import WEBHOOK_PATH, stripe_webhook
+
+        handler = stripe_webhook(
+            app.billing, stripe.webhook_secret.get_secret_value(), stripe.webhook_tolerance_seconds
+        )
+        server.add_route("POST", WEBHOOK_PATH, handler)
+    app.web = server
+    return server
+
+
+async def start_web(app: App) -> WebServer:
+    """Build the web server (if not yet) and start it with the delivery worker."""
+    server = build_web(app)
+    await app.start()
+    return server
+
+
+def build_bot(app: App, *, start_feed=None) -> StratumBot:
+    """The Discord bot on the app's scheduler and outbox; billing and its jobs when a Stripe key is set."""
+    from billing.gateway import StripeGateway
+    from billing.service import BillingService
+    from bot.client import StratumBot
+    from bot.roles import DiscordRoles
+
+    settings = app.settings
+    bot = StratumBot(app.ctx, bus=app.bus, scheduler=app.scheduler, outbox=app.outbox, start_feed=start_feed)
+    bot.delivery.policy = RetryPolicy(
+        base=settings.delivery.retry_base_seconds,
+        cap=settings.delivery.retry_cap_seconds,
+        max_age=timedelta(hours=settings.delivery.give_up_hours),
+        max_attempts=settings.delivery.discord_max_attempts,
+    )
+    app.outbox.register(bot.delivery)
+    if settings.stripe.secret_key is not None:
+        app.billing = BillingService(app.ctx, StripeGateway(settings.stripe), DiscordRoles(bot))
+        bot.billing = app.billing
+        app.scheduler.add_job(
+            bot.reconcile_all,
+            "interval",
+            minutes=settings.stripe.reconcile_minutes,
+            id="reconcile",
+            replace_existing=True,
+            **JOB_DEFAULTS,
+        )
+        app.scheduler.add_job(
+            app.billing.process_pending,
+            "interval",
+            minutes=1,
+            id="stripe-events",
+            replace_existing=True,
+            **JOB_DEFAULTS,
+        )
+    app.scheduler.add_job(
+        bot.queue_digests,
+        "interval",
+        seconds=settings.discord.digest_interval_seconds,
+        id="digest",
+        replace_existing=True,
+        **JOB_DEFAULTS,
+    )
+    app.bot = bot
+    return bot
 
 
 def start_live_polling(app: App) -> None:
-    """Attach The Odds API source and the engine's jobs to a running event loop."""
+    """Attach The Odds API source (its own HTTP client) and the engine's jobs to the app's scheduler."""
     settings = app.settings
     api_key = settings.feed.api_key
     if api_key is None:
@@ -105,8 +248,8 @@ def start_live_polling(app: App) -> None:
     if settings.feed.record_tape:
         app.recorder = TapeRecorder(settings.feed.record_tape)
     source = OddsApiClient(app.http, settings.feed, api_key.get_secret_value(), recorder=app.recorder)
-    app.scheduler = AsyncIOScheduler(timezone="UTC")
     app.jobs = EngineJobs(app.scheduler, app.service, source, settings)
     app.jobs.start()
-    app.scheduler.start()
+    if not app.scheduler.running:
+        app.scheduler.start()
     log.info("live polling %s every %ss tick", settings.feed.sport, settings.cadence.tick_seconds)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.bootstrap import BUNDLED_TAPE, App, build_app, start_live_polling, start_web
+from app.bootstrap import BUNDLED_TAPE, App, build_app, build_bot, build_web, start_live_polling
 from app.console import format_signal
 from config.settings import ConfigError, Settings, load_settings
 from engine.events import SIGNAL_CREATED
@@ -111,14 +111,12 @@ async def run_replay(
 async def serve_until_stopped(app: App, stop: asyncio.Event | None = None) -> None:
     """The REST API and webhooks on the embedded web server, until Ctrl-C (or `stop`)."""
     stop = stop or _signal_event()
-    web = await start_web(app)
+    server = build_web(app)
+    await app.start()  # the web server, the outbox worker (webhooks owed from before resume) and the scheduler
     host = app.settings.web.host
-    print(f"\nserving the REST API on http://{host}:{web.server.port}/v1 (OpenAPI: /v1/openapi.json); Ctrl-C stops")
+    print(f"\nserving the REST API on http://{host}:{server.port}/v1 (OpenAPI: /v1/openapi.json); Ctrl-C stops")
     print("create a key with: python run_bot.py apikey create --plan builder --owner NAME", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await web.stop()
+    await stop.wait()
 
 
 def _write_json(path: Path, payload: dict[str, object]) -> None:
@@ -137,31 +135,26 @@ async def run_live(settings: Settings, db_path: Path, stop: asyncio.Event | None
     """Poll until SIGINT/SIGTERM (or `stop` is set), then stop the jobs and close the database."""
     app = await build_app(settings, db_path=db_path, source=f"oddsapi:{settings.feed.sport}")
     stop = stop or _signal_event()
-    web = None
     try:
         app.bus.subscribe(SIGNAL_CREATED, _printer(app))
         if settings.web.enabled:
-            web = await start_web(app)
+            build_web(app)
         start_live_polling(app)
+        await app.start()
         await stop.wait()
         return 0
     finally:
-        if web is not None:
-            await web.stop()
         await app.close()
 
 
 async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | None = None) -> int:
     """The bot, with the engine in its event loop: live odds with a key, else the bundled replay (demo).
     Runs until the bot disconnects for good, Ctrl-C, or `stop` is set."""
-    from bot.client import StratumBot
-    from services.context import ServiceContext
-
     live = settings.feed.api_key is not None
     source = f"oddsapi:{settings.feed.sport}" if live else f"replay:{BUNDLED_TAPE.name}"
     app = await build_app(settings, db_path=db_path, source=source)
 
-    async def start_feed(app: App) -> None:
+    async def start_feed() -> None:
         if live:
             start_live_polling(app)
             return
@@ -169,9 +162,12 @@ async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | N
         async for raw in ReplaySource(BUNDLED_TAPE, settings.discord.demo_replay_speed):
             await app.service.process(raw)
 
-    bot = StratumBot(app, ServiceContext(settings, app.repos, app.service), start_feed=start_feed)
+    bot = build_bot(app, start_feed=start_feed)
+    if settings.web.enabled:
+        build_web(app)
     stop = stop or _signal_event()
     try:
+        await app.start()
         async with bot:
             running = asyncio.create_task(bot.start(settings.discord.token.get_secret_value()))
             stopping = asyncio.create_task(stop.wait())

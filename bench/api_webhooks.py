@@ -29,8 +29,8 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.webhooks import WebhookService
 from config.settings import load_settings
+from delivery.webhooks import WebhookService
 from services.keys import create_key
 from storage import Repositories
 

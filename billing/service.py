@@ -4,11 +4,17 @@ difference), run on webhook events, on member joins, on moderator request and on
 Every webhook event is stored before it is acted on (idempotent by Stripe's event id) and marked when
 done, so a crash mid-handling is finished at the next start. Roles are decided from each customer's
 subscriptions as Stripe describes them *now*, never from the order events arrived in.
+
+What billing tells members (DMs) and moderators (the mod-log) are rows of the one outbox, keyed
+``billing.<event>:<subject>:dm:<user>`` / ``…:channel:<id>``: a bot killed while a DM is held by a rate
+limit sends it after the restart. An API key issued by Stripe and the DM carrying it are written in one
+transaction (the secret is dropped from the row once it was sent).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -34,10 +40,6 @@ class RoleManager(Protocol):
     def pro_members(self, guild_id: int) -> list[int]: ...
 
     async def set_pro(self, guild_id: int, user_id: int, pro: bool, reason: str) -> None: ...
-
-    async def dm(self, user_id: int, text: str) -> None: ...
-
-    async def mod_log(self, guild_id: int, text: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +123,7 @@ class BillingService:
         now = self.ctx.clock()
         async with self.ctx.repos.db.transaction():
             await self.ctx.repos.billing.link(BillingLink(guild_id, user_id, customer_id, by, now))
-        await self.roles.mod_log(guild_id, f"<@{by}> linked <@{user_id}> to Stripe customer {customer_id}.")
+        await self._mod_log(guild_id, f"<@{by}> linked <@{user_id}> to Stripe customer {customer_id}.")
         return await self.sync_member(guild_id, user_id)
 
     async def unlink(self, guild_id: int, user_id: int, by: int) -> SyncResult:
@@ -129,7 +131,7 @@ class BillingService:
             removed = await self.ctx.repos.billing.unlink(guild_id, user_id)
         if not removed:
             raise UserError(f"<@{user_id}> has no Stripe customer linked.")
-        await self.roles.mod_log(guild_id, f"<@{by}> unlinked <@{user_id}> from Stripe.")
+        await self._mod_log(guild_id, f"<@{by}> unlinked <@{user_id}> from Stripe.")
         return await self.sync_member(guild_id, user_id, unlinked_too=True)  # Stripe no longer backs their Pro
 
     # ------------------------------------------------------------------ sync
@@ -180,16 +182,28 @@ class BillingService:
         if should and not has:
             await self.roles.set_pro(guild_id, user_id, True, decision.reason)
             change = "added"
-            await self._dm(user_id, "You are Pro now — real-time signals, alerts, CLV tracking and exports. Thank you!")
+            await self._dm(
+                user_id,
+                "You are Pro now — real-time signals, alerts, CLV tracking and exports. Thank you!",
+                "billing.pro_granted",
+                self._episode(decision.subscription_id),
+            )
         elif not should and has:
             await self.roles.set_pro(guild_id, user_id, False, decision.reason)
             change = "removed"
-            await self._dm(user_id, f"Your Pro access has ended ({decision.reason}). `/upgrade` brings it back.")
+            await self._dm(
+                user_id,
+                f"Your Pro access has ended ({decision.reason}). `/upgrade` brings it back.",
+                "billing.pro_ended",
+                self._episode(decision.subscription_id),
+            )
         if decision.in_grace and not any(p.status == "past_due" for p in previous):
             await self._dm(
                 user_id,
                 f"Your last payment failed. You keep Pro until {decision.grace_ends:%Y-%m-%d %H:%M} UTC; "
                 "update your card with `/billing status` → Manage subscription.",
+                "billing.payment_failed",
+                f"{decision.subscription_id or 'none'}@{decision.grace_ends:%Y-%m-%dT%H:%M}",
             )
         if change:
             log.info("billing: %s Pro for %s in %s (%s)", change, user_id, guild_id, decision.reason)
@@ -207,20 +221,50 @@ class BillingService:
         for plan, price in self._stripe.api_prices.items():
             entitled = access.billing_tier(subs, now, grace, price).tier == Tier.PRO
             if entitled and plan not in existing:
-                key, secret = await keys.create_key(self.ctx.repos, self.ctx.settings, owner=owner, plan=plan, now=now)
-                await self._dm(
-                    user_id, f"Your Stratum API key ({plan}): `{secret}` — shown once; send it as `Bearer <key>`."
-                )
+                async with self.ctx.repos.db.transaction():  # the key and the DM carrying it: both or neither
+                    key, secret = await keys.create_key(
+                        self.ctx.repos, self.ctx.settings, owner=owner, plan=plan, now=now
+                    )
+                    await self.ctx.repos.outbox.enqueue_dm(
+                        "billing.api_key_issued",
+                        key.id,
+                        user_id,
+                        f"Your Stratum API key ({plan}): `{secret}` — shown once; send it as `Bearer <key>`.",
+                        now,
+                        sensitive=True,
+                    )
                 log.info("billing: issued API key %s (%s) to %s", key.id, plan, owner)
             elif not entitled and plan in existing:
-                await keys.revoke(self.ctx.repos, existing[plan].id, now)
-                await self._dm(user_id, f"Your {plan} API subscription ended; key {existing[plan].id} is revoked.")
+                async with self.ctx.repos.db.transaction():
+                    await keys.revoke(self.ctx.repos, existing[plan].id, now)
+                    await self.ctx.repos.outbox.enqueue_dm(
+                        "billing.api_key_revoked",
+                        existing[plan].id,
+                        user_id,
+                        f"Your {plan} API subscription ended; key {existing[plan].id} is revoked.",
+                        now,
+                    )
 
-    async def _dm(self, user_id: int, text: str) -> None:
-        try:
-            await self.roles.dm(user_id, text)
-        except Exception:
-            log.warning("could not DM %s", user_id, exc_info=True)
+    def _episode(self, subscription_id: str | None) -> str:
+        """The subject of a role change's DM: the subscription and the moment (a member may lose and regain
+        Pro on one subscription; each change is told once)."""
+        return f"{subscription_id or 'none'}@{self.ctx.clock().isoformat()}"
+
+    async def _dm(self, user_id: int, text: str, event: str, subject: str) -> None:
+        """Owe the member a DM (an outbox row; the worker sends it)."""
+        async with self.ctx.repos.db.transaction():
+            await self.ctx.repos.outbox.enqueue_dm(event, subject, user_id, text, self.ctx.clock())
+
+    async def _mod_log(self, guild_id: int, text: str) -> None:
+        """Owe the moderators' log a post (an outbox row), when a mod-log channel is set."""
+        log.info("mod-log %s: %s", guild_id, text)
+        channel_id = self._stripe.mod_log_channel
+        if not channel_id:
+            return
+        now = self.ctx.clock()
+        subject = hashlib.sha256(f"{guild_id}\x1f{now.isoformat()}\x1f{text}".encode()).hexdigest()[:20]
+        async with self.ctx.repos.db.transaction():
+            await self.ctx.repos.outbox.enqueue_post("billing.mod_log", subject, channel_id, text, now)
 
     async def reconcile(self, guild_id: int, *, by: int | None = None) -> list[SyncResult]:
         """Desired vs actual roles for every linked member (and, if configured, every Pro member);
@@ -241,7 +285,7 @@ class BillingService:
             who = f" (asked by <@{by}>)" if by is not None else ""
             summary = f"Billing reconcile{who}: {len(results)} members checked, {len(changed)} changed"
             summary += f", {failures} failed (retried next run)" if failures else ""
-            await self.roles.mod_log(guild_id, "\n".join([summary + ".", *lines])[:1900])
+            await self._mod_log(guild_id, "\n".join([summary + ".", *lines])[:1900])
         return results
 
     # ------------------------------------------------------------------ webhooks
@@ -316,7 +360,7 @@ class BillingService:
             await self.ctx.repos.billing.link(
                 BillingLink(int(guild), int(user), customer_id, int(user), self.ctx.clock())
             )
-        await self.roles.mod_log(int(guild), f"<@{user}> subscribed through Checkout (customer {customer_id}).")
+        await self._mod_log(int(guild), f"<@{user}> subscribed through Checkout (customer {customer_id}).")
 
     @staticmethod
     async def _unavailable_is_user_error(awaitable):

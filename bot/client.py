@@ -1,34 +1,31 @@
-"""The Discord bot: one process with the engine, the alert outbox and the digest in its event loop.
+"""The Discord bot: the surface over the services, on the app's event loop.
 
-`setup_hook` (before the gateway connects) loads the cogs, subscribes the alert fan-out and bet
-grading to the engine's events, catches up on anything owed from before a restart, starts the
-scheduler (odds polling, or the bundled replay in demo mode; outbox delivery; Community digest) and
-syncs the slash commands. `close` stops all of it before the database closes.
+It builds nothing long-lived: the app's wiring point (`app.bootstrap.build_bot`) hands it the service
+context, the event bus, the one scheduler (on which the digest and billing jobs run), the one outbox worker
+(with this bot's Discord sender registered) and the billing service. `setup_hook` (before the gateway
+connects) loads the cogs, subscribes bet grading to closed games, grades what was missed, starts the feed
+(live polling or the bundled replay) and syncs the slash commands. `close` stops the feed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC
+from typing import TYPE_CHECKING, Any
 
 import discord
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord.ext import commands
 
 from access import UserError
-from app.bootstrap import App, WebStack, start_web
-from app.web import WebServer
-from billing.gateway import StripeGateway
-from billing.service import BillingService
-from billing.webhook import WEBHOOK_PATH, stripe_webhook
 from bot.common import on_app_command_error
 from bot.delivery import DiscordDelivery
-from bot.roles import DiscordRoles
-from engine.events import GAME_CLOSED, SIGNAL_CREATED
-from engine.jobs import JOB_DEFAULTS
+from engine.events import GAME_CLOSED
 from services import alerts, bets
 from services.context import ServiceContext
+
+if TYPE_CHECKING:
+    from billing.service import BillingService
+    from storage.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +39,6 @@ COGS = (
     "bot.cogs.billing",
     "bot.cogs.apikeys",
 )
-OUTBOX_SECONDS = 5
 
 
 def intents() -> discord.Intents:
@@ -53,102 +49,36 @@ def intents() -> discord.Intents:
 
 
 class StratumBot(commands.Bot):
-    def __init__(self, app: App, ctx: ServiceContext, *, start_feed=None) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        *,
+        bus: Any,
+        scheduler: Any,
+        outbox: Any,
+        billing: BillingService | None = None,
+        start_feed=None,
+    ) -> None:
         super().__init__(command_prefix=commands.when_mentioned, intents=intents(), help_command=None)
-        self.app = app
         self.ctx = ctx
-        self.delivery = DiscordDelivery(self)
-        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.bus = bus
+        self.scheduler = scheduler  # the app's one scheduler (the digest and billing jobs run on it)
+        self.outbox = outbox  # the app's one delivery worker
+        self.delivery = DiscordDelivery(self)  # this bot's sender; the wiring point registers it
+        self.billing = billing
         self._start_feed = start_feed  # attaches live polling or the demo replay to the loop
         self._feed_task: asyncio.Task | None = None
         self.tree.on_error = on_app_command_error
-        self.billing: BillingService | None = None
-        self.web: WebStack | None = None
         self._first_ready = True
 
     async def setup_hook(self) -> None:
         for cog in COGS:
             await self.load_extension(cog)
-        bus = self.app.bus
-        bus.subscribe(SIGNAL_CREATED, self._on_signal)
-        bus.subscribe(GAME_CLOSED, bets.on_game_closed(self.ctx))
-        now = self.ctx.clock()
-        await alerts.catch_up(self.ctx, now)
+        self.bus.subscribe(GAME_CLOSED, bets.on_game_closed(self.ctx))
         await bets.grade_missed(self.ctx)
-        self.scheduler.add_job(
-            self.deliver_outbox, "interval", seconds=OUTBOX_SECONDS, id="outbox", replace_existing=True, **JOB_DEFAULTS
-        )
-        self.scheduler.add_job(
-            self.queue_digests,
-            "interval",
-            seconds=self.ctx.settings.discord.digest_interval_seconds,
-            id="digest",
-            replace_existing=True,
-            **JOB_DEFAULTS,
-        )
-        await self._start_billing_and_web()
-        self.scheduler.start()
         if self._start_feed is not None:
-            self._feed_task = asyncio.create_task(self._start_feed(self.app))
+            self._feed_task = asyncio.create_task(self._start_feed())
         await self.sync_commands()
-
-    async def _start_billing_and_web(self) -> None:
-        settings = self.ctx.settings
-        if settings.stripe.secret_key is not None:
-            self.billing = BillingService(self.ctx, StripeGateway(settings.stripe), DiscordRoles(self))
-            self.scheduler.add_job(
-                self.reconcile_all,
-                "interval",
-                minutes=settings.stripe.reconcile_minutes,
-                id="reconcile",
-                replace_existing=True,
-                **JOB_DEFAULTS,
-            )
-            self.scheduler.add_job(
-                self.billing.process_pending,
-                "interval",
-                minutes=1,
-                id="stripe-events",
-                replace_existing=True,
-                **JOB_DEFAULTS,
-            )
-        if settings.web.enabled:
-
-            def stripe_route(server: WebServer) -> None:
-                if self.billing is not None and settings.stripe.webhook_secret is not None:
-                    secret = settings.stripe.webhook_secret.get_secret_value()
-                    handler = stripe_webhook(self.billing, secret, settings.stripe.webhook_tolerance_seconds)
-                    server.add_route("POST", WEBHOOK_PATH, handler)
-
-            self.web = await start_web(
-                self.app,
-                clock=self.ctx.clock,
-                notify_owner=self.notify_owner,
-                notify_operators=self.notify_operators,
-                extra_routes=stripe_route,
-            )
-
-    async def notify_owner(self, owner: str, text: str) -> None:
-        """A key owner's notice: by DM when the owner is a Discord member (directly, or through Stripe)."""
-        user_id = None
-        if owner.startswith("discord:"):
-            user_id = int(owner.split(":", 1)[1])
-        elif owner.startswith("stripe:"):
-            link = await self.ctx.repos.billing.link_of_customer(owner.split(":", 1)[1])
-            user_id = link.user_id if link else None
-        if user_id is None:
-            log.info("notice for %s: %s", owner, text)
-            return
-        user = self.get_user(user_id) or await self.fetch_user(user_id)
-        await user.send(text, allowed_mentions=discord.AllowedMentions.none())
-
-    async def notify_operators(self, text: str) -> None:
-        channel_id = self.ctx.settings.discord.operators_channel
-        channel = self.get_channel(channel_id) if channel_id else None
-        if channel is None:
-            log.warning("operators: %s", text)
-            return
-        await channel.send(text[:1900], allowed_mentions=discord.AllowedMentions.none())
 
     def billing_service(self) -> BillingService:
         if self.billing is None:
@@ -192,17 +122,16 @@ class StratumBot(commands.Bot):
             synced = await self.tree.sync()
         log.info("synced %d application commands", len(synced))
 
-    async def _on_signal(self, signal) -> None:
-        await alerts.fan_out(self.ctx, signal, self.ctx.clock())
-
     async def deliver_outbox(self) -> tuple[int, int]:
+        """One round of the Discord queue now (tests; the worker does this on its own): (sent, failed)."""
         if not self.is_ready():
             return (0, 0)
-        try:
-            return await alerts.deliver_due(self.ctx, self.delivery, self.ctx.clock())
-        except Exception:
-            log.exception("outbox delivery failed; retrying on the next tick")
-            return (0, 0)
+        done = await self.outbox.deliver_due(None, self.ctx.clock(), kinds=self.delivery.kinds)
+        return done.sent, done.failed
+
+    async def deliver_now(self, key: str) -> OutboxItem | None:
+        """Send one outbox row out of turn (a DM a moderator waits for) and return it afterwards."""
+        return await self.outbox.deliver_key(key)
 
     async def queue_digests(self) -> int:
         try:
@@ -215,12 +144,6 @@ class StratumBot(commands.Bot):
         log.info("joined guild %s (%s)", guild.name, guild.id)
 
     async def close(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        if self.billing is not None:
-            await self.billing.idle()
-        if self.web is not None:
-            await self.web.stop()
         if self._feed_task is not None:
             self._feed_task.cancel()
             await asyncio.gather(self._feed_task, return_exceptions=True)

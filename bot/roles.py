@@ -1,7 +1,9 @@
-"""Billing's view of Discord: who holds the Pro role, giving and taking it, DMs, the mod-log channel."""
+"""Billing's view of Discord: who holds the Pro role, giving and taking it. (Billing's DMs and mod-log posts
+are outbox rows, sent by the one worker through `bot.delivery`.)"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -49,19 +51,14 @@ class DiscordRoles:
         else:
             await member.remove_roles(role, reason=text)
 
-    async def dm(self, user_id: int, text: str) -> None:
-        user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
-        await user.send(text, allowed_mentions=discord.AllowedMentions.none())
-
     async def mod_log(self, guild_id: int, text: str) -> None:
+        """Owe the moderators' log a post: an outbox row the worker sends (kept for callers outside billing)."""
         channel_id = self.bot.ctx.settings.stripe.mod_log_channel
         log.info("mod-log %s: %s", guild_id, text)
         if not channel_id:
             return
-        channel = self.bot.get_channel(channel_id)
-        if channel is None:
-            return
-        try:
-            await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
-        except discord.HTTPException:
-            log.warning("could not post to the mod-log channel %s", channel_id, exc_info=True)
+        now = self.bot.ctx.clock()
+        subject = hashlib.sha256(f"{guild_id}\x1f{now.isoformat()}\x1f{text}".encode()).hexdigest()[:20]
+        repos = self.bot.ctx.repos
+        async with repos.db.transaction():
+            await repos.outbox.enqueue_post("billing.mod_log", subject, channel_id, text, now)

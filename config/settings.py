@@ -274,8 +274,6 @@ class DiscordSettings(_Section):
     pro_role: str = "Pro"  # role name or id that makes a member Pro
     community_channels: list[int] = Field(default_factory=list)  # delayed, redacted digests go here
     digest_interval_seconds: float = Field(300, gt=0)
-    alert_retry_seconds: float = Field(30, gt=0)  # first retry of a failed alert; doubles, max 1 h
-    alert_max_attempts: int = Field(12, ge=1)
     signals_page_size: int = Field(5, ge=1, le=10)
     export_max_days: int = Field(90, ge=1)
     demo_replay_speed: str = "max"  # with a token but no odds key, the bundled tape is replayed
@@ -321,6 +319,19 @@ def _default_presets() -> dict[str, PresetSettings]:
     }
 
 
+class DeliverySettings(_Section):
+    """The one outbox's retry policy and worker (every delivery: Discord messages and partner webhooks)."""
+
+    retry_base_seconds: float = Field(5.0, gt=0)  # the n-th retry waits up to base × 2^n (full jitter) ...
+    retry_cap_seconds: float = Field(3600.0, gt=0)  # ... at most this; a larger Retry-After wins (capped too)
+    give_up_hours: float = Field(24.0, gt=0)  # still failing after this: given up (a webhook endpoint disabled)
+    discord_max_attempts: int = Field(12, ge=0)  # Discord messages give up after this many attempts (0: age only)
+    webhook_max_attempts: int = Field(0, ge=0)  # webhooks: 0 = the age alone decides
+    concurrency: int = Field(16, ge=1)  # targets served side by side per queue (one at a time per target)
+    poll_seconds: float = Field(1.0, gt=0)  # sweep for retries coming due (new rows wake the worker at once)
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STRATUM_",
@@ -346,6 +357,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     stripe: StripeSettings = Field(default_factory=StripeSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

@@ -1,7 +1,8 @@
 """The engine at its edges: parse a raw snapshot, run the pure engine, commit what changed, publish.
 
 One snapshot is one transaction (games, quotes, consensus, signals, closes, grades and the feed
-cursor), so a crash leaves either all of it or none; events go out only after the commit. On start,
+cursor, and — through `commit_hooks` — the outbox rows its signals and grades owe), so a crash leaves
+either all of it or none; events go out only after the commit. On start,
 `restore` rebuilds the engine's memory from the database so a restart resumes where it stopped.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from config.settings import Settings
@@ -40,6 +42,9 @@ class EngineService:
         self.bus = bus
         self.source = source
         self._memo = ParseMemo()
+        #: Called inside each snapshot's transaction, after its writes (the delivery fan-out writes the
+        #: outbox rows the tick's signals and grades owe, so they commit with them).
+        self.commit_hooks: list[Callable[[Tick], Awaitable[object]]] = []
 
     @classmethod
     async def restore(
@@ -127,6 +132,8 @@ class EngineService:
             if move_cursor:
                 gaps = self.engine.state.gaps
                 await repos.feed_state.save(self.source, tick.at, quota, tick.at, recent_gaps=gaps)
+            for hook in self.commit_hooks:
+                await hook(tick)
 
     async def _publish(self, tick: Tick) -> None:
         for signal in tick.signals:

@@ -1,4 +1,4 @@
-"""Named cursors: where a job that walks forward in time (alert fan-out, digests) got to."""
+"""Named cursors: where a job that walks forward in time (the Community digest) got to."""
 
 from __future__ import annotations
 
@@ -25,3 +25,7 @@ class CursorRepository:
             "ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             (name, to_db(value), to_db(now)),
         )
+
+    async def delete(self, name: str) -> bool:
+        async with self._db.conn.execute("DELETE FROM cursors WHERE name = ?", (name,)) as cur:
+            return cur.rowcount > 0

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 import httpx
 from aiohttp import web
 
-from api.runtime import SIGNALS_CURSOR, ApiRuntime
 from app.bootstrap import BUNDLED_TAPE, build_app, start_web
 from app.cli import run_replay
 from engine.providers.tape import read_tape
@@ -89,8 +88,8 @@ async def test_engine_events_reach_a_partners_webhook_signed(tmp_path):
     app = await build_app(config, db_path=tmp_path / "stratum.db", source="test")
     receiver = Receiver()
     url = await receiver.start()
-    stack = await start_web(app)
-    base = f"http://127.0.0.1:{stack.server.port}"
+    server = await start_web(app)
+    base = f"http://127.0.0.1:{server.port}"
     try:
         _, key = await create_key(app.repos, config, owner="Acme", plan="builder", now=datetime.now(UTC))
         async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}) as http:
@@ -117,41 +116,63 @@ async def test_engine_events_reach_a_partners_webhook_signed(tmp_path):
             signals = await http.get("/v1/signals", params={"limit": 5})
             assert signals.status_code == 200 and len(signals.json()["data"]) == 5
     finally:
-        await stack.stop()
-        await receiver.runner.cleanup()
         await app.close()
+        await receiver.runner.cleanup()
 
 
 async def test_a_signal_committed_before_a_crash_is_sent_at_the_next_start(tmp_path):
     config = settings()
     config.web.allow_loopback_webhooks = True
-    app = await build_app(config, db_path=tmp_path / "stratum.db", source="test")
+    raws = list(read_tape(BUNDLED_TAPE))[:200]
+    clock = lambda: raws[-1].fetched_at  # noqa: E731 - the tape's own time
+    app = await build_app(config, db_path=tmp_path / "stratum.db", source="test", clock=clock)
     receiver = Receiver()
     url = await receiver.start()
     try:
-        raws = list(read_tape(BUNDLED_TAPE))[:200]
-        runtime = ApiRuntime(config, app.repos, clock=lambda: raws[-1].fetched_at)  # the tape's own time
         key, _ = await create_key(app.repos, config, owner="Acme", plan="builder", now=raws[0].fetched_at)
-        await runtime.webhooks.create(key, url, ["signal.created"], raws[0].fetched_at)
-        await app.service.process(raws[0])
-        # The cursor says we fanned out up to the first snapshot; everything after it was committed but
-        # the process died before publishing (no runtime subscribed to the bus).
-        async with app.repos.db.transaction():
-            await app.repos.cursors.set(SIGNALS_CURSOR, raws[0].fetched_at, raws[0].fetched_at)
-        for raw in raws[1:]:
+        await app.webhooks.create(key, url, ["signal.created"], raws[0].fetched_at)
+        # Every snapshot commits its signals with the rows they owe; the process dies before any is sent
+        # (no worker ever ran).
+        for raw in raws:
             await app.service.process(raw)
-        owed = [s for s in await app.repos.signals.list(limit=1000) if s.created_at > raws[0].fetched_at]
-        assert owed
-        await runtime.start()  # catch-up, then the delivery workers
+        owed = await app.repos.signals.list(limit=1000)
+        assert owed and len(await app.repos.outbox.pending()) == len(owed)
+        await app.close()
+
+        app = await build_app(config, db_path=tmp_path / "stratum.db", source="test", clock=clock)
+        await app.start()  # the worker resumes what is owed
         for _ in range(200):
             if len(receiver.deliveries) >= len(owed):
                 break
             await asyncio.sleep(0.05)
-        await runtime.stop()
         assert {json.loads(b)["data"]["id"] for _, b in receiver.deliveries} == {s.id for s in owed}
+        assert len(receiver.deliveries) == len(owed)
     finally:
-        await receiver.runner.cleanup()
         await app.close()
+        await receiver.runner.cleanup()
+
+
+class DiscordRecorder:
+    """Stands in for the bot's Discord sender: records the DMs and channel posts the outbox sends."""
+
+    kinds = frozenset({"dm", "message"})
+    policy = None
+
+    def __init__(self) -> None:
+        self.dms: list[tuple[int, str]] = []
+        self.posts: list[tuple[int, str]] = []
+
+    def ready(self) -> bool:
+        return True
+
+    async def send(self, item, now):
+        if item.kind == "dm":
+            self.dms.append((item.payload["user_id"], item.payload["text"]))
+        else:
+            self.posts.append((item.payload["channel_id"], item.payload["text"]))
+
+    async def gave_up(self, item, reason, now, *, target_gone):
+        pass
 
 
 async def test_a_usage_anomaly_reaches_the_keys_webhook_its_owner_and_the_operators(tmp_path):
@@ -160,22 +181,18 @@ async def test_a_usage_anomaly_reaches_the_keys_webhook_its_owner_and_the_operat
     app = await build_app(config, db_path=tmp_path / "stratum.db", source="test")
     receiver = Receiver()
     url = await receiver.start()
-    owners, operators = [], []
-
-    async def notify_owner(owner: str, text: str) -> None:
-        owners.append((owner, text))
-
-    async def notify_operators(text: str) -> None:
-        operators.append(text)
-
-    stack = await start_web(app, notify_owner=notify_owner, notify_operators=notify_operators)
+    discord = DiscordRecorder()
+    app.outbox.register(discord)
+    config.discord.operators_channel = 77
+    server = await start_web(app)
+    owners, operators = discord.dms, discord.posts
     try:
         key, secret = await create_key(
             app.repos, config, owner="discord:42", plan="pro_infra", now=datetime.now(UTC), monthly_override=2
         )
-        await stack.api.webhooks.create(key, url, ["usage.anomaly"], datetime.now(UTC))
+        await app.webhooks.create(key, url, ["usage.anomaly"], datetime.now(UTC))
         headers = {"Authorization": f"Bearer {secret}"}
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.server.port}", headers=headers) as http:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", headers=headers) as http:
             for _ in range(3):
                 assert (await http.get("/v1/usage")).status_code == 200
             usage = (await http.get("/v1/usage")).json()
@@ -187,9 +204,8 @@ async def test_a_usage_anomaly_reaches_the_keys_webhook_its_owner_and_the_operat
             await asyncio.sleep(0.05)
         kinds = {json.loads(body)["data"]["kind"] for _, body in receiver.deliveries}
         assert kinds == {"soft_limit_80", "soft_limit_100"}
-        assert all(owner == "discord:42" and key.id in text for owner, text in owners)
-        assert len(operators) == 2 and all(key.id in text for text in operators)
+        assert len(owners) == 2 and all(user == 42 and key.id in text for user, text in owners)
+        assert len(operators) == 2 and all(channel == 77 and key.id in text for channel, text in operators)
     finally:
-        await stack.stop()
-        await receiver.runner.cleanup()
         await app.close()
+        await receiver.runner.cleanup()

@@ -13,10 +13,8 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from app.bootstrap import build_app
-from bot.client import StratumBot
+from app.bootstrap import build_app, build_bot, build_web
 from domain.billing import BillingLink
-from services.context import ServiceContext
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord, FakeMember, running_bot
 from tests.fake_stripe import make_event, post_signed_event, signed_event, stripe_stack_fixture  # noqa: F401
@@ -32,7 +30,7 @@ PRO_ROLE = FakeDiscord.PRO_ROLE_ID
 class Rig:
     def __init__(self, fake, bot, stripe_stack, clock) -> None:
         self.fake, self.bot, self.stripe, self.clock = fake, bot, stripe_stack, clock
-        self.url = f"http://127.0.0.1:{bot.web.server.port}/stripe/webhook"
+        self.url = f"http://127.0.0.1:{bot.web.port}/stripe/webhook"
 
     def has_pro(self, user_id: int) -> bool:
         member = self.bot.get_guild(FakeDiscord.DEFAULT_GUILD_ID).get_member(user_id)
@@ -42,16 +40,20 @@ class Rig:
         """Let localstripe's webhooks arrive and the bot finish handling them."""
         await self.stripe.wait_for_webhooks()
         await self.bot.billing.idle()
+        await self.bot.deliver_outbox()  # the DMs and mod-log posts billing owes (outbox rows)
 
     async def send(self, kind: str, obj: dict, **kw) -> tuple[int, dict]:
         status, body = await post_signed_event(self.url, make_event(kind, obj, **kw), SECRET)
         await self.bot.billing.idle()
+        await self.bot.deliver_outbox()
         return status, json.loads(body)
 
     async def slash(self, name: str, options: dict, user_id: int):
         record = await self.fake.invoke_slash(name, options, user_id=user_id)
         first = await record.response()
-        return (await record.wait_followups(1))[-1] if first.type == 5 else first
+        answer = (await record.wait_followups(1))[-1] if first.type == 5 else first
+        await self.bot.deliver_outbox()
+        return answer
 
     async def customer_with_subscription(self, user_id: int | None = None) -> tuple[str, dict]:
         customer = await self.stripe.make_customer(email="member@example.test")
@@ -73,9 +75,12 @@ async def rig(stripe_stack, tmp_path, monkeypatch):
     config.stripe.pro_price = PLAN
     fake = FakeDiscord()
     config.stripe.mod_log_channel = fake.channels["mod-log"]
-    app = await build_app(config, db_path=tmp_path / "stratum.db", source="test")
     clock = Clock()
-    bot = StratumBot(app, ServiceContext(config, app.repos, app.service, clock))
+    app = await build_app(config, db_path=tmp_path / "stratum.db", source="test", clock=clock)
+    bot = build_bot(app)
+    build_web(app)
+    await app.web.start()
+    bot.web = app.web
     async with fake.serve(monkeypatch), running_bot(fake, bot):
         await stripe_stack.make_pro_plan(plan_id=PLAN)
         rig = Rig(fake, bot, stripe_stack, clock)
@@ -164,7 +169,7 @@ async def test_forged_stale_and_malformed_webhooks_get_400_and_change_nothing(ri
         _, good_headers = signed_event(event, SECRET)
         async with http.post(rig.url, data=tampered, headers=good_headers) as resp:
             assert resp.status == 400
-    assert await rig.bot.app.repos.billing.event(event["id"]) is None
+    assert await rig.bot.ctx.repos.billing.event(event["id"]) is None
 
 
 async def test_replayed_and_out_of_order_events_change_nothing(rig):
@@ -207,6 +212,7 @@ async def test_reconcile_fixes_a_drifted_role_and_reports_it(rig):
     await member.remove_roles(guild.get_role(PRO_ROLE), reason="someone clicked the wrong thing")
     await rig.fake.wait_until(lambda: not rig.has_pro(COMMUNITY))
     await rig.bot.reconcile_all()
+    await rig.bot.deliver_outbox()
     assert rig.has_pro(COMMUNITY)
     report = rig.fake.channel_messages[rig.fake.channels["mod-log"]][-1]["content"]
     assert "Billing reconcile: 1 members checked, 1 changed." in report
@@ -219,7 +225,7 @@ async def test_moderator_commands_and_their_refusals(rig):
     customer, _ = await rig.customer_with_subscription()
     refused = await rig.slash("billing link", {"member": COMMUNITY, "customer_id": customer}, PRO)
     assert refused.ephemeral and "Manage Roles" in refused.content
-    assert await rig.bot.app.repos.billing.links() == []
+    assert await rig.bot.ctx.repos.billing.links() == []
     unknown = await rig.slash("billing link", {"member": COMMUNITY, "customer_id": "cus_doesnotexist"}, MOD)
     assert "Stripe has no customer" in unknown.content
     malformed = await rig.slash("billing link", {"member": COMMUNITY, "customer_id": "bob"}, MOD)
@@ -243,8 +249,8 @@ async def test_moderator_commands_and_their_refusals(rig):
 async def test_a_member_who_joins_gets_their_role_at_once(rig):
     customer, _ = await rig.customer_with_subscription()
     newcomer = 1100000000000000999
-    async with rig.bot.app.repos.db.transaction():
-        await rig.bot.app.repos.billing.link(
+    async with rig.bot.ctx.repos.db.transaction():
+        await rig.bot.ctx.repos.billing.link(
             BillingLink(FakeDiscord.DEFAULT_GUILD_ID, newcomer, customer, MOD, rig.clock())
         )
     await rig.fake.add_member(FakeMember(newcomer, "newcomer", []))
@@ -255,16 +261,16 @@ async def test_a_member_who_joins_gets_their_role_at_once(rig):
 
 async def test_an_event_stored_before_a_crash_is_finished_at_the_next_start(rig):
     customer, _ = await rig.customer_with_subscription()
-    async with rig.bot.app.repos.db.transaction():
-        await rig.bot.app.repos.billing.link(
+    async with rig.bot.ctx.repos.db.transaction():
+        await rig.bot.ctx.repos.billing.link(
             BillingLink(FakeDiscord.DEFAULT_GUILD_ID, COMMUNITY, customer, MOD, rig.clock())
         )
         event = make_event("invoice.paid", {"id": "in_2", "object": "invoice", "customer": customer})
-        await rig.bot.app.repos.billing.store_event(event["id"], event["type"], event, rig.clock())
+        await rig.bot.ctx.repos.billing.store_event(event["id"], event["type"], event, rig.clock())
     assert not rig.has_pro(COMMUNITY)  # stored, not yet handled: the process "died" here
     assert await rig.bot.billing.process_pending() == 1
     assert rig.has_pro(COMMUNITY)
-    assert (await rig.bot.app.repos.billing.event(event["id"])).processed_at is not None
+    assert (await rig.bot.ctx.repos.billing.event(event["id"])).processed_at is not None
     assert await rig.bot.billing.process_pending() == 0
 
 
@@ -280,9 +286,9 @@ async def test_an_api_plan_bought_through_stripe_issues_and_revokes_a_key(rig):
     assert not rig.has_pro(COMMUNITY)
     dm = rig.fake.dms[COMMUNITY][-1]["content"]
     secret = dm.split("`")[1]
-    key = await authenticate(rig.bot.app.repos, secret)
+    key = await authenticate(rig.bot.ctx.repos, secret)
     assert key is not None and key.plan == "builder" and key.owner == f"stripe:{customer}"
     await rig.stripe.cancel(subscription["id"])
     await rig.settle()
-    assert await authenticate(rig.bot.app.repos, secret) is None
+    assert await authenticate(rig.bot.ctx.repos, secret) is None
     assert "key" in rig.fake.dms[COMMUNITY][-1]["content"] and "revoked" in rig.fake.dms[COMMUNITY][-1]["content"]

@@ -17,13 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from app.bootstrap import BUNDLED_TAPE, build_app
-from bot.client import StratumBot
-from engine.events import SIGNAL_CREATED
+from app.bootstrap import BUNDLED_TAPE, build_app, build_bot
 from engine.models import SignalType
 from engine.providers.tape import read_tape
 from services import signals as signal_service
-from services.context import ServiceContext
 from storage import Repositories
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord, running_bot
@@ -75,9 +72,10 @@ async def stack(template_db, tmp_path, monkeypatch):
     config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
     fake = FakeDiscord()
     config.discord.community_channels = [fake.channels["general"]]
-    app = await build_app(config, db_path=db, source="test")
     clock = Clock(now)
-    bot = StratumBot(app, ServiceContext(config, app.repos, app.service, clock))
+    app = await build_app(config, db_path=db, source="test", clock=clock)
+    bot = build_bot(app)
+    bot.app = app  # for the tests' own fan-out (what the engine's commit does)
     async with fake.serve(monkeypatch), running_bot(fake, bot):
         yield fake, bot, clock
     await app.close()
@@ -285,6 +283,12 @@ async def _fresh_signal(bot, clock, kind=SignalType.STEAM, game_id=ATLANTA):
     return fresh
 
 
+async def _fan_out(bot, signal) -> None:
+    """What the engine's commit does for a new signal: write the outbox rows it owes, in one transaction."""
+    async with bot.ctx.repos.db.transaction():
+        await bot.app.fanout.signal_rows(signal, bot.ctx.clock())
+
+
 async def test_alert_routes_are_for_moderators_and_ping_only_the_pro_role(stack):
     fake, bot, clock = stack
     channel = fake.channels["steam-alerts"]
@@ -302,8 +306,8 @@ async def test_alert_routes_are_for_moderators_and_ping_only_the_pro_role(stack)
 
     steam = await _fresh_signal(bot, clock)
     dislocation = await _fresh_signal(bot, clock, SignalType.DISLOCATION)
-    await bot.app.bus.publish(SIGNAL_CREATED, steam)
-    await bot.app.bus.publish(SIGNAL_CREATED, dislocation)  # not routed to this channel
+    await _fan_out(bot, steam)
+    await _fan_out(bot, dislocation)  # not routed to this channel
     assert await bot.deliver_outbox() == (1, 0)
     [message] = fake.channel_messages[channel]
     assert message["content"] == f"<@&{FakeDiscord.PRO_ROLE_ID}>"
@@ -327,7 +331,7 @@ async def test_watchlist_dms_for_pro_members_only(stack):
     refused = await _final(await fake.invoke_slash("alerts dm", {"enabled": "on"}, user_id=COMMUNITY))
     assert "Discord alerts is a Pro feature" in refused.content
     steam = await _fresh_signal(bot, clock)
-    await bot.app.bus.publish(SIGNAL_CREATED, steam)
+    await _fan_out(bot, steam)
     assert await bot.deliver_outbox() == (1, 0)
     [dm] = fake.dms[PRO]
     assert steam.books[0] in json.dumps(dm["embeds"])
@@ -339,11 +343,11 @@ async def test_discord_errors_are_handled_and_retried(stack):
     channel = fake.channels["steam-alerts"]
     await _final(await fake.invoke_slash("alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
     fake.forbidden_channels.add(channel)
-    await bot.app.bus.publish(SIGNAL_CREATED, await _fresh_signal(bot, clock))
+    await _fan_out(bot, await _fresh_signal(bot, clock))
     assert await bot.deliver_outbox() == (0, 1)  # 403: recorded, not retried
     fake.forbidden_channels.discard(channel)
     fake.rate_limit_next("POST", f"/channels/{channel}/messages", 0.05)
-    await bot.app.bus.publish(SIGNAL_CREATED, await _fresh_signal(bot, clock, SignalType.DISLOCATION))
+    await _fan_out(bot, await _fresh_signal(bot, clock, SignalType.DISLOCATION))
     assert await bot.deliver_outbox() == (1, 0)  # a 429 is waited out by discord.py and sent
 
 
@@ -372,21 +376,23 @@ async def test_an_alert_owed_across_a_restart_is_sent_once(template_db, tmp_path
     channel = fake.channels["steam-alerts"]
     clock = Clock(now)
     async with fake.serve(monkeypatch):
-        app = await build_app(config, db_path=db, source="test")
-        bot = StratumBot(app, ServiceContext(config, app.repos, app.service, clock))
+        app = await build_app(config, db_path=db, source="test", clock=clock)
+        bot = build_bot(app)
+        bot.app = app
         async with running_bot(fake, bot):
             await _final(await fake.invoke_slash("alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
             steam = await _fresh_signal(bot, clock)
-            await bot.app.bus.publish(SIGNAL_CREATED, steam)
+            await _fan_out(bot, steam)
             # The bot goes down before the outbox job runs.
         await app.close()
         assert fake.channel_messages.get(channel, []) == []
         repos = await Repositories.open(db)
-        assert [item.dedupe_key for item in await repos.outbox.pending()] == [f"alert:{steam.id}:channel:{channel}"]
+        assert [item.key for item in await repos.outbox.pending()] == [f"signal.created:{steam.id}:channel:{channel}"]
         await repos.close()
 
-        app = await build_app(config, db_path=db, source="test")
-        bot = StratumBot(app, ServiceContext(config, app.repos, app.service, clock))
+        app = await build_app(config, db_path=db, source="test", clock=clock)
+        bot = build_bot(app)
+        bot.app = app
         async with running_bot(fake, bot):
             assert await bot.deliver_outbox() == (1, 0)
             assert await bot.deliver_outbox() == (0, 0)

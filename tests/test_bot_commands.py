@@ -6,9 +6,8 @@ import re
 
 import pytest
 
-from app.bootstrap import build_app
-from bot.client import COGS, StratumBot
-from services.context import ServiceContext
+from app.bootstrap import build_app, build_bot
+from bot.client import COGS
 from tests.engine_builders import settings
 
 NAME = re.compile(r"^[-_\w]{1,32}$")
@@ -45,7 +44,7 @@ EXPECTED = {
 async def bot(tmp_path):
     config = settings()
     app = await build_app(config, db_path=tmp_path / "bot.db", source="test")
-    client = StratumBot(app, ServiceContext(config, app.repos, app.service))
+    client = build_bot(app)
     for cog in COGS:
         await client.load_extension(cog)
     yield client

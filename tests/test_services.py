@@ -11,6 +11,9 @@ import pytest
 import access
 from access import Tier, UpgradeRequired, UserError, Viewer
 from app.bootstrap import BUNDLED_TAPE
+from delivery.fanout import Fanout
+from delivery.policy import RetryPolicy
+from delivery.worker import DeliveryWorker
 from engine.events import EventBus
 from engine.models import Market, Side, SignalType
 from engine.providers.tape import read_tape
@@ -201,14 +204,39 @@ async def test_community_chart_is_delayed_and_has_no_book_lines(world, monkeypat
 
 
 class RecordingDelivery:
+    """A sender for the outbox worker that records what it was asked to send (or fails as told)."""
+
+    kinds = frozenset({"alert", "watch_dm", "digest", "message", "dm"})
+    policy = None
+
     def __init__(self, fail_with=None) -> None:
         self.sent = []
         self.fail_with = fail_with
 
-    async def deliver(self, item, signals):
+    def ready(self) -> bool:
+        return True
+
+    async def send(self, item, now):
         if self.fail_with is not None:
             raise self.fail_with
-        self.sent.append((item.kind, item.target_id, [s.id for s in signals]))
+        self.sent.append((item.kind, item.payload["target_id"], item.payload.get("signal_ids", [])))
+
+    async def gave_up(self, item, reason, now, *, target_gone):
+        pass
+
+
+async def fan_out(ctx, signal, now) -> int:
+    """What the engine's commit does for a new signal: the outbox rows it owes, in one transaction."""
+    fanout = Fanout(ctx.repos, ctx.settings, clock=lambda: now, webhooks=None, signal_json=dict, grade_json=dict)
+    async with ctx.repos.db.transaction():
+        return await fanout.signal_rows(signal, now)
+
+
+async def deliver_due(ctx, sender, now) -> tuple[int, int]:
+    """One round of the one worker with `sender`: (sent, failed for good)."""
+    policy = RetryPolicy(base=30, rng=lambda: 1.0, max_attempts=12)
+    done = await DeliveryWorker(ctx.repos, clock=lambda: now, policy=policy, senders=[sender]).deliver_due(None, now)
+    return done.sent, done.failed
 
 
 async def test_alerts_are_queued_before_delivery_and_survive_failures(world, tmp_path):
@@ -224,27 +252,27 @@ async def test_alerts_are_queued_before_delivery_and_survive_failures(world, tmp
         s for s in await ctx.repos.signals.list(limit=500) if s.type == SignalType.STEAM and s.game_id == ATLANTA
     )
     steam = replace(steam, created_at=now)  # fresh, as if it had just fired
-    assert await alerts.fan_out(ctx, steam, now) == 3  # two channels, one DM
-    assert await alerts.fan_out(ctx, steam, now) == 0  # never queued twice
+    assert await fan_out(ctx, steam, now) == 3  # two channels, one DM
+    assert await fan_out(ctx, steam, now) == 0  # never queued twice
     # Discord is down: every delivery is kept for later with a backoff.
-    assert await alerts.deliver_due(ctx, RecordingDelivery(DeliveryRetry("503")), now) == (0, 0)
+    assert await deliver_due(ctx, RecordingDelivery(DeliveryRetry("503")), now) == (0, 0)
     assert all(item.attempts == 1 and item.next_attempt_at > now for item in await ctx.repos.outbox.pending())
     # It comes back: everything owed goes out once.
     later = now + timedelta(minutes=5)
     delivery = RecordingDelivery()
-    assert await alerts.deliver_due(ctx, delivery, later) == (3, 0)
+    assert await deliver_due(ctx, delivery, later) == (3, 0)
     assert sorted(delivery.sent) == sorted(
-        [("channel", 500, [steam.id]), ("channel", 501, [steam.id]), ("dm", PRO.user_id, [steam.id])]
+        [("alert", 500, [steam.id]), ("alert", 501, [steam.id]), ("watch_dm", PRO.user_id, [steam.id])]
     )
-    assert await alerts.deliver_due(ctx, delivery, later + timedelta(hours=2)) == (0, 0)
+    assert await deliver_due(ctx, delivery, later + timedelta(hours=2)) == (0, 0)
     # A permanent failure (the channel is gone, no permission) is recorded and not retried.
     await alerts.remove_route(ctx, 1, 501)
     await alerts.set_dm_alerts(ctx, PRO, False)
     other = next(s for s in await ctx.repos.signals.list(limit=500) if s.type == SignalType.STEAM and s.id != steam.id)
-    assert await alerts.fan_out(ctx, replace(other, created_at=later), later) == 1
-    assert await alerts.deliver_due(ctx, RecordingDelivery(DeliveryFailed("403 Missing Access")), later) == (0, 1)
+    assert await fan_out(ctx, replace(other, created_at=later), later) == 1
+    assert await deliver_due(ctx, RecordingDelivery(DeliveryFailed("403 Missing Access")), later) == (0, 1)
     assert await ctx.repos.outbox.pending() == []
-    assert await alerts.deliver_due(ctx, delivery, later + timedelta(hours=2)) == (0, 0)
+    assert await deliver_due(ctx, delivery, later + timedelta(hours=2)) == (0, 0)
     with pytest.raises(UserError, match="Unknown alert type"):
         alerts.parse_types("STEAM, SPAM")
     with pytest.raises(UserError, match="no alert route"):
@@ -260,7 +288,7 @@ async def test_alerts_owed_across_a_restart_and_the_community_digest(world, tmp_
     fresh = [s for s in await ctx.repos.signals.list(limit=500)][:2]
     fresh = [replace(s, created_at=now - timedelta(minutes=m)) for s, m in zip(fresh, (1, 12), strict=True)]
     for signal in fresh:
-        await alerts.fan_out(ctx, signal, now)
+        await fan_out(ctx, signal, now)
     # The process dies before delivering: a new context on the same file still owes both alerts.
     path = ctx.repos.db.path
     await ctx.repos.close()
@@ -269,10 +297,10 @@ async def test_alerts_owed_across_a_restart_and_the_community_digest(world, tmp_
         ctx2 = ServiceContext(config, repos, ctx.engine, clock)
         assert len(await repos.outbox.pending()) == 2
         delivery = RecordingDelivery()
-        assert await alerts.deliver_due(ctx2, delivery, now) == (2, 0)
+        assert await deliver_due(ctx2, delivery, now) == (2, 0)
         # The digest only carries signals at least ten minutes old: stored ones, per the Community horizon.
         assert await alerts.queue_digests(ctx2, now) >= 1
-        await alerts.deliver_due(ctx2, delivery, now)
+        await deliver_due(ctx2, delivery, now)
         digests = [ids for kind, target, ids in delivery.sent if kind == "digest"]
         horizon = now - timedelta(minutes=10)
         for ids in digests:

@@ -25,8 +25,8 @@ from aiohttp import web
 
 from access import NotFound, UserError
 from api.serialize import API_VERSION
-from api.webhooks import EVENT_TYPES, PlanLimitReached, WebhookService, check_url, sign
 from config.settings import Settings
+from delivery.webhooks import EVENT_TYPES, PlanLimitReached, WebhookService, check_url, sign
 from domain.api import ApiKey
 from services.keys import create_key
 from storage import Repositories

@@ -38,22 +38,24 @@ class ApiKeys(commands.GroupCog, group_name="apikey", group_description="REST AP
     @app_commands.checks.has_permissions(manage_guild=True)
     async def create(self, interaction: discord.Interaction, member: discord.Member, plan: app_commands.Choice[str]):
         ctx = self.bot.ctx
-        key, secret = await keys.create_key(
-            ctx.repos, ctx.settings, owner=owner_of(member), plan=plan.value, now=ctx.clock()
-        )
-        limits = access.plan_limits(key, ctx.settings.plans)
-        text = (
-            f"Your Stratum API key ({limits.label}: {limits.requests_per_minute} requests/min, "
-            f"{limits.webhooks} webhooks{', commercial use' if limits.commercial_use else ''}):\n`{secret}`\n"
-            "It is shown once; keep it secret. Send it as `Authorization: Bearer <key>`."
-        )
-        try:
-            await member.send(text)
-        except discord.HTTPException:
+        async with ctx.repos.db.transaction():  # the key and the DM that carries it (an outbox row): both or neither
+            key, secret = await keys.create_key(
+                ctx.repos, ctx.settings, owner=owner_of(member), plan=plan.value, now=ctx.clock()
+            )
+            limits = access.plan_limits(key, ctx.settings.plans)
+            text = (
+                f"Your Stratum API key ({limits.label}: {limits.requests_per_minute} requests/min, "
+                f"{limits.webhooks} webhooks{', commercial use' if limits.commercial_use else ''}):\n`{secret}`\n"
+                "It is shown once; keep it secret. Send it as `Authorization: Bearer <key>`."
+            )
+            await ctx.repos.outbox.enqueue_dm("apikey.created", key.id, member.id, text, ctx.clock(), sensitive=True)
+        sent = await self.bot.deliver_now(f"apikey.created:{key.id}:dm:{member.id}")  # out of turn: we wait for it
+        if sent is not None and sent.failed_at is not None:
             await keys.revoke(ctx.repos, key.id, ctx.clock())
-            raise UserError(f"{member.mention} does not accept DMs, so the key was revoked unseen.") from None
+            raise UserError(f"{member.mention} does not accept DMs, so the key was revoked unseen.")
+        how = "the key was sent to them by DM" if sent and sent.sent_at else "the key will reach them by DM shortly"
         await interaction.response.send_message(
-            f"Created {key.id} ({limits.label}) for {member.mention}; the key was sent to them by DM.", ephemeral=True
+            f"Created {key.id} ({limits.label}) for {member.mention}; {how}.", ephemeral=True
         )
 
     @app_commands.command(name="revoke", description="Revoke an API key by its id (strat_...)")

@@ -1,0 +1,509 @@
+"""Partner webhooks on the one outbox (the Standard Webhooks spec: https://www.standardwebhooks.com).
+
+- **Durable and idempotent.** `publish` writes one outbox row per subscribed endpoint, keyed
+  ``<event>:<subject>:webhook:<endpoint>`` (``ON CONFLICT DO NOTHING``), in the caller's transaction when
+  there is one (the engine's commit writes ``signal.created`` and ``clv.graded`` rows with the snapshot), so
+  an event and what it owes are committed together. The `webhook-id` is derived from that key: a receiver
+  may see a message twice after a crash, with the same id, never miss one.
+- **Signed.** ``webhook-signature: v1,<base64 HMAC-SHA256 over "id.timestamp.body">`` with a ``whsec_``
+  secret; during a secret rotation both the new and the old signature are sent until the overlap ends.
+- **Polite and bounded.** The outbox's one retry policy (`delivery.policy.RetryPolicy`: exponential backoff
+  with full jitter, base 5 s, cap 1 h, a larger ``Retry-After`` wins); a ``410 Gone`` or a message still
+  failing after a day disables the endpoint and tells the owner.
+- **No SSRF.** Endpoint URLs must be public ``https://`` (plain ``http://`` to loopback only in development
+  and tests). Host names are resolved and refused if *any* address is private, loopback, link-local
+  (cloud metadata), multicast or unspecified, at registration and again before each attempt, because DNS
+  can change. Redirects are never followed. (A resolver that answers differently between our check and
+  httpx's own lookup could still slip through; closing that needs a connect-time guard in the transport.)
+- **Isolated.** An Enterprise key's endpoints write their rows to the key's own queue, which the worker
+  serves on its own, so a slow partner cannot delay the shared queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import builtins
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import random
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+
+import access
+from access import NotFound, UserError
+from config.settings import Settings
+from delivery.policy import PermanentFailure, RetryPolicy, TemporaryFailure
+from delivery.worker import DeliveryWorker, Round
+from domain.api import ApiKey, Delivery, WebhookEndpoint
+from storage.outbox import SHARED_QUEUE, OutboxItem, msg_id_for, outbox_key
+
+if TYPE_CHECKING:
+    from storage import Repositories
+
+__all__ = [
+    "API_VERSION",
+    "EVENT_TYPES",
+    "TEST_EVENT",
+    "HttpSender",
+    "PlanLimitReached",
+    "UnresolvableHost",
+    "WebhookService",
+    "check_url",
+    "new_secret",
+    "sign",
+]
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPES = ("signal.created", "clv.graded", "usage.anomaly")
+#: Sent by `WebhookService.send_test` to any endpoint, whatever it subscribed to.
+TEST_EVENT = "webhook.test"
+#: The envelope's version; the app passes the API's own (`api.serialize.API_VERSION`).
+API_VERSION = "2026-11-01"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+MAX_URL_LENGTH = 2000
+BACKOFF_BASE = 5.0
+BACKOFF_CAP = 3600.0
+USER_AGENT = "Stratum-Webhooks/1"
+#: Response bodies are read (so the connection can be reused) up to this many bytes, then dropped.
+MAX_RESPONSE_BYTES = 64 * 1024
+
+Notify = Callable[[ApiKey, str], Awaitable[None]]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class PlanLimitReached(UserError):
+    """The key's plan allows no more webhook endpoints."""
+
+    status = 403
+
+
+class UnresolvableHost(UserError):
+    """The host name did not resolve. A user error at registration; a temporary failure at delivery."""
+
+
+# ------------------------------------------------------------------------------------------ signing
+
+
+def new_secret() -> str:
+    """A fresh signing secret in the spec's format: ``whsec_`` + base64 of 24 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256(key, "msg_id.timestamp." + body)>``, the key being the secret's base64 part."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def _signature_header(endpoint: WebhookEndpoint, msg_id: str, timestamp: int, body: bytes, now: datetime) -> str:
+    signatures = [sign(endpoint.secret, msg_id, timestamp, body)]
+    if endpoint.old_secret and endpoint.old_secret_until is not None and now < endpoint.old_secret_until:
+        signatures.append(sign(endpoint.old_secret, msg_id, timestamp, body))
+    return " ".join(signatures)
+
+
+# --------------------------------------------------------------------------------------- URL policy
+
+
+def _forbidden(ip: IPAddress, allow_loopback: bool) -> str | None:
+    """Why a receiver may not live at this address, or None if it may."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
+    if ip.is_unspecified:
+        return "an unspecified address"
+    if ip.is_loopback:
+        return None if allow_loopback else "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address (this includes cloud metadata services)"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.is_private:
+        return "a private address"
+    if not ip.is_global:
+        return "a reserved, non-public address"
+    return None
+
+
+async def _resolve(host: str, port: int) -> list[IPAddress]:
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, proto=6)  # 6: TCP
+    except OSError as exc:
+        raise UnresolvableHost(f"The webhook host {host} could not be resolved.") from exc
+    addresses = {ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos}
+    if not addresses:
+        raise UnresolvableHost(f"The webhook host {host} could not be resolved.")
+    return sorted(addresses, key=str)
+
+
+async def check_url(url: str, *, allow_loopback_http: bool) -> str:
+    """The URL if a receiver may be called there; else `UserError` naming the problem.
+
+    Only public ``https://`` URLs; ``http://`` only to loopback and only when `allow_loopback_http`
+    (development and tests). Names are resolved and every address must pass, since a receiver on a
+    private network or the metadata service is what an attacker would register.
+    """
+    url = (url or "").strip()
+    if not url:
+        raise UserError("Give the webhook URL.")
+    if len(url) > MAX_URL_LENGTH:
+        raise UserError(f"The webhook URL is longer than {MAX_URL_LENGTH} characters.")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise UserError("The webhook URL contains spaces or control characters.")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http"):
+        raise UserError("The webhook URL must start with https://.")
+    if scheme == "http" and not allow_loopback_http:
+        raise UserError("The webhook URL must use https:// (plain http:// is not accepted).")
+    if "@" in parts.netloc or parts.username is not None or parts.password is not None:
+        raise UserError("The webhook URL must not contain credentials; authenticate by the signature.")
+    host = parts.hostname
+    if not host:
+        raise UserError("The webhook URL has no host.")
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        raise UserError("The webhook URL has an invalid port.") from None
+    try:
+        addresses: list[IPAddress] = [ipaddress.ip_address(host)]
+    except ValueError:
+        addresses = await _resolve(host, port)
+    for ip in addresses:
+        reason = _forbidden(ip, allow_loopback_http)
+        if reason is not None:
+            raise UserError(f"The webhook URL points to {reason} ({ip}); use a public https:// URL.")
+    if scheme == "http" and not all(ip.is_loopback for ip in addresses):
+        raise UserError("The webhook URL must use https:// (plain http:// is only for loopback in development).")
+    return url
+
+
+# ------------------------------------------------------------------------------------------ service
+
+
+def _token() -> str:
+    return secrets.token_hex(12)
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _redacted(endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Secrets are shown once (at creation or rotation), never in a listing."""
+    return replace(endpoint, secret="", old_secret=None)
+
+
+def _body(payload: dict[str, Any]) -> bytes:
+    """Deterministic bytes: the same payload gives the same body (and signature input) on every retry."""
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _retry_after(response: httpx.Response | None) -> float | None:
+    if response is None:
+        return None
+    try:
+        seconds = float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None  # the HTTP-date form is rare from webhook receivers; our own backoff applies
+    return seconds if seconds >= 0 else None
+
+
+def _subject(event_type: str, data: dict[str, Any]) -> str:
+    """What the event is about, for its idempotency key: the signal's id, or a digest of the data."""
+    if event_type == "signal.created" and data.get("id"):
+        return str(data["id"])
+    if event_type == "clv.graded" and isinstance(data.get("signal"), dict) and data["signal"].get("id"):
+        return str(data["signal"]["id"])
+    return hashlib.sha256(_body(data)).hexdigest()[:24]
+
+
+class HttpSender:
+    """Puts one webhook row on the wire: SSRF check, Standard Webhooks signature, no redirects."""
+
+    kinds = frozenset({"webhook"})
+    disable_on_give_up = True  # a day of failures: the endpoint is disabled and its owner told
+
+    def __init__(
+        self,
+        repos: Repositories,
+        http: httpx.AsyncClient,
+        *,
+        policy: RetryPolicy,
+        allow_loopback_http: bool,
+        timeout: float,
+        on_disabled: Callable[[WebhookEndpoint, str, datetime], Awaitable[None]],
+    ) -> None:
+        self.repos = repos
+        self.http = http
+        self.policy = policy
+        self.allow_loopback_http = allow_loopback_http
+        self.timeout = timeout
+        self._on_disabled = on_disabled
+
+    def ready(self) -> bool:
+        return True
+
+    async def send(self, item: OutboxItem, now: datetime) -> int | None:
+        endpoint = await self.repos.api.endpoint(item.payload.get("endpoint_id", ""))
+        if endpoint is None or endpoint.disabled_at is not None:  # gone since the row was read
+            raise PermanentFailure("endpoint deleted or disabled", target_gone=True)
+        try:  # again at every attempt: the name may resolve elsewhere now
+            await check_url(endpoint.url, allow_loopback_http=self.allow_loopback_http)
+        except UnresolvableHost as exc:
+            raise TemporaryFailure(str(exc)) from exc
+        except UserError as exc:
+            raise PermanentFailure(f"refused: {exc}") from exc  # this message only: the next is checked afresh
+        body = _body(item.payload.get("body", {}))
+        timestamp = int(now.timestamp())
+        headers = {
+            "webhook-id": item.msg_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": _signature_header(endpoint, item.msg_id, timestamp, body, now),
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+        }
+        response: httpx.Response | None = None
+        try:
+            async with (
+                asyncio.timeout(self.timeout),  # the whole attempt, not only each read
+                self.http.stream(
+                    "POST", endpoint.url, content=body, headers=headers, timeout=self.timeout, follow_redirects=False
+                ) as response,
+            ):
+                await _drain(response)
+        except (httpx.HTTPError, TimeoutError, OSError) as exc:
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return status
+        if status == 410:
+            raise PermanentFailure("the receiver answered 410 Gone", status=status, target_gone=True)
+        # 429, 5xx, other 4xx (a receiver's bug may get fixed), 3xx (redirects are not followed)
+        raise TemporaryFailure(f"HTTP {status}", retry_after=_retry_after(response), status=status)
+
+    async def gave_up(self, item: OutboxItem, reason: str, now: datetime, *, target_gone: bool) -> None:
+        if not target_gone:
+            return
+        endpoint_id = item.payload.get("endpoint_id", "")
+        async with self.repos.db.transaction():
+            current = await self.repos.api.endpoint(endpoint_id)
+            first = current is not None and current.disabled_at is None  # notify once, even if racing
+            if first:
+                await self.repos.api.disable_endpoint(endpoint_id, reason, now)
+                await self.repos.outbox.fail_target(item.target, f"endpoint disabled: {reason}", now)
+        if first and current is not None:
+            log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
+            await self._on_disabled(current, reason, now)
+
+
+class WebhookService:
+    """Endpoints (register, list, delete, rotate, test) and publishing to the outbox. Satisfies the API's
+    `WebhookPort`. Its `HttpSender` is registered with the app's one `DeliveryWorker` (`worker`); built
+    alone (tests, benches) it makes a worker of its own."""
+
+    def __init__(
+        self,
+        repos: Repositories,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        *,
+        clock: Callable[[], datetime],
+        rng: Callable[[], float] = random.random,
+        allow_loopback_http: bool = False,
+        notify: Notify | None = None,
+        secret_overlap: timedelta = timedelta(hours=24),
+        max_age: timedelta = timedelta(days=1),
+        timeout: float = 10.0,
+        concurrency: int = 8,
+        api_version: str = API_VERSION,
+        worker: DeliveryWorker | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.repos = repos
+        self.settings = settings
+        self.http = http
+        self.clock = clock
+        self.allow_loopback_http = allow_loopback_http
+        self.notify = notify
+        self.secret_overlap = secret_overlap
+        self.api_version = api_version
+        self.policy = policy or RetryPolicy(base=BACKOFF_BASE, cap=BACKOFF_CAP, max_age=max_age, rng=rng)
+        self.sender = HttpSender(
+            repos,
+            http,
+            policy=self.policy,
+            allow_loopback_http=allow_loopback_http,
+            timeout=timeout,
+            on_disabled=self._endpoint_disabled,
+        )
+        self.worker = worker or DeliveryWorker(repos, clock=clock, policy=self.policy, concurrency=concurrency)
+        self.worker.register(self.sender)
+
+    @property
+    def max_age(self) -> timedelta:
+        return self.policy.max_age
+
+    # endpoints --------------------------------------------------------------------------------
+    async def create(
+        self, key: ApiKey, url: str, events: builtins.list[str] | None, now: datetime
+    ) -> tuple[WebhookEndpoint, str]:
+        """Register an endpoint; returns it and its secret, which is shown this once."""
+        if not key.active:
+            raise UserError(f"The API key {key.id} is revoked.")
+        wanted = _check_events(events)
+        url = await check_url(url, allow_loopback_http=self.allow_loopback_http)
+        limit = access.plan_limits(key, self.settings.plans).webhooks
+        secret = new_secret()
+        endpoint = WebhookEndpoint(
+            id="we_" + _token(), key_id=key.id, url=url, events=wanted, secret=secret, created_at=now
+        )
+        async with self.repos.db.transaction():  # count and insert together: two requests cannot both fit
+            if len(await self.repos.api.endpoints(key.id, active_only=True)) >= limit:
+                raise PlanLimitReached(
+                    f"Your plan allows {limit} webhook endpoint{'s' if limit != 1 else ''}; "
+                    "delete one or upgrade to add another."
+                )
+            await self.repos.api.create_endpoint(endpoint)
+        return _redacted(endpoint), secret
+
+    async def list(self, key: ApiKey) -> builtins.list[WebhookEndpoint]:
+        return [_redacted(e) for e in await self.repos.api.endpoints(key.id)]
+
+    async def _own(self, key: ApiKey, endpoint_id: str) -> WebhookEndpoint:
+        endpoint = await self.repos.api.endpoint(endpoint_id)
+        if endpoint is None or endpoint.key_id != key.id:
+            raise NotFound(f"No webhook endpoint {endpoint_id}.")
+        return endpoint
+
+    async def delete(self, key: ApiKey, endpoint_id: str) -> None:
+        """Remove the endpoint; what it was still owed is marked failed, not sent."""
+        async with self.repos.db.transaction():
+            await self._own(key, endpoint_id)
+            await self.repos.outbox.fail_target("webhook:" + endpoint_id, "endpoint deleted", self.clock())
+            await self.repos.api.delete_endpoint(endpoint_id)
+
+    async def rotate_secret(self, key: ApiKey, endpoint_id: str, now: datetime) -> str:
+        """A new secret, shown once; the old one keeps signing (alongside) until now + secret_overlap so the
+        receiver can switch without dropping a message."""
+        secret = new_secret()
+        async with self.repos.db.transaction():
+            await self._own(key, endpoint_id)
+            await self.repos.api.rotate_secret(endpoint_id, secret, now + self.secret_overlap)
+        return secret
+
+    async def send_test(self, key: ApiKey, endpoint_id: str, now: datetime) -> Delivery:
+        """Queue a `webhook.test` message to one endpoint, whatever it subscribed to."""
+        endpoint = await self._own(key, endpoint_id)
+        if endpoint.disabled_at is not None:
+            raise UserError(f"Webhook endpoint {endpoint_id} is disabled ({endpoint.disabled_reason}).")
+        data = {"endpoint_id": endpoint.id, "message": "A test message from Stratum."}
+        row_key = outbox_key(TEST_EVENT, _token(), "webhook:" + endpoint.id)
+        async with self.repos.db.transaction():
+            await self._enqueue(
+                row_key, endpoint, TEST_EVENT, self._envelope(TEST_EVENT, data, now), self._queue(key), now
+            )
+        delivery = await self.repos.api.delivery(msg_id_for(row_key))
+        if delivery is None:  # pragma: no cover - written just above
+            raise RuntimeError(f"test delivery {row_key} vanished")
+        return delivery
+
+    # publishing -------------------------------------------------------------------------------
+    async def publish(
+        self,
+        event_type: str,
+        data: dict[str, Any],
+        now: datetime,
+        *,
+        key_id: str | None = None,
+        subject: str | None = None,
+    ) -> int:
+        """Write one row per active endpoint subscribed to `event_type` (only `key_id`'s endpoints when given,
+        e.g. a key's own usage anomaly), keyed ``event:subject:webhook:<endpoint>``, inside the caller's
+        transaction if one is open (else in one of its own); returns how many were new."""
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown webhook event type {event_type!r}")
+        payload = self._envelope(event_type, data, now)
+        subject = subject or _subject(event_type, data)
+        count = 0
+        async with self.repos.db.transaction():
+            keys: dict[str, ApiKey | None] = {}
+            for endpoint in await self.repos.api.endpoints(key_id, active_only=True):
+                if event_type not in endpoint.events:
+                    continue
+                if endpoint.key_id not in keys:
+                    keys[endpoint.key_id] = await self.repos.api.key(endpoint.key_id)
+                key = keys[endpoint.key_id]
+                queue = self._queue(key) if key is not None else SHARED_QUEUE
+                row_key = outbox_key(event_type, subject, "webhook:" + endpoint.id)
+                count += await self._enqueue(row_key, endpoint, event_type, payload, queue, now)
+        return count
+
+    async def _enqueue(
+        self, row_key: str, endpoint: WebhookEndpoint, event_type: str, body: dict[str, Any], queue: str, now: datetime
+    ) -> bool:
+        payload = {"event_type": event_type, "endpoint_id": endpoint.id, "body": body}
+        return await self.repos.outbox.enqueue(row_key, "webhook", "webhook:" + endpoint.id, payload, now, queue=queue)
+
+    def _queue(self, key: ApiKey) -> str:
+        return f"key:{key.id}" if access.plan_limits(key, self.settings.plans).dedicated_queue else SHARED_QUEUE
+
+    def _envelope(self, event_type: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """Every message has the same versioned shape: receivers route on `type` and parse by `version`."""
+        return {"type": event_type, "version": self.api_version, "timestamp": _iso(now), "data": data}
+
+    async def _endpoint_disabled(self, endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:
+        key = await self.repos.api.key(endpoint.key_id)
+        if key is None or self.notify is None:
+            return
+        message = (
+            f"Your webhook endpoint {endpoint.id} ({endpoint.url}) was disabled: {reason}. "
+            "Fix the receiver, then register it again."
+        )
+        try:
+            await self.notify(key, message)
+        except Exception:
+            log.exception("could not notify the owner of webhook endpoint %s", endpoint.id)
+
+    # delivery (the worker does it; these are for tests, benches and one-queue use) --------------
+    def backoff(self, attempts: int, retry_after: float | None = None) -> float:
+        return self.policy.backoff(attempts, retry_after)
+
+    async def deliver_due(self, queue: str | None, now: datetime) -> tuple[int, int]:
+        """Attempt each webhook due at `now` once (in `queue`, or every queue); returns (attempted, delivered)."""
+        done: Round = await self.worker.deliver_due(queue, now, kinds=self.sender.kinds)
+        return done.attempted, done.sent
+
+    async def run(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
+        await self.worker.run(stop, poll_seconds)
+
+
+def _check_events(events: list[str] | None) -> tuple[str, ...]:
+    if events is None:
+        return EVENT_TYPES
+    unknown = sorted(set(events) - set(EVENT_TYPES))
+    if unknown:
+        raise UserError(f"Unknown webhook event {', '.join(unknown)}: choose from {', '.join(EVENT_TYPES)}.")
+    if not events:
+        raise UserError(f"Subscribe to at least one event: {', '.join(EVENT_TYPES)}.")
+    return tuple(t for t in EVENT_TYPES if t in events)
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read a little of the answer so the connection can be reused; we only need the status."""
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read > MAX_RESPONSE_BYTES:
+            return
