@@ -14,7 +14,7 @@
   and tests). Host names are resolved and refused if *any* address is private, loopback, link-local
   (cloud metadata), multicast or unspecified, at registration and again before each attempt, because DNS
   can change. Redirects are never followed. (A resolver that answers differently between our check and
-  httpx's own lookup could still slip through; closing that needs a connect-time guard in the transport.)
+  the client's own lookup could still slip through; closing that needs a connect-time guard in the transport.)
 - **Isolated.** An Enterprise key's endpoints write their rows to the key's own queue, which the worker
   serves on its own, so a slow partner cannot delay the shared queue.
 """
@@ -31,13 +31,13 @@ import json
 import logging
 import random
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 import access
 from access import NotFound, UserError
@@ -210,11 +210,9 @@ def _body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 
-def _retry_after(response: httpx.Response | None) -> float | None:
-    if response is None:
-        return None
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     try:
-        seconds = float(response.headers.get("retry-after", ""))
+        seconds = float(headers.get("retry-after", ""))
     except ValueError:
         return None  # the HTTP-date form is rare from webhook receivers; our own backoff applies
     return seconds if seconds >= 0 else None
@@ -238,7 +236,7 @@ class HttpSender:
     def __init__(
         self,
         repos: Repositories,
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         *,
         policy: RetryPolicy,
         allow_loopback_http: bool,
@@ -274,24 +272,22 @@ class HttpSender:
             "content-type": "application/json",
             "user-agent": USER_AGENT,
         }
-        response: httpx.Response | None = None
         try:
             async with (
                 asyncio.timeout(self.timeout),  # the whole attempt, not only each read
-                self.http.stream(
-                    "POST", endpoint.url, content=body, headers=headers, timeout=self.timeout, follow_redirects=False
-                ) as response,
+                self.http.post(endpoint.url, data=body, headers=headers, allow_redirects=False) as response,
             ):
-                await _drain(response)
-        except (httpx.HTTPError, TimeoutError, OSError) as exc:
+                await response.content.read(MAX_RESPONSE_BYTES)  # a little, so the connection can be reused
+                status = response.status
+                retry_after = _retry_after(response.headers)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc
-        status = response.status_code
         if 200 <= status < 300:
             return status
         if status == 410:
             raise PermanentFailure("the receiver answered 410 Gone", status=status, target_gone=True)
         # 429, 5xx, other 4xx (a receiver's bug may get fixed), 3xx (redirects are not followed)
-        raise TemporaryFailure(f"HTTP {status}", retry_after=_retry_after(response), status=status)
+        raise TemporaryFailure(f"HTTP {status}", retry_after=retry_after, status=status)
 
     async def gave_up(self, item: OutboxItem, reason: str, now: datetime, *, target_gone: bool) -> None:
         if not target_gone:
@@ -317,7 +313,7 @@ class WebhookService:
         self,
         repos: Repositories,
         settings: Settings,
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         *,
         clock: Callable[[], datetime],
         rng: Callable[[], float] = random.random,
@@ -498,12 +494,3 @@ def _check_events(events: list[str] | None) -> tuple[str, ...]:
     if not events:
         raise UserError(f"Subscribe to at least one event: {', '.join(EVENT_TYPES)}.")
     return tuple(t for t in EVENT_TYPES if t in events)
-
-
-async def _drain(response: httpx.Response) -> None:
-    """Read a little of the answer so the connection can be reused; we only need the status."""
-    read = 0
-    async for chunk in response.aiter_raw():
-        read += len(chunk)
-        if read > MAX_RESPONSE_BYTES:
-            return

@@ -135,15 +135,23 @@ class DeliveryWorker:
         gate = asyncio.Semaphore(self.concurrency)
         while True:
             async with self.repos.db.transaction():  # committed rows only (see the module docstring)
-                batch = [r for r in await self.repos.outbox.due(queue, now, kinds=sorted(served)) if r.id not in seen]
+                due = await self.repos.outbox.due(queue, now, limit=BATCH, kinds=sorted(served))
+                batch = [r for r in due if r.id not in seen]
             if not batch:
                 return total
             seen.update(r.id for r in batch)
             targets: OrderedDict[str, list[OutboxItem]] = OrderedDict()
             for row in batch:
                 targets.setdefault(row.target, []).append(row)
-            for result in await asyncio.gather(*(self._target(gate, rows, now) for rows in targets.values())):
-                total.add(result)
+            sent: list[tuple[int, int | None]] = []
+            try:
+                for result in await asyncio.gather(*(self._target(gate, rows, now, sent) for rows in targets.values())):
+                    total.add(result)
+            finally:
+                # One write for the batch's successes, not one per message: a crash before it means those
+                # messages go again, with the same msg_id, which receivers de-duplicate.
+                if sent:
+                    await self._write(lambda done=sent: self.repos.outbox.mark_sent_many(done, now))
 
     async def deliver_key(self, key: str) -> OutboxItem | None:
         """Attempt one row now, out of turn (an API key DM a moderator waits for); returns it afterwards."""
@@ -156,11 +164,13 @@ class DeliveryWorker:
             await self._one(item, self.clock())
         return await self.repos.outbox.by_key(key)
 
-    async def _target(self, gate: asyncio.Semaphore, rows: list[OutboxItem], now: datetime) -> Round:
+    async def _target(
+        self, gate: asyncio.Semaphore, rows: list[OutboxItem], now: datetime, sent: list[tuple[int, int | None]]
+    ) -> Round:
         result = Round()
         async with gate:
             for index, row in enumerate(rows):
-                outcome = await self._one(row, now)
+                outcome = await self._one(row, now, sent)
                 result.attempted += 1
                 if outcome == "sent":
                     result.sent += 1
@@ -174,8 +184,10 @@ class DeliveryWorker:
                     break
         return result
 
-    async def _one(self, item: OutboxItem, now: datetime) -> str:
-        """One attempt: "sent", "retry", "failed" or "target_gone". Never raises (a bug is a retry)."""
+    async def _one(self, item: OutboxItem, now: datetime, sent: list[tuple[int, int | None]] | None = None) -> str:
+        """One attempt: "sent", "retry", "failed" or "target_gone". Never raises (a bug is a retry).
+
+        A success is recorded at once, or appended to `sent` for the caller to record with its batch."""
         sender = self._senders[item.kind]
         policy = sender.policy or self.policy
         try:
@@ -194,7 +206,10 @@ class DeliveryWorker:
             error = f"internal error: {exc}"
             await self._write(lambda: self.repos.outbox.retry_later(item.id, error, now + wait))
             return "retry"
-        await self._write(lambda: self.repos.outbox.mark_sent(item.id, now, status))
+        if sent is not None:
+            sent.append((item.id, status))
+        else:
+            await self._write(lambda: self.repos.outbox.mark_sent(item.id, now, status))
         return "sent"
 
     async def _retry_or_give_up(
@@ -293,6 +308,8 @@ def _classify(exc: Exception) -> str:
     return "unexpected"
 
 
+#: Rows read per round: enough for one signal's fan-out to every endpoint, so no round waits on a straggler.
+BATCH = 1000
 DISCORD_KINDS = frozenset({"alert", "watch_dm", "digest", "message", "dm"})
 
 

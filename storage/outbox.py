@@ -229,6 +229,15 @@ class OutboxRepository:
             (to_db(at), status, item_id),
         )
 
+    async def mark_sent_many(self, sent: Iterable[tuple[int, int | None]], at: datetime) -> None:
+        """`mark_sent` for a batch of (row id, status) in one statement."""
+        stamp = to_db(at)
+        await self._db.conn.executemany(
+            "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_status = ?, last_error = NULL, "
+            "payload = CASE WHEN json_extract(payload, '$.sensitive') THEN '{}' ELSE payload END WHERE id = ?",
+            [(stamp, status, item_id) for item_id, status in sent],
+        )
+
     async def retry_later(self, item_id: int, error: str, next_attempt_at: datetime, status: int | None = None) -> None:
         await self._db.conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_status = ?, last_error = ?, next_attempt_at = ? "
