@@ -40,6 +40,7 @@ from api.usage import AnomalyCallback, UsageRecorder
 from config.settings import Settings
 from domain.api import ApiKey
 from engine.clock import utc_now as _utc_now
+from services.audit import AuditCache
 from services.freshness import DataVersion
 from services.keys import KeyCache, authenticate_cached, watch
 
@@ -116,6 +117,7 @@ class ApiContext:
     keys: KeyCache = field(default_factory=KeyCache)
     responses: ResponseCache = field(default_factory=ResponseCache)
     data: DataVersion | None = None
+    audits: AuditCache = field(default_factory=AuditCache)
 
     @classmethod
     def create(

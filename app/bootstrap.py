@@ -175,6 +175,7 @@ def build_web(app: App) -> WebServer:
     app.api = install_api(
         server.app, app.settings, app.repos, clock=app.clock, webhooks=app.webhooks, on_anomaly=app.fanout.anomaly
     )
+    app.api.audits = app.ctx.audits  # one audit cache for the bot and the API
     stripe = app.settings.stripe
     if app.billing is not None and stripe.webhook_secret is not None:
         from billing.webhook import WEBHOOK_PATH, stripe_webhook

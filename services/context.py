@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from config.settings import Settings
 from engine.clock import utc_now
 from engine.service import EngineService
+from services.audit import AuditCache
 from storage import Repositories
 
 
@@ -18,3 +19,4 @@ class ServiceContext:
     repos: Repositories
     engine: EngineService
     clock: Callable[[], datetime] = utc_now
+    audits: AuditCache = field(default_factory=AuditCache)

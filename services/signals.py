@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 import access
 from access import Feature, NotFound, SignalView, Viewer
-from engine.integrity import build_audit
 from engine.models import Grade, Market, Signal, SignalType
 from engine.presets import needs_audit, passes
 from engine.reports import AuditReport
@@ -30,18 +29,9 @@ def preset_names(ctx: ServiceContext) -> dict[str, str]:
 
 
 async def audit(ctx: ServiceContext) -> AuditReport:
-    """The audit, rebuilt only when grading has moved on (every surface and preset filter reads it)."""
-    version = await ctx.repos.grades.version()
-    cached = _AUDITS.get(id(ctx.repos))
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    report = await build_audit(ctx.repos, ctx.settings)
-    _AUDITS[id(ctx.repos)] = (version, report)
-    return report
-
-
-#: Per database (a process has one): (grading version, report). Not settings-dependent across a process.
-_AUDITS: dict[int, tuple[tuple[object, ...], AuditReport]] = {}
+    """The audit, rebuilt only when grading has moved on (every surface and preset filter reads it); the
+    cache is the context's own (`ctx.audits`), shared by the bot's and the API's contexts at the wiring."""
+    return await ctx.audits.get(ctx.repos, ctx.settings)
 
 
 async def game_heat(ctx: ServiceContext, game_id: str, viewer: Viewer, now: datetime) -> int:
