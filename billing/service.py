@@ -121,17 +121,18 @@ class BillingService:
         if existing is not None and (existing.guild_id, existing.user_id) != (guild_id, user_id):
             raise UserError(f"{customer_id} is already linked to <@{existing.user_id}>. Unlink them first.")
         now = self.ctx.clock()
-        async with self.ctx.repos.db.transaction():
+        async with self.ctx.repos.db.transaction():  # the link and the mod-log post it owes commit together
             await self.ctx.repos.billing.link(BillingLink(guild_id, user_id, customer_id, by, now))
-        await self._mod_log(guild_id, f"<@{by}> linked <@{user_id}> to Stripe customer {customer_id}.")
+            await self.mod_log(guild_id, f"<@{by}> linked <@{user_id}> to Stripe customer {customer_id}.")
         return await self.sync_member(guild_id, user_id)
 
     async def unlink(self, guild_id: int, user_id: int, by: int) -> SyncResult:
         async with self.ctx.repos.db.transaction():
             removed = await self.ctx.repos.billing.unlink(guild_id, user_id)
+            if removed:
+                await self.mod_log(guild_id, f"<@{by}> unlinked <@{user_id}> from Stripe.")
         if not removed:
             raise UserError(f"<@{user_id}> has no Stripe customer linked.")
-        await self._mod_log(guild_id, f"<@{by}> unlinked <@{user_id}> from Stripe.")
         return await self.sync_member(guild_id, user_id, unlinked_too=True)  # Stripe no longer backs their Pro
 
     # ------------------------------------------------------------------ sync
@@ -255,8 +256,9 @@ class BillingService:
         async with self.ctx.repos.db.transaction():
             await self.ctx.repos.outbox.enqueue_dm(event, subject, user_id, text, self.ctx.clock())
 
-    async def _mod_log(self, guild_id: int, text: str) -> None:
-        """Owe the moderators' log a post (an outbox row), when a mod-log channel is set."""
+    async def mod_log(self, guild_id: int, text: str) -> None:
+        """Owe the moderators' log a post (an outbox row), when a mod-log channel is set; inside the caller's
+        transaction when one is open, so the post commits with the action it reports."""
         log.info("mod-log %s: %s", guild_id, text)
         channel_id = self._stripe.mod_log_channel
         if not channel_id:
@@ -285,7 +287,7 @@ class BillingService:
             who = f" (asked by <@{by}>)" if by is not None else ""
             summary = f"Billing reconcile{who}: {len(results)} members checked, {len(changed)} changed"
             summary += f", {failures} failed (retried next run)" if failures else ""
-            await self._mod_log(guild_id, "\n".join([summary + ".", *lines])[:1900])
+            await self.mod_log(guild_id, "\n".join([summary + ".", *lines])[:1900])
         return results
 
     # ------------------------------------------------------------------ webhooks
@@ -360,7 +362,7 @@ class BillingService:
             await self.ctx.repos.billing.link(
                 BillingLink(int(guild), int(user), customer_id, int(user), self.ctx.clock())
             )
-        await self._mod_log(int(guild), f"<@{user}> subscribed through Checkout (customer {customer_id}).")
+            await self.mod_log(int(guild), f"<@{user}> subscribed through Checkout (customer {customer_id}).")
 
     @staticmethod
     async def _unavailable_is_user_error(awaitable):

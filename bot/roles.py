@@ -3,7 +3,6 @@ are outbox rows, sent by the one worker through `bot.delivery`.)"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -50,15 +49,3 @@ class DiscordRoles:
             await member.add_roles(role, reason=text)
         else:
             await member.remove_roles(role, reason=text)
-
-    async def mod_log(self, guild_id: int, text: str) -> None:
-        """Owe the moderators' log a post: an outbox row the worker sends (kept for callers outside billing)."""
-        channel_id = self.bot.ctx.settings.stripe.mod_log_channel
-        log.info("mod-log %s: %s", guild_id, text)
-        if not channel_id:
-            return
-        now = self.bot.ctx.clock()
-        subject = hashlib.sha256(f"{guild_id}\x1f{now.isoformat()}\x1f{text}".encode()).hexdigest()[:20]
-        repos = self.bot.ctx.repos
-        async with repos.db.transaction():
-            await repos.outbox.enqueue_post("billing.mod_log", subject, channel_id, text, now)

@@ -87,7 +87,7 @@ class Billing(commands.GroupCog, group_name="billing", group_description="Your p
         await interaction.response.defer(thinking=True, ephemeral=True)
         if member is not None:
             result = await billing.sync_member(interaction.guild_id, member.id)
-            await billing.roles.mod_log(
+            await billing.mod_log(
                 interaction.guild_id, f"{interaction.user.mention} synced {member.mention}: {render.sync_line(result)}"
             )
             await interaction.followup.send(render.sync_line(result), ephemeral=True)
