@@ -8,11 +8,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import access
-from access import Feature, UserError, Viewer
+from access import Feature, NotFound, UserError, Viewer
+from config.settings import BetSettings, Settings
 from engine.clv import Ungradable, close_usable, grade_bet
 from engine.events import ClosedGame
-from engine.models import MARKET_SIDES, Bet, BetGrade, Game, Market, Side
-from engine.odds import InvalidPrice, validate_american
+from engine.models import MARKET_SIDES, Bet, BetGrade, Consensus, Game, Market, Side
+from engine.odds import InvalidPrice, implied_probability, probability_to_american, validate_american
 from services.context import ServiceContext
 from services.games import find_game, matchup, parse_market
 from storage import SCHEDULED
@@ -25,7 +26,7 @@ MAX_BOOK = 40
 
 
 def parse_side(market: Market, text: str, game: Game) -> Side:
-    """Accept "home"/"away"/"over"/"under" or a team name."""
+    """Accept "home"/"away"/"over"/"under" or a team name: a side the market has."""
     value = (text or "").strip().casefold()
     allowed = MARKET_SIDES[market]
     for side in allowed:
@@ -36,7 +37,9 @@ def parse_side(market: Market, text: str, game: Game) -> Side:
             return Side.HOME
         if value == game.away_team.casefold():
             return Side.AWAY
-    names = " or ".join(game.side_label(market, side) for side in allowed)
+        names = f"{game.home_team} (home) or {game.away_team} (away)"
+    else:
+        names = "Over or Under"
     raise UserError(f"Side must be {names} for {market.value}.")
 
 
@@ -58,11 +61,75 @@ def parse_line(market: Market, text: str | None) -> float | None:
     return value
 
 
-def parse_price(price: int) -> int:
+def parse_price(price: int, rules: BetSettings) -> int:
+    """An American price a book could quote: never between -100 and +100, and within the configured bounds."""
     try:
-        return validate_american(price)
+        validate_american(price)
     except InvalidPrice:
-        raise UserError(f"The price must be American odds like -110 or +150, not {price}.") from None
+        raise UserError(
+            f"The price must be American odds like -110 or +150: {price} is impossible "
+            "(a price is -100 or below, or +100 or above)."
+        ) from None
+    if not rules.min_price <= price <= rules.max_price:
+        raise UserError(
+            f"A price of {price:+d} is outside the accepted range: at least {rules.min_price:+d} "
+            f"and at most {rules.max_price:+d}."
+        )
+    return price
+
+
+def _signed(market: Market, point: float) -> str:
+    return f"{point:+g}" if market == Market.SPREADS else f"{point:g}"
+
+
+def _pct(prob: float) -> str:
+    return f"{100 * prob:.1f}%"
+
+
+def points_better(market: Market, side: Side, point: float, market_point: float) -> float:
+    """How many points `point` is better for the bettor than the market's number for the same side."""
+    if market == Market.SPREADS or side == Side.UNDER:
+        return point - market_point  # more points for the side, a higher under
+    return market_point - point  # a lower over
+
+
+def check_against_market(
+    game: Game, consensus: Consensus, side: Side, point: float | None, price: int, settings: Settings
+) -> None:
+    """The bet's number must be one the market offers now (see `[bets]` in config.toml), else UserError."""
+    rules = settings.bets
+    market = consensus.market
+    label = game.side_label(market, side)
+    fair = consensus.side_prob(side)
+    what = label
+    if market != Market.H2H:
+        current = consensus.side_point(side)
+        if point is None or current is None:
+            raise UserError(f"There is no {market.value} line for {matchup(game)} right now.")
+        if market == Market.SPREADS and point * current < 0:
+            role, other_role = ("favourite", "underdog") if current < 0 else ("underdog", "favourite")
+            other = game.side_label(market, Side.AWAY if side == Side.HOME else Side.HOME)
+            raise UserError(
+                f"{label} is the {role} at {_signed(market, current)} now; {_signed(market, point)} is the "
+                f"{other_role}'s number. To back {other}, pick {other} as the side."
+            )
+        distance = abs(point - current)
+        if distance > rules.max_points_from_market:
+            raise UserError(
+                f"The market is {label} {_signed(market, current)} now; a bet at {_signed(market, point)} is "
+                f"more than {rules.max_points_from_market:g} points away."
+            )
+        # Each point better for the bettor is worth `prob_per_point` (the engine's approximation).
+        per_point = settings.dislocation.prob_per_point.for_market(market.value)
+        fair = min(0.99, max(0.01, fair + points_better(market, side, point, current) * per_point))
+        what = f"{label} {_signed(market, point)} about"
+    implied = implied_probability(price)
+    if abs(implied - fair) > rules.max_prob_from_market:
+        raise UserError(
+            f"The market makes {what} {_pct(fair)} now (a fair price of {probability_to_american(fair):+d}); "
+            f"{price:+d} implies {_pct(implied)}, more than {100 * rules.max_prob_from_market:g} percentage points "
+            "away."
+        )
 
 
 async def log_bet(
@@ -77,6 +144,8 @@ async def log_bet(
     book: str | None,
     now: datetime,
 ) -> tuple[Bet, Game]:
+    """Log a bet, if it is one a book could have taken now: a sane price, a side the market has and a
+    number near the market (`[bets]` in config.toml), on a game that has not tipped."""
     access.require(viewer, Feature.CLV_TRACKING)
     market_value = parse_market(market)
     stored = await find_game(ctx, game, now)
@@ -93,13 +162,71 @@ async def log_bet(
         market=market_value,
         side=parse_side(market_value, side, stored.game),
         point=parse_line(market_value, line),
-        price=parse_price(price),
+        price=parse_price(price, ctx.settings.bets),
         book=book_key,
         placed_at=now,
     )
+    consensus = await ctx.repos.consensus.latest_before(stored.game.id, market_value, now + timedelta(microseconds=1))
+    if consensus is None:
+        raise UserError(
+            f"There is no {market_value.value} market for {matchup(stored.game)} yet; a bet is checked against "
+            "the market when it is logged."
+        )
+    check_against_market(stored.game, consensus, bet.side, bet.point, bet.price, ctx.settings)
     async with ctx.repos.db.transaction():
         bet_id = await ctx.repos.bets.insert(bet)
     return replace(bet, id=bet_id), stored.game
+
+
+def _no_such_bet(text: object) -> NotFound:
+    shown = str(text).strip()[:20]
+    return NotFound(f"You have no bet #{shown.lstrip('#')}. `/bet list` shows yours.")
+
+
+def parse_bet_id(text: str | int) -> int:
+    value = str(text).strip().lstrip("#")
+    if not value.isdigit() or len(value) > 18:
+        raise _no_such_bet(text)
+    return int(value)
+
+
+async def deletable_bets(ctx: ServiceContext, viewer: Viewer, now: datetime) -> list[tuple[Bet, Game]]:
+    """The member's bets `/bet delete` accepts (ungraded, game not tipped), newest first; none for Community."""
+    if not access.allows(viewer.tier, Feature.CLV_TRACKING):
+        return []
+    rows = []
+    for bet in await ctx.repos.bets.open_for_member(viewer.guild_id, viewer.user_id, now):
+        stored = await ctx.repos.games.get(bet.game_id)
+        if stored is not None:
+            rows.append((bet, stored.game))
+    return rows
+
+
+async def delete_bet(ctx: ServiceContext, viewer: Viewer, bet_id: str | int, now: datetime) -> tuple[Bet, Game]:
+    """Delete one of the member's own bets before its game tips (the close is fixed at tip-off).
+
+    Another member's bet and an unknown id get the same answer, so ids reveal nothing. A graded bet is
+    part of the record and stays."""
+    access.require(viewer, Feature.CLV_TRACKING)
+    number = parse_bet_id(bet_id)
+    found = await ctx.repos.bets.get(number)
+    if found is None or found[0].guild_id != viewer.guild_id or found[0].user_id != viewer.user_id:
+        raise _no_such_bet(number)
+    bet, grade = found
+    if grade is not None:
+        raise UserError(f"Bet #{number} has been graded against the close; graded bets stay on your record.")
+    stored = await ctx.repos.games.get(bet.game_id)
+    if stored is None:
+        raise _no_such_bet(number)
+    if stored.status != SCHEDULED or stored.scheduled_tip <= now:
+        raise UserError(
+            f"{matchup(stored.game)} has tipped off; bet #{number} is graded against the close and cannot be deleted."
+        )
+    async with ctx.repos.db.transaction():
+        deleted = await ctx.repos.bets.delete(number, viewer.guild_id, viewer.user_id)
+    if not deleted:
+        raise UserError(f"Bet #{number} has been graded against the close; graded bets stay on your record.")
+    return bet, stored.game
 
 
 async def member_bets(ctx: ServiceContext, viewer: Viewer, since: datetime | None = None):

@@ -86,6 +86,36 @@ class BetRepository:
         ) as cur:
             return [(_bet(row), _grade(row, 10)) for row in await cur.fetchall()]
 
+    async def get(self, bet_id: int) -> tuple[Bet, BetGrade | None] | None:
+        """One bet by id with its grade, whoever logged it (callers check the owner)."""
+        async with self._db.conn.execute(
+            f"SELECT {_BET_COLUMNS}, {_GRADE_COLUMNS} FROM bets b LEFT JOIN bet_grades g ON g.bet_id = b.id "  # noqa: S608
+            "WHERE b.id = ?",
+            (bet_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None else (_bet(row), _grade(row, 10))
+
+    async def open_for_member(self, guild_id: int, user_id: int, now: datetime, limit: int = 25) -> builtins.list[Bet]:
+        """A member's bets that can still be deleted: ungraded, on a game still scheduled to tip after `now`."""
+        async with self._db.conn.execute(
+            f"SELECT {_BET_COLUMNS} FROM bets b JOIN games gm ON gm.id = b.game_id "  # noqa: S608
+            "LEFT JOIN bet_grades g ON g.bet_id = b.id "
+            "WHERE b.guild_id = ? AND b.user_id = ? AND g.bet_id IS NULL AND gm.status = 'scheduled' "
+            "AND gm.scheduled_tip > ? ORDER BY b.placed_at DESC, b.id DESC LIMIT ?",
+            (str(guild_id), str(user_id), to_db(now), limit),
+        ) as cur:
+            return [_bet(row) for row in await cur.fetchall()]
+
+    async def delete(self, bet_id: int, guild_id: int, user_id: int) -> bool:
+        """Delete a member's own bet; a bet with a grade is part of the record and is never deleted."""
+        async with self._db.conn.execute(
+            "DELETE FROM bets WHERE id = ? AND guild_id = ? AND user_id = ? "
+            "AND NOT EXISTS (SELECT 1 FROM bet_grades g WHERE g.bet_id = bets.id)",
+            (bet_id, str(guild_id), str(user_id)),
+        ) as cur:
+            return cur.rowcount > 0
+
     async def for_member_game(self, guild_id: int, user_id: int, game_id: str) -> builtins.list[Bet]:
         async with self._db.conn.execute(
             f"SELECT {_BET_COLUMNS} FROM bets b WHERE b.guild_id = ? AND b.user_id = ? AND b.game_id = ? "  # noqa: S608

@@ -27,6 +27,7 @@ EXPECTED = {
     "alerts dm",
     "bet log",
     "bet list",
+    "bet delete",
     "clv",
     "export",
     "upgrade",

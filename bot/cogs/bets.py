@@ -1,4 +1,4 @@
-"""/bet log|list and /clv: Pro CLV tracking of a member's own bets."""
+"""/bet log|list|delete and /clv: Pro CLV tracking of a member's own bets."""
 
 from __future__ import annotations
 
@@ -10,11 +10,29 @@ from discord.ext import commands
 
 from bot import render
 from bot.common import MARKET_CHOICES, game_autocomplete, viewer_of
+from engine.models import Bet, Game
 from services import bets
 from services.games import matchup
 
 if TYPE_CHECKING:
     from bot.client import StratumBot
+
+
+def _described(bet: Bet, game: Game) -> str:
+    number = render.number(bet.market, bet.point, bet.price)
+    return f"#{bet.id} {matchup(game)} · {game.side_label(bet.market, bet.side)} {number}"
+
+
+async def open_bet_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """The member's own bets that can still be deleted."""
+    bot: StratumBot = interaction.client  # type: ignore[assignment]
+    rows = await bets.deletable_bets(bot.ctx, viewer_of(interaction), bot.ctx.clock())
+    needle = current.strip().lstrip("#").casefold()
+    return [
+        app_commands.Choice(name=_described(bet, game)[:100], value=str(bet.id))
+        for bet, game in rows
+        if needle in _described(bet, game).casefold()
+    ][:25]
 
 
 @app_commands.guild_only()
@@ -62,6 +80,14 @@ class Bets(commands.GroupCog, group_name="bet", group_description="Track your be
             "It is graded against the closing line at tip-off.",
             ephemeral=True,
         )
+
+    @app_commands.command(name="delete", description="Delete one of your bets before its game tips off")
+    @app_commands.describe(bet="The bet (pick one of your open bets, or type its number)")
+    @app_commands.autocomplete(bet=open_bet_autocomplete)
+    async def delete(self, interaction: discord.Interaction, bet: str) -> None:
+        ctx = self.bot.ctx
+        deleted, game = await bets.delete_bet(ctx, viewer_of(interaction), bet, ctx.clock())
+        await interaction.response.send_message(f"Deleted bet {_described(deleted, game)}.", ephemeral=True)
 
     @app_commands.command(name="list", description="Your logged bets and their CLV")
     async def list(self, interaction: discord.Interaction) -> None:
