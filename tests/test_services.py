@@ -79,10 +79,10 @@ async def test_signals_respect_the_delay_and_redaction(world):
     for view in community:
         assert view.redacted and view.created_at <= horizon
         assert view.velocity is None and view.books is None and view.breakdown is None and view.entry_book is None
-    # A signal younger than ten minutes is refused to Community by id, shown to Pro.
+    # A signal younger than ten minutes is answered to Community like an unknown id, shown to Pro.
     fresh = await ctx.repos.signals.list(since=horizon, limit=1)
     if fresh:
-        with pytest.raises(access.NotFound, match="not visible yet"):
+        with pytest.raises(access.NotFound, match=r"^No signal with id"):
             await signals.one_signal(ctx, fresh[0].id, COMMUNITY, now)
         assert (await signals.one_signal(ctx, fresh[0].id, PRO, now)).books
     with pytest.raises(access.NotFound):
@@ -154,7 +154,7 @@ async def test_bets_are_pro_validated_and_graded_at_the_close(world):
     assert await ctx.repos.bets.for_member(1, PRO.user_id) == []
     bet, game = await bets.log_bet(ctx, PRO, **{**base, "side": "Atlanta Dream"}, now=now)
     assert bet.side == Side.HOME and bet.point == -4.5 and game.home_team == "Atlanta Dream"
-    total, _ = await bets.log_bet(ctx, PRO, **{**base, "market": "totals", "side": "over", "line": "150.5"}, now=now)
+    total, _ = await bets.log_bet(ctx, PRO, **{**base, "market": "totals", "side": "over", "line": "183.5"}, now=now)
     # Play the rest of the tape: the games close and the bets are graded.
     for raw in TAPE:
         if raw.fetched_at > CUT:
@@ -166,7 +166,7 @@ async def test_bets_are_pro_validated_and_graded_at_the_close(world):
     assert spread_grade.close_point == close[Market.SPREADS].side_point(Side.HOME)
     assert spread_grade.clv_points == pytest.approx(-4.5 - close[Market.SPREADS].point)
     total_grade = rows[total.id][2]
-    assert total_grade.clv_points == pytest.approx(close[Market.TOTALS].point - 150.5)
+    assert total_grade.clv_points == pytest.approx(close[Market.TOTALS].point - 183.5)
     record = await bets.clv_record(ctx, PRO)
     assert record.bets == 2 and record.graded == 2
 
