@@ -19,6 +19,7 @@ from discord.ext import commands
 from access import UserError
 from bot.common import on_app_command_error
 from bot.delivery import DiscordDelivery
+from bot.views import DYNAMIC_ITEMS, answer_stray_click
 from engine.events import GAME_CLOSED
 from services import alerts, bets
 from services.context import ServiceContext
@@ -72,6 +73,9 @@ class StratumBot(commands.Bot):
         self._first_ready = True
 
     async def setup_hook(self) -> None:
+        # Persistent components: a button's custom_id carries its state, so it answers after a restart.
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.add_listener(answer_stray_click, "on_interaction")
         for cog in COGS:
             await self.load_extension(cog)
         self.bus.subscribe(GAME_CLOSED, bets.on_game_closed(self.ctx))

@@ -17,6 +17,8 @@ import discord
 import access
 from access import Tier
 from bot import render
+from bot.common import channel_leak, find_pro_role
+from services import alerts
 from services.alerts import DeliveryFailed, DeliveryRetry
 
 if TYPE_CHECKING:
@@ -58,8 +60,7 @@ class DiscordDelivery:
         return access.tier_for_roles(roles, self.bot.ctx.settings.discord)
 
     def pro_role(self, guild: discord.Guild) -> discord.Role | None:
-        wanted = self.bot.ctx.settings.discord.pro_role
-        return discord.utils.find(lambda r: str(r.id) == wanted or r.name.casefold() == wanted.casefold(), guild.roles)
+        return find_pro_role(guild, self.bot.ctx.settings.discord.pro_role)
 
     async def _embeds(self, signals: list[Signal], tier: Tier) -> list[discord.Embed]:
         ctx = self.bot.ctx
@@ -131,6 +132,7 @@ class DiscordDelivery:
         channel = await self._channel(int(item.payload["target_id"]))
         guild = getattr(channel, "guild", None) or self.bot.get_guild(int(item.payload.get("guild_id") or 0))
         role = self.pro_role(guild) if guild else None
+        await self._still_pro_only(item, channel, role)
         content = role.mention if role else None
         mentions = discord.AllowedMentions(everyone=False, users=False, roles=[role] if role else False)
         await channel.send(
@@ -139,6 +141,25 @@ class DiscordDelivery:
             allowed_mentions=mentions,
             nonce=nonce(item),
         )
+
+    async def _still_pro_only(
+        self, item: OutboxItem, channel: discord.abc.Messageable, role: discord.Role | None
+    ) -> None:
+        """The send-time re-check of `/alerts set`: a routed channel that members who are not Pro can read
+        now gets no Pro alert. The row is given up (a held alert would post stale once fixed) and the
+        moderators are told once per channel per day, through the outbox."""
+        if not isinstance(channel, discord.abc.GuildChannel):
+            raise DeliveryFailed("the alert channel is not a server channel; no Pro alert posted")
+        leak = channel_leak(channel, role, self.bot.user.id if self.bot.user else 0)
+        if leak is None:
+            return
+        reason = leak.replace(", then run /alerts set again.", ".")
+        system = channel.guild.system_channel
+        now = self.bot.ctx.clock()
+        await alerts.report_public_channel(
+            self.bot.ctx, channel.id, channel.name, reason, now, system.id if system is not None else None
+        )
+        raise DeliveryFailed(f"not Pro-only any more, Pro alert not posted: {reason}")
 
     async def _dm(self, item: OutboxItem, signals: list[Signal]) -> None:
         guild_id, user_id = int(item.payload.get("guild_id") or 0), int(item.payload["target_id"])

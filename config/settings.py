@@ -332,6 +332,16 @@ class DeliverySettings(_Section):
     webhook_timeout_seconds: float = Field(10.0, gt=0)
 
 
+class BetSettings(_Section):
+    """What a logged bet must look like to count (services/bets.py): a price a book could quote, a
+    number near the market at the moment it is logged."""
+
+    min_price: int = Field(-10000, le=-100)
+    max_price: int = Field(10000, ge=100)
+    max_points_from_market: float = Field(1.5, ge=0)  # spreads/totals: the side's consensus number
+    max_prob_from_market: float = Field(0.05, gt=0, lt=1)  # the price's implied vs the side's no-vig consensus
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STRATUM_",
@@ -351,6 +361,7 @@ class Settings(BaseSettings):
     score: ScoreSettings = Field(default_factory=ScoreSettings)
     key_numbers: dict[str, KeyNumbers] = Field(default_factory=dict)
     clv: ClvSettings = Field(default_factory=ClvSettings)
+    bets: BetSettings = Field(default_factory=BetSettings)
     presets: dict[str, PresetSettings] = Field(default_factory=_default_presets)
     tiers: TierSettings = Field(default_factory=TierSettings)
     plans: dict[str, PlanSettings] = Field(default_factory=dict)

@@ -79,6 +79,33 @@ async def set_route(
         await ctx.repos.members.set_route(guild_id, channel_id, types, by, now)
 
 
+PUBLIC_CHANNEL_EVENT = "alerts.channel_public"
+
+
+def public_channel_notice(channel_name: str, reason: str) -> str:
+    """What the moderators are told when a routed channel stopped being Pro-only."""
+    return (
+        f"Pro alerts for #{channel_name} were not posted: {reason} "
+        "Alerts to that channel are given up (not held) until it is Pro-only again; the route is kept."
+    )
+
+
+async def report_public_channel(
+    ctx: ServiceContext, channel_id: int, channel_name: str, reason: str, now: datetime, fallback_channel_id: int | None
+) -> bool:
+    """Owe the moderators one post (the mod-log, else `fallback_channel_id`, the guild's system channel)
+    saying a routed channel became visible to members who are not Pro: once per channel per day (the
+    outbox key is the channel and the day). False when there is nowhere to post or it was already told."""
+    target = ctx.settings.stripe.mod_log_channel or fallback_channel_id
+    if not target:
+        log.warning("alert channel %s (#%s) is public; no mod-log channel to say so", channel_id, channel_name)
+        return False
+    subject = f"{channel_id}:{now.date().isoformat()}"
+    text = public_channel_notice(channel_name, reason)
+    async with ctx.repos.db.transaction():
+        return await ctx.repos.outbox.enqueue_post(PUBLIC_CHANNEL_EVENT, subject, int(target), text, now)
+
+
 async def remove_route(ctx: ServiceContext, guild_id: int, channel_id: int) -> None:
     async with ctx.repos.db.transaction():
         removed = await ctx.repos.members.remove_route(guild_id, channel_id)

@@ -82,16 +82,12 @@ async def _views(ctx: ServiceContext, signals: list[Signal], viewer: Viewer, now
 
 
 async def one_signal(ctx: ServiceContext, signal_id: str, viewer: Viewer, now: datetime) -> SignalView:
+    """One signal by id, shaped for the viewer. A signal the viewer may not see yet (younger than the
+    Community delay) is answered exactly like an unknown id, so the answer never confirms it exists."""
     text = (signal_id or "").strip()
     signal = await ctx.repos.signals.get(text) if 0 < len(text) <= 64 else None
-    if signal is None:
+    if signal is None or not access.can_see(signal, viewer.tier, now, ctx.settings.tiers):
         raise NotFound(f"No signal with id “{text[:64]}”.")
-    if not access.can_see(signal, viewer.tier, now, ctx.settings.tiers):
-        minutes = int(ctx.settings.tiers.community_delay_seconds // 60)
-        raise NotFound(
-            f"Signal {text} is not visible yet: Community sees signals {minutes} minutes after they fire. "
-            + access.UPGRADE_HINT
-        )
     return (await _views(ctx, [signal], viewer, now))[0]
 
 

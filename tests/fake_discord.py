@@ -105,6 +105,11 @@ BOT_PERMISSIONS = _P(
     mention_everyone=True,
     use_application_commands=True,
 ).value
+VIEW_CHANNEL = _P(view_channel=True).value
+#: What the bot's role is allowed in a private channel it posts alerts to.
+BOT_CHANNEL_PERMISSIONS = _P(view_channel=True, send_messages=True, embed_links=True, read_message_history=True).value
+OVERWRITE_ROLE = 0
+OVERWRITE_MEMBER = 1
 
 
 def _now_iso() -> str:
@@ -428,6 +433,16 @@ class FakeDiscord(_Waitable):
             }
         )
         self._channel_names = {cid: name for name, cid in self.channels.items()}
+        # Each channel's permission overwrites as Discord sends them (``set_channel_overwrites`` changes them
+        # and tells the bot). The alert channel is Pro-only: @everyone denied View Channel, Pro and the bot
+        # allowed; every other channel is public.
+        self.channel_overwrites: dict[int, list[dict[str, Any]]] = {}
+        if "steam-alerts" in self.channels:
+            private = [self.overwrite(self.guild_id, deny=VIEW_CHANNEL)]
+            if "Pro" in self.roles:
+                private.append(self.overwrite(self.roles["Pro"], allow=VIEW_CHANNEL))
+            private.append(self.overwrite(self.bot_role_id, allow=BOT_CHANNEL_PERMISSIONS))
+            self.channel_overwrites[self.channels["steam-alerts"]] = private
 
         # Recorded state.
         self.channel_messages: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -601,9 +616,24 @@ class FakeDiscord(_Waitable):
             "last_message_id": None,
             "flags": 0,
         }
+        data["permission_overwrites"] = [dict(o) for o in self.channel_overwrites.get(cid, [])]
         if for_user is not None:
             data["permissions"] = str(self.permissions_for(for_user))
         return data
+
+    @staticmethod
+    def overwrite(target_id: int, *, allow: int = 0, deny: int = 0, member: bool = False) -> dict[str, Any]:
+        """One permission overwrite as Discord sends it (a role's unless ``member``)."""
+        kind = OVERWRITE_MEMBER if member else OVERWRITE_ROLE
+        return {"id": str(target_id), "type": kind, "allow": str(allow), "deny": str(deny)}
+
+    async def set_channel_overwrites(self, channel: int | str, overwrites: Iterable[dict[str, Any]]) -> None:
+        """Replace a channel's permission overwrites and, when a bot is connected, dispatch CHANNEL_UPDATE
+        (a moderator editing the channel's permissions)."""
+        cid = self.channel_id(channel)
+        self.channel_overwrites[cid] = [dict(o) for o in overwrites]
+        if self.connected:
+            await self.dispatch("CHANNEL_UPDATE", self._channel_payload(cid))
 
     def _dm_payload(self, cid: int) -> dict[str, Any]:
         user_id = self._dm_channels[cid]
@@ -974,6 +1004,27 @@ class FakeDiscord(_Waitable):
                 if comp.get("custom_id") and (label is None or comp.get("label") == label):
                     return comp["custom_id"]
         raise KeyError(f"no component {label!r} on message {message_id}")
+
+    def custom_ids(self, message_id: int) -> dict[str, str]:
+        """Label → custom_id of every component on a stored message (its current state, after edits)."""
+        return {
+            comp.get("label") or comp["custom_id"]: comp["custom_id"]
+            for row in self.messages[message_id].get("components", [])
+            for comp in row.get("components", [])
+            if comp.get("custom_id")
+        }
+
+    async def click(self, message_id: int, label: str, *, user_id: int | None = None) -> InteractionRecord:
+        """Click the button labelled ``label`` on a stored message, as it is now."""
+        return await self.invoke_component(self.find_custom_id(message_id, label), message_id, user_id=user_id)
+
+    def seed_message(
+        self, channel: int | str, *, content: str = "", components: list[dict[str, Any]] | None = None, flags: int = 0
+    ) -> int:
+        """Store a message "the bot sent" earlier (say, by an older version) without the bot sending it; its id."""
+        payload = {"content": content, "components": components or []}
+        message = self._make_message(self.channel_id(channel), payload, [], webhook=True, flags=flags)
+        return int(message["id"])
 
     # ------------------------------------------------------------------ messages
 

@@ -150,7 +150,7 @@ async def test_signals_redacted_and_delayed_for_community_full_for_pro(stack):
     assert "High Confidence" in labels(pro) and "Low Noise" in labels(pro)
     assert "High Confidence" not in labels(community)
     # One click on "Low Noise" re-filters the list in place.
-    record = await fake.invoke_component("preset:low_noise", pro.message_id, user_id=PRO)
+    record = await fake.click(pro.message_id, "Low Noise", user_id=PRO)
     edited = await record.response()
     assert edited.type == 7 and "Low Noise" in edited.embeds[0]["title"]
     assert "DISLOCATION" not in _text(edited)
@@ -167,12 +167,13 @@ async def test_signal_detail_and_the_ten_minute_rule(stack):
     fields = {f["name"]: f["value"] for f in pro.embeds[0]["fields"]}
     assert fields["Books (first mover first)"].startswith(old.books[0])
     assert "Velocity" in fields and "Score breakdown" in fields
-    # A signal that just fired: Pro sees it, Community is told to wait.
+    # A signal that just fired: Pro sees it; Community is answered exactly as for an unknown id.
     fresh = replace(old, id="fresh-signal", created_at=now - timedelta(minutes=2))
     async with bot.ctx.repos.db.transaction():
         await bot.ctx.repos.signals.insert(fresh)
     refused = await _final(await fake.invoke_slash("signal", {"id": "fresh-signal"}, user_id=COMMUNITY))
-    assert refused.ephemeral and "not visible yet" in refused.content
+    unknown = await _final(await fake.invoke_slash("signal", {"id": "no-such-signal"}, user_id=COMMUNITY))
+    assert refused.ephemeral and refused.content == unknown.content.replace("no-such-signal", "fresh-signal")
     listed = await _final(await fake.invoke_slash("signals", {}, user_id=COMMUNITY))
     assert "fresh-signal" not in _text(listed)
     assert "fresh-signal" in _text(await _final(await fake.invoke_slash("signal", {"id": "fresh-signal"}, user_id=PRO)))
@@ -479,10 +480,10 @@ async def test_signal_pages_turn_with_buttons(stack):
     assert "Page 1/" in first.embeds[0]["footer"]["text"]
     pages = int(first.embeds[0]["footer"]["text"].split("/")[1].split()[0])
     assert pages > 1
-    turned = await (await fake.invoke_component("signals:next", first.message_id, user_id=PRO)).response()
+    turned = await (await fake.click(first.message_id, "▶", user_id=PRO)).response()
     assert turned.type == 7 and turned.embeds[0]["footer"]["text"].startswith(f"Page 2/{pages}")
     assert turned.embeds[0]["fields"] != first.embeds[0]["fields"]
-    other = await (await fake.invoke_component("signals:next", first.message_id, user_id=COMMUNITY)).response()
+    other = await (await fake.click(first.message_id, "▶", user_id=COMMUNITY)).response()
     assert other.ephemeral and "your own list" in other.content
 
 
@@ -494,6 +495,6 @@ async def test_a_failing_button_is_answered_with_an_apology(stack, monkeypatch, 
         raise RuntimeError("preset store on fire")
 
     monkeypatch.setattr(signal_service, "recent_signals", broken)
-    answer = await (await fake.invoke_component("preset:low_noise", first.message_id, user_id=PRO)).response()
+    answer = await (await fake.click(first.message_id, "Low Noise", user_id=PRO)).response()
     assert answer.ephemeral and answer.content.startswith("Sorry")
     assert "preset store on fire" in caplog.text
