@@ -5,28 +5,43 @@ plain-text posts and DMs (mod-log, operators, billing, API keys, anomalies).
 Thin on purpose: it maps a row to one discord.py call and Discord's answers to the worker's two kinds of
 failure — 403/404 permanent (`DeliveryFailed`), 429/5xx/network temporary (`DeliveryRetry`, with
 ``retry_after``). Every message carries the row's id as its nonce (with ``enforce_nonce``), so Discord
-itself drops a repeat sent within minutes, and a repeat is recognisable by it."""
+itself drops a repeat sent within minutes, and a repeat is recognisable by it.
+
+**One message per poll and target.** The outbox keeps one row per (signal, channel) and (signal, member)
+— the keys ``signal.created:<signal>:channel:<id>`` / ``…:dm:<guild>:<user>`` stay per signal, so a
+re-fan-out is still a no-op. When the worker hands over the first of a target's due rows, the sender
+takes the rows right behind it in the target's order (same kind, same poll: the same ``created_at``, the
+same guild) and posts them as one message, up to Discord's 10 embeds and 6000 characters; the rest go as
+further messages. The rows so carried are remembered, and when the worker hands them over next (it serves
+a target's rows one after the other) they are reported sent without a second post. The message carries the
+first row's nonce, so a repeat after a crash (the group is formed again from the same pending rows) is
+dropped by Discord like any other. A failed post carries nobody: the rows wait with the first one.
+
+**What an alert shows.** Heat is computed at send time for the viewer's tier by `services.signals.game_heat`
+(what `/signal` shows); the title carries the side, number and price (`render.alert_title`), the description
+the age. A channel alert whose newest signal is older than ``discord.alert_ping_max_age_seconds`` is still
+posted but pings nobody, and says how old it is."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import discord
 
 import access
-from access import Tier
+from access import Tier, Viewer
 from bot import render
 from bot.common import channel_leak, find_pro_role
 from services import alerts
 from services.alerts import DeliveryFailed, DeliveryRetry
+from services.signals import game_heat
 
 if TYPE_CHECKING:
     from storage.outbox import OutboxItem
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from bot.client import StratumBot
     from engine.models import Signal
 
@@ -34,6 +49,10 @@ log = logging.getLogger(__name__)
 
 
 KINDS = frozenset({"alert", "watch_dm", "digest", "message", "dm"})
+#: Kinds whose rows of one poll for one target go out together.
+GROUPED = frozenset({"alert", "watch_dm"})
+#: Due rows scanned for a row's companions (the worker reads as many per round).
+GROUP_SCAN = 1000
 
 
 def nonce(item: OutboxItem) -> str:
@@ -47,6 +66,7 @@ class DiscordDelivery:
     def __init__(self, bot: StratumBot, policy=None) -> None:
         self.bot = bot
         self.policy = policy  # the outbox's retry policy with Discord's limits (set by the app)
+        self._carried: dict[int, int] = {}  # row id -> id of the row whose message carried it
 
     def ready(self) -> bool:
         return self.bot.is_ready()
@@ -62,12 +82,17 @@ class DiscordDelivery:
     def pro_role(self, guild: discord.Guild) -> discord.Role | None:
         return find_pro_role(guild, self.bot.ctx.settings.discord.pro_role)
 
-    async def _embeds(self, signals: list[Signal], tier: Tier) -> list[discord.Embed]:
+    async def _embeds(self, signals: list[Signal], tier: Tier, now: datetime) -> list[discord.Embed]:
+        """The signals as `tier` sees them, with the heat `/signal` would show now (`game_heat`)."""
         ctx = self.bot.ctx
+        viewer = Viewer(tier)
+        heats: dict[str, int] = {}
         embeds = []
         for signal in signals:
+            if signal.game_id not in heats:
+                heats[signal.game_id] = await game_heat(ctx, signal.game_id, viewer, now)
             stored = await ctx.repos.games.get(signal.game_id)
-            view = access.view_signal(signal, tier)
+            view = access.view_signal(signal, tier, heats[signal.game_id])
             embeds.append(render.signal_embed(view, stored.game if stored else None))
         return embeds
 
@@ -75,24 +100,70 @@ class DiscordDelivery:
         repos = self.bot.ctx.repos
         return [s for s in [await repos.signals.get(i) for i in item.payload.get("signal_ids", [])] if s]
 
+    async def _companions(self, item: OutboxItem, now: datetime) -> list[OutboxItem]:
+        """`item` and the due rows right behind it in its target's order that belong to the same message:
+        same kind, same poll (same `created_at`), same guild; none carried already."""
+        if item.kind not in GROUPED:
+            return [item]
+        repos = self.bot.ctx.repos
+        async with repos.db.transaction():  # committed rows only, as the worker reads them
+            due = await repos.outbox.due(item.queue, now, limit=GROUP_SCAN)
+        rows = sorted(
+            (r for r in due if r.target == item.target and r.id >= item.id and r.id not in self._carried),
+            key=lambda r: r.id,
+        )
+        if not rows or rows[0].id != item.id:
+            return [item]
+        group = [item]
+        for row in rows[1:]:
+            same = row.kind == item.kind and row.created_at == item.created_at
+            if not same or row.payload.get("guild_id") != item.payload.get("guild_id"):
+                break  # another kind or poll: its own message, in its turn
+            group.append(row)
+        return group
+
+    async def _message(
+        self, item: OutboxItem, now: datetime, tier: Tier
+    ) -> tuple[list[OutboxItem], list[Signal], list[discord.Embed]]:
+        """The rows one message carries (`item` first), their signals and embeds, within Discord's limits."""
+        rows: list[OutboxItem] = []
+        signals: list[Signal] = []
+        embeds: list[discord.Embed] = []
+        size = 0
+        for row in await self._companions(item, now):
+            row_signals = await self._signals(row)
+            row_embeds = await self._embeds(row_signals, tier, now)
+            row_size = sum(render.embed_size(e) for e in row_embeds)
+            too_many = len(embeds) + len(row_embeds) > render.MESSAGE_EMBEDS_MAX
+            if rows and (too_many or size + row_size > render.EMBED_TOTAL_MAX):
+                break
+            rows.append(row)
+            signals += row_signals
+            embeds += row_embeds
+            size += row_size
+        return rows, signals, embeds[: render.MESSAGE_EMBEDS_MAX]
+
+    def _carry(self, rows: list[OutboxItem]) -> None:
+        for row in rows[1:]:
+            self._carried[row.id] = rows[0].id
+
     async def send(self, item: OutboxItem, now: datetime | None = None) -> int | None:
+        if self._carried.pop(item.id, None) is not None:
+            return None  # went out in the message of an earlier row of its target
+        now = now or self.bot.ctx.clock()
         try:
             if item.kind == "message":
                 await self._text(item)
             elif item.kind == "dm":
                 await self._text_dm(item)
+            elif item.kind == "alert":
+                await self._channel_alert(item, now)
+            elif item.kind == "watch_dm":
+                await self._dm(item, now)
+            elif item.kind == "digest":
+                await self._digest(item, now)
             else:
-                signals = await self._signals(item)
-                if not signals:
-                    return None
-                if item.kind == "alert":
-                    await self._channel_alert(item, signals)
-                elif item.kind == "watch_dm":
-                    await self._dm(item, signals)
-                elif item.kind == "digest":
-                    await self._digest(item, signals)
-                else:
-                    raise DeliveryFailed(f"unknown outbox kind {item.kind!r}")
+                raise DeliveryFailed(f"unknown outbox kind {item.kind!r}")
         except discord.RateLimited as exc:
             raise DeliveryRetry("rate limited", exc.retry_after, 429) from exc
         except (discord.Forbidden, discord.NotFound) as exc:
@@ -128,19 +199,25 @@ class DiscordDelivery:
         user = await self._user(int(item.payload["user_id"]))
         await user.send(item.payload["text"][:2000], allowed_mentions=discord.AllowedMentions.none(), nonce=nonce(item))
 
-    async def _channel_alert(self, item: OutboxItem, signals: list[Signal]) -> None:
+    async def _channel_alert(self, item: OutboxItem, now: datetime) -> None:
         channel = await self._channel(int(item.payload["target_id"]))
         guild = getattr(channel, "guild", None) or self.bot.get_guild(int(item.payload.get("guild_id") or 0))
         role = self.pro_role(guild) if guild else None
         await self._still_pro_only(item, channel, role)
-        content = role.mention if role else None
-        mentions = discord.AllowedMentions(everyone=False, users=False, roles=[role] if role else False)
-        await channel.send(
-            content=content,
-            embeds=await self._embeds(signals, Tier.PRO),
-            allowed_mentions=mentions,
-            nonce=nonce(item),
-        )
+        rows, signals, embeds = await self._message(item, now, Tier.PRO)
+        if not embeds:
+            self._carry(rows)
+            return
+        newest = max(s.created_at for s in signals)
+        max_age = self.bot.ctx.settings.discord.alert_ping_max_age_seconds
+        if (now - newest).total_seconds() <= max_age:
+            content = role.mention if role else None
+            mentions = discord.AllowedMentions(everyone=False, users=False, roles=[role] if role else False)
+        else:  # late (an outage, a backlog): posted for the record, pinging nobody
+            content = render.late_note(newest, max_age)
+            mentions = discord.AllowedMentions.none()
+        await channel.send(content=content, embeds=embeds, allowed_mentions=mentions, nonce=nonce(item))
+        self._carry(rows)
 
     async def _still_pro_only(
         self, item: OutboxItem, channel: discord.abc.Messageable, role: discord.Role | None
@@ -161,23 +238,29 @@ class DiscordDelivery:
         )
         raise DeliveryFailed(f"not Pro-only any more, Pro alert not posted: {reason}")
 
-    async def _dm(self, item: OutboxItem, signals: list[Signal]) -> None:
+    async def _dm(self, item: OutboxItem, now: datetime) -> None:
         guild_id, user_id = int(item.payload.get("guild_id") or 0), int(item.payload["target_id"])
         if self.tier_of(guild_id, user_id) != Tier.PRO:
             raise DeliveryFailed("the member is not Pro (any more); no DM")
-        user = await self._user(user_id)
-        await user.send(
-            embeds=await self._embeds(signals, Tier.PRO),
-            allowed_mentions=discord.AllowedMentions.none(),
-            nonce=nonce(item),
-        )
+        rows, _, embeds = await self._message(item, now, Tier.PRO)
+        if embeds:
+            user = await self._user(user_id)
+            await user.send(embeds=embeds, allowed_mentions=discord.AllowedMentions.none(), nonce=nonce(item))
+        self._carry(rows)
 
-    async def _digest(self, item: OutboxItem, signals: list[Signal]) -> None:
+    async def _digest(self, item: OutboxItem, now: datetime) -> None:
+        signals = await self._signals(item)
+        if not signals:
+            return
         channel = await self._channel(int(item.payload["target_id"]))
         minutes = int(self.bot.ctx.settings.tiers.community_delay_seconds // 60)
-        await channel.send(
-            content=f"Latest signals (Community view, {minutes} minutes delayed):",
-            embeds=(await self._embeds(signals, Tier.COMMUNITY))[:10],
-            allowed_mentions=discord.AllowedMentions.none(),
-            nonce=nonce(item),
-        )
+        embeds = await self._embeds(signals, Tier.COMMUNITY, now)
+        for index, part in enumerate(render.pack_embeds(embeds)):
+            # A row is at most 10 signals; only embeds over 6000 characters in all split it, each part
+            # with its own nonce (one nonce is one message to Discord).
+            await channel.send(
+                content=f"Latest signals (Community view, {minutes} minutes delayed):" if index == 0 else None,
+                embeds=part,
+                allowed_mentions=discord.AllowedMentions.none(),
+                nonce=nonce(item) if index == 0 else f"{nonce(item)[:-2]}{index:02d}",
+            )

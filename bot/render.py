@@ -75,10 +75,87 @@ def signal_title(view: SignalView, game: Game | None) -> str:
     return f"{view.type.value} · {MARKET_NAMES[view.market]} → {side}"
 
 
+#: The real minus sign of prices and points in alert titles ("−110", "−3.5").
+MINUS = "\u2212"
+#: Discord's limits for one message's embeds.
+MESSAGE_EMBEDS_MAX = 10
+
+
+def _minus(text: str) -> str:
+    return text.replace("-", MINUS)
+
+
+def nickname(team: str) -> str:
+    """ "Dallas Wings" → "Wings": the last word of a team's name, for short titles."""
+    return team.split()[-1] if team.split() else team
+
+
+def short_matchup(game: Game) -> str:
+    return f"{nickname(game.away_team)} @ {nickname(game.home_team)}"
+
+
+def entry_text(view: SignalView) -> str:
+    """The entry as the signal's side sees it, with real minus signs: "183.5 (−110)", "−3.5 (−108)", "+150";
+    empty when the view carries no entry price."""
+    if view.entry_price is None:
+        return ""
+    price = _minus(f"{view.entry_price:+d}")
+    if view.market == Market.H2H or view.entry_point is None:
+        return price
+    point = f"{view.entry_point:+g}" if view.market == Market.SPREADS else f"{view.entry_point:g}"
+    return f"{_minus(point)} ({price})"
+
+
+def alert_title(view: SignalView, game: Game | None) -> str:
+    """ "STEAM · Under 183.5 (−110) · Wings @ Mystics": type, side, the entry's number and price, the game.
+    Only what the view holds (a Community view has no book, so none is named)."""
+    side = game.side_label(view.market, view.side) if game else view.side.value
+    entry = entry_text(view)
+    where = short_matchup(game) if game else view.game_id
+    return _clip(" · ".join([view.type.value, f"{side} {entry}".strip(), where]), 256)
+
+
+def age(at) -> str:
+    """Discord's relative timestamp ("5 minutes ago", kept current by the client)."""
+    return discord.utils.format_dt(at, "R")
+
+
+def late_note(at, max_age_seconds: float) -> str:
+    """The content of an alert posted too late to ping: how old it is, and why nobody was pinged."""
+    limit = f"{max_age_seconds / 60:g} minutes" if max_age_seconds >= 60 else f"{max_age_seconds:g} seconds"
+    return f"Late alert, fired {age(at)}: older than {limit}, so no ping."
+
+
+def embed_size(embed: discord.Embed) -> int:
+    """The characters Discord counts towards the 6000 of a message's embeds."""
+    size = len(embed.title or "") + len(embed.description or "")
+    size += len(embed.footer.text or "") if embed.footer else 0
+    size += len(embed.author.name or "") if embed.author else 0
+    return size + sum(len(f.name or "") + len(f.value or "") for f in embed.fields)
+
+
+def pack_embeds(
+    embeds: Sequence[discord.Embed], max_embeds: int = MESSAGE_EMBEDS_MAX, max_chars: int | None = None
+) -> list[list[discord.Embed]]:
+    """Embeds in order, split into messages of at most `max_embeds` and `max_chars` (default: Discord's 6000)
+    characters each."""
+    max_chars = EMBED_TOTAL_MAX if max_chars is None else max_chars
+    messages: list[list[discord.Embed]] = []
+    used = 0
+    for embed in embeds:
+        size = embed_size(embed)
+        if not messages or len(messages[-1]) >= max_embeds or used + size > max_chars:
+            messages.append([])
+            used = 0
+        messages[-1].append(embed)
+        used += size
+    return messages
+
+
 def signal_embed(view: SignalView, game: Game | None) -> discord.Embed:
     embed = discord.Embed(
-        title=signal_title(view, game),
-        description=f"{matchup(game) if game else view.game_id} · {_time(view.created_at)}",
+        title=alert_title(view, game),
+        description=f"{matchup(game) if game else view.game_id} · {_time(view.created_at)} ({age(view.created_at)})",
         colour=COLOURS[view.type],
     )
     if view.score is not None:

@@ -278,6 +278,7 @@ class DiscordSettings(_Section):
     export_max_days: int = Field(90, ge=1)
     demo_replay_speed: str = "max"  # with a token but no odds key, the bundled tape is replayed
     operators_channel: int | None = None  # API usage anomalies are posted here
+    alert_ping_max_age_seconds: float = Field(300, ge=0)  # older alerts are posted without the role ping
 
 
 class StripeSettings(_Section):
