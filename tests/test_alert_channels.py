@@ -12,14 +12,12 @@ import json
 import shutil
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 import discord
 import pytest
 
-from app.bootstrap import BUNDLED_TAPE, build_app, build_bot
+from app.bootstrap import build_app, build_bot
 from engine.models import SignalType
-from engine.providers.tape import read_tape
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import BOT_CHANNEL_PERMISSIONS, VIEW_CHANNEL, FakeDiscord, FakeMember, running_bot
 
@@ -32,25 +30,6 @@ PUBLIC_REFUSAL = (
     "#general is visible to @everyone: deny View Channel for @everyone and allow it for @Pro in the channel's "
     "permissions, then run /alerts set again."
 )
-
-
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory) -> tuple[Path, object]:
-    """The tape replayed once to the morning of 2026-08-05; each test gets its own copy of the file."""
-    from datetime import UTC, datetime
-
-    cut = datetime(2026, 8, 5, CUT_HOUR, 0, tzinfo=UTC)
-    path = tmp_path_factory.mktemp("alert-channels") / "stratum.db"
-    snapshots = [raw for raw in read_tape(BUNDLED_TAPE) if raw.fetched_at <= cut]
-
-    async def build() -> None:
-        app = await build_app(settings(), db_path=path, source="test")
-        for raw in snapshots:
-            await app.service.process(raw)
-        await app.close()
-
-    asyncio.run(build())
-    return path, snapshots[-1].fetched_at
 
 
 def _fake() -> FakeDiscord:

@@ -17,11 +17,11 @@ from engine.models import Entry, Market, Side, SignalType
 from services import signals as signal_service
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord, running_bot
-from tests.test_bot import ATLANTA, MOD, PRO, _final, template_db  # noqa: F401  (the session fixture)
+from tests.test_bot import ATLANTA, MOD, PRO, _final
 
 
 @pytest.fixture
-async def stack(template_db, tmp_path, monkeypatch):  # noqa: F811
+async def stack(template_db, tmp_path, monkeypatch):
     source, now = template_db
     db = tmp_path / "stratum.db"
     shutil.copy(source, db)

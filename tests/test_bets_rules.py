@@ -11,12 +11,10 @@ point away from the consensus worth 3% (spreads) / 2% (totals) of probability.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -295,21 +293,6 @@ async def test_someone_elses_bet_and_an_unknown_id_get_the_same_answer(world):
 
 
 # ---------------------------------------------------------------------- through the fake Discord
-
-
-@pytest.fixture(scope="module")
-def template_db(tmp_path_factory) -> tuple[Path, datetime]:
-    path = tmp_path_factory.mktemp("template") / "stratum.db"
-    snapshots = [raw for raw in TAPE if raw.fetched_at <= CUT]
-
-    async def build() -> None:
-        app = await build_app(settings(), db_path=path, source="test")
-        for raw in snapshots:
-            await app.service.process(raw)
-        await app.close()
-
-    asyncio.run(build())
-    return path, snapshots[-1].fetched_at
 
 
 @pytest.fixture

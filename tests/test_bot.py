@@ -13,13 +13,11 @@ import json
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from app.bootstrap import BUNDLED_TAPE, build_app, build_bot
+from app.bootstrap import build_app, build_bot
 from engine.models import SignalType
-from engine.providers.tape import read_tape
 from services import signals as signal_service
 from storage import Repositories
 from tests.engine_builders import Clock, settings
@@ -45,22 +43,6 @@ BOOKS = (
 COMMUNITY = FakeDiscord.COMMUNITY_USER_ID
 PRO = FakeDiscord.PRO_USER_ID
 MOD = FakeDiscord.MOD_USER_ID
-
-
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory) -> tuple[Path, datetime]:
-    """The tape replayed once to CUT; each test gets its own copy of the file."""
-    path = tmp_path_factory.mktemp("template") / "stratum.db"
-    snapshots = [raw for raw in read_tape(BUNDLED_TAPE) if raw.fetched_at <= CUT]
-
-    async def build() -> None:
-        app = await build_app(settings(), db_path=path, source="test")
-        for raw in snapshots:
-            await app.service.process(raw)
-        await app.close()
-
-    asyncio.run(build())
-    return path, snapshots[-1].fetched_at
 
 
 @pytest.fixture

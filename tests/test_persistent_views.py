@@ -18,9 +18,8 @@ from pathlib import Path
 import discord
 import pytest
 
-from app.bootstrap import BUNDLED_TAPE, build_app, build_bot
+from app.bootstrap import build_app, build_bot
 from bot.views import MAX_CUSTOM_ID, NOT_YOURS, STALE
-from engine.providers.tape import read_tape
 from services import signals as signal_service
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import EPHEMERAL, FakeDiscord, running_bot
@@ -33,22 +32,6 @@ MOD = FakeDiscord.MOD_USER_ID
 UPGRADE = "Quality presets is a Pro feature. Upgrade to Pro with `/upgrade` to unlock it."
 #: Long enough for a first answer on loopback; a click nobody answers fails the test instead of hanging.
 WITHIN = 3.0
-
-
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory) -> tuple[Path, datetime]:
-    """The tape replayed once to CUT (as tests/test_bot.py does); each test gets its own copy of the file."""
-    path = tmp_path_factory.mktemp("template") / "stratum.db"
-    snapshots = [raw for raw in read_tape(BUNDLED_TAPE) if raw.fetched_at <= CUT]
-
-    async def build() -> None:
-        app = await build_app(settings(), db_path=path, source="test")
-        for raw in snapshots:
-            await app.service.process(raw)
-        await app.close()
-
-    asyncio.run(build())
-    return path, snapshots[-1].fetched_at
 
 
 @pytest.fixture
