@@ -11,6 +11,8 @@ cursor is needed, hence no catch-up with its off-by-one traps (one poll's signal
 Keys are ``signal.created:<signal>:channel:<id>``, ``signal.created:<signal>:dm:<guild>:<user>``,
 ``signal.created:<signal>:webhook:<endpoint>``, ``clv.graded:<signal>:webhook:<endpoint>``; every insert is
 ``ON CONFLICT DO NOTHING``, so writing them again (a re-fan-out, the legacy catch-up) is harmless.
+Watchlist DMs honour the member's filters (`/alerts dm types:… min_score:…`, `storage.members.DmPrefs`)
+when the rows are written; the Discord sender groups one poll's rows for one target into one message.
 
 Usage anomalies (recorded by the API's usage counter) owe rows to the key's webhooks, its owner's DMs and the
 operators' channel, written together in one transaction keyed by the anomaly.
@@ -94,7 +96,8 @@ class Fanout:
                         now,
                     )
             for guild_id, user_id in await repos.members.watchers(signal.game_id):
-                if await repos.members.dm_alerts(guild_id, user_id):
+                prefs = await repos.members.dm_prefs(guild_id, user_id)
+                if prefs.accepts(signal.type, signal.score):  # on, and the member's types and minimum score
                     queued += await repos.outbox.enqueue(
                         f"signal.created:{signal.id}:dm:{guild_id}:{user_id}",
                         "watch_dm",

@@ -21,6 +21,7 @@ from access import Feature, Tier, UserError, Viewer
 from engine.models import SignalType
 from services.context import ServiceContext
 from storage import AlertRoute
+from storage.members import DmPrefs
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +118,29 @@ async def routes(ctx: ServiceContext, guild_id: int) -> list[AlertRoute]:
     return await ctx.repos.members.routes(guild_id)
 
 
-async def set_dm_alerts(ctx: ServiceContext, viewer: Viewer, enabled: bool) -> None:
+async def set_dm_alerts(
+    ctx: ServiceContext,
+    viewer: Viewer,
+    enabled: bool,
+    *,
+    types: str | Iterable[str] | None = None,
+    min_score: int | None = None,
+) -> DmPrefs:
+    """Watchlist DMs on or off, optionally filtered: `types` ("STEAM, KEY_CROSS", or "all" for every type) and
+    `min_score` (0-100; 0 for every score). A filter not given keeps its stored value. Returns the result."""
     access.require(viewer, Feature.ALERTS)
+    if min_score is not None and not 0 <= min_score <= 100:
+        raise UserError("The minimum score is between 0 and 100.")
+    chosen = parse_types(types) if types is not None else None
     async with ctx.repos.db.transaction():
-        await ctx.repos.members.set_dm_alerts(viewer.guild_id, viewer.user_id, enabled)
+        members = ctx.repos.members
+        await members.set_dm_alerts(viewer.guild_id, viewer.user_id, enabled)
+        if chosen is not None or min_score is not None:
+            current = await members.dm_prefs(viewer.guild_id, viewer.user_id)
+            kinds = current.types if chosen is None else (None if chosen == frozenset(SignalType) else chosen)
+            floor = current.min_score if min_score is None else min_score
+            await members.set_dm_filters(viewer.guild_id, viewer.user_id, kinds, floor)
+        return await members.dm_prefs(viewer.guild_id, viewer.user_id)
 
 
 async def queue_digests(ctx: ServiceContext, now: datetime) -> int:

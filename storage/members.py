@@ -11,7 +11,7 @@ from engine.models import SignalType
 from storage.codec import from_db, json_dumps, json_loads, to_db
 from storage.db import Database
 
-__all__ = ["AlertRoute", "MemberRepository"]
+__all__ = ["AlertRoute", "DmPrefs", "MemberRepository"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,18 @@ class AlertRoute:
     types: frozenset[SignalType]
     created_by: int
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DmPrefs:
+    """A member's watchlist DM preferences: on/off, which signal types (None: every type), the lowest score."""
+
+    enabled: bool = False
+    types: frozenset[SignalType] | None = None
+    min_score: int = 0
+
+    def accepts(self, kind: SignalType, score: int) -> bool:
+        return self.enabled and (self.types is None or kind in self.types) and score >= self.min_score
 
 
 class MemberRepository:
@@ -104,9 +116,27 @@ class MemberRepository:
         )
 
     async def dm_alerts(self, guild_id: int, user_id: int) -> bool:
+        return (await self.dm_prefs(guild_id, user_id)).enabled
+
+    async def set_dm_filters(
+        self, guild_id: int, user_id: int, types: Iterable[SignalType] | None, min_score: int
+    ) -> None:
+        """Which watchlist DMs the member wants: `types` None for every type; scores below `min_score` are dropped."""
+        chosen = None if types is None else json_dumps(sorted(t.value for t in types))
+        await self._db.conn.execute(
+            "INSERT INTO member_prefs (guild_id, user_id, dm_types, dm_min_score) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, user_id) DO UPDATE SET dm_types = excluded.dm_types, "
+            "dm_min_score = excluded.dm_min_score",
+            (str(guild_id), str(user_id), chosen, int(min_score)),
+        )
+
+    async def dm_prefs(self, guild_id: int, user_id: int) -> DmPrefs:
         async with self._db.conn.execute(
-            "SELECT dm_alerts FROM member_prefs WHERE guild_id = ? AND user_id = ?",
+            "SELECT dm_alerts, dm_types, dm_min_score FROM member_prefs WHERE guild_id = ? AND user_id = ?",
             (str(guild_id), str(user_id)),
         ) as cur:
             row = await cur.fetchone()
-        return bool(row and row[0])
+        if row is None:
+            return DmPrefs()
+        types = None if row[1] is None else frozenset(SignalType(t) for t in json_loads(row[1]))
+        return DmPrefs(enabled=bool(row[0]), types=types, min_score=int(row[2] or 0))

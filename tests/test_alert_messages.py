@@ -1,6 +1,8 @@
-"""Alerts that carry the number: the title names the side, the entry's number and price; heat is what
-`/signal` shows; a late alert shows its age and pings nobody; one poll's alerts to one channel go out as one
-message (up to 10 embeds). Driven through the real bot and discord.py against the fake Discord."""
+"""Alerts that carry the number: titles with side, number and price; the heat `/signal` shows; the age and
+no ping when late; one message per poll and channel; watchlist DM filters.
+
+Driven like tests/test_bot.py: the real bot through discord.py against the fake Discord on loopback, the
+database holding the bundled tape replayed to the morning of 2026-08-05."""
 
 from __future__ import annotations
 
@@ -8,20 +10,40 @@ import json
 import shutil
 from dataclasses import replace
 from datetime import timedelta
+from types import SimpleNamespace
 
+import discord
 import pytest
 
-from access import Tier, Viewer
 from app.bootstrap import build_app, build_bot
+from bot import render
 from engine.models import Entry, Market, Side, SignalType
-from services import signals as signal_service
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord, running_bot
-from tests.test_bot import ATLANTA, MOD, PRO, _final
+
+ATLANTA = "2977c51845a4f2621deca3d4a38a0ac2"  # Phoenix Mercury @ Atlanta Dream
+WASHINGTON = "80bb6c471358f70e96b4571c4470ac0a"  # Dallas Wings @ Washington Mystics
+BOOKS = (
+    "fanduel",
+    "draftkings",
+    "williamhill_us",
+    "betrivers",
+    "fanatics",
+    "lowvig",
+    "betonlineag",
+    "betmgm",
+    "bovada",
+    "betus",
+    "mybookieag",
+)
+COMMUNITY = FakeDiscord.COMMUNITY_USER_ID
+PRO = FakeDiscord.PRO_USER_ID
+MOD = FakeDiscord.MOD_USER_ID
+PING = f"<@&{FakeDiscord.PRO_ROLE_ID}>"
 
 
 @pytest.fixture
-async def stack(template_db, tmp_path, monkeypatch):
+async def stack(template_db, tmp_path, monkeypatch):  # template_db: tests/conftest.py
     source, now = template_db
     db = tmp_path / "stratum.db"
     shutil.copy(source, db)
@@ -39,116 +61,333 @@ async def stack(template_db, tmp_path, monkeypatch):
     assert fake.unhandled == []
 
 
-async def _route_all(fake, channel) -> None:
-    await _final(await fake.invoke_slash("alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
+async def _final(record):
+    first = await record.response()
+    if first.type == 5:
+        return (await record.wait_followups(1))[-1]
+    return first
 
 
-async def _stored(bot, **match):
-    for signal in await bot.ctx.repos.signals.list(limit=1000):
-        if all(getattr(signal, key) == value for key, value in match.items()):
-            return signal
-    raise AssertionError(f"no stored signal with {match}")
-
-
-async def _live(bot, base, suffix: str, created_at):
-    fresh = replace(base, id=f"live-{suffix}", created_at=created_at)
-    async with bot.ctx.repos.db.transaction():
-        await bot.ctx.repos.signals.insert(fresh)
-        await bot.app.fanout.signal_rows(fresh, bot.ctx.clock())
-    return fresh
-
-
-def _field(embed: dict, name: str) -> str:
-    return next(f["value"] for f in embed["fields"] if f["name"] == name)
-
-
-async def test_title_carries_side_number_and_price(stack):
-    fake, bot, clock = stack
+async def _route_all(fake) -> int:
     channel = fake.channels["steam-alerts"]
-    await _route_all(fake, channel)
-    total = await _stored(bot, market=Market.TOTALS, game_id=ATLANTA)
-    # Hand-checked against the stored signal: Under at 184.5, price -110 (the entry as the Under sees it).
-    assert (total.side.value, total.entry.point, total.entry.price) == ("under", 184.5, -110)
-    # The tape has no moneyline signal on this game: one made by hand, Atlanta Dream at +150.
+    await _final(await fake.invoke_slash("alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
+    return channel
+
+
+async def _stored(bot, kind: SignalType, market: Market, game_id: str):
+    return next(
+        s
+        for s in await bot.ctx.repos.signals.list(limit=500)
+        if s.type == kind and s.market == market and s.game_id == game_id
+    )
+
+
+async def _poll(bot, signals) -> int:
+    """What the engine's commit does for one poll: insert its signals and write the rows they owe, in one
+    transaction (`Fanout.on_commit`)."""
+    async with bot.ctx.repos.db.transaction():
+        for signal in signals:
+            await bot.ctx.repos.signals.insert(signal)
+        return await bot.app.fanout.on_commit(SimpleNamespace(signals=list(signals), grades=[]))
+
+
+async def _copies(bot, clock, count: int, *, at=None, prefix="poll"):
+    """`count` distinct signals of one poll (copies of stored ones, renamed, all created at `at`)."""
+    stored = await bot.ctx.repos.signals.list(limit=500)
+    at = at or clock()
+    return [replace(stored[i % len(stored)], id=f"{prefix}-{i:02d}", created_at=at) for i in range(count)]
+
+
+def _fields(embed) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in embed.get("fields", [])}
+
+
+def _embed_chars(embed) -> int:
+    """Discord's count towards 6000: title, description, field names and values, footer, author."""
+    return (
+        len(embed.get("title", ""))
+        + len(embed.get("description", ""))
+        + sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", []))
+        + len(embed.get("footer", {}).get("text", ""))
+        + len(embed.get("author", {}).get("name", ""))
+    )
+
+
+def _within_discord_limits(message) -> None:
+    embeds = message["embeds"]
+    assert 1 <= len(embeds) <= 10
+    assert sum(_embed_chars(e) for e in embeds) <= 6000
+    assert all(len(e.get("title", "")) <= 256 and len(e.get("fields", [])) <= 25 for e in embeds)
+    assert len(message.get("content") or "") <= 2000
+
+
+def _signal_id(embed) -> str:
+    return embed["footer"]["text"].split("id ", 1)[1].split(" ", 1)[0]
+
+
+# ------------------------------------------------------------------ titles
+
+
+async def test_titles_carry_side_number_and_price(stack):
+    fake, bot, clock = stack
+    channel = await _route_all(fake)
+    under = await _stored(bot, SignalType.DISLOCATION, Market.TOTALS, ATLANTA)
+    spread = await _stored(bot, SignalType.DISLOCATION, Market.SPREADS, WASHINGTON)
+    over = await _stored(bot, SignalType.STEAM, Market.TOTALS, WASHINGTON)
+    # The entries as stored (the tape's numbers), checked by hand against the titles below.
+    assert (under.side, under.entry.point, under.entry.price) == (Side.UNDER, 184.5, -110)
+    assert (spread.side, spread.entry.point, spread.entry.price) == (Side.AWAY, -2.5, -110)
+    assert (over.side, over.entry.point, over.entry.price) == (Side.OVER, 165.5, -110)
     moneyline = replace(
-        total,
+        under,
         type=SignalType.DISLOCATION,
         market=Market.H2H,
         side=Side.HOME,
+        entry=Entry(book="fanduel", point=None, price=150, prob=0.4),
         consensus_point=None,
-        entry=Entry(book="fanduel", point=None, price=150, prob=0.41),
     )
-    await _live(bot, total, "total", clock())
-    await _live(bot, moneyline, "h2h", clock())
-    assert await bot.deliver_outbox() == (2, 0)
+    signals = [
+        replace(under, id="t-under", created_at=clock()),
+        replace(spread, id="t-spread", created_at=clock()),
+        replace(over, id="t-over", created_at=clock()),
+        replace(moneyline, id="t-moneyline", created_at=clock()),
+    ]
+    await _poll(bot, signals)
+    assert await bot.deliver_outbox() == (4, 0)
     [message] = fake.channel_messages[channel]
-    titles = [embed["title"] for embed in message["embeds"]]
-    assert titles[0] == f"{total.type.value} · Under 184.5 (\u2212110) · Mercury @ Dream"
-    assert titles[1] == "DISLOCATION · Atlanta Dream +150 · Mercury @ Dream"
-    assert "-" not in titles[0] + titles[1]  # real minus signs only
+    titles = [e["title"] for e in message["embeds"]]
+    assert titles == [
+        "DISLOCATION · Under 184.5 (\u2212110) · Mercury @ Dream",
+        "DISLOCATION · Dallas Wings \u22122.5 (\u2212110) · Wings @ Mystics",
+        "STEAM · Over 165.5 (\u2212110) · Wings @ Mystics",
+        "DISLOCATION · Atlanta Dream +150 · Mercury @ Dream",
+    ]
+    # Pro: the entry's book is named beside the number.
+    assert _fields(message["embeds"][0])["Best number"].endswith("at bovada")
 
 
-async def test_community_title_names_no_book(stack):
-    fake, bot, clock = stack
-    await _live(bot, await _stored(bot, market=Market.TOTALS, game_id=ATLANTA), "old", clock() - timedelta(hours=1))
+async def test_community_titles_keep_the_number_but_name_no_book(stack):
+    fake, bot, _ = stack
+    general = fake.channels["general"]
+    spread = await _stored(bot, SignalType.DISLOCATION, Market.SPREADS, WASHINGTON)  # 25 minutes old
+    assert (spread.side, spread.entry.point, spread.entry.price) == (Side.AWAY, -2.5, -110)
+    assert spread.entry.book == "betus"
     assert await bot.queue_digests() >= 1
     await bot.deliver_outbox()
-    text = json.dumps([m["embeds"] for m in fake.channel_messages[fake.channels["general"]]])
-    assert "Under 184.5 (\\u2212110)" in text and "bovada" not in text
+    embeds = [e for m in fake.channel_messages[general] for e in m["embeds"]]
+    mine = next(e for e in embeds if _signal_id(e) == spread.id)
+    assert mine["title"] == "DISLOCATION · Dallas Wings \u22122.5 (\u2212110) · Wings @ Mystics"
+    assert "Best number" in _fields(mine) and " at " not in _fields(mine)["Best number"]
+    text = json.dumps(embeds)
+    for book in BOOKS:
+        assert book not in text, book
+
+
+# ------------------------------------------------------------------ heat
 
 
 async def test_alert_heat_is_the_heat_signal_shows(stack):
     fake, bot, clock = stack
-    channel = fake.channels["steam-alerts"]
-    await _route_all(fake, channel)
-    base = await _stored(bot, type=SignalType.STEAM, game_id=ATLANTA)
-    signals = [await _live(bot, base, f"heat{i}", clock()) for i in range(3)]
+    channel = await _route_all(fake)
+    base = await _stored(bot, SignalType.STEAM, Market.SPREADS, ATLANTA)
+    fresh = replace(base, id="hot-steam", created_at=clock(), score=90)
+    await _poll(bot, [fresh])
+    # The watcher's DM too.
+    await _final(await fake.invoke_slash("watch add", {"game": ATLANTA}, user_id=PRO))
+    await _final(await fake.invoke_slash("alerts dm", {"enabled": "on"}, user_id=PRO))
+    dm_signal = replace(base, id="hot-steam-2", created_at=clock(), score=90)
+    await _poll(bot, [dm_signal])
+    assert await bot.deliver_outbox() == (3, 0)
+
+    shown = await _final(await fake.invoke_slash("signal", {"id": "hot-steam"}, user_id=PRO))
+    heat = _fields(shown.embeds[0])["Heat"]
+    assert heat != render.HEAT[0]  # a game with a score-90 steam now is hot: "·" would be the old bug
+    alert = next(e for m in fake.channel_messages[channel] for e in m["embeds"] if _signal_id(e) == "hot-steam")
+    assert _fields(alert)["Heat"] == heat
+    shown = await _final(await fake.invoke_slash("signal", {"id": "hot-steam-2"}, user_id=PRO))
+    [dm] = fake.dms[PRO]
+    assert _fields(dm["embeds"][0])["Heat"] == _fields(shown.embeds[0])["Heat"] != render.HEAT[0]
+
+
+async def test_digest_heat_is_the_heat_signal_shows_to_community(stack):
+    fake, bot, _ = stack
+    general = fake.channels["general"]
+    assert await bot.queue_digests() >= 1
+    await bot.deliver_outbox()
+    embeds = [e for m in fake.channel_messages[general] for e in m["embeds"]]
+    assert embeds
+    heats = set()
+    for embed in embeds:
+        shown = await _final(await fake.invoke_slash("signal", {"id": _signal_id(embed)}, user_id=COMMUNITY))
+        assert _fields(embed)["Heat"] == _fields(shown.embeds[0])["Heat"]
+        heats.add(_fields(embed)["Heat"])
+    assert heats - {render.HEAT[0]}  # the tape's busiest game is warm for Community too
+
+
+# ------------------------------------------------------------------ age and ping
+
+
+async def test_a_late_alert_posts_without_the_ping_and_says_its_age(stack):
+    fake, bot, clock = stack
+    channel = await _route_all(fake)
+    assert bot.ctx.settings.discord.alert_ping_max_age_seconds == 300
+    base = await _stored(bot, SignalType.STEAM, Market.SPREADS, ATLANTA)
+    late = replace(base, id="late-steam", created_at=clock() - timedelta(minutes=6))
+    await _poll(bot, [late])
+    assert await bot.deliver_outbox() == (1, 0)
+    [message] = fake.channel_messages[channel]
+    stamp = f"<t:{int(late.created_at.timestamp())}:R>"
+    assert PING not in (message["content"] or "")
+    assert stamp in message["content"] and "no ping" in message["content"]
+    assert message["message"]["mention_roles"] == []
+    assert message["allowed_mentions"].get("roles", []) == [] and message["allowed_mentions"].get("parse", []) == []
+    assert stamp in message["embeds"][0]["description"]
+
+    # A fresh one (four minutes old: within the age) still pings the Pro role, and shows its age too.
+    fresh = replace(base, id="fresh-steam", created_at=clock() - timedelta(minutes=4))
+    await _poll(bot, [fresh])
+    assert await bot.deliver_outbox() == (1, 0)
+    ping = fake.channel_messages[channel][-1]
+    assert ping["content"] == PING
+    assert ping["message"]["mention_roles"] == [str(FakeDiscord.PRO_ROLE_ID)]
+    assert f"<t:{int(fresh.created_at.timestamp())}:R>" in ping["embeds"][0]["description"]
+
+
+# ------------------------------------------------------------------ grouping
+
+
+async def test_five_signals_of_one_poll_are_one_message(stack):
+    fake, bot, clock = stack
+    channel = await _route_all(fake)
+    signals = await _copies(bot, clock, 5)
+    assert await _poll(bot, signals) >= 5
+    assert await bot.deliver_outbox() == (5, 0)
+    [message] = fake.channel_messages[channel]
+    _within_discord_limits(message)
+    assert [_signal_id(e) for e in message["embeds"]] == [s.id for s in signals]
+    assert message["content"] == PING  # one ping for the poll
+    # Every row is sent; a repeated fan-out owes nothing new and posts nothing.
+    rows = [r for r in await bot.ctx.repos.outbox.for_target(f"channel:{channel}")]
+    assert [r.key for r in rows] == [f"signal.created:{s.id}:channel:{channel}" for s in signals]
+    assert all(r.sent_at is not None for r in rows)
+    async with bot.ctx.repos.db.transaction():
+        assert await bot.app.fanout.on_commit(SimpleNamespace(signals=signals, grades=[])) == 0
+    assert await bot.deliver_outbox() == (0, 0)
+    assert len(fake.channel_messages[channel]) == 1
+
+
+async def test_twelve_signals_are_two_messages_in_order(stack):
+    fake, bot, clock = stack
+    channel = await _route_all(fake)
+    signals = await _copies(bot, clock, 12)
+    await _poll(bot, signals)
+    assert await bot.deliver_outbox() == (12, 0)
+    messages = fake.channel_messages[channel]
+    assert [len(m["embeds"]) for m in messages] == [10, 2]
+    for message in messages:
+        _within_discord_limits(message)
+    assert [_signal_id(e) for m in messages for e in m["embeds"]] == [s.id for s in signals]
+    assert len({m["nonce"] for m in messages if m.get("nonce")}) == len(messages)
+
+
+async def test_two_polls_are_two_messages(stack):
+    fake, bot, clock = stack
+    channel = await _route_all(fake)
+    first = await _copies(bot, clock, 2, prefix="first")
+    await _poll(bot, first)
+    clock.advance(seconds=60)
+    second = await _copies(bot, clock, 3, prefix="second")
+    await _poll(bot, second)
+    assert await bot.deliver_outbox() == (5, 0)
+    messages = fake.channel_messages[channel]
+    assert [[_signal_id(e) for e in m["embeds"]] for m in messages] == [
+        [s.id for s in first],
+        [s.id for s in second],
+    ]
+
+
+async def test_a_failed_group_is_retried_whole(stack, monkeypatch):
+    """A post that fails carries nobody: its rows wait behind the first one and go again as one message."""
+    fake, bot, clock = stack
+    channel = await _route_all(fake)
+    signals = await _copies(bot, clock, 3)
+    await _poll(bot, signals)
+    real_send = discord.abc.Messageable.send
+    calls = []
+
+    async def flaky(self, *args, **kwargs):
+        calls.append(kwargs.get("nonce"))
+        if len(calls) == 1:
+            raise OSError("connection reset")
+        return await real_send(self, *args, **kwargs)
+
+    monkeypatch.setattr(discord.abc.Messageable, "send", flaky)
+    assert await bot.deliver_outbox() == (0, 0)  # the first row waits for its retry, the others behind it
+    assert fake.channel_messages.get(channel, []) == []
+    assert len(await bot.ctx.repos.outbox.pending()) == 3
+    clock.advance(seconds=30)  # past the first retry's backoff (≤ 5 s), well within the ping age
     assert await bot.deliver_outbox() == (3, 0)
     [message] = fake.channel_messages[channel]
-    alert_heat = _field(message["embeds"][-1], "Heat")
-    shown = await _final(await fake.invoke_slash("signal", {"id": signals[-1].id}, user_id=PRO))
-    assert alert_heat == _field(shown.embeds[0], "Heat")
-    heat = await signal_service.game_heat(bot.ctx, ATLANTA, Viewer(Tier.PRO), clock())
-    assert heat > 0 and alert_heat == ("·", "🔥", "🔥🔥", "🔥🔥🔥")[heat]
+    assert [_signal_id(e) for e in message["embeds"]] == [s.id for s in signals]
+    assert message["content"] == PING
+    assert calls[0] == calls[1]  # the same message, the same nonce
 
 
-async def test_an_old_alert_shows_its_age_and_pings_nobody(stack):
+def test_packing_respects_the_character_limit():
+    big = []
+    for index in range(3):
+        embed = discord.Embed(title=f"#{index}", description="x" * 2500)
+        big.append(embed)
+    packed = render.pack_embeds(big)
+    assert [len(part) for part in packed] == [2, 1]
+    assert all(sum(render.embed_size(e) for e in part) <= 6000 for part in packed)
+    small = [discord.Embed(title=str(i)) for i in range(23)]
+    assert [len(part) for part in render.pack_embeds(small)] == [10, 10, 3]
+
+
+# ------------------------------------------------------------------ DM filters
+
+
+async def test_dm_filters_by_type_and_minimum_score(stack):
     fake, bot, clock = stack
-    channel = fake.channels["steam-alerts"]
-    await _route_all(fake, channel)
-    assert bot.ctx.settings.discord.alert_ping_max_age_seconds == 300
-    base = await _stored(bot, type=SignalType.STEAM, game_id=ATLANTA)
-    old = await _live(bot, base, "old", clock() - timedelta(minutes=10))
+    await _final(await fake.invoke_slash("watch add", {"game": ATLANTA}, user_id=PRO))
+    answer = await _final(
+        await fake.invoke_slash("alerts dm", {"enabled": "on", "types": "KEY_CROSS", "min_score": 60}, user_id=PRO)
+    )
+    assert answer.ephemeral and "KEY_CROSS" in answer.content and "60" in answer.content
+    prefs = await bot.ctx.repos.members.dm_prefs(FakeDiscord.DEFAULT_GUILD_ID, PRO)
+    assert prefs.enabled and prefs.types == frozenset({SignalType.KEY_CROSS}) and prefs.min_score == 60
+
+    cross = await _stored(bot, SignalType.KEY_CROSS, Market.SPREADS, ATLANTA)
+    steam = await _stored(bot, SignalType.STEAM, Market.SPREADS, ATLANTA)
+    dislocation = await _stored(bot, SignalType.DISLOCATION, Market.SPREADS, ATLANTA)
+    at = clock()
+    signals = [
+        replace(cross, id="cross-65", created_at=at, score=65),
+        replace(cross, id="cross-59", created_at=at, score=59),
+        replace(steam, id="steam-90", created_at=at, score=90),
+        replace(dislocation, id="disl-80", created_at=at, score=80),
+        replace(cross, id="cross-60", created_at=at, score=60),
+    ]
+    await _poll(bot, signals)
+    assert await bot.deliver_outbox() == (2, 0)
+    got = [_signal_id(e) for dm in fake.dms[PRO] for e in dm["embeds"]]
+    assert got == ["cross-65", "cross-60"]
+
+    # "all" and 0 lift the filters again; turning DMs off keeps them off.
+    await _final(await fake.invoke_slash("alerts dm", {"enabled": "on", "types": "all", "min_score": 0}, user_id=PRO))
+    prefs = await bot.ctx.repos.members.dm_prefs(FakeDiscord.DEFAULT_GUILD_ID, PRO)
+    assert prefs.types is None and prefs.min_score == 0
+    await _poll(bot, [replace(steam, id="steam-later", created_at=clock(), score=40)])
     assert await bot.deliver_outbox() == (1, 0)
-    [message] = fake.channel_messages[channel]
-    assert f"<@&{FakeDiscord.PRO_ROLE_ID}>" not in (message["content"] or "")
-    assert message["allowed_mentions"].get("roles", []) == [] and message["allowed_mentions"].get("parse", []) == []
-    assert message["message"]["mention_roles"] == []
-    stamp = f"<t:{int(old.created_at.timestamp())}:R>"
-    assert stamp in message["content"] and stamp in message["embeds"][0]["description"]
-
-    fresh = await _live(bot, base, "fresh", clock())
-    assert await bot.deliver_outbox() == (1, 0)
-    newer = fake.channel_messages[channel][-1]
-    assert newer["content"] == f"<@&{FakeDiscord.PRO_ROLE_ID}>"
-    assert f"<t:{int(fresh.created_at.timestamp())}:R>" in newer["embeds"][0]["description"]
-
-
-@pytest.mark.parametrize(("count", "sizes"), [(5, [5]), (12, [10, 2])])
-async def test_one_channel_gets_one_message_of_up_to_ten_embeds(stack, count, sizes):
-    fake, bot, clock = stack
-    channel = fake.channels["steam-alerts"]
-    await _route_all(fake, channel)
-    base = await _stored(bot, type=SignalType.STEAM, game_id=ATLANTA)
-    signals = [await _live(bot, base, f"group{i:02d}", clock()) for i in range(count)]
-    assert await bot.deliver_outbox() == (count, 0)  # every row marked sent
-    messages = fake.channel_messages[channel]
-    assert [len(m["embeds"]) for m in messages] == sizes
-    assert all(len(json.dumps(m["embeds"])) > 0 for m in messages)
-    footers = [e["footer"]["text"] for m in messages for e in m["embeds"]]
-    assert footers == [f"id {s.id}" for s in signals]  # the target's order kept
-    assert all(m["content"] == f"<@&{FakeDiscord.PRO_ROLE_ID}>" for m in messages)
-    assert len({m["nonce"] for m in messages}) == len(messages)
-    assert [item for item in await bot.ctx.repos.outbox.pending()] == []
+    off = await _final(await fake.invoke_slash("alerts dm", {"enabled": "off"}, user_id=PRO))
+    assert "off" in off.content
+    await _poll(bot, [replace(cross, id="cross-off", created_at=clock(), score=99)])
     assert await bot.deliver_outbox() == (0, 0)
-    assert len(fake.channel_messages[channel]) == len(sizes)
+    assert [_signal_id(e) for dm in fake.dms[PRO] for e in dm["embeds"]][-1] == "steam-later"
+
+
+async def test_dm_types_are_checked(stack):
+    fake, _, _ = stack
+    answer = await _final(await fake.invoke_slash("alerts dm", {"enabled": "on", "types": "SPAM"}, user_id=PRO))
+    assert answer.ephemeral and "Unknown alert type" in answer.content

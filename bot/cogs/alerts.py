@@ -59,14 +59,31 @@ class Alerts(commands.GroupCog, group_name="alerts", group_description="Signal a
         await interaction.response.send_message(embed=render.routes_embed(routes), ephemeral=True)
 
     @app_commands.command(name="dm", description="DMs for signals on your watchlist games (Pro)")
-    @app_commands.describe(enabled="on or off")
+    @app_commands.describe(
+        enabled="on or off",
+        types="Only these types: STEAM, DISLOCATION, KEY_CROSS (several), or all",
+        min_score="Only signals scoring at least this (0-100; 0 for all)",
+    )
     @app_commands.choices(
         enabled=[app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")]
     )
-    async def dm(self, interaction: discord.Interaction, enabled: app_commands.Choice[str]) -> None:
+    async def dm(
+        self,
+        interaction: discord.Interaction,
+        enabled: app_commands.Choice[str],
+        types: str | None = None,
+        min_score: app_commands.Range[int, 0, 100] | None = None,
+    ) -> None:
+        """Watchlist DMs on or off; `types` and `min_score` filter them (kept until changed; "all" and 0 lift
+        them). The filters apply to the DM rows a signal writes (`delivery.fanout`)."""
         on = enabled.value == "on"
-        await alerts.set_dm_alerts(self.bot.ctx, viewer_of(interaction), on)
-        text = "You will get a DM for signals on your watchlist games." if on else "Watchlist DMs are off."
+        prefs = await alerts.set_dm_alerts(self.bot.ctx, viewer_of(interaction), on, types=types, min_score=min_score)
+        if not on:
+            text = "Watchlist DMs are off."
+        else:
+            kinds = ", ".join(sorted(t.value for t in prefs.types)) if prefs.types is not None else "all"
+            floor = f", score {prefs.min_score}+" if prefs.min_score else ""
+            text = f"You will get a DM for signals on your watchlist games ({kinds}{floor})."
         await interaction.response.send_message(text, ephemeral=True)
 
 
