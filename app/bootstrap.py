@@ -36,9 +36,10 @@ from engine.events import EventBus
 from engine.jobs import JOB_DEFAULTS, EngineJobs
 from engine.providers.closes import ExternalCloses
 from engine.providers.odds_api import OddsApiClient
-from engine.providers.tape import TapeRecorder
+from engine.providers.replay import DemoClock, TimeShift
+from engine.providers.tape import TapeRecorder, read_tape
 from engine.service import EngineService
-from services.context import ServiceContext
+from services.context import DemoInfo, ServiceContext
 from storage import Repositories
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUNDLED_TAPE = Path(__file__).resolve().parent.parent / "engine" / "data" / "wnba_demo_tape.jsonl.gz"
+#: The `cursors` row that fixes the demo's time shift: the shifted time of the tape's first snapshot.
+DEMO_ORIGIN = "demo:origin"
 
 
 @dataclass(slots=True)
@@ -109,6 +112,7 @@ async def build_app(
     source: str,
     closes: ExternalCloses | None = None,
     clock: Callable[[], datetime] = utc_now,
+    demo: DemoInfo | None = None,
 ) -> App:
     repos = await Repositories.open(db_path)
     bus = EventBus()
@@ -162,7 +166,56 @@ async def build_app(
         webhooks=webhooks,
         webhook_http=webhook_http,
         fanout=fanout,
-        ctx=ServiceContext(settings, repos, service, clock),
+        ctx=ServiceContext(settings, repos, service, clock, demo=demo),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPlan:
+    """How the Discord demo replays `tape` into a database: shifted by one offset, on its own clock."""
+
+    tape: Path
+    source: str  # the feed_state row of the demo (apart from the offline replay's `replay:<tape>`)
+    shift: TimeShift
+    info: DemoInfo
+    clock: DemoClock
+    resume_after: datetime | None  # the stored cursor: the snapshots up to it are in the database already
+
+
+async def prepare_demo(
+    db_path: str | Path, *, tape: Path = BUNDLED_TAPE, wall: Callable[[], datetime] = utc_now
+) -> DemoPlan:
+    """The demo's time shift, fixed once per database: a new database puts the tape's first snapshot at
+    now (stored as `DEMO_ORIGIN`); a database that has one keeps its offset and resumes from its cursor,
+    the demo's time carrying on where it stopped (`DemoClock`). `--fresh` deletes the database: anew."""
+    first = next(iter(read_tape(tape)), None)
+    if first is None:
+        raise RuntimeError(f"the demo tape {tape} holds no snapshot")
+    source = f"demo:{tape.name}"
+    repos = await Repositories.open(db_path)
+    try:
+        now = wall()
+        origin = await repos.cursors.get(DEMO_ORIGIN)
+        feed = await repos.feed_state.get(source)
+        cursor = feed.cursor if feed is not None else None
+        if origin is None:
+            origin = now.replace(microsecond=0)
+            async with repos.db.transaction():
+                await repos.cursors.set(DEMO_ORIGIN, origin, now)
+            if await repos.feed_state.get(f"replay:{tape.name}") is not None:
+                log.warning("%s also holds the offline (unshifted) replay of %s; --fresh starts clean", db_path, tape)
+    finally:
+        await repos.close()
+    offset = origin - first.fetched_at
+    if cursor is not None:
+        log.warning("demo: resuming the replay at %s (its time had stood still while stopped)", cursor)
+    return DemoPlan(
+        tape=tape,
+        source=source,
+        shift=TimeShift(offset),
+        info=DemoInfo(original_date=first.fetched_at.date(), offset=offset),
+        clock=DemoClock(wall, lead=(cursor or origin) - now),
+        resume_after=cursor,
     )
 
 

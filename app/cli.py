@@ -1,6 +1,8 @@
 """Command line of `run_bot.py`, the project's one entry point.
 
 python run_bot.py                       # no odds key: replay the bundled tape into ./stratum.db
+STRATUM_DISCORD__TOKEN=... python run_bot.py [--demo-speed N|max] [--fresh]
+                                        # the bot; no odds key: the demo (the bundled tape, shifted to now)
 python run_bot.py --replay PATH [--speed max|N] [--db PATH] [--summary-json PATH] [--fresh]
 STRATUM_FEED__API_KEY=... python run_bot.py   # poll The Odds API live until Ctrl-C
 """
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.bootstrap import BUNDLED_TAPE, App, build_app, build_bot, build_web, start_live_polling
+from app.bootstrap import BUNDLED_TAPE, App, build_app, build_bot, build_web, prepare_demo, start_live_polling
 from app.console import format_signal
 from config.settings import ConfigError, Settings, load_settings
 from engine.events import SIGNAL_CREATED
@@ -27,6 +29,7 @@ from engine.models import Signal
 from engine.providers.closes import ExternalCloses
 from engine.providers.replay import ReplaySource, parse_speed
 from engine.reports import format_audit
+from services.context import RUNNING_DEMO
 
 log = logging.getLogger("stratum")
 
@@ -43,7 +46,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="grade against an external closes file (the NBA lines+scores CSV: an approximate consensus close, "
         "points only, with final scores) instead of the last snapshot before tip",
     )
-    parser.add_argument("--fresh", action="store_true", help="delete the database before starting")
+    parser.add_argument(
+        "--demo-speed",
+        metavar="N",
+        help='the Discord demo (a token, no odds key): replay speed, a multiple of real time or "max" '
+        "(default: discord.demo_replay_speed, 30)",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="delete the database before starting (the demo: start over, its first snapshot at now)",
+    )
     parser.add_argument("--config", metavar="PATH", help="config file (default: config.toml of the project)")
     parser.add_argument("--quiet", action="store_true", help="do not print each signal")
     parser.add_argument("--serve", action="store_true", help="after the replay, keep serving the REST API and webhooks")
@@ -148,19 +161,38 @@ async def run_live(settings: Settings, db_path: Path, stop: asyncio.Event | None
 
 
 async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | None = None) -> int:
-    """The bot, with the engine in its event loop: live odds with a key, else the bundled replay (demo).
-    Runs until the bot disconnects for good, Ctrl-C, or `stop` is set."""
+    """The bot, with the engine in its event loop: live odds with a key, else the demo.
+    Runs until the bot disconnects for good, Ctrl-C, or `stop` is set.
+
+    The demo replays the bundled real tape shifted in time (`app.bootstrap.prepare_demo`): its first
+    snapshot lands now and its games tip in the coming hours, each raw snapshot going through
+    `EngineService.process` like a live poll, at `discord.demo_replay_speed` × real time. The app runs
+    on the demo's clock and its context carries the `DemoInfo` every footer labels itself with. A restart
+    resumes from the stored cursor with the stored offset; `--fresh` starts over."""
     live = settings.feed.api_key is not None
-    source = f"oddsapi:{settings.feed.sport}" if live else f"replay:{BUNDLED_TAPE.name}"
-    app = await build_app(settings, db_path=db_path, source=source)
+    demo = None if live else await prepare_demo(db_path)
+    if demo is None:
+        app = await build_app(settings, db_path=db_path, source=f"oddsapi:{settings.feed.sport}")
+    else:
+        app = await build_app(settings, db_path=db_path, source=demo.source, clock=demo.clock, demo=demo.info)
+    demo_token = RUNNING_DEMO.set(app.ctx.demo)  # before any task of the bot starts: they inherit it
 
     async def start_feed() -> None:
-        if live:
+        if demo is None:
             start_live_polling(app)
             return
-        log.warning("no odds key: replaying the bundled WNBA demo tape into %s", db_path)
-        async for raw in ReplaySource(BUNDLED_TAPE, settings.discord.demo_replay_speed):
+        speed = settings.discord.demo_replay_speed
+        log.warning(
+            "no odds key: the demo replays the bundled real WNBA tape of %s shifted by %s, at speed %s, into %s",
+            demo.info.original_date,
+            demo.info.offset,
+            speed,
+            db_path,
+        )
+        async for raw in ReplaySource(demo.tape, speed, shift=demo.shift, after=app.service.cursor):
+            demo.clock.reach(raw.fetched_at)
             await app.service.process(raw)
+        log.warning("the demo tape is over (every game closed); restart with --fresh to replay it again")
 
     bot = build_bot(app, start_feed=start_feed)
     if settings.web.enabled:
@@ -176,6 +208,7 @@ async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | N
             await bot.close()
             await asyncio.gather(running, return_exceptions=False)
     finally:
+        RUNNING_DEMO.reset(demo_token)
         await app.close()
     return 0
 
@@ -272,6 +305,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("error: --port must be between 0 and 65535", file=sys.stderr)
             return 2
         settings.web.port = args.port
+    if args.demo_speed is not None:
+        try:
+            parse_speed(args.demo_speed)
+        except ValueError as exc:
+            print(f"error: --demo-speed: {exc}", file=sys.stderr)
+            return 2
+        settings.discord.demo_replay_speed = args.demo_speed.strip()
     if settings.discord.token is not None and not args.replay:
         if args.fresh:
             _delete_database(db_path)

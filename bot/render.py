@@ -66,8 +66,19 @@ def odds_embed(board: OddsBoard) -> discord.Embed:
     footer = f"As of {board.as_of:%Y-%m-%d %H:%M} UTC"
     if board.delayed:
         footer += " · Community view, 10 minutes delayed · /upgrade for real time"
-    embed.set_footer(text=footer)
+    embed.set_footer(text=" · ".join(filter(None, (demo_label(at=board.as_of), footer))))
     return embed
+
+
+def demo_label(demo=None, at=None) -> str:
+    """The demo label while the bot runs the demo ("Demo: real WNBA odds of 2026-08-05, replayed"), else "".
+
+    `demo` is the context's `DemoInfo` (`ctx.demo`); without it, the running bot's (`RUNNING_DEMO`).
+    `at` (a time as shown, i.e. shifted) picks the real day its numbers are from."""
+    from services.context import RUNNING_DEMO
+
+    demo = demo if demo is not None else RUNNING_DEMO.get()
+    return "" if demo is None else demo.label(at)
 
 
 def signal_title(view: SignalView, game: Game | None) -> str:
@@ -222,7 +233,8 @@ def signals_page_embed(
     footer = f"Page {page + 1}/{max(pages, 1)}"
     if delayed:
         footer += " · Community view, 10 minutes delayed"
-    embed.set_footer(text=footer)
+    label = demo_label(at=views[0].created_at if views else None)
+    embed.set_footer(text=" · ".join(filter(None, (label, footer))))
     return embed
 
 
@@ -230,6 +242,8 @@ def heat_embed(ranked: Sequence[tuple[StoredGame, int]]) -> discord.Embed:
     embed = discord.Embed(title="Heat board")
     lines = [f"{HEAT[heat]} {matchup(g.game)} · {_time(g.game.commence_time)}" for g, heat in ranked]
     embed.description = "\n".join(lines)[:4000] or "No games today."
+    if label := demo_label(at=ranked[0][0].game.commence_time if ranked else None):
+        embed.set_footer(text=label)
     return embed
 
 

@@ -276,9 +276,25 @@ class DiscordSettings(_Section):
     digest_interval_seconds: float = Field(300, gt=0)
     signals_page_size: int = Field(5, ge=1, le=10)
     export_max_days: int = Field(90, ge=1)
-    demo_replay_speed: str = "max"  # with a token but no odds key, the bundled tape is replayed
+    # With a token but no odds key the bot runs the demo: the bundled real tape replayed shifted in time
+    # (its first snapshot lands "now"), at this multiple of real time (30: a 5-minute gap takes 10 s), or
+    # "max" (no pacing: the whole tape in seconds). `run_bot.py --demo-speed N` overrides it.
+    demo_replay_speed: str = "30"
     operators_channel: int | None = None  # API usage anomalies are posted here
     alert_ping_max_age_seconds: float = Field(300, ge=0)  # older alerts are posted without the role ping
+
+    @field_validator("demo_replay_speed", mode="before")
+    @classmethod
+    def _demo_speed(cls, value: object) -> str:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or value.strip().lower() != "max":
+            try:
+                if not 0 < float(value) < float("inf"):  # type: ignore[arg-type]
+                    raise ValueError
+            except (TypeError, ValueError):
+                raise ValueError('must be "max" or a positive number (a multiple of real time)') from None
+        return value.strip()  # type: ignore[union-attr]
 
 
 class StripeSettings(_Section):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from config.settings import Settings
 from engine.clock import utc_now
@@ -14,9 +15,33 @@ from storage import Repositories
 
 
 @dataclass(frozen=True, slots=True)
+class DemoInfo:
+    """The bot runs the demo: the bundled real tape, replayed with every timestamp moved by `offset`.
+
+    Whatever the demo shows says so (`label`), with the real date its numbers are from: never live.
+    """
+
+    original_date: date  # the tape's first day (UTC)
+    offset: timedelta  # added to every timestamp of the tape
+    league: str = "WNBA"
+
+    def label(self, at: datetime | None = None) -> str:
+        """E.g. "Demo: real WNBA odds of 2026-08-05, replayed": the day of `at` (a shifted time) on the
+        tape, else the tape's first day."""
+        day = (at - self.offset).date() if at is not None else self.original_date
+        return f"Demo: real {self.league} odds of {day:%Y-%m-%d}, replayed"
+
+
+#: The demo the running bot shows (None: live or no bot). Set by the wiring point in the bot's task,
+#: so the tasks it starts (gateway, interactions, outbox) see it; render's footers read it.
+RUNNING_DEMO: ContextVar[DemoInfo | None] = ContextVar("stratum_running_demo", default=None)
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceContext:
     settings: Settings
     repos: Repositories
     engine: EngineService
     clock: Callable[[], datetime] = utc_now
     audits: AuditCache = field(default_factory=AuditCache)
+    demo: DemoInfo | None = None  # the Discord demo: the bundled tape replayed, shifted in time

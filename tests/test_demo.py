@@ -1,0 +1,217 @@
+"""The Discord demo: the bundled real tape replayed shifted in time, so its games tip in the near future.
+
+The shift is pure and exact, the pacing sleeps gap / speed of wall-clock time, and end to end (the real
+bot through the loopback fake Discord, `run_discord` with a token and no odds key) the demo fires alerts
+to a routed Pro-only channel in wall-clock seconds, `/watch add` takes a demo game, and every footer says
+it is a replay of real odds from their original date."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import gzip
+import json
+from datetime import UTC, date, datetime, timedelta
+
+from app.bootstrap import DEMO_ORIGIN, prepare_demo
+from engine.models import Quota
+from engine.providers.base import RawSnapshot
+from engine.providers.replay import DemoClock, ReplaySource, TimeShift
+from services.context import DemoInfo
+from storage import Repositories
+from tests.engine_builders import settings
+from tests.fake_discord import FakeDiscord
+
+NEW_YORK = "51369aa71fcd604bdf38a760b6bcc223"  # in the tape from its first snapshot; tips 23 h in
+PRO = FakeDiscord.PRO_USER_ID
+MOD = FakeDiscord.MOD_USER_ID
+COMMUNITY = FakeDiscord.COMMUNITY_USER_ID
+
+T0 = datetime(2026, 8, 3, 0, 0, 46, tzinfo=UTC)
+OFFSET = timedelta(days=101, hours=3, minutes=7, seconds=14)
+
+
+def _payload() -> list[dict]:
+    return [
+        {
+            "id": "g1",
+            "sport_key": "basketball_wnba",
+            "sport_title": "WNBA",
+            "commence_time": "2026-08-03T23:00:00Z",
+            "home_team": "New York Liberty",
+            "away_team": "Seattle Storm",
+            "bookmakers": [
+                {
+                    "key": "fanduel",
+                    "title": "FanDuel",
+                    "last_update": "2026-08-02T23:59:41Z",
+                    "markets": [
+                        {
+                            "key": "h2h",
+                            "last_update": "2026-08-02T23:59:41.250+00:00",
+                            "outcomes": [
+                                {"name": "New York Liberty", "price": -420},
+                                {"name": "Seattle Storm", "price": 310},
+                            ],
+                        },
+                        {
+                            "key": "totals",
+                            "last_update": "not a time",
+                            "outcomes": [{"name": "Over", "price": -110, "point": 165.5}],
+                        },
+                    ],
+                }
+            ],
+        },
+        {"id": "g2", "commence_time": 12345, "note": "2026-08-03T23:00:00Z"},
+    ]
+
+
+def test_the_time_shift_moves_every_timestamp_by_the_offset_and_nothing_else():
+    data = _payload()
+    before = copy.deepcopy(data)
+    quota = Quota(remaining=10, used=2, last=1)
+    shifted = TimeShift(OFFSET).apply(RawSnapshot(fetched_at=T0, data=data, quota=quota))
+    expected = copy.deepcopy(before)
+    expected[0]["commence_time"] = "2026-11-13T02:07:14Z"
+    book = expected[0]["bookmakers"][0]
+    book["last_update"] = "2026-11-12T03:06:55Z"
+    book["markets"][0]["last_update"] = "2026-11-12T03:06:55.250000+00:00"
+    assert shifted.fetched_at == T0 + OFFSET
+    assert shifted.data == expected  # the unparseable "not a time", the int and the "note" key untouched
+    assert shifted.quota == quota
+    assert data == before  # pure: the input is not mutated
+    back = TimeShift(-OFFSET).apply(shifted)
+    assert back.fetched_at == T0
+    assert back.data[0]["bookmakers"][0]["last_update"] == before[0]["bookmakers"][0]["last_update"]
+    assert back.data[0]["commence_time"] == before[0]["commence_time"]
+
+
+def _tape(tmp_path, gaps_minutes):
+    path = tmp_path / "tape.jsonl.gz"
+    at = T0
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        for gap in [0, *gaps_minutes]:
+            at += timedelta(minutes=gap)
+            handle.write(json.dumps({"committed_at": at.isoformat(), "data": _payload()}) + "\n")
+    return path
+
+
+async def test_pacing_at_speed_n_sleeps_gap_over_n_and_a_resume_skips_without_sleeping(tmp_path):
+    tape = _tape(tmp_path, [5, 5, 10])
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    shift = TimeShift(OFFSET)
+    got = [raw async for raw in ReplaySource(tape, 30, sleep=sleep, shift=shift)]
+    assert sleeps == [10.0, 10.0, 20.0]  # 300 s / 30, 300 s / 30, 600 s / 30
+    assert [raw.fetched_at for raw in got] == [T0 + OFFSET + timedelta(minutes=m) for m in (0, 5, 10, 20)]
+    assert got[0].data[0]["commence_time"] == "2026-11-13T02:07:14Z"
+
+    sleeps.clear()
+    cursor = T0 + OFFSET + timedelta(minutes=5)
+    resumed = [raw async for raw in ReplaySource(tape, 30, sleep=sleep, shift=shift, after=cursor)]
+    assert [raw.fetched_at for raw in resumed] == [cursor + timedelta(minutes=5), cursor + timedelta(minutes=15)]
+    assert sleeps == [10.0, 20.0]  # nothing for the snapshots already replayed; the gap from the cursor on
+
+
+def test_the_demo_clock_keeps_up_with_the_replay_and_never_goes_back():
+    wall = [datetime(2026, 11, 12, 3, 0, tzinfo=UTC)]
+    clock = DemoClock(lambda: wall[0])
+    assert clock() == wall[0]
+    clock.reach(wall[0] + timedelta(hours=1))  # speed N: the tape's time runs ahead
+    assert clock() == wall[0] + timedelta(hours=1)
+    wall[0] += timedelta(seconds=10)
+    assert clock() == wall[0] + timedelta(hours=1)
+    clock.reach(wall[0])  # an older snapshot does not move it back
+    assert clock() == wall[0] + timedelta(hours=1)
+    paused = DemoClock(lambda: wall[0], lead=-timedelta(days=2))  # a resumed demo carries on from its cursor
+    assert paused() == wall[0] - timedelta(days=2)
+
+
+def test_the_label_names_the_real_date():
+    info = DemoInfo(original_date=date(2026, 8, 3), offset=OFFSET)
+    assert info.label() == "Demo: real WNBA odds of 2026-08-03, replayed"
+    assert info.label(datetime(2026, 8, 5, 18, tzinfo=UTC) + OFFSET) == "Demo: real WNBA odds of 2026-08-05, replayed"
+
+
+async def test_the_demo_offset_is_stored_once_and_a_restart_resumes_with_it(tmp_path):
+    db = tmp_path / "stratum.db"
+    now = datetime(2026, 11, 12, 3, 0, 0, 500000, tzinfo=UTC)
+    first = await prepare_demo(db, wall=lambda: now)
+    assert first.resume_after is None
+    assert first.info.original_date == date(2026, 8, 3)
+    assert first.shift.offset == datetime(2026, 11, 12, 3, 0, tzinfo=UTC) - datetime(2026, 8, 3, 0, 0, 46, tzinfo=UTC)
+    later = now + timedelta(days=3)
+    again = await prepare_demo(db, wall=lambda: later)
+    assert again.shift == first.shift  # the database holds shifted data: the offset stays
+    repos = await Repositories.open(db)
+    try:
+        assert await repos.cursors.get(DEMO_ORIGIN) == datetime(2026, 11, 12, 3, 0, tzinfo=UTC)
+    finally:
+        await repos.close()
+
+
+async def _final(record):
+    first = await record.response()
+    if first.type == 5:
+        return (await record.wait_followups(1))[-1]
+    return first
+
+
+def _footer(answer) -> str:
+    return answer.embeds[0]["footer"]["text"]
+
+
+async def test_the_demo_runs_live_through_the_bot(tmp_path, monkeypatch):
+    """`run_bot.py` with a token and no odds key at demo speed 3000 (three days of tape in ~90 s)."""
+    from app.cli import run_discord
+
+    monkeypatch.setenv("STRATUM_DISCORD__TOKEN", "fake-token")
+    monkeypatch.delenv("STRATUM_FEED__API_KEY", raising=False)
+    config = settings()
+    config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
+    config.discord.demo_replay_speed = "3000"
+    db = tmp_path / "stratum.db"
+    fake = FakeDiscord()
+    channel = fake.channels["steam-alerts"]
+    started = datetime.now(UTC)
+    stop = asyncio.Event()
+    async with fake.serve(monkeypatch):
+        task = asyncio.create_task(run_discord(config, db, stop))
+        try:
+            await fake.wait_until(lambda: "odds" in fake.commands and fake.connected, within=10)
+            await asyncio.sleep(2.5)  # discord.py's guild_ready_timeout before READY (2 s by default)
+            routed = await _final(
+                await fake.invoke_slash("alerts set", {"channel": channel, "types": "all"}, user_id=MOD)
+            )
+            assert "now receives" in routed.content
+            watched = await _final(await fake.invoke_slash("watch add", {"game": NEW_YORK}, user_id=PRO))
+            assert watched.content == "Watching Seattle Storm @ New York Liberty.", watched.content
+
+            [alert] = await fake.wait_for_messages(channel, 1, within=25)
+            assert alert["embeds"], alert
+
+            odds = await _final(await fake.invoke_slash("odds", {"game": NEW_YORK}, user_id=PRO))
+            assert _footer(odds).startswith("Demo: real WNBA odds of 2026-08-0")
+            assert ", replayed · As of " in _footer(odds)
+            listed = await _final(await fake.invoke_slash("signals", {}, user_id=PRO))
+            assert listed.embeds[0]["fields"], "the demo's signals are listed"
+            assert _footer(listed).startswith("Demo: real WNBA odds of 2026-08-0")
+            assert "replayed" in _footer(listed)
+            heat = await _final(await fake.invoke_slash("heat", {}, user_id=COMMUNITY))
+            assert _footer(heat).startswith("Demo: real WNBA odds of 2026-08-0")
+            assert "replayed" in _footer(heat)
+        finally:
+            stop.set()
+            assert await asyncio.wait_for(task, 20) == 0
+    repos = await Repositories.open(db)
+    try:
+        signals = await repos.signals.since(started - timedelta(minutes=1))
+        assert signals, "signals carry the shifted (current) time, not 2026-08"
+        assert all(s.created_at >= started - timedelta(seconds=5) for s in signals)
+    finally:
+        await repos.close()
+    assert fake.unhandled == []
