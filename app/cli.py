@@ -29,7 +29,6 @@ from engine.models import Signal
 from engine.providers.closes import ExternalCloses
 from engine.providers.replay import ReplaySource, parse_speed
 from engine.reports import format_audit
-from services.context import RUNNING_DEMO
 
 log = logging.getLogger("stratum")
 
@@ -175,7 +174,6 @@ async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | N
         app = await build_app(settings, db_path=db_path, source=f"oddsapi:{settings.feed.sport}")
     else:
         app = await build_app(settings, db_path=db_path, source=demo.source, clock=demo.clock, demo=demo.info)
-    demo_token = RUNNING_DEMO.set(app.ctx.demo)  # before any task of the bot starts: they inherit it
 
     async def start_feed() -> None:
         if demo is None:
@@ -208,7 +206,6 @@ async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | N
             await bot.close()
             await asyncio.gather(running, return_exceptions=False)
     finally:
-        RUNNING_DEMO.reset(demo_token)
         await app.close()
     return 0
 

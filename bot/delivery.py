@@ -93,7 +93,7 @@ class DiscordDelivery:
                 heats[signal.game_id] = await game_heat(ctx, signal.game_id, viewer, now)
             stored = await ctx.repos.games.get(signal.game_id)
             view = access.view_signal(signal, tier, heats[signal.game_id])
-            embeds.append(render.signal_embed(view, stored.game if stored else None))
+            embeds.append(render.signal_embed(view, stored.game if stored else None, ctx.demo))
         return embeds
 
     async def _signals(self, item: OutboxItem) -> list[Signal]:

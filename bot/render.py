@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import discord
 
@@ -14,6 +15,7 @@ from engine.odds import probability_to_american
 from engine.reports import AuditReport
 from services.bets import ClvRecord
 from services.charts import row_name, signed_points
+from services.context import DemoInfo
 from services.games import matchup
 from services.odds import OddsBoard
 from storage import AlertRoute, StoredGame
@@ -38,7 +40,7 @@ def _time(at) -> str:
     return discord.utils.format_dt(at, "f")
 
 
-def odds_embed(board: OddsBoard) -> discord.Embed:
+def odds_embed(board: OddsBoard, demo: DemoInfo | None = None) -> discord.Embed:
     game = board.game
     embed = discord.Embed(title=matchup(game), description=f"Tip {_time(game.commence_time)} · heat {HEAT[board.heat]}")
     for market_board in board.markets:
@@ -66,18 +68,15 @@ def odds_embed(board: OddsBoard) -> discord.Embed:
     footer = f"As of {board.as_of:%Y-%m-%d %H:%M} UTC"
     if board.delayed:
         footer += " · Community view, 10 minutes delayed · /upgrade for real time"
-    embed.set_footer(text=" · ".join(filter(None, (demo_label(at=board.as_of), footer))))
+    embed.set_footer(text=" · ".join(filter(None, (demo_label(demo, at=board.as_of), footer))))
     return embed
 
 
-def demo_label(demo=None, at=None) -> str:
+def demo_label(demo: DemoInfo | None, at: datetime | None = None) -> str:
     """The demo label while the bot runs the demo ("Demo: real WNBA odds of 2026-08-05, replayed"), else "".
 
-    `demo` is the context's `DemoInfo` (`ctx.demo`); without it, the running bot's (`RUNNING_DEMO`).
-    `at` (a time as shown, i.e. shifted) picks the real day its numbers are from."""
-    from services.context import RUNNING_DEMO
-
-    demo = demo if demo is not None else RUNNING_DEMO.get()
+    `demo` is the context's `DemoInfo` (`ctx.demo`), passed by every caller: what is shown says whether
+    it is a replay. `at` (a time as shown, i.e. shifted) picks the real day its numbers are from."""
     return "" if demo is None else demo.label(at)
 
 
@@ -163,7 +162,7 @@ def pack_embeds(
     return messages
 
 
-def signal_embed(view: SignalView, game: Game | None) -> discord.Embed:
+def signal_embed(view: SignalView, game: Game | None, demo: DemoInfo | None = None) -> discord.Embed:
     embed = discord.Embed(
         title=alert_title(view, game),
         description=f"{matchup(game) if game else view.game_id} · {_time(view.created_at)} ({age(view.created_at)})",
@@ -184,7 +183,8 @@ def signal_embed(view: SignalView, game: Game | None) -> discord.Embed:
             name="Key number", value=f"{details['key_number']:g} ({details['from']:+g} → {details['to']:+g})"
         )
     if view.redacted:
-        embed.set_footer(text=f"id {view.id} · Community view: diagnostics are Pro · /upgrade")
+        footer = f"id {view.id} · Community view: diagnostics are Pro · /upgrade"
+        embed.set_footer(text=" · ".join(filter(None, (demo_label(demo, at=view.created_at), footer))))
         return embed
     unit, scale = ("pp", 100.0) if view.market == Market.H2H else ("pts", 1.0)
     if view.magnitude is not None:
@@ -209,7 +209,7 @@ def signal_embed(view: SignalView, game: Game | None) -> discord.Embed:
         else:
             move = f"{before['point']:g} → {after['point']:g}"
         embed.add_field(name="Consensus", value=f"{move} within {details['window_seconds'] / 60:.0f} min", inline=False)
-    embed.set_footer(text=f"id {view.id}")
+    embed.set_footer(text=" · ".join(filter(None, (demo_label(demo, at=view.created_at), f"id {view.id}"))))
     return embed
 
 
@@ -222,7 +222,13 @@ def signal_line(view: SignalView, game: Game | None) -> str:
 
 
 def signals_page_embed(
-    views: Sequence[SignalView], games: dict[str, Game], page: int, pages: int, title: str, delayed: bool
+    views: Sequence[SignalView],
+    games: dict[str, Game],
+    page: int,
+    pages: int,
+    title: str,
+    delayed: bool,
+    demo: DemoInfo | None = None,
 ) -> discord.Embed:
     embed = discord.Embed(title=title)
     if not views:
@@ -233,16 +239,16 @@ def signals_page_embed(
     footer = f"Page {page + 1}/{max(pages, 1)}"
     if delayed:
         footer += " · Community view, 10 minutes delayed"
-    label = demo_label(at=views[0].created_at if views else None)
+    label = demo_label(demo, at=views[0].created_at if views else None)
     embed.set_footer(text=" · ".join(filter(None, (label, footer))))
     return embed
 
 
-def heat_embed(ranked: Sequence[tuple[StoredGame, int]]) -> discord.Embed:
+def heat_embed(ranked: Sequence[tuple[StoredGame, int]], demo: DemoInfo | None = None) -> discord.Embed:
     embed = discord.Embed(title="Heat board")
     lines = [f"{HEAT[heat]} {matchup(g.game)} · {_time(g.game.commence_time)}" for g, heat in ranked]
     embed.description = "\n".join(lines)[:4000] or "No games today."
-    if label := demo_label(at=ranked[0][0].game.commence_time if ranked else None):
+    if label := demo_label(demo, at=ranked[0][0].game.commence_time if ranked else None):
         embed.set_footer(text=label)
     return embed
 

@@ -139,7 +139,9 @@ async def signals_page(bot: StratumBot, viewer: Viewer, state: SignalsState) -> 
     chunk = views[state.page * size : (state.page + 1) * size]
     names = signals.preset_names(ctx)
     title = f"{TITLE} · {names.get(state.preset, state.preset)}" if state.preset else TITLE
-    embed = render.signals_page_embed(chunk, await _games(ctx, chunk), state.page, pages, title, not viewer.is_pro)
+    embed = render.signals_page_embed(
+        chunk, await _games(ctx, chunk), state.page, pages, title, not viewer.is_pro, ctx.demo
+    )
 
     view = discord.ui.View(timeout=None)
     secondary, primary = discord.ButtonStyle.secondary, discord.ButtonStyle.primary

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -30,11 +29,6 @@ class DemoInfo:
         tape, else the tape's first day."""
         day = (at - self.offset).date() if at is not None else self.original_date
         return f"Demo: real {self.league} odds of {day:%Y-%m-%d}, replayed"
-
-
-#: The demo the running bot shows (None: live or no bot). Set by the wiring point in the bot's task,
-#: so the tasks it starts (gateway, interactions, outbox) see it; render's footers read it.
-RUNNING_DEMO: ContextVar[DemoInfo | None] = ContextVar("stratum_running_demo", default=None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 The shift is pure and exact, the pacing sleeps gap / speed of wall-clock time, and end to end (the real
 bot through the loopback fake Discord, `run_discord` with a token and no odds key) the demo fires alerts
 to a routed Pro-only channel in wall-clock seconds, `/watch add` takes a demo game, and every footer says
-it is a replay of real odds from their original date."""
+it is a replay of real odds from their original date; a watchlist DM arrives, and the game closes and
+grades: its signals, the member's bet and `/integrity`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import asyncio
 import copy
 import gzip
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 
 from app.bootstrap import DEMO_ORIGIN, prepare_demo
@@ -191,8 +193,20 @@ async def test_the_demo_runs_live_through_the_bot(tmp_path, monkeypatch):
             watched = await _final(await fake.invoke_slash("watch add", {"game": NEW_YORK}, user_id=PRO))
             assert watched.content == "Watching Seattle Storm @ New York Liberty.", watched.content
 
+            dm = await _final(await fake.invoke_slash("alerts dm", {"enabled": "on"}, user_id=PRO))
+            assert dm.content.startswith("You will get a DM"), dm.content
+            bet = await _final(
+                await fake.invoke_slash(
+                    "bet log", {"game": NEW_YORK, "market": "h2h", "side": "home", "price": -400}, user_id=PRO
+                )
+            )
+            assert bet.content.startswith("Logged bet #1"), bet.content
+
             [alert] = await fake.wait_for_messages(channel, 1, within=25)
             assert alert["embeds"], alert
+            assert alert["embeds"][0]["footer"]["text"].startswith("Demo: real WNBA odds of 2026-08-0"), alert
+            [watch_dm] = await fake.wait_for_dms(PRO, 1, within=25)  # a later signal of the watched game
+            assert watch_dm["embeds"][0]["footer"]["text"].startswith("Demo: real WNBA odds of 2026-08-03"), watch_dm
 
             odds = await _final(await fake.invoke_slash("odds", {"game": NEW_YORK}, user_id=PRO))
             assert _footer(odds).startswith("Demo: real WNBA odds of 2026-08-0")
@@ -204,6 +218,19 @@ async def test_the_demo_runs_live_through_the_bot(tmp_path, monkeypatch):
             heat = await _final(await fake.invoke_slash("heat", {}, user_id=COMMUNITY))
             assert _footer(heat).startswith("Demo: real WNBA odds of 2026-08-0")
             assert "replayed" in _footer(heat)
+
+            # New York tips 23 h into the tape (~28 s at this speed): its close grades signals and the bet.
+            async def graded() -> bool:
+                answer = await _final(await fake.invoke_slash("bet list", {}, user_id=PRO))
+                return "awaiting the close" not in answer.embeds[0]["description"]
+
+            deadline = asyncio.get_running_loop().time() + 60
+            while not await graded():
+                assert asyncio.get_running_loop().time() < deadline, "the demo game never closed"
+                await asyncio.sleep(1)
+            audit = await _final(await fake.invoke_slash("integrity", {}, user_id=COMMUNITY))
+            counted = re.search(r"^(\d+) graded · ", audit.embeds[0]["description"], re.MULTILINE)
+            assert counted is not None and int(counted.group(1)) > 0, audit.embeds[0]["description"]
         finally:
             stop.set()
             assert await asyncio.wait_for(task, 20) == 0

@@ -27,7 +27,7 @@ class Market(commands.Cog):
     @app_commands.guild_only()
     async def odds(self, interaction: discord.Interaction, game: str) -> None:
         board = await odds.odds_board(self.bot.ctx, game, viewer_of(interaction), self.bot.ctx.clock())
-        await interaction.response.send_message(embed=render.odds_embed(board), ephemeral=True)
+        await interaction.response.send_message(embed=render.odds_embed(board, self.bot.ctx.demo), ephemeral=True)
 
     @app_commands.command(name="chart", description="A chart of a line's movement, with signals and your bets")
     @app_commands.describe(game="The game (start typing a team)", market="Which market")
@@ -45,7 +45,7 @@ class Market(commands.Cog):
     @app_commands.guild_only()
     async def heat(self, interaction: discord.Interaction) -> None:
         ranked = await signals.heat_board(self.bot.ctx, viewer_of(interaction), self.bot.ctx.clock())
-        await interaction.response.send_message(embed=render.heat_embed(ranked), ephemeral=True)
+        await interaction.response.send_message(embed=render.heat_embed(ranked, self.bot.ctx.demo), ephemeral=True)
 
     @app_commands.command(name="integrity", description="The public CLV audit of every signal class")
     async def integrity(self, interaction: discord.Interaction) -> None:

@@ -68,7 +68,7 @@ class Signals(commands.Cog):
         view = await signals.one_signal(ctx, id, viewer, ctx.clock())
         stored = await ctx.repos.games.get(view.game_id)
         game = stored.game if stored is not None else None
-        await interaction.response.send_message(embed=render.signal_embed(view, game), ephemeral=True)
+        await interaction.response.send_message(embed=render.signal_embed(view, game, ctx.demo), ephemeral=True)
 
 
 async def setup(bot: StratumBot) -> None:
