@@ -183,6 +183,33 @@ async def test_heat_integrity_and_autocomplete(stack):
     assert [c["value"] for c in choices] == [ATLANTA]
 
 
+async def _choices(fake, command: str, options: dict, user_id: int = PRO) -> list[dict]:
+    """The choices of one autocomplete answer (type 8), as Discord received them."""
+    record = await fake.invoke_autocomplete(command, options, user_id=user_id)
+    answer = await record.response()
+    assert answer.type == 8
+    return answer.choices
+
+
+async def test_game_autocomplete_says_where_each_game_stands_on_the_bots_clock(stack):
+    fake, _, clock = stack
+    choices = await _choices(fake, "odds", {"game": ""})
+    assert choices == [
+        {"name": "Phoenix Mercury @ Atlanta Dream · tips in 11 h", "value": ATLANTA},
+        {"name": "Dallas Wings @ Washington Mystics · tips in 11 h", "value": WASHINGTON},
+        {"name": "Seattle Storm @ New York Liberty · final", "value": NEW_YORK},
+    ]
+    # The bot's clock (the demo's is shifted) moves: Atlanta tipped, Washington is next, finished games last.
+    clock.now = datetime(2026, 8, 5, 23, 20, tzinfo=UTC)
+    choices = await _choices(fake, "signals", {"game": ""}, user_id=COMMUNITY)
+    assert [c["name"] for c in choices] == [
+        "Dallas Wings @ Washington Mystics · tips in 10 min",
+        "Phoenix Mercury @ Atlanta Dream · live · tipped 20 min ago",
+        "Seattle Storm @ New York Liberty · final",
+    ]
+    assert all(len(c["name"]) <= 100 and "UTC" not in c["name"] and "Z" not in c["name"] for c in choices)
+
+
 async def test_chart_attaches_a_png_for_both_tiers(stack):
     fake, _, _ = stack
     for user in (PRO, COMMUNITY):
