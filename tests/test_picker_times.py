@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.models import Game
+from access import SignalView
+from bot.choices import signal_choice_name, signal_choices
+from engine.models import Game, Market, Side, SignalType
 from services.games import Phase, fit, label, phase, tip_text
 from services.when import ago, span
 from storage import StoredGame
@@ -82,3 +84,34 @@ def test_ago():
     assert ago(NOW - timedelta(seconds=20), NOW) == "just now"
     assert ago(NOW + timedelta(minutes=3), NOW) == "just now"
     assert ago(NOW - timedelta(hours=26), NOW) == "26 h ago"
+
+
+def _view(n: int, *, book: str | None, market=None) -> SignalView:
+    return SignalView(
+        id=f"ab{n:02d}cdef",
+        type=SignalType.STEAM,
+        game_id="g1",
+        market=market or Market.TOTALS,
+        side=Side.UNDER,
+        created_at=NOW - timedelta(minutes=12),
+        commence_time=NOW + timedelta(hours=3),
+        score_band="high",
+        heat=1,
+        redacted=book is None,
+        entry_book=book,
+        entry_point=183.5,
+        entry_price=-110,
+    )
+
+
+def test_signal_choice_names_and_the_filter():
+    game = _game(NOW + timedelta(hours=3))
+    assert signal_choice_name(_view(1, book=None), game, NOW) == "STEAM · Under 183.5 · Wings @ Mystics · 12 min ago"
+    assert signal_choice_name(_view(1, book="fanduel"), game, NOW) == (
+        "STEAM · Under 183.5 at fanduel · Wings @ Mystics · 12 min ago"
+    )
+    rows = [(_view(n, book=None), game) for n in range(30)]
+    assert len(signal_choices(rows, "", NOW)) == 25
+    assert [c.value for c in signal_choices(rows, "AB07", NOW)] == ["ab07cdef"]
+    assert len(signal_choices(rows, "under 183", NOW)) == 25
+    assert signal_choices(rows, "over", NOW) == []
