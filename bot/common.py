@@ -108,9 +108,12 @@ def bot_cannot_post(channel: discord.abc.GuildChannel) -> str | None:
 
 
 async def game_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """Games matching what was typed, named with where they stand on the bot's clock (the demo's shifted
+    one included): upcoming first, finished ones last and marked "final"."""
     bot: StratumBot = interaction.client  # type: ignore[assignment]
-    games = await suggest_games(bot.ctx, current, bot.ctx.clock())
-    return [app_commands.Choice(name=label(g), value=g.game.id) for g in games]
+    now = bot.ctx.clock()
+    games = await suggest_games(bot.ctx, current, now)
+    return [app_commands.Choice(name=label(g, now), value=g.game.id) for g in games]
 
 
 async def reply(interaction: discord.Interaction, content: str | None = None, **kwargs) -> None:

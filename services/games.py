@@ -1,15 +1,50 @@
-"""Finding games by what a member types: an id, or part of "Away @ Home"."""
+"""Finding games by what a member types: an id, or part of "Away @ Home"; and naming them in a picker
+with where they stand now ("tips in 3 h", "live · tipped 20 min ago", "final")."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from enum import IntEnum
 
 from access import NotFound, UserError
 from engine.models import Close, Game, Market
 from services.context import ServiceContext
+from services.when import span
 from storage import StoredGame
 
 MAX_QUERY = 100
+#: Discord's cap on an autocomplete choice's name.
+CHOICE_NAME_MAX = 100
+#: We hold no scores, so a game counts as over this long after its tip: an NBA or WNBA game takes
+#: about 2 to 2.5 hours, overtime included, so past 3 hours "final" is safe to show.
+GAME_LENGTH = timedelta(hours=3)
+
+
+class Phase(IntEnum):
+    """Where a game stands; the order is the picker's: what can still be bet first, finished games last."""
+
+    UPCOMING = 0
+    LIVE = 1
+    FINAL = 2
+
+
+def phase(game: Game, now: datetime) -> Phase:
+    if now < game.commence_time:
+        return Phase.UPCOMING
+    return Phase.LIVE if now - game.commence_time < GAME_LENGTH else Phase.FINAL
+
+
+def tip_text(game: Game, now: datetime) -> str:
+    """ "tips in 45 min", "tips in 3 h 20 min", "tips now", "live · tipped 20 min ago", "live", "final"."""
+    match phase(game, now):
+        case Phase.UPCOMING:
+            left = game.commence_time - now
+            return "tips now" if left < timedelta(minutes=1) else f"tips in {span(left)}"
+        case Phase.LIVE:
+            played = now - game.commence_time
+            return "live" if played < timedelta(minutes=1) else f"live · tipped {span(played)} ago"
+        case _:
+            return "final"
 
 
 def parse_market(text: str) -> Market:
@@ -24,9 +59,10 @@ def matchup(game: Game) -> str:
 
 
 async def _candidates(ctx: ServiceContext, now: datetime) -> list[StoredGame]:
-    """Every stored game, nearest tip first (a slate is small; the demo database holds a few games)."""
+    """Every stored game: upcoming ones soonest first, then live ones, then finished ones, each group
+    nearest tip first (a slate is small; the demo database holds a few games)."""
     games = await ctx.repos.games.list(limit=1000)
-    return sorted(games, key=lambda g: abs((g.game.commence_time - now).total_seconds()))
+    return sorted(games, key=lambda g: (phase(g.game, now), abs((g.game.commence_time - now).total_seconds())))
 
 
 async def suggest_games(ctx: ServiceContext, text: str, now: datetime, limit: int = 25) -> list[StoredGame]:
@@ -53,10 +89,18 @@ async def find_game(ctx: ServiceContext, query: str, now: datetime) -> StoredGam
     raise UserError(f"“{text}” matches several games ({names}). Pick one from the list.")
 
 
-def label(stored: StoredGame) -> str:
-    """Autocomplete label: matchup and tip time (Discord caps names at 100 characters)."""
-    tip = stored.game.commence_time.strftime("%b %d %H:%MZ")
-    return f"{matchup(stored.game)} · {tip}"[:100]
+def fit(head: str, tail: str, limit: int = CHOICE_NAME_MAX) -> str:
+    """ "head · tail" in at most `limit` characters, shortening the head so the tail (the time) survives."""
+    room = limit - len(tail) - 3
+    if len(head) > room:
+        head = head[: max(room - 1, 0)].rstrip() + "…"
+    return f"{head} · {tail}"[:limit]
+
+
+def label(stored: StoredGame, now: datetime) -> str:
+    """Autocomplete label: the matchup and where the game stands relative to `now` (the caller's clock,
+    which the demo shifts), never a UTC time the member would have to convert."""
+    return fit(matchup(stored.game), tip_text(stored.game, now))
 
 
 MAX_ID = 200

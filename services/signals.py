@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
 import access
 from access import Feature, NotFound, SignalView, Viewer
-from engine.models import Grade, Market, Signal, SignalType
+from engine.models import Game, Grade, Market, Signal, SignalType
 from engine.presets import needs_audit, passes
 from engine.reports import AuditReport
 from engine.scoring import heat
@@ -26,6 +27,12 @@ def _until(ctx: ServiceContext, viewer: Viewer, now: datetime) -> datetime:
 def preset_names(ctx: ServiceContext) -> dict[str, str]:
     """Preset key → label, as configured."""
     return {key: preset.label for key, preset in ctx.settings.presets.items()}
+
+
+def offered_presets(ctx: ServiceContext, viewer: Viewer) -> dict[str, str]:
+    """The presets a picker may offer this viewer: none for Community, since presets are Pro
+    (`access.allows`); a preset sent by hand still meets `recent_signals`' upgrade message."""
+    return preset_names(ctx) if access.allows(viewer.tier, Feature.PRESETS) else {}
 
 
 async def audit(ctx: ServiceContext) -> AuditReport:
@@ -89,6 +96,24 @@ async def one_signal(ctx: ServiceContext, signal_id: str, viewer: Viewer, now: d
     if signal is None or not access.can_see(signal, viewer.tier, now, ctx.settings.tiers):
         raise NotFound(f"No signal with id “{text[:64]}”.")
     return (await _views(ctx, [signal], viewer, now))[0]
+
+
+async def suggest_signals(
+    ctx: ServiceContext, viewer: Viewer, now: datetime, typed: str = ""
+) -> list[tuple[SignalView, Game | None]]:
+    """The `/signal` picker's signals: exactly what `/signals` shows this viewer (their tier's delay and
+    redaction, newest first), with a visible signal whose full id was typed in front; each with its game.
+    A Community member is never offered a signal younger than the delay, nor a book name."""
+    views = await recent_signals(ctx, viewer, now)
+    text = typed.strip()
+    if text and all(view.id != text for view in views):
+        with contextlib.suppress(NotFound):  # not visible to them: answered as for an unknown id
+            views.insert(0, await one_signal(ctx, text, viewer, now))
+    games: dict[str, Game | None] = {}
+    for game_id in {view.game_id for view in views}:
+        stored = await ctx.repos.games.get(game_id)
+        games[game_id] = stored.game if stored is not None else None
+    return [(view, games[view.game_id]) for view in views]
 
 
 async def heat_board(ctx: ServiceContext, viewer: Viewer, now: datetime) -> list[tuple[StoredGame, int]]:

@@ -10,6 +10,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -181,6 +182,86 @@ async def test_heat_integrity_and_autocomplete(stack):
     assert embed["image"]["url"] == "attachment://integrity.png"
     choices = (await (await fake.invoke_autocomplete("odds", {"game": "atlan"})).response()).choices
     assert [c["value"] for c in choices] == [ATLANTA]
+
+
+async def _choices(fake, command: str, options: dict, user_id: int = PRO) -> list[dict]:
+    """The choices of one autocomplete answer (type 8), as Discord received them."""
+    record = await fake.invoke_autocomplete(command, options, user_id=user_id)
+    answer = await record.response()
+    assert answer.type == 8
+    return answer.choices
+
+
+async def test_game_autocomplete_says_where_each_game_stands_on_the_bots_clock(stack):
+    fake, _, clock = stack
+    choices = await _choices(fake, "odds", {"game": ""})
+    assert choices == [
+        {"name": "Phoenix Mercury @ Atlanta Dream · tips in 11 h", "value": ATLANTA},
+        {"name": "Dallas Wings @ Washington Mystics · tips in 11 h", "value": WASHINGTON},
+        {"name": "Seattle Storm @ New York Liberty · final", "value": NEW_YORK},
+    ]
+    # The bot's clock (the demo's is shifted) moves: Atlanta tipped, Washington is next, finished games last.
+    clock.now = datetime(2026, 8, 5, 23, 20, tzinfo=UTC)
+    choices = await _choices(fake, "signals", {"game": ""}, user_id=COMMUNITY)
+    assert [c["name"] for c in choices] == [
+        "Dallas Wings @ Washington Mystics · tips in 10 min",
+        "Phoenix Mercury @ Atlanta Dream · live · tipped 20 min ago",
+        "Seattle Storm @ New York Liberty · final",
+    ]
+    assert all(len(c["name"]) <= 100 and "UTC" not in c["name"] and "Z" not in c["name"] for c in choices)
+
+
+SIGNAL_NAME = re.compile(
+    r"^(STEAM|DISLOCATION|KEY_CROSS) · .+ · \S+ @ \S+ · (just now|\d+ (min|h|days)( \d+ min)? ago)$"
+)
+
+
+async def test_signal_autocomplete_offers_only_what_the_viewer_may_see(stack):
+    fake, bot, clock = stack
+    now = clock()
+    stored = await bot.ctx.repos.signals.list(limit=500)
+    old = next(s for s in stored if s.type == SignalType.STEAM and s.created_at <= now - timedelta(minutes=10))
+    fresh = replace(old, id="fresh-signal", created_at=now - timedelta(minutes=2, seconds=30))
+    async with bot.ctx.repos.db.transaction():
+        await bot.ctx.repos.signals.insert(fresh)
+    game = (await bot.ctx.repos.games.get(fresh.game_id)).game
+    side = game.side_label(fresh.market, fresh.side)
+
+    pro = await _choices(fake, "signal", {"id": ""}, user_id=PRO)
+    assert 0 < len(pro) <= 25 and pro[0]["value"] == "fresh-signal"
+    assert pro[0]["name"].startswith(f"STEAM · {side} ") and pro[0]["name"].endswith(" · 2 min ago")
+    assert f" at {fresh.entry.book} · " in pro[0]["name"]  # Pro: the entry's book
+    assert all(SIGNAL_NAME.match(c["name"]) and len(c["name"]) <= 100 for c in pro), pro
+    # Community: the same list as /signals gives them — nothing younger than the delay, no book names.
+    community = await _choices(fake, "signal", {"id": ""}, user_id=COMMUNITY)
+    assert community and "fresh-signal" not in {c["value"] for c in community}
+    by_id = {s.id: s for s in stored}
+    assert all(by_id[c["value"]].created_at <= now - timedelta(minutes=10) for c in community)
+    assert all(SIGNAL_NAME.match(c["name"]) for c in community), community
+    _no_books(json.dumps(community))
+    # Typing filters by id prefix or text; a fresh id typed in full is still not offered to Community.
+    assert [c["value"] for c in await _choices(fake, "signal", {"id": "FRESH"}, user_id=PRO)] == ["fresh-signal"]
+    assert await _choices(fake, "signal", {"id": "fresh-signal"}, user_id=COMMUNITY) == []
+    assert await _choices(fake, "signal", {"id": old.id[:8]}, user_id=COMMUNITY) == [
+        c for c in community if c["value"].startswith(old.id[:8])
+    ]
+    mystics = await _choices(fake, "signal", {"id": "mystics"}, user_id=COMMUNITY)
+    assert mystics and all("Mystics" in c["name"] for c in mystics)
+
+
+async def test_preset_autocomplete_is_empty_for_community_and_full_for_pro(stack):
+    fake, _, _ = stack
+    pro = await _choices(fake, "signals", {"preset": ""}, user_id=PRO)
+    assert pro == [
+        {"name": "High Confidence", "value": "high_confidence"},
+        {"name": "Low Noise", "value": "low_noise"},
+    ]
+    assert await _choices(fake, "signals", {"preset": ""}, user_id=COMMUNITY) == []
+    assert await _choices(fake, "signals", {"preset": "high"}, user_id=COMMUNITY) == []
+    # A preset sent by hand still gets the upgrade message.
+    typed = await _final(await fake.invoke_slash("signals", {"preset": "high_confidence"}, user_id=COMMUNITY))
+    assert typed.ephemeral
+    assert typed.content == "Quality presets is a Pro feature. Upgrade to Pro with `/upgrade` to unlock it."
 
 
 async def test_chart_attaches_a_png_for_both_tiers(stack):

@@ -12,6 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
+from bot.choices import MAX_CHOICES, signal_choices
 from bot.common import game_autocomplete, viewer_of
 from bot.views import SignalsState, signals_page
 from engine.models import SignalType
@@ -53,12 +54,13 @@ class Signals(commands.Cog):
 
     @signals_command.autocomplete("preset")
     async def preset_autocomplete(self, interaction: discord.Interaction, current: str):
-        names = signals.preset_names(self.bot.ctx)
+        """Presets are Pro: a Community member is offered none (`signals.offered_presets`)."""
+        names = signals.offered_presets(self.bot.ctx, viewer_of(interaction))
         return [
             app_commands.Choice(name=label, value=key)
             for key, label in names.items()
             if current.casefold() in label.casefold()
-        ]
+        ][:MAX_CHOICES]
 
     @app_commands.command(name="signal", description="One signal with its diagnostics")
     @app_commands.describe(id="The signal id (shown under each signal)")
@@ -69,6 +71,15 @@ class Signals(commands.Cog):
         stored = await ctx.repos.games.get(view.game_id)
         game = stored.game if stored is not None else None
         await interaction.response.send_message(embed=render.signal_embed(view, game, ctx.demo), ephemeral=True)
+
+    @signal.autocomplete("id")
+    async def signal_autocomplete(self, interaction: discord.Interaction, current: str):
+        """Recent signals this member may see (the `/signals` rule: Community only past the delay, no
+        book names), matched by id prefix or by text."""
+        ctx = self.bot.ctx
+        now = ctx.clock()
+        rows = await signals.suggest_signals(ctx, viewer_of(interaction), now, current)
+        return signal_choices(rows, current, now)
 
 
 async def setup(bot: StratumBot) -> None:
