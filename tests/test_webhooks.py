@@ -12,6 +12,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,7 +27,7 @@ from aiohttp import web
 from access import NotFound, UserError
 from api.serialize import API_VERSION
 from config.settings import Settings
-from delivery.webhooks import EVENT_TYPES, PlanLimitReached, WebhookService, check_url, sign
+from delivery.webhooks import EVENT_TYPES, PlanLimitReached, WebhookService, check_url, sign, webhook_session
 from domain.api import ApiKey
 from services.keys import create_key
 from storage import Repositories
@@ -94,7 +95,7 @@ async def repos(tmp_path) -> AsyncIterator[Repositories]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(trust_env=False) as client:  # no proxy between us and 127.0.0.1
+    async with webhook_session(allow_loopback=True) as client:  # development mode: loopback receivers
         yield client
 
 
@@ -226,13 +227,13 @@ async def test_backoff_honours_retry_after_and_delivers_once_after_recovery(repo
 
 
 async def test_backoff_is_exponential_capped_and_jittered(repos, cfg, http):
-    svc = WebhookService(repos, cfg, http, clock=Clock(T0), rng=lambda: 1.0)
+    svc = WebhookService(repos, cfg, http, clock=Clock(T0), rng=lambda: 1.0, allow_loopback_http=True)
     assert [svc.backoff(n) for n in range(4)] == [5, 10, 20, 40]
     assert svc.backoff(10) == svc.backoff(50) == 3600
     assert svc.backoff(3, retry_after=2) == 40
     assert svc.backoff(0, retry_after=30) == 30
     assert svc.backoff(0, retry_after=86400) == 3600  # a receiver cannot park messages for a day
-    half = WebhookService(repos, cfg, http, clock=Clock(T0), rng=lambda: 0.5)
+    half = WebhookService(repos, cfg, http, clock=Clock(T0), rng=lambda: 0.5, allow_loopback_http=True)
     assert half.backoff(2) == 10
 
 
@@ -406,9 +407,9 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap_only(repos, c
 
 
 @pytest.fixture
-async def resolver(monkeypatch) -> dict[str, list[str]]:
+async def resolver(monkeypatch) -> dict[str, Any]:
     """Names the tests may resolve; anything else fails the test instead of touching the network."""
-    answers = {
+    answers: dict[str, Any] = {
         "localhost": ["127.0.0.1", "::1"],
         "public.test": ["93.184.216.34"],
         "mixed.test": ["1.1.1.1", "10.1.2.3"],
@@ -416,11 +417,18 @@ async def resolver(monkeypatch) -> dict[str, list[str]]:
     loop = asyncio.get_running_loop()
 
     async def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
-        if host not in answers:
-            raise AssertionError(f"the test tried to resolve {host}")
+        try:
+            ips = [str(ipaddress.ip_address(host))]  # a literal (servers binding 127.0.0.1) needs no lookup
+        except ValueError:
+            if host not in answers:
+                raise AssertionError(f"the test tried to resolve {host}") from None
+            answer = answers[host]
+            ips = answer() if callable(answer) else answer
         return [
-            (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
-            for ip in answers[host]
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (ip, port, 0, 0))
+            if ":" in ip
+            else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
+            for ip in ips
         ]
 
     monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
@@ -435,7 +443,7 @@ async def resolver(monkeypatch) -> dict[str, list[str]]:
         ("http://192.168.1.5/", True, "private"),
         ("http://172.16.0.1/", True, "private"),
         ("https://[fc00::1]/", False, "private"),
-        ("https://[::ffff:10.0.0.1]/", False, "private"),
+        ("https://[::ffff:10.0.0.1]/", False, "embeds"),
         ("http://169.254.169.254/latest", True, "link-local"),
         ("http://[fe80::1]/", True, "link-local"),
         ("https://224.0.0.1/", False, "multicast"),
