@@ -145,6 +145,30 @@ EMBEDDED_IPV4 = tuple(
     )
 )
 
+#: Special-purpose ranges (IANA registries) that are not globally reachable, named here so the rule does not
+#: depend on which Python's `ipaddress` tables are in use (3.11's counts some of them as global).
+NOT_GLOBAL = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "0.0.0.0/8",
+        "100.64.0.0/10",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "240.0.0.0/4",
+        "100::/64",
+        "2001:2::/48",
+        "2001:10::/28",
+        "2001:20::/28",
+        "2001:db8::/32",
+        "3fff::/20",
+        "5f00::/16",
+    )
+)
+
 
 def address_refusal(ip: IPAddress, *, allow_loopback: bool = False) -> str | None:
     """Why a receiver may not live at `ip`, or None if it may: the one rule for registration and connection.
@@ -167,7 +191,7 @@ def address_refusal(ip: IPAddress, *, allow_loopback: bool = False) -> str | Non
         return "a multicast address"
     if ip.is_private:
         return "a private address"
-    if ip.is_reserved or not ip.is_global:
+    if ip.is_reserved or not ip.is_global or any(ip in net for net in NOT_GLOBAL if net.version == ip.version):
         return "a reserved, non-public address"
     return None
 
