@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver
+from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
 import access
@@ -219,9 +219,12 @@ class GuardedResolver(AbstractResolver):
         self.allow_loopback = allow_loopback
         self.inner = resolver or ThreadedResolver()  # the loop's getaddrinfo
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         results = await self.inner.resolve(host, port, family)
-        allowed, refused = [], []
+        allowed: list[ResolveResult] = []
+        refused: list[str] = []
         for result in results:
             ip = _parse_ip(result["host"])
             reason = "not an IP address" if ip is None else address_refusal(ip, allow_loopback=self.allow_loopback)
