@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.settings import load_settings
 from delivery.policy import RetryPolicy
-from delivery.webhooks import WebhookService
+from delivery.webhooks import WebhookService, webhook_session
 from delivery.worker import DeliveryWorker
 from services.keys import create_key
 from storage import Repositories
@@ -134,9 +134,7 @@ async def _run(settings, tmp: Path, port: int, receivers: int, rounds: int, conc
     repos = await Repositories.open(tmp / "bench.db")
     config = settings.delivery
     limits = httpx.Limits(max_connections=max(100, concurrency * 4), max_keepalive_connections=100)
-    sender = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=max(100, concurrency * 4)), cookie_jar=aiohttp.DummyCookieJar()
-    )
+    sender = webhook_session(allow_loopback=True, limit=max(100, concurrency * 4))
     policy = RetryPolicy(base=config.retry_base_seconds, cap=config.retry_cap_seconds)
     try:
         async with httpx.AsyncClient(trust_env=False, limits=limits, follow_redirects=False) as http:

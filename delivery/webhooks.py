@@ -11,10 +11,14 @@
   with full jitter, base 5 s, cap 1 h, a larger ``Retry-After`` wins); a ``410 Gone`` or a message still
   failing after a day disables the endpoint and tells the owner.
 - **No SSRF.** Endpoint URLs must be public ``https://`` (plain ``http://`` to loopback only in development
-  and tests). Host names are resolved and refused if *any* address is private, loopback, link-local
-  (cloud metadata), multicast or unspecified, at registration and again before each attempt, because DNS
-  can change. Redirects are never followed. (A resolver that answers differently between our check and
-  the client's own lookup could still slip through; closing that needs a connect-time guard in the transport.)
+  and tests). One rule, `address_refusal`, decides which addresses a receiver may live at: globally
+  routable unicast only, never private, loopback, link-local (cloud metadata), site-local, unique-local,
+  multicast, reserved, nor any IPv6 form that embeds or translates IPv4 (``::a.b.c.d``, ``::ffff:0:0/96``,
+  NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``, Teredo ``2001::/32``). At registration every address of the
+  name must pass. At delivery the session's `GuardedResolver` resolves the name once and gives aiohttp only
+  the addresses that pass, and aiohttp connects to exactly those, so the address checked is the address
+  connected to (DNS rebinding cannot reach a private address); IP literals, which aiohttp never resolves,
+  are checked before each attempt. Redirects are never followed.
 - **Isolated.** An Enterprise key's endpoints write their rows to the key's own queue, which the worker
   serves on its own, so a slow partner cannot delay the shared queue.
 """
@@ -30,7 +34,9 @@ import ipaddress
 import json
 import logging
 import random
+import re
 import secrets
+import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -38,6 +44,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
 
 import access
 from access import NotFound, UserError
@@ -54,13 +62,18 @@ __all__ = [
     "API_VERSION",
     "EVENT_TYPES",
     "TEST_EVENT",
+    "AddressRefused",
+    "GuardedConnector",
+    "GuardedResolver",
     "HttpSender",
     "PlanLimitReached",
     "UnresolvableHost",
     "WebhookService",
+    "address_refusal",
     "check_url",
     "new_secret",
     "sign",
+    "webhook_session",
 ]
 
 log = logging.getLogger(__name__)
@@ -116,43 +129,162 @@ def _signature_header(endpoint: WebhookEndpoint, msg_id: str, timestamp: int, bo
 
 # --------------------------------------------------------------------------------------- URL policy
 
+#: IPv6 ranges that carry or translate an IPv4 address. A receiver never needs one, and each can reach an
+#: IPv4 host the IPv4 rules would refuse (``[::127.0.0.1]``, NAT64 ``[64:ff9b::a9fe:a9fe]`` for the metadata
+#: service, 6to4 ``[2002:a9fe:a9fe::]``), so they are refused whole, whatever IPv4 address they embed.
+EMBEDDED_IPV4 = tuple(
+    (ipaddress.IPv6Network(net), name)
+    for net, name in (
+        ("::/96", "IPv4-compatible, ::/96"),
+        ("::ffff:0:0/96", "IPv4-mapped, ::ffff:0:0/96"),
+        ("::ffff:0:0:0/96", "IPv4-translated, ::ffff:0:0:0/96"),
+        ("64:ff9b::/96", "NAT64, 64:ff9b::/96"),
+        ("64:ff9b:1::/48", "local NAT64, 64:ff9b:1::/48"),
+        ("2002::/16", "6to4, 2002::/16"),
+        ("2001::/32", "Teredo, 2001::/32"),
+    )
+)
 
-def _forbidden(ip: IPAddress, allow_loopback: bool) -> str | None:
-    """Why a receiver may not live at this address, or None if it may."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
+#: Special-purpose ranges (IANA registries) that are not globally reachable, named here so the rule does not
+#: depend on which Python's `ipaddress` tables are in use (3.11's counts some of them as global).
+NOT_GLOBAL = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "0.0.0.0/8",
+        "100.64.0.0/10",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "240.0.0.0/4",
+        "100::/64",
+        "2001:2::/48",
+        "2001:10::/28",
+        "2001:20::/28",
+        "2001:db8::/32",
+        "3fff::/20",
+        "5f00::/16",
+    )
+)
+
+
+def address_refusal(ip: IPAddress, *, allow_loopback: bool = False) -> str | None:
+    """Why a receiver may not live at `ip`, or None if it may: the one rule for registration and connection.
+
+    Only globally routable unicast addresses pass; loopback too when `allow_loopback` (development, tests).
+    """
     if ip.is_unspecified:
         return "an unspecified address"
     if ip.is_loopback:
         return None if allow_loopback else "a loopback address"
+    if isinstance(ip, ipaddress.IPv6Address):
+        for network, name in EMBEDDED_IPV4:
+            if ip in network:
+                return f"an IPv6 address that embeds or translates IPv4 ({name})"
+        if ip.is_site_local:
+            return "a site-local address"
     if ip.is_link_local:
         return "a link-local address (this includes cloud metadata services)"
     if ip.is_multicast:
         return "a multicast address"
     if ip.is_private:
         return "a private address"
-    if not ip.is_global:
+    if ip.is_reserved or not ip.is_global or any(ip in net for net in NOT_GLOBAL if net.version == ip.version):
         return "a reserved, non-public address"
     return None
 
 
-async def _resolve(host: str, port: int) -> list[IPAddress]:
+def _parse_ip(text: str) -> IPAddress | None:
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, proto=6)  # 6: TCP
-    except OSError as exc:
-        raise UnresolvableHost(f"The webhook host {host} could not be resolved.") from exc
-    addresses = {ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos}
-    if not addresses:
-        raise UnresolvableHost(f"The webhook host {host} could not be resolved.")
-    return sorted(addresses, key=str)
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
-async def check_url(url: str, *, allow_loopback_http: bool) -> str:
+class AddressRefused(OSError):
+    """A name resolved only to addresses a receiver may not live at (raised inside the connector)."""
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves a name once and returns only the addresses `address_refusal` allows (raises if none).
+
+    aiohttp connects to exactly the addresses its resolver returned, so what was checked is what is
+    connected to: a name that answers differently from one lookup to the next (DNS rebinding) cannot
+    slip a private address in between. Cached answers were filtered before they were cached.
+    """
+
+    def __init__(self, *, allow_loopback: bool, resolver: AbstractResolver | None = None) -> None:
+        self.allow_loopback = allow_loopback
+        self.inner = resolver or ThreadedResolver()  # the loop's getaddrinfo
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self.inner.resolve(host, port, family)
+        allowed: list[ResolveResult] = []
+        refused: list[str] = []
+        for result in results:
+            ip = _parse_ip(result["host"])
+            reason = "not an IP address" if ip is None else address_refusal(ip, allow_loopback=self.allow_loopback)
+            if reason is None:
+                allowed.append(result)
+            else:
+                refused.append(f"{result['host']} is {reason}")
+        if refused:
+            log.warning("webhook host %s: refused %s", host, "; ".join(refused))
+        if not allowed:
+            raise AddressRefused(f"{host} resolves to no address a webhook may be sent to ({'; '.join(refused)})")
+        return allowed
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class GuardedConnector(aiohttp.TCPConnector):
+    """A `TCPConnector` whose resolver is a `GuardedResolver`; the only connector `HttpSender` accepts."""
+
+    def __init__(self, *, allow_loopback: bool, resolver: AbstractResolver | None = None, **kwargs: Any) -> None:
+        self.guard = GuardedResolver(allow_loopback=allow_loopback, resolver=resolver)
+        super().__init__(resolver=self.guard, **kwargs)
+
+
+def webhook_session(
+    *, allow_loopback: bool, limit: int = 100, resolver: AbstractResolver | None = None
+) -> aiohttp.ClientSession:
+    """The HTTP client for webhook delivery: guarded connector, no proxies from the environment (a proxy
+    would do its own lookup), no cookie jar (a partner's cookies never reach another endpoint)."""
+    return aiohttp.ClientSession(
+        connector=GuardedConnector(allow_loopback=allow_loopback, resolver=resolver, limit=limit),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+    )
+
+
+def _guard_of(http: aiohttp.ClientSession, allow_loopback: bool) -> GuardedResolver:
+    connector = http.connector
+    if not isinstance(connector, GuardedConnector) or http.trust_env:
+        raise TypeError("webhooks need the session from delivery.webhooks.webhook_session (the connect-time guard)")
+    if connector.guard.allow_loopback and not allow_loopback:
+        raise ValueError("the webhook session allows loopback targets but the service does not")
+    return connector.guard
+
+
+#: What aiohttp takes for an IP literal (and so never resolves): digits and dots, or any colon.
+_NUMERIC_HOST = re.compile(r"[0-9.]+|.*:.*|(?:.*\.)?(?:0x[0-9a-f]*|[0-9]+)\.?", re.IGNORECASE)
+
+
+async def check_url(
+    url: str, *, allow_loopback_http: bool, resolver: AbstractResolver | None = None, resolve: bool = True
+) -> str:
     """The URL if a receiver may be called there; else `UserError` naming the problem.
 
     Only public ``https://`` URLs; ``http://`` only to loopback and only when `allow_loopback_http`
-    (development and tests). Names are resolved and every address must pass, since a receiver on a
-    private network or the metadata service is what an attacker would register.
+    (development and tests). IP literals go through `address_refusal`; names are resolved (by `resolver`,
+    the loop's getaddrinfo by default) and every address must pass, since a receiver on a private network
+    or the metadata service is what an attacker would register. With `resolve` false only literals are
+    checked: at delivery the connector's `GuardedResolver` checks the one lookup it connects with.
     """
     url = (url or "").strip()
     if not url:
@@ -176,17 +308,40 @@ async def check_url(url: str, *, allow_loopback_http: bool) -> str:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
         raise UserError("The webhook URL has an invalid port.") from None
-    try:
-        addresses: list[IPAddress] = [ipaddress.ip_address(host)]
-    except ValueError:
-        addresses = await _resolve(host, port)
+    literal = _parse_ip(host)
+    if literal is None and _NUMERIC_HOST.fullmatch(host):
+        # 2130706433, 0177.0.0.1, 0x7f.1: not a name, and the C library would read them as 127.0.0.1
+        raise UserError(f"The webhook URL's host {host} is an IP address in a non-standard form.")
+    if literal is not None:
+        addresses: list[IPAddress] = [literal]
+    elif resolve or scheme == "http":  # http:// (development only) must still resolve to loopback only
+        addresses = await _resolve(resolver or ThreadedResolver(), host, port)
+    else:
+        return url
     for ip in addresses:
-        reason = _forbidden(ip, allow_loopback_http)
+        reason = address_refusal(ip, allow_loopback=allow_loopback_http)
         if reason is not None:
-            raise UserError(f"The webhook URL points to {reason} ({ip}); use a public https:// URL.")
+            shown = host if literal is not None else f"{host} resolves to {ip}"
+            raise UserError(f"The webhook URL points to {reason} ({shown}); use a public https:// URL.")
     if scheme == "http" and not all(ip.is_loopback for ip in addresses):
         raise UserError("The webhook URL must use https:// (plain http:// is only for loopback in development).")
     return url
+
+
+async def _resolve(resolver: AbstractResolver, host: str, port: int) -> list[IPAddress]:
+    try:
+        results = await resolver.resolve(host, port, socket.AF_UNSPEC)
+    except OSError as exc:
+        raise UnresolvableHost(f"The webhook host {host} could not be resolved.") from exc
+    addresses = set()
+    for result in results:
+        ip = _parse_ip(result["host"])
+        if ip is None:
+            raise UserError(f"The webhook host {host} resolved to {result['host']!r}, which is not an IP address.")
+        addresses.add(ip)
+    if not addresses:
+        raise UnresolvableHost(f"The webhook host {host} could not be resolved.")
+    return sorted(addresses, key=str)
 
 
 # ------------------------------------------------------------------------------------------ service
@@ -244,6 +399,7 @@ class HttpSender:
         on_disabled: Callable[[WebhookEndpoint, str, datetime], Awaitable[None]],
     ) -> None:
         self.repos = repos
+        self.guard = _guard_of(http, allow_loopback_http)  # refuses a session without the connect-time guard
         self.http = http
         self.policy = policy
         self.allow_loopback_http = allow_loopback_http
@@ -257,8 +413,10 @@ class HttpSender:
         endpoint = await self.repos.api.endpoint(item.payload.get("endpoint_id", ""))
         if endpoint is None or endpoint.disabled_at is not None:  # gone since the row was read
             raise PermanentFailure("endpoint deleted or disabled", target_gone=True)
-        try:  # again at every attempt: the name may resolve elsewhere now
-            await check_url(endpoint.url, allow_loopback_http=self.allow_loopback_http)
+        try:  # the URL and an IP literal again; a name is checked by the guard, on the lookup it connects with
+            await check_url(
+                endpoint.url, allow_loopback_http=self.allow_loopback_http, resolver=self.guard.inner, resolve=False
+            )
         except UnresolvableHost as exc:
             raise TemporaryFailure(str(exc)) from exc
         except UserError as exc:
@@ -280,6 +438,10 @@ class HttpSender:
                 await response.content.read(MAX_RESPONSE_BYTES)  # a little, so the connection can be reused
                 status = response.status
                 retry_after = _retry_after(response.headers)
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, AddressRefused):  # retried: the name may point somewhere public again
+                raise TemporaryFailure(f"refused at connect: {exc.os_error}") from exc
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc
         if 200 <= status < 300:
@@ -359,7 +521,7 @@ class WebhookService:
         if not key.active:
             raise UserError(f"The API key {key.id} is revoked.")
         wanted = _check_events(events)
-        url = await check_url(url, allow_loopback_http=self.allow_loopback_http)
+        url = await check_url(url, allow_loopback_http=self.allow_loopback_http, resolver=self.sender.guard.inner)
         limit = access.plan_limits(key, self.settings.plans).webhooks
         secret = new_secret()
         endpoint = WebhookEndpoint(

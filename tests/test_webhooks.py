@@ -12,6 +12,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,8 +27,17 @@ from aiohttp import web
 from access import NotFound, UserError
 from api.serialize import API_VERSION
 from config.settings import Settings
-from delivery.webhooks import EVENT_TYPES, PlanLimitReached, WebhookService, check_url, sign
-from domain.api import ApiKey
+from delivery.webhooks import (
+    EVENT_TYPES,
+    PlanLimitReached,
+    WebhookService,
+    address_refusal,
+    check_url,
+    new_secret,
+    sign,
+    webhook_session,
+)
+from domain.api import ApiKey, WebhookEndpoint
 from services.keys import create_key
 from storage import Repositories
 from tests.engine_builders import T0, Clock, settings
@@ -94,7 +104,7 @@ async def repos(tmp_path) -> AsyncIterator[Repositories]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(trust_env=False) as client:  # no proxy between us and 127.0.0.1
+    async with webhook_session(allow_loopback=True) as client:  # development mode: loopback receivers
         yield client
 
 
@@ -226,13 +236,13 @@ async def test_backoff_honours_retry_after_and_delivers_once_after_recovery(repo
 
 
 async def test_backoff_is_exponential_capped_and_jittered(repos, cfg, http):
-    svc = WebhookService(repos, cfg, http, clock=Clock(T0), rng=lambda: 1.0)
+    svc = WebhookService(repos, cfg, http, clock=Clock(T0), rng=lambda: 1.0, allow_loopback_http=True)
     assert [svc.backoff(n) for n in range(4)] == [5, 10, 20, 40]
     assert svc.backoff(10) == svc.backoff(50) == 3600
     assert svc.backoff(3, retry_after=2) == 40
     assert svc.backoff(0, retry_after=30) == 30
     assert svc.backoff(0, retry_after=86400) == 3600  # a receiver cannot park messages for a day
-    half = WebhookService(repos, cfg, http, clock=Clock(T0), rng=lambda: 0.5)
+    half = WebhookService(repos, cfg, http, clock=Clock(T0), rng=lambda: 0.5, allow_loopback_http=True)
     assert half.backoff(2) == 10
 
 
@@ -406,9 +416,11 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap_only(repos, c
 
 
 @pytest.fixture
-async def resolver(monkeypatch) -> dict[str, list[str]]:
-    """Names the tests may resolve; anything else fails the test instead of touching the network."""
-    answers = {
+async def resolver(monkeypatch) -> dict[str, Any]:
+    """Names the tests may resolve (to a list of addresses, or a callable giving one per lookup); anything
+    else fails the test instead of touching the network. Both the URL check and the webhook session's
+    resolver (aiohttp's threaded resolver) go through the loop's getaddrinfo, patched here."""
+    answers: dict[str, Any] = {
         "localhost": ["127.0.0.1", "::1"],
         "public.test": ["93.184.216.34"],
         "mixed.test": ["1.1.1.1", "10.1.2.3"],
@@ -416,11 +428,18 @@ async def resolver(monkeypatch) -> dict[str, list[str]]:
     loop = asyncio.get_running_loop()
 
     async def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
-        if host not in answers:
-            raise AssertionError(f"the test tried to resolve {host}")
+        try:
+            ips = [str(ipaddress.ip_address(host))]  # a literal (servers binding 127.0.0.1) needs no lookup
+        except ValueError:
+            if host not in answers:
+                raise AssertionError(f"the test tried to resolve {host}") from None
+            answer = answers[host]
+            ips = answer() if callable(answer) else answer
         return [
-            (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
-            for ip in answers[host]
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (ip, port, 0, 0))
+            if ":" in ip
+            else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
+            for ip in ips
         ]
 
     monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
@@ -435,7 +454,7 @@ async def resolver(monkeypatch) -> dict[str, list[str]]:
         ("http://192.168.1.5/", True, "private"),
         ("http://172.16.0.1/", True, "private"),
         ("https://[fc00::1]/", False, "private"),
-        ("https://[::ffff:10.0.0.1]/", False, "private"),
+        ("https://[::ffff:10.0.0.1]/", False, "embeds"),
         ("http://169.254.169.254/latest", True, "link-local"),
         ("http://[fe80::1]/", True, "link-local"),
         ("https://224.0.0.1/", False, "multicast"),
@@ -484,6 +503,281 @@ async def test_the_url_is_checked_again_at_delivery_time(repos, cfg, receiver, m
     (d,) = await repos.api.deliveries(endpoint.id)
     assert d.failed_at == T0
     assert (await repos.api.endpoint(endpoint.id)).disabled_at is None  # the next event is checked afresh
+
+
+# ------------------------------------------------------------------------- SSRF at connect time
+
+#: IPv6 forms that embed or translate IPv4, and other non-global addresses: refused in both modes.
+REFUSED_ADDRESSES = [
+    ("::127.0.0.1", "embeds"),  # IPv4-compatible loopback
+    ("::a9fe:a9fe", "embeds"),  # IPv4-compatible 169.254.169.254
+    ("::8.8.8.8", "embeds"),  # even a public IPv4 inside
+    ("::ffff:127.0.0.1", "embeds"),  # IPv4-mapped
+    ("::ffff:8.8.8.8", "embeds"),
+    ("::ffff:0:a9fe:a9fe", "embeds"),  # IPv4-translated
+    ("64:ff9b::a9fe:a9fe", "embeds"),  # NAT64 of 169.254.169.254
+    ("64:ff9b::808:808", "embeds"),  # NAT64 of a public address: the whole prefix goes
+    ("64:ff9b:1::a9fe:a9fe", "embeds"),  # local-use NAT64
+    ("2002:a9fe:a9fe::", "embeds"),  # 6to4 of 169.254.169.254
+    ("2002:808:808::1", "embeds"),
+    ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "embeds"),  # Teredo
+    ("2001::1", "embeds"),
+    ("fec0::1", "site-local"),
+    ("fc00::1", "private"),
+    ("fd12:3456::1", "private"),
+    ("fe80::1", "link-local"),
+    ("fe80::1%eth0", "link-local"),
+    ("ff02::1", "multicast"),
+    ("ff0e::1", "multicast"),
+    ("::", "unspecified"),
+    ("100::1", "private"),  # discard-only
+    ("2001:db8::1", "private"),  # documentation
+    ("0.0.0.0", "unspecified"),  # noqa: S104 - a table entry, nothing binds it
+    ("10.1.2.3", "private"),
+    ("172.31.255.255", "private"),
+    ("192.168.0.1", "private"),
+    ("169.254.169.254", "link-local"),
+    ("100.64.0.1", "non-public"),  # carrier-grade NAT
+    ("192.0.0.8", "non-public"),  # IPv4 dummy address (3.11's ipaddress calls it global)
+    ("203.0.113.9", "private"),
+    ("3fff::1", "non-public"),  # documentation, 2024
+    ("198.18.0.1", "private"),  # benchmarking
+    ("192.0.2.1", "private"),  # documentation
+    ("224.0.0.251", "multicast"),
+    ("240.0.0.1", "private"),
+    ("255.255.255.255", "private"),
+]
+
+
+@pytest.mark.parametrize(("address", "problem"), REFUSED_ADDRESSES)
+@pytest.mark.parametrize("allow_loopback", [False, True])
+def test_address_refusal_refuses_embedded_ipv4_and_every_non_global_address(address, problem, allow_loopback):
+    reason = address_refusal(ipaddress.ip_address(address), allow_loopback=allow_loopback)
+    assert reason is not None and problem in reason
+
+
+@pytest.mark.parametrize(
+    ("address", "allow_loopback", "problem"),
+    [
+        ("127.0.0.1", False, "loopback"),
+        ("127.8.9.10", False, "loopback"),
+        ("::1", False, "loopback"),
+        ("127.0.0.1", True, None),
+        ("::1", True, None),
+        ("93.184.216.34", False, None),
+        ("1.1.1.1", True, None),
+        ("2606:4700:4700::1111", False, None),
+        ("2a00:1450:4001:82b::200e", False, None),
+    ],
+)
+def test_address_refusal_allows_global_unicast_and_loopback_only_in_development(address, allow_loopback, problem):
+    reason = address_refusal(ipaddress.ip_address(address), allow_loopback=allow_loopback)
+    assert reason is None if problem is None else problem in (reason or "")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[::127.0.0.1]/",
+        "https://[64:ff9b::a9fe:a9fe]/",
+        "https://[2002:a9fe:a9fe::]/",
+        "https://[::ffff:169.254.169.254]/latest",
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+        "https://[fec0::1]/",
+        "https://[fd00::1]:8443/hook",
+        "https://nat64.test/hook",  # a name is refused for the address it resolves to
+        "https://sixtofour.test/hook",
+        "https://cgnat.test/hook",
+    ],
+)
+async def test_url_policy_refuses_ipv6_forms_that_embed_ipv4_in_production(resolver, url):
+    resolver.update(
+        {"nat64.test": ["64:ff9b::a00:1"], "sixtofour.test": ["2002:7f00:1::"], "cgnat.test": ["100.64.3.4"]}
+    )
+    with pytest.raises(UserError, match=r"points to .*(embeds|site-local|private|non-public)"):
+        await check_url(url, allow_loopback_http=False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://2130706433/", "https://0177.0.0.1/", "https://0x7f.1/", "https://0x7f000001/", "https://127.1/"],
+)
+async def test_url_policy_refuses_ip_addresses_in_non_standard_forms(resolver, url):
+    """aiohttp takes an all-digit host for a literal and never resolves it; the C library reads it as 127.0.0.1."""
+    with pytest.raises(UserError, match="non-standard form"):
+        await check_url(url, allow_loopback_http=True)
+
+
+async def test_registration_over_http_refuses_ssrf_targets_with_a_clear_reason(tmp_path, resolver):
+    from app.bootstrap import build_app, start_web  # the whole app, in production mode
+
+    resolver.update({"nat64.test": ["64:ff9b::a9fe:a9fe"], "rebind.test": ["93.184.216.34"]})
+    config = settings()
+    assert config.web.allow_loopback_webhooks is False
+    app = await build_app(config, db_path=tmp_path / "stratum.db", source="test")
+    server = await start_web(app)
+    refused = {
+        "https://[::127.0.0.1]/": "IPv4-compatible",
+        "https://[64:ff9b::a9fe:a9fe]/": "NAT64",
+        "https://[2002:a9fe:a9fe::]/": "6to4",
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/": "Teredo",
+        "https://[::ffff:127.0.0.1]/": "IPv4-mapped",
+        "https://[fec0::1]/": "site-local",
+        "https://nat64.test/hook": "NAT64",
+        "https://127.0.0.1/hook": "loopback",
+        "https://2130706433/hook": "non-standard form",
+        f"http://127.0.0.1:{server.port}/hook": "https://",
+    }
+    try:
+        _, secret = await create_key(app.repos, config, owner="acme", plan="pro_infra", now=T0)
+        async with aiohttp.ClientSession(
+            base_url=f"http://127.0.0.1:{server.port}", headers={"Authorization": f"Bearer {secret}"}
+        ) as client:
+            for url, problem in refused.items():
+                async with client.post("/v1/webhooks", json={"url": url}) as response:
+                    body = await response.json()
+                assert response.status == 400, (url, body)
+                assert problem in body["error"]["message"], (url, body)
+            async with client.post("/v1/webhooks", json={"url": "https://rebind.test/hook"}) as response:
+                assert response.status == 201  # a public name is accepted
+            async with client.get("/v1/webhooks") as response:
+                assert [e["url"] for e in (await response.json())["data"]] == ["https://rebind.test/hook"]
+    finally:
+        await app.close()
+
+
+@dataclass
+class Listener:
+    """A bare TCP server on 127.0.0.1 that counts the connections reaching it (standing in for a service on
+    a private network that an attacker wants a webhook to reach)."""
+
+    port: int = 0
+    connections: int = 0
+
+
+@pytest.fixture
+async def listener() -> AsyncIterator[Listener]:
+    counted = Listener()
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        counted.connections += 1
+        writer.close()
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    counted.port = server.sockets[0].getsockname()[1]
+    yield counted
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.fixture
+async def connects(monkeypatch) -> list[str]:
+    """Every address the client connects to; anything but loopback is refused here, never dialled."""
+    attempted: list[str] = []
+    loop = asyncio.get_running_loop()
+    real = loop.sock_connect
+
+    async def sock_connect(sock: socket.socket, address: Any) -> None:
+        attempted.append(address[0])
+        if not ipaddress.ip_address(address[0]).is_loopback:
+            raise ConnectionRefusedError(f"the test refuses to dial {address[0]}")
+        await real(sock, address)
+
+    monkeypatch.setattr(loop, "sock_connect", sock_connect)
+    return attempted
+
+
+@pytest.fixture
+async def production(repos, cfg) -> AsyncIterator[WebhookService]:
+    async with webhook_session(allow_loopback=False) as client:
+        yield WebhookService(repos, cfg, client, clock=Clock(T0), rng=lambda: 0.1)
+
+
+async def test_a_name_rebound_to_loopback_after_registration_is_refused_at_connect_and_retried(
+    repos, cfg, resolver, listener, connects, production
+):
+    lookups: list[str] = []
+
+    def rebind() -> list[str]:
+        lookups.append("rebind.test")
+        return ["93.184.216.34"] if len(lookups) == 1 else ["127.0.0.1"]
+
+    resolver["rebind.test"] = rebind
+    endpoint, _ = await production.create(await key(repos, cfg), f"https://rebind.test:{listener.port}/hook", None, T0)
+    await production.publish("signal.created", {"id": "a"}, T0)
+
+    assert await production.deliver_due(None, T0) == (1, 0)
+    (item,) = await repos.outbox.for_target("webhook:" + endpoint.id)
+    assert item.failed_at is None and item.attempts == 1  # retried per policy: the name may be fixed
+    assert item.next_attempt_at == T0 + timedelta(seconds=0.5)
+    assert "refused at connect" in item.last_error and "127.0.0.1 is a loopback address" in item.last_error
+    assert await production.deliver_due(None, item.next_attempt_at) == (1, 0)
+    (item,) = await repos.outbox.for_target("webhook:" + endpoint.id)
+    assert item.attempts == 2 and item.failed_at is None
+    assert listener.connections == 0 and connects == []
+    assert len(lookups) == 3  # one at registration, one per attempt: what was checked is what was dialled
+
+
+async def test_a_name_rebound_between_lookups_never_reaches_the_private_address(
+    repos, cfg, resolver, listener, connects, production
+):
+    """The gap a check-then-connect design leaves: the answer changes between the check and the connect."""
+    lookups: list[str] = []
+
+    def rebind() -> list[str]:
+        lookups.append("rebind.test")
+        return ["93.184.216.34"] if len(lookups) <= 2 else ["127.0.0.1"]
+
+    resolver["rebind.test"] = rebind
+    endpoint, _ = await production.create(await key(repos, cfg), f"https://rebind.test:{listener.port}/hook", None, T0)
+    await production.publish("signal.created", {"id": "a"}, T0)
+
+    assert await production.deliver_due(None, T0) == (1, 0)
+    assert await production.deliver_due(None, T0 + timedelta(minutes=5)) == (1, 0)
+    assert listener.connections == 0
+    assert connects and set(connects) == {"93.184.216.34"}  # only ever the address that was checked
+    (item,) = await repos.outbox.for_target("webhook:" + endpoint.id)
+    assert item.failed_at is None and item.attempts == 2
+
+
+@pytest.mark.parametrize(
+    "host", ["[::127.0.0.1]", "[64:ff9b::a9fe:a9fe]", "[2002:a9fe:a9fe::]", "[::ffff:127.0.0.1]", "[fec0::1]"]
+)
+async def test_an_ip_literal_stored_before_the_policy_is_refused_at_delivery(
+    repos, cfg, listener, connects, production, host
+):
+    """IP literals never reach aiohttp's resolver, so the sender checks them before each attempt."""
+    owner = await key(repos, cfg)
+    url = f"https://{host}:{listener.port}/hook"
+    await repos.api.create_endpoint(
+        WebhookEndpoint(id="we_old", key_id=owner.id, url=url, events=EVENT_TYPES, secret=new_secret(), created_at=T0)
+    )
+    await production.publish("signal.created", {"id": "a"}, T0)
+
+    assert await production.deliver_due(None, T0) == (1, 0)
+    (item,) = await repos.outbox.for_target("webhook:we_old")
+    assert item.failed_at == T0 and "refused" in item.last_error
+    assert listener.connections == 0 and connects == []
+
+
+async def test_a_redirect_to_a_private_address_is_not_followed(repos, cfg, receiver, listener, make_service):
+    rx = await receiver((302, {"Location": f"http://127.0.0.1:{listener.port}/internal"}))
+    svc = make_service(Clock(T0))
+    endpoint, _ = await svc.create(await key(repos, cfg), rx.url(), None, T0)
+    await svc.publish("signal.created", {"id": "a"}, T0)
+
+    assert await svc.deliver_due(None, T0) == (1, 0)
+    (d,) = await repos.api.deliveries(endpoint.id)
+    assert d.last_status == 302 and d.failed_at is None  # a receiver's 3xx is a failure, retried
+    assert len(rx.seen) == 1 and listener.connections == 0
+
+
+async def test_the_service_refuses_a_session_without_the_connect_time_guard(repos, cfg):
+    async with aiohttp.ClientSession() as plain, webhook_session(allow_loopback=True) as loose:
+        with pytest.raises(TypeError, match="webhook_session"):
+            WebhookService(repos, cfg, plain, clock=Clock(T0))
+        with pytest.raises(ValueError, match="loopback"):
+            WebhookService(repos, cfg, loose, clock=Clock(T0))  # production service, development session
 
 
 # ------------------------------------------------------------------------------------ workers
