@@ -27,6 +27,7 @@ from engine.events import SIGNAL_CREATED
 from engine.integrity import build_audit
 from engine.models import Signal
 from engine.providers.closes import ExternalCloses
+from engine.providers.files import write_private_text
 from engine.providers.replay import ReplaySource, parse_speed
 from engine.reports import format_audit
 
@@ -132,7 +133,8 @@ async def serve_until_stopped(app: App, stop: asyncio.Event | None = None) -> No
 
 
 def _write_json(path: Path, payload: dict[str, object]) -> None:
-    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    """The audit summary, mode 0600 like every file the app writes (engine.providers.files)."""
+    write_private_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def _printer(app: App):

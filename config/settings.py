@@ -52,6 +52,40 @@ class _Section(BaseModel):
 MarketKey = Literal["h2h", "spreads", "totals"]
 
 
+class MarketBounds(_Section):
+    """A market's believable quotes (engine.providers.bounds): |American price| <= max_price, and the point
+    (spreads: the home team's; totals: the total) within [min_point, max_point] when set."""
+
+    max_price: int = Field(ge=100, le=1_000_000)
+    min_point: float | None = Field(None, allow_inf_nan=False)
+    max_point: float | None = Field(None, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MarketBounds:
+        if self.min_point is not None and self.max_point is not None and self.min_point > self.max_point:
+            raise ValueError(f"min_point {self.min_point} is above max_point {self.max_point}")
+        return self
+
+
+class SportBounds(_Section):
+    """A sport's replacements for some markets' bounds (the others keep the defaults)."""
+
+    h2h: MarketBounds | None = None
+    spreads: MarketBounds | None = None
+    totals: MarketBounds | None = None
+
+
+class FeedBounds(_Section):
+    h2h: MarketBounds = Field(default_factory=lambda: MarketBounds(max_price=100_000))
+    spreads: MarketBounds = Field(default_factory=lambda: MarketBounds(max_price=10_000, min_point=-60, max_point=60))
+    totals: MarketBounds = Field(default_factory=lambda: MarketBounds(max_price=10_000, min_point=100, max_point=400))
+    sports: dict[str, SportBounds] = Field(
+        default_factory=lambda: {
+            "basketball_wnba": SportBounds(totals=MarketBounds(max_price=10_000, min_point=100, max_point=250))
+        }
+    )
+
+
 class FeedSettings(_Section):
     base_url: str = "https://api.the-odds-api.com"
     sport: str = "basketball_nba"
@@ -65,6 +99,7 @@ class FeedSettings(_Section):
     breaker_cooldown_seconds: float = Field(300, ge=0)
     record_tape: str = ""
     api_key: SecretStr | None = None
+    bounds: FeedBounds = Field(default_factory=FeedBounds)  # quotes outside them are rejected as malformed
 
 
 class CadenceBand(_Section):

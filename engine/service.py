@@ -4,6 +4,11 @@ One snapshot is one transaction (games, quotes, consensus, signals, closes, grad
 cursor, and — through `commit_hooks` — the outbox rows its signals and grades owe), so a crash leaves
 either all of it or none; events go out only after the commit. On start,
 `restore` rebuilds the engine's memory from the database so a restart resumes where it stopped.
+
+The engine's memory never runs ahead of the database: `Engine.ingest` changes memory as it computes a
+tick, so when the tick's commit fails (a full disk, a locked file, a value SQLite refuses) the memory is
+rebuilt from the database before the error goes on; if even that fails, the next call rebuilds first. A
+snapshot whose commit failed is thus not half-remembered: the next poll sees its changes again as changes.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from engine.models import BookLine, Market
 from engine.moves import move_between
 from engine.odds import devig
 from engine.providers.base import RawSnapshot
+from engine.providers.bounds import bounds_from_settings
 from engine.providers.closes import ExternalCloses
 from engine.providers.parse import ParseMemo, log_rejections, parse_snapshot
 from engine.state import EngineState, GameState
@@ -42,6 +48,9 @@ class EngineService:
         self.bus = bus
         self.source = source
         self._memo = ParseMemo()
+        self._bounds = bounds_from_settings(engine.settings.feed.bounds)
+        #: Set when a commit failed and memory could not be rebuilt yet: the next call rebuilds first.
+        self._stale = False
         #: Called inside each snapshot's transaction, after its writes (the delivery fan-out writes the
         #: outbox rows the tick's signals and grades owe, so they commit with them).
         self.commit_hooks: list[Callable[[Tick], Awaitable[object]]] = []
@@ -56,20 +65,8 @@ class EngineService:
         source: str,
         closes: ExternalCloses | None = None,
     ) -> EngineService:
-        feed = await repos.feed_state.get(source)
-        cursor = feed.cursor if feed else None
-        engine = Engine(settings, await restore_state(settings, repos, cursor), closes=closes)
+        engine = await rebuild_engine(settings, repos, source, closes)
         await regrade_legacy(engine, repos)
-        if feed is not None:
-            engine.state.gaps.extend(feed.recent_gaps)
-        if cursor is not None:
-            for signal in await repos.signals.since(cursor - SIGNAL_MEMORY):
-                engine.remember_signal(signal)
-                key = signal_cooldown_key(signal, settings.consensus.operator_map())
-                engine.state.cooldowns[key] = max(signal.created_at, engine.state.cooldowns.get(key, signal.created_at))
-                day_key = daily_cap_key(signal)
-                engine.state.daily_counts[day_key] = engine.state.daily_counts.get(day_key, 0) + 1
-                engine.state.sides[(signal.game_id, signal.market.value)] = (signal.side, signal.created_at)
         return cls(engine, repos, bus, source=source)
 
     @property
@@ -77,23 +74,51 @@ class EngineService:
         return self.engine.state.last_fetched_at
 
     async def process(self, raw: RawSnapshot) -> Tick:
-        snapshot = parse_snapshot(raw, self._memo)
+        await self._rebuild_if_stale()
+        snapshot = parse_snapshot(raw, self._memo, self._bounds)
         log_rejections(snapshot)
         tick = self.engine.ingest(snapshot)
         if tick.skipped:
             log.debug("snapshot %s is not newer than %s; skipped", raw.fetched_at, self.cursor)
             return tick
-        await self._commit(tick, quota=raw.quota)
+        await self._commit_or_rebuild(tick, quota=raw.quota)
         await self._publish(tick)
         return tick
 
     async def close_due(self, now: datetime) -> Tick:
         """Close the games whose tip has passed even when no snapshot arrives (the tip-off job)."""
+        await self._rebuild_if_stale()
         tick = self.engine.close_due(now)
         if tick.closes or tick.closed_games:
-            await self._commit(tick, quota=None, move_cursor=False)
+            await self._commit_or_rebuild(tick, quota=None, move_cursor=False)
             await self._publish(tick)
         return tick
+
+    async def _commit_or_rebuild(self, tick: Tick, *, quota, move_cursor: bool = True) -> None:
+        """Commit `tick`; if the commit fails, put the engine's memory back to what the database holds
+        (the memory already took the tick) and re-raise, so the caller logs the failure and nothing of
+        the tick is published."""
+        try:
+            await self._commit(tick, quota=quota, move_cursor=move_cursor)
+        except BaseException:
+            self._stale = True
+            log.error("the commit of the tick at %s failed; rebuilding the engine's memory from the database", tick.at)
+            try:
+                await self._rebuild_if_stale()
+            except Exception:
+                log.exception("rebuilding the engine's memory failed; the next call tries again first")
+            raise
+
+    async def _rebuild_if_stale(self) -> None:
+        """After a failed commit: the engine's state replaced, in place, by one rebuilt from the database
+        (in place, because other parts of the app hold this `Engine`). Raises if the rebuild fails, so no
+        tick is ever computed on top of memory the database does not have."""
+        if not self._stale:
+            return
+        engine = self.engine
+        rebuilt = await rebuild_engine(engine.settings, self.repos, self.source, engine.external_closes)
+        engine.state = rebuilt.state
+        self._stale = False
 
     async def cleanup(self, now: datetime, retention_days: int) -> int:
         async with self.repos.db.transaction():
@@ -143,6 +168,27 @@ class EngineService:
         for game_id in tick.closed_games:
             closes = tuple(close for close in tick.closes if close.game_id == game_id)
             await self.bus.publish(GAME_CLOSED, ClosedGame(game_id=game_id, closes=closes))
+
+
+async def rebuild_engine(
+    settings: Settings, repos: Repositories, source: str, closes: ExternalCloses | None = None
+) -> Engine:
+    """An engine whose memory is what the database holds for `source`: its state, the gaps between
+    recent polls, and the recent signals' cooldowns, daily caps, heat and side locks."""
+    feed = await repos.feed_state.get(source)
+    cursor = feed.cursor if feed else None
+    engine = Engine(settings, await restore_state(settings, repos, cursor), closes=closes)
+    if feed is not None:
+        engine.state.gaps.extend(feed.recent_gaps)
+    if cursor is not None:
+        for signal in await repos.signals.since(cursor - SIGNAL_MEMORY):
+            engine.remember_signal(signal)
+            key = signal_cooldown_key(signal, settings.consensus.operator_map())
+            engine.state.cooldowns[key] = max(signal.created_at, engine.state.cooldowns.get(key, signal.created_at))
+            day_key = daily_cap_key(signal)
+            engine.state.daily_counts[day_key] = engine.state.daily_counts.get(day_key, 0) + 1
+            engine.state.sides[(signal.game_id, signal.market.value)] = (signal.side, signal.created_at)
+    return engine
 
 
 async def restore_state(settings: Settings, repos: Repositories, cursor: datetime | None) -> EngineState:

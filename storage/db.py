@@ -23,6 +23,7 @@ from types import TracebackType
 
 import aiosqlite
 
+from engine.providers.files import ensure_private, tighten
 from storage.migrations import apply_migrations
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT_MS", "Database"]
@@ -33,6 +34,14 @@ log = logging.getLogger(__name__)
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 
 MEMORY = ":memory:"
+
+
+def _prepare_file(path: Path) -> None:
+    """The database's folder, and the file itself created (or tightened) 0600 with any -wal/-shm left."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        tighten(f"{path}{suffix}")
 
 
 class Database:
@@ -58,11 +67,13 @@ class Database:
         """Open (creating it if needed) the database at `path` and bring its schema up to date.
 
         ``":memory:"`` gives a private in-memory database (journal mode stays "memory" there).
+        A file database is made mode 0600 before SQLite opens it (it holds webhook signing secrets, key
+        hashes and Stripe links; see engine.providers.files), and SQLite gives its -wal and -shm that mode.
         `migrate=False` exists for tests of the migration runner itself.
         """
         location = str(path)
         if location != MEMORY and not location.startswith("file:"):
-            await asyncio.to_thread(Path(location).parent.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(_prepare_file, Path(location))
         conn = await aiosqlite.connect(location, isolation_level=None)
         try:
             conn.row_factory = aiosqlite.Row

@@ -21,6 +21,7 @@ from typing import Any
 from engine.models import BookLine, EventOdds, Game, Market, Rejection, Snapshot
 from engine.odds import InvalidPrice, validate_american
 from engine.providers.base import RawSnapshot
+from engine.providers.bounds import DEFAULT_BOUNDS, FeedBounds, apply_bounds
 
 __all__ = ["ParseMemo", "log_rejections", "parse_snapshot", "parse_timestamp"]
 
@@ -326,7 +327,7 @@ def _parse_event(
     return parsed
 
 
-def parse_snapshot(raw: RawSnapshot, memo: ParseMemo | None = None) -> Snapshot:
+def parse_snapshot(raw: RawSnapshot, memo: ParseMemo | None = None, bounds: FeedBounds = DEFAULT_BOUNDS) -> Snapshot:
     """Every usable two-way line in `raw`, plus a `Rejection` for each part that was dropped.
 
     Per market: h2h and spreads put the home team in `price_a` and the away team in `price_b`
@@ -335,6 +336,8 @@ def parse_snapshot(raw: RawSnapshot, memo: ParseMemo | None = None) -> Snapshot:
     stamp, else the bookmaker's, else `fetched_at`; `observed_at` is `fetched_at`.
     Never raises on any JSON value of `raw.data`. With a `memo` (one per feed), events and bookmakers
     whose raw JSON did not change since the previous snapshot give back what they gave then, unparsed.
+    A well-formed line outside `bounds` (engine.providers.bounds) is rejected too; the check runs after
+    the memo, so the memo never depends on the bounds.
     """
     fetched_at = raw.fetched_at
     data = raw.data
@@ -347,7 +350,7 @@ def parse_snapshot(raw: RawSnapshot, memo: ParseMemo | None = None) -> Snapshot:
     for index, event in enumerate(data):
         parsed = _parse_event(index, event, fetched_at, seen, rejections, memo)
         if parsed is not None:
-            events.append(parsed)
+            events.append(apply_bounds(parsed, bounds, rejections))
     if memo is not None:
         memo.rotate()
     return Snapshot(fetched_at, tuple(events), tuple(rejections), raw.quota)

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from engine.models import Quota
 from engine.providers.base import RawSnapshot
+from engine.providers.files import ensure_private
 from engine.providers.parse import parse_timestamp
 
 __all__ = ["TIME_KEYS", "TapeRecorder", "read_tape"]
@@ -53,6 +54,7 @@ class TapeRecorder:
     def _open(self) -> IO[str]:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_private(self.path)  # the feed's data: 0600 whatever the umask
             if self.path.suffix == ".gz":
                 # Kept open across appends on purpose; closed by close() / the context manager.
                 self._file = gzip.open(self.path, "at", encoding="utf-8")  # noqa: SIM115
