@@ -211,18 +211,19 @@ async def test_community_chart_is_delayed_and_has_no_book_lines(world, monkeypat
     ctx, clock = world
     seen = {}
 
-    def fake_render(game, market, consensus, book_lines, marks, bets, *, until, footer):
-        seen.update(consensus=consensus, book_lines=book_lines, marks=marks, until=until, footer=footer)
+    def fake_render(game, market, consensus, book_lines, marks, bets, *, until, footer, names, sharp):
+        seen.update(consensus=consensus, book_lines=book_lines, marks=marks, until=until, footer=footer, names=names)
         return b"\x89PNG"
 
     monkeypatch.setattr(downloads, "render_line_chart", fake_render)
     now = clock()
     await downloads.line_chart(ctx, COMMUNITY, ATLANTA, "spreads", now)
-    assert seen["book_lines"] is None and seen["until"] == now - timedelta(minutes=10)
+    assert seen["book_lines"] is None and seen["until"] == now - timedelta(minutes=10) and seen["names"] == {}
+    assert "to tip" in seen["footer"] and "Community" in seen["footer"]
     assert all(c.at <= seen["until"] for c in seen["consensus"])
     assert all(m.at <= seen["until"] for m in seen["marks"])
     await downloads.line_chart(ctx, PRO, ATLANTA, "spreads", now)
-    assert seen["book_lines"] and seen["until"] == now
+    assert seen["book_lines"] and seen["until"] == now and seen["names"]["williamhill_us"] == "Caesars"
     with pytest.raises(UserError, match="Market must be"):
         await downloads.line_chart(ctx, PRO, ATLANTA, "corners", now)
 
