@@ -36,7 +36,7 @@ from bot import render
 from bot.common import channel_leak, find_pro_role
 from services import alerts
 from services.alerts import DeliveryFailed, DeliveryRetry
-from services.signals import game_heat
+from services.signals import views as signal_views
 
 if TYPE_CHECKING:
     from storage.outbox import OutboxItem
@@ -83,16 +83,11 @@ class DiscordDelivery:
         return find_pro_role(guild, self.bot.ctx.settings.discord.pro_role)
 
     async def _embeds(self, signals: list[Signal], tier: Tier, now: datetime) -> list[discord.Embed]:
-        """The signals as `tier` sees them, with the heat `/signal` would show now (`game_heat`)."""
+        """The signals as `tier` sees them (what `/signal` would show now: heat, book names)."""
         ctx = self.bot.ctx
-        viewer = Viewer(tier)
-        heats: dict[str, int] = {}
         embeds = []
-        for signal in signals:
-            if signal.game_id not in heats:
-                heats[signal.game_id] = await game_heat(ctx, signal.game_id, viewer, now)
+        for signal, view in zip(signals, await signal_views(ctx, signals, Viewer(tier), now), strict=True):
             stored = await ctx.repos.games.get(signal.game_id)
-            view = access.view_signal(signal, tier, heats[signal.game_id])
             embeds.append(render.signal_embed(view, stored.game if stored else None, ctx.demo))
         return embeds
 

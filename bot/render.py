@@ -10,14 +10,14 @@ import discord
 
 from access import SignalView
 from engine.audit import ClassAudit
-from engine.models import Bet, BetGrade, Game, Market, SignalType
+from engine.models import MARKET_SIDES, Bet, BetGrade, Consensus, Game, Market, Side, SignalType
 from engine.odds import probability_to_american
 from engine.reports import AuditReport
 from services.bets import ClvRecord
 from services.charts import row_name, signed_points
 from services.context import DemoInfo
 from services.games import matchup
-from services.odds import OddsBoard
+from services.odds import MarketBoard, OddsBoard, Quote, side_quote
 from storage import AlertRoute, StoredGame
 
 COLOURS = {
@@ -27,6 +27,11 @@ COLOURS = {
 }
 HEAT = ("·", "🔥", "🔥🔥", "🔥🔥🔥")
 MARKET_NAMES = {Market.SPREADS: "Spread", Market.TOTALS: "Total", Market.H2H: "Moneyline"}
+#: Discord's embed limits.
+EMBED_FIELDS_MAX = 25
+EMBED_TOTAL_MAX = 6000
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
 
 
 def number(market: Market, point: float | None, price: int | None = None) -> str:
@@ -40,35 +45,96 @@ def _time(at) -> str:
     return discord.utils.format_dt(at, "f")
 
 
+#: Marks each side's best quote among the books (the same mark in the Community view: it names no book).
+BEST = "★"
+#: A book name column wider than this is cut: the rows must stay one line on a phone.
+NAME_WIDTH = 14
+
+
+def side_text(game: Game, market: Market, side: Side, quote: Quote, best: Quote | None = None) -> str:
+    """One side of a line as a bettor reads it: "Mystics +2.5 (−110)", "Over 183.5 (−110)", "Wings −180";
+    starred when it is the best quote of that side."""
+    point, price = quote
+    team = side.value.capitalize() if market == Market.TOTALS else nickname(game.side_label(market, side))
+    shown = _minus(f"{price:+d}")
+    if market != Market.H2H and point is not None:
+        number_text = f"{point:+g}" if market == Market.SPREADS else f"{point:g}"
+        shown = f"{_minus(number_text)} ({shown})"
+    return f"{team} {shown}{BEST if quote == best else ''}"
+
+
+def both_sides(
+    game: Game, market: Market, point: float | None, price_a: int, price_b: int, best: tuple[Quote, Quote] | None
+) -> str:
+    """Both sides of one line, side A (home / Over) first: "Mystics +2.5 (−110) · Wings −2.5 (−110)"."""
+    return " · ".join(
+        side_text(game, market, side, side_quote(market, point, price_a, price_b, side), best[index] if best else None)
+        for index, side in enumerate(MARKET_SIDES[market])
+    )
+
+
+def fair_text(game: Game, market: Market, consensus: Consensus) -> str:
+    """The consensus as no-vig prices for both sides, at the consensus number."""
+    prob_a = min(max(consensus.prob_a, 0.001), 0.999)
+    fair_a, fair_b = probability_to_american(prob_a), probability_to_american(1.0 - prob_a)
+    return both_sides(game, market, consensus.point, fair_a, fair_b, None)
+
+
+def _fit(head: str, rows: Sequence[str], limit: int = FIELD_VALUE_MAX) -> str:
+    """`head` and as many rows as fit in `limit` characters; the rest are counted, never cut mid-row."""
+    kept: list[str] = []
+    used = len(head)
+    for index, row in enumerate(rows):
+        left = len(rows) - index - 1
+        reserve = len(f"\n… {left} more") if left else 0
+        if used + 1 + len(row) + reserve > limit:
+            kept.append(f"… {len(rows) - index} more")
+            break
+        kept.append(row)
+        used += 1 + len(row)
+    return "\n".join([head, *kept])
+
+
+def market_field(game: Game, board: MarketBoard) -> str:
+    """One market of /odds: the fair price of both sides, then each book's line (Pro) or each number with
+    how many books hang it (Community), the best quote of each side starred."""
+    market, consensus = board.market, board.consensus
+    if consensus is None:
+        return "no line yet"
+    head = f"**Fair** {fair_text(game, market, consensus)} · {consensus.books} books"
+    if board.lines:
+        width = min(NAME_WIDTH, max(len(named.name) for named in board.lines))
+        rows = [
+            f"`{named.name[:width]:<{width}}` "
+            + both_sides(game, market, named.line.point, named.line.price_a, named.line.price_b, board.best)
+            for named in board.lines
+        ]
+    else:  # Community: every book's number, without the book's name
+        rows = [
+            f"{count.books} book{'s' if count.books > 1 else ''}: "
+            + both_sides(game, market, count.point, count.price_a, count.price_b, board.best)
+            for count in board.distribution
+        ]
+    return _fit(head, rows)
+
+
 def odds_embed(board: OddsBoard, demo: DemoInfo | None = None) -> discord.Embed:
+    """The board with times as Discord timestamps (each member reads them in their own zone), so the
+    "as of" moves from the footer (which cannot render them) into the description."""
     game = board.game
-    embed = discord.Embed(title=matchup(game), description=f"Tip {_time(game.commence_time)} · heat {HEAT[board.heat]}")
+    description = "\n".join(
+        [
+            f"Tip {_time(game.commence_time)} · heat {HEAT[board.heat]}",
+            f"As of {_time(board.as_of)} ({age(board.as_of)})",
+            f"{BEST} best price of each side · fair = no-vig consensus",
+        ]
+    )
+    embed = discord.Embed(title=matchup(game), description=description)
     for market_board in board.markets:
-        market = market_board.market
-        consensus = market_board.consensus
-        if consensus is None:
-            embed.add_field(name=MARKET_NAMES[market], value="no line yet", inline=False)
-            continue
-        fair = probability_to_american(min(max(consensus.prob_a, 0.001), 0.999))
-        side_a = "Over" if market == Market.TOTALS else game.home_team
-        head = f"**Consensus** {number(market, consensus.point)} · fair {side_a} {fair:+d} · {consensus.books} books"
-        if market_board.lines:
-            rows = [
-                f"`{line.book:<14}` {number(market, line.point)} {line.price_a:+d}/{line.price_b:+d}"
-                for line in market_board.lines
-            ]
-        else:  # Community: every book's number, without the book's name
-            rows = [
-                f"{count.books} book{'s' if count.books > 1 else ''}: {number(market, count.point)} "
-                f"{count.price_a:+d}/{count.price_b:+d}"
-                for count in market_board.distribution
-            ]
-        value = "\n".join([head, *rows])
-        embed.add_field(name=f"{MARKET_NAMES[market]} ({side_a} first)", value=value[:1024], inline=False)
-    footer = f"As of {board.as_of:%Y-%m-%d %H:%M} UTC"
-    if board.delayed:
-        footer += " · Community view, 10 minutes delayed · /upgrade for real time"
-    embed.set_footer(text=" · ".join(filter(None, (demo_label(demo, at=board.as_of), footer))))
+        embed.add_field(name=MARKET_NAMES[market_board.market], value=market_field(game, market_board), inline=False)
+    footer = "Community view, 10 minutes delayed · /upgrade for real time" if board.delayed else ""
+    if text := " · ".join(filter(None, (demo_label(demo, at=board.as_of), footer))):
+        embed.set_footer(text=text)
     return embed
 
 
@@ -311,11 +377,6 @@ def clv_embed(record: ClvRecord) -> discord.Embed:
 
 INTEGRITY_TITLE = "Signal integrity: every signal graded against the close"
 INTEGRITY_GUIDE = "docs/signal-integrity.md"
-#: Discord's embed limits.
-EMBED_FIELDS_MAX = 25
-EMBED_TOTAL_MAX = 6000
-FIELD_NAME_MAX = 256
-FIELD_VALUE_MAX = 1024
 #: Which audit rows `/integrity` lists, most wanted first: score buckets are the first to go.
 INTEGRITY_PRIORITY = ("class", "preset", "score")
 

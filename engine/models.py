@@ -139,6 +139,8 @@ class Snapshot:
     events: tuple[EventOdds, ...]
     rejections: tuple[Rejection, ...] = ()
     quota: Quota | None = None
+    #: Book key → the feed's display name ("williamhill_us" → "Caesars"), for every book that sent one.
+    book_titles: Mapping[str, str] = field(default_factory=dict)
 
 
 class _SidedNumber:

@@ -54,6 +54,8 @@ class EngineService:
         #: Called inside each snapshot's transaction, after its writes (the delivery fan-out writes the
         #: outbox rows the tick's signals and grades owe, so they commit with them).
         self.commit_hooks: list[Callable[[Tick], Awaitable[object]]] = []
+        #: Book titles as last stored by this process: only a new or renamed one costs a write.
+        self._titles: dict[str, str] = {}
 
     @classmethod
     async def restore(
@@ -81,7 +83,9 @@ class EngineService:
         if tick.skipped:
             log.debug("snapshot %s is not newer than %s; skipped", raw.fetched_at, self.cursor)
             return tick
-        await self._commit_or_rebuild(tick, quota=raw.quota)
+        titles = {key: title for key, title in snapshot.book_titles.items() if self._titles.get(key) != title}
+        await self._commit_or_rebuild(tick, quota=raw.quota, titles=titles)
+        self._titles.update(titles)
         await self._publish(tick)
         return tick
 
@@ -94,12 +98,14 @@ class EngineService:
             await self._publish(tick)
         return tick
 
-    async def _commit_or_rebuild(self, tick: Tick, *, quota, move_cursor: bool = True) -> None:
+    async def _commit_or_rebuild(
+        self, tick: Tick, *, quota, move_cursor: bool = True, titles: dict[str, str] | None = None
+    ) -> None:
         """Commit `tick`; if the commit fails, put the engine's memory back to what the database holds
         (the memory already took the tick) and re-raise, so the caller logs the failure and nothing of
         the tick is published."""
         try:
-            await self._commit(tick, quota=quota, move_cursor=move_cursor)
+            await self._commit(tick, quota=quota, move_cursor=move_cursor, titles=titles)
         except BaseException:
             self._stale = True
             log.error("the commit of the tick at %s failed; rebuilding the engine's memory from the database", tick.at)
@@ -127,9 +133,13 @@ class EngineService:
             log.info("retention: deleted %d quotes older than %d days", deleted, retention_days)
         return deleted
 
-    async def _commit(self, tick: Tick, *, quota, move_cursor: bool = True) -> None:
+    async def _commit(
+        self, tick: Tick, *, quota, move_cursor: bool = True, titles: dict[str, str] | None = None
+    ) -> None:
         repos = self.repos
         async with repos.db.transaction():
+            if titles:
+                await repos.books.upsert_titles(titles, tick.at)
             if tick.games:
                 await repos.games.upsert_many(tick.games, seen_at=tick.at)
             if tick.seen_games:

@@ -6,6 +6,11 @@ and `render_line_chart` only draws that (likewise `integrity_chart_data` / `rend
 for the audit). A redacted view (`book_lines=None`) never receives book
 keys, so nothing downstream of `chart_data` can leak them.
 
+A line chart stays readable however many books quote: besides the consensus it draws at most three
+books, each for a reason (the best number for either side now, and the sharpest configured book), and
+signals are numbered markers spread along the top by `spread_marks` so they never overlap, explained
+in a key under the plot. Time runs in hours to tip, the one clock every reader shares.
+
 Drawing uses matplotlib's object API (`Figure` + the Agg canvas), never `pyplot`: pyplot keeps
 global figure state, is not thread-safe and leaks figures in a long-running bot.
 """
@@ -14,22 +19,23 @@ from __future__ import annotations
 
 import io
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Protocol
 
-from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
 from engine.audit import UNPROVEN, ClassAudit
-from engine.models import Bet, BookLine, Consensus, Game, Market, Side
+from engine.models import MARKET_SIDES, Bet, BookLine, Consensus, Game, Market, Side
 from engine.odds import InvalidPrice, devig, implied_probability
 from engine.reports import AuditReport
+from services.odds import quote_rank, side_quote  # the one definition of "a better number"
 
 #: (time, value) — one step of a line, in the chart's y units.
 Point = tuple[datetime, float]
@@ -56,7 +62,14 @@ MARK_COLOURS: tuple[tuple[str, str], ...] = (
 DEFAULT_MARK_COLOUR = "#7f7f7f"
 CONSENSUS_COLOUR = "#111111"
 BET_COLOUR = "#2ca02c"
-BOOK_COLOURS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#ff7f0e", "#1f77b4", "#9edae5", "#c49c94")
+#: The books drawn beside the consensus, by why they are drawn: one colour each, never recycled.
+ROLE_BEST_A, ROLE_BEST_B, ROLE_SHARP = "best_a", "best_b", "sharp"
+ROLE_COLOURS = {ROLE_BEST_A: "#17becf", ROLE_BEST_B: "#e377c2", ROLE_SHARP: "#8c564b"}
+#: At most this many signals are numbered (the latest); more would not read at 1000 px.
+MAX_MARKS = 12
+#: A numbered marker's diameter in points, and the least distance between two markers' centres.
+MARK_SIZE_PT = 13.0
+MARK_GAP_PX = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +83,24 @@ class ChartMark:
 
 @dataclass(frozen=True, slots=True)
 class PlacedMark:
-    """A `ChartMark` ready to draw: its text, colour, and the consensus value it sits on (if any)."""
+    """A `ChartMark` ready to draw: its number, its key text, colour, and the consensus value it sits on."""
 
     at: datetime
     text: str
     colour: str
     y: float | None
+    number: int = 0
+    key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChartBook:
+    """One book's line as drawn: why it is there (`role`) and what the legend calls it."""
+
+    label: str
+    role: str
+    book: str
+    series: tuple[Point, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,18 +109,22 @@ class ChartData:
 
     `books` is empty in the redacted view; `legend` lists the legend's labels in drawing order.
     `start`/`end` are None when there is no consensus history (the "no line history yet" chart).
+    `reference` is the moment the x axis counts hours from (the tip); `omitted_marks` the older signals
+    left unnumbered past `MAX_MARKS`.
     """
 
     title: str
     y_label: str
     consensus: tuple[Point, ...]
-    books: tuple[tuple[str, tuple[Point, ...]], ...]
+    books: tuple[ChartBook, ...]
     bets: tuple[float, ...]
     marks: tuple[PlacedMark, ...]
     start: datetime | None
     end: datetime | None
     tip: datetime | None
     legend: tuple[str, ...]
+    reference: datetime | None = None
+    omitted_marks: int = 0
 
 
 def clip_series(points: Iterable[Point], until: datetime) -> list[Point]:
@@ -173,6 +202,66 @@ def _hold_to(series: list[Point], end: datetime) -> tuple[Point, ...]:
     return tuple(series)
 
 
+def to_tip(at: datetime, tip: datetime) -> str:
+    """A moment as the time left to tip: "−2 h 05 min", "−40 min", "tip", "+15 min"."""
+    minutes = round((at - tip).total_seconds() / 60)
+    if minutes == 0:
+        return "tip"
+    sign = "−" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    if not hours:
+        return f"{sign}{rest} min"
+    return f"{sign}{hours} h" + (f" {rest:02d} min" if rest else "")
+
+
+def hour_tick(hours: float) -> str:
+    """An x tick in hours to tip: "−6 h", "−30 min", "−5 h 48 min", "tip"."""
+    minutes = round(hours * 60)
+    if minutes == 0:
+        return "tip"
+    if minutes % 60 == 0:
+        return f"{minutes // 60:+d} h".replace("-", "−")
+    sign = "−" if minutes < 0 else "+"
+    whole, rest = divmod(abs(minutes), 60)
+    return f"{sign}{whole} h {rest:02d} min" if whole else f"{sign}{rest} min"
+
+
+def pick_books(
+    market: Market, latest: Sequence[BookLine], sharp: Sequence[str] = ()
+) -> list[tuple[str, tuple[str, ...]]]:
+    """The books worth a line, each with why: the best current number for side A and for side B (the
+    cheapest and dearest book, whichever side one is on) and the first configured sharp book present.
+    A book with two reasons is drawn once. Ties go to the alphabetically first key, so the pick is stable."""
+    if not latest:
+        return []
+    roles: dict[str, list[str]] = {}
+    ordered = sorted(latest, key=lambda ln: ln.book)
+    for role, side in zip((ROLE_BEST_A, ROLE_BEST_B), MARKET_SIDES[market], strict=True):
+        best = max(
+            ordered,
+            key=lambda ln: quote_rank(market, side, side_quote(market, ln.point, ln.price_a, ln.price_b, side)),
+        )
+        roles.setdefault(best.book, []).append(role)
+    present = {ln.book for ln in latest}
+    for book in sharp:
+        if book in present:
+            roles.setdefault(book, []).append(ROLE_SHARP)
+            break
+    return [(book, tuple(why)) for book, why in roles.items()]
+
+
+def _short_side(game: Game, market: Market, side: Side) -> str:
+    """ "Over", or the team's last word ("Mercury"): what fits a legend or key entry."""
+    name = game.side_label(market, side)
+    return name if market == Market.TOTALS else (name.split() or [name])[-1]
+
+
+def _role_label(role: str, game: Game, market: Market) -> str:
+    if role == ROLE_SHARP:
+        return "sharp"
+    return f"best {_short_side(game, market, MARKET_SIDES[market][0 if role == ROLE_BEST_A else 1])}"
+
+
 def chart_data(
     game: Game,
     market: Market,
@@ -182,11 +271,14 @@ def chart_data(
     bets: Sequence[Bet],
     *,
     until: datetime,
+    names: Mapping[str, str] | None = None,
+    sharp: Sequence[str] = (),
 ) -> ChartData:
     """Decide what the chart shows; pure, so tests (and other renderers) can inspect it.
 
     Inputs for other games or markets are ignored rather than trusted. Nothing stamped after
     `until` is used — book lines by `observed_at` (when we saw them), bets by `placed_at`.
+    `names` maps book keys to display names for the legend; `sharp` lists sharp books, sharpest first.
     """
     title, y_label = chart_title(game, market), Y_LABELS[market]
     line = clip_series(
@@ -196,16 +288,23 @@ def chart_data(
     if not line:
         return ChartData(title, y_label, (), (), (), (), None, None, None, ())
 
-    by_book: dict[str, list[tuple[datetime, float | None]]] = {}
-    for book_line in book_lines or ():
-        if book_line.game_id == game.id and book_line.market == market:
-            by_book.setdefault(book_line.book, []).append((book_line.observed_at, book_value(book_line)))
-    book_series = {book: clip_series(_values(pairs), until) for book, pairs in sorted(by_book.items())}
-    book_series = {book: series for book, series in book_series.items() if series}
+    mine = sorted(
+        (ln for ln in book_lines or () if ln.game_id == game.id and ln.market == market and ln.observed_at <= until),
+        key=lambda ln: ln.observed_at,
+    )
+    latest = {ln.book: ln for ln in mine}  # each book's line as of `until`
+    books: list[ChartBook] = []
+    for book, roles in pick_books(market, list(latest.values()), sharp):
+        series = clip_series(_values((ln.observed_at, book_value(ln)) for ln in mine if ln.book == book), until)
+        if series:
+            label = " / ".join(_role_label(role, game, market) for role in roles)
+            shown = (names or {}).get(book) or book
+            books.append(ChartBook(f"{label} · {shown}", roles[0], book, tuple(series)))
 
-    kept_marks = sorted((m for m in signals if m.at <= until), key=lambda m: m.at)
-    start = min([line[0][0], *(s[0][0] for s in book_series.values()), *(m.at for m in kept_marks)])
-    last = max([line[-1][0], *(s[-1][0] for s in book_series.values()), *(m.at for m in kept_marks)])
+    every_mark = sorted((m for m in signals if m.at <= until), key=lambda m: m.at)
+    kept_marks = every_mark[-MAX_MARKS:]
+    start = min([line[0][0], *(b.series[0][0] for b in books), *(m.at for m in kept_marks)])
+    last = max([line[-1][0], *(b.series[-1][0] for b in books), *(m.at for m in kept_marks)])
     # Lines stop moving at tip-off: holding them flat to a much later `until` would only squash the chart.
     end = until if game.commence_time >= until else max(game.commence_time, last)
     start = min(start, end - MIN_SPAN)
@@ -224,22 +323,39 @@ def chart_data(
             text=f"{m.label} → {game.side_label(market, m.side)}",
             colour=mark_colour(m.label),
             y=value_at(line, m.at),
+            number=number,
+            key=f"{number} {m.label} {to_tip(m.at, game.commence_time)} → {_short_side(game, market, m.side)}",
         )
-        for m in kept_marks
+        for number, m in enumerate(kept_marks, start=1)
     )
-    legend = (CONSENSUS_LABEL, *book_series, *((BET_LABEL,) if bet_levels else ()))
+    legend = (CONSENSUS_LABEL, *(b.label for b in books), *((BET_LABEL,) if bet_levels else ()))
     return ChartData(
         title=title,
         y_label=y_label,
         consensus=_hold_to(line, end),
-        books=tuple((book, _hold_to(series, end)) for book, series in book_series.items()),
+        books=tuple(replace(b, series=_hold_to(list(b.series), end)) for b in books),
         bets=bet_levels,
         marks=marks,
         start=start,
         end=end,
         tip=game.commence_time if start <= game.commence_time <= end else None,
         legend=legend,
+        reference=game.commence_time,
+        omitted_marks=len(every_mark) - len(kept_marks),
     )
+
+
+def spread_marks(positions: Sequence[float], gap: float, lo: float = 0.0, hi: float = 1.0) -> list[float]:
+    """Where to put markers wanted at `positions` (ascending) along [lo, hi] so that no two centres are
+    closer than `gap`, each as near its wish as that allows: pushed right past its left neighbour, then
+    pulled back left from `hi` if the row ran over. Needs `len(positions) * gap <= hi - lo`."""
+    placed: list[float] = []
+    for wish in positions:
+        placed.append(max(min(max(wish, lo), hi), placed[-1] + gap) if placed else min(max(wish, lo), hi))
+    for index in range(len(placed) - 1, -1, -1):
+        ceiling = hi if index == len(placed) - 1 else placed[index + 1] - gap
+        placed[index] = min(placed[index], ceiling)
+    return placed
 
 
 def chart_legend_labels(
@@ -251,49 +367,63 @@ def chart_legend_labels(
     bets: Sequence[Bet],
     *,
     until: datetime,
+    names: Mapping[str, str] | None = None,
+    sharp: Sequence[str] = (),
 ) -> list[str]:
-    """The legend `render_line_chart` would draw for these inputs (book keys only in the full view)."""
-    return list(chart_data(game, market, consensus, book_lines, signals, bets, until=until).legend)
+    """The legend `render_line_chart` would draw for these inputs (book names only in the full view)."""
+    data = chart_data(game, market, consensus, book_lines, signals, bets, until=until, names=names, sharp=sharp)
+    return list(data.legend)
 
 
-def _num(times: Sequence[datetime]) -> list[float]:
-    return [float(mdates.date2num(t)) for t in times]
+def _hours(times: Sequence[datetime], reference: datetime) -> list[float]:
+    return [(t - reference).total_seconds() / 3600.0 for t in times]
 
 
-def draw_chart(data: ChartData, *, footer: str = "") -> bytes:
-    """Draw prepared `ChartData` to PNG bytes; decides nothing."""
+#: Where the numbered markers' strip sits, in axes fractions above the plot.
+MARK_STRIP_Y = 1.045
+#: The plot's frame in figure fractions: room on the right for the legend, below for the key.
+PLOT_FRAME = {"left": 0.08, "right": 0.80, "top": 0.85, "bottom": 0.27}
+
+
+def build_figure(data: ChartData, *, footer: str = "") -> Figure:
+    """Draw prepared `ChartData` on a new figure; decides nothing. Numbered markers carry the gid
+    "signal-mark" and book lines "book-line", so tests can find what was drawn."""
     figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     FigureCanvasAgg(figure)
-    figure.subplots_adjust(left=0.08, right=0.84, top=0.9, bottom=0.15)  # the legend sits right of the plot
+    figure.subplots_adjust(**PLOT_FRAME)
     ax = figure.add_subplot()
-    ax.set_title(data.title, fontsize=13)
+    figure.suptitle(data.title, fontsize=13, y=0.975)
     if footer:
         figure.text(0.01, 0.015, footer, fontsize=8, color="#555555", ha="left", va="bottom")
 
-    if data.start is None or data.end is None:
+    if data.start is None or data.end is None or data.reference is None:
         ax.text(0.5, 0.5, EMPTY_MESSAGE, ha="center", va="center", fontsize=14, color="#555555")
         ax.set_xticks([])
         ax.set_yticks([])
-        return _png(figure)
+        return figure
+    ref = data.reference
 
     handles: list[Line2D] = []
     times, values = zip(*data.consensus, strict=True)
-    (consensus_line,) = ax.step(_num(times), values, where="post", color=CONSENSUS_COLOUR, linewidth=2.6, zorder=3)
+    (consensus_line,) = ax.step(
+        _hours(times, ref), values, where="post", color=CONSENSUS_COLOUR, linewidth=2.6, zorder=3
+    )
     handles.append(consensus_line)
-    for index, (_book, series) in enumerate(data.books):
-        book_times, book_values = zip(*series, strict=True)
+    for book in data.books:
+        book_times, book_values = zip(*book.series, strict=True)
         (book_line,) = ax.step(
-            _num(book_times),
+            _hours(book_times, ref),
             book_values,
             where="post",
-            color=BOOK_COLOURS[index % len(BOOK_COLOURS)],
-            linewidth=0.9,
-            alpha=0.75,
+            color=ROLE_COLOURS[book.role],
+            linewidth=1.3,
+            alpha=0.85,
             zorder=2,
+            gid="book-line",
         )
         handles.append(book_line)
 
-    x0, x1 = _num([data.start, data.end])
+    x0, x1 = _hours([data.start, data.end], ref)
     bet_handle: Line2D | None = None
     for level in data.bets:
         (bet_handle,) = ax.plot([x0, x1], [level, level], linestyle="--", color=BET_COLOUR, linewidth=1.4)
@@ -309,29 +439,78 @@ def draw_chart(data: ChartData, *, footer: str = "") -> bytes:
     if bet_handle is not None:
         handles.append(bet_handle)
 
-    top = blended_transform_factory(ax.transData, ax.transAxes)
-    for mark in data.marks:
-        (x,) = _num([mark.at])
-        ax.axvline(x, color=mark.colour, linestyle=":", linewidth=1.1, zorder=1)
-        if mark.y is not None:
-            ax.plot([x], [mark.y], marker="o", markersize=6, color=mark.colour, zorder=4)
-        ax.text(x, 0.98, mark.text, transform=top, rotation=90, ha="right", va="top", fontsize=7, color=mark.colour)
     if data.tip is not None:
-        (x,) = _num([data.tip])
-        ax.axvline(x, color="#999999", linestyle="--", linewidth=1.0, zorder=1)
-        ax.text(x, 0.02, "tip-off", transform=top, rotation=90, ha="right", va="bottom", fontsize=7)
+        ax.axvline(0.0, color="#999999", linestyle="--", linewidth=1.0, zorder=1)
+    _draw_marks(figure, ax, data, x0, x1)
 
     ax.set_xlim(x0, x1)
-    ax.margins(y=0.12)  # headroom for the legend and the signal labels along the top
-    locator = mdates.AutoDateLocator(tz=UTC)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
-    ax.set_xlabel("time (UTC)")
+    ax.margins(y=0.12)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 3, 5, 6, 10]))
+    ax.xaxis.set_major_formatter(lambda value, _pos: hour_tick(value))
+    ax.set_xlabel("hours to tip", fontsize=9)
     ax.set_ylabel(data.y_label)
     ax.grid(True, alpha=0.25)
-    # Outside the plot, so it never hides a line or a signal label (and loc="best" would be slow).
+    # Outside the plot, so it never hides a line or a marker (and loc="best" would be slow).
     ax.legend(handles, list(data.legend), loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    return _png(figure)
+    return figure
+
+
+def _draw_marks(figure: Figure, ax, data: ChartData, x0: float, x1: float) -> None:
+    """Numbered circles in a strip above the plot, spread so none overlaps, each tied by a leader to its
+    moment; a dotted line there and a dot on the consensus; the key (number, type, time, side) below."""
+    if not data.marks:
+        return
+    ref = data.reference
+    span = x1 - x0
+    wishes = [((t - x0) / span) for t in _hours([m.at for m in data.marks], ref)]  # type: ignore[arg-type]
+    width_px = WIDTH_IN * DPI * (PLOT_FRAME["right"] - PLOT_FRAME["left"])
+    slots = spread_marks(wishes, MARK_GAP_PX / width_px)
+    strip = blended_transform_factory(ax.transAxes, ax.transAxes)
+    for mark, wish, slot in zip(data.marks, wishes, slots, strict=True):
+        x = x0 + wish * span
+        ax.axvline(x, color=mark.colour, linestyle=":", linewidth=1.0, zorder=1)
+        if mark.y is not None:
+            ax.plot([x], [mark.y], marker="o", markersize=5, color=mark.colour, zorder=4)
+        ax.plot(
+            [wish, slot], [1.0, MARK_STRIP_Y - 0.02], transform=strip, color=mark.colour, linewidth=0.8, clip_on=False
+        )
+        ax.text(
+            slot,
+            MARK_STRIP_Y,
+            str(mark.number),
+            transform=strip,
+            ha="center",
+            va="center",
+            fontsize=7,
+            fontweight="bold",
+            color="white",
+            gid="signal-mark",
+            bbox={"boxstyle": "circle,pad=0.25", "facecolor": mark.colour, "edgecolor": "none"},
+            clip_on=False,
+        )
+    columns = 3
+    rows = -(-len(data.marks) // columns)
+    entries = [m.key for m in data.marks]
+    if data.omitted_marks:
+        entries.append(f"+{data.omitted_marks} older signal{'s' if data.omitted_marks != 1 else ''} not numbered")
+    for index, entry in enumerate(entries):
+        column, row = divmod(index, max(rows, 1))
+        colour = data.marks[index].colour if index < len(data.marks) else "#555555"
+        figure.text(
+            PLOT_FRAME["left"] + column * 0.25,
+            0.155 - row * 0.027,
+            entry,
+            fontsize=7.5,
+            color=colour,
+            ha="left",
+            va="top",
+            gid="signal-key",
+        )
+
+
+def draw_chart(data: ChartData, *, footer: str = "") -> bytes:
+    """Draw prepared `ChartData` to PNG bytes; decides nothing."""
+    return _png(build_figure(data, footer=footer))
 
 
 def _png(figure: Figure) -> bytes:
@@ -350,13 +529,15 @@ def render_line_chart(
     *,
     until: datetime,
     footer: str = "",
+    names: Mapping[str, str] | None = None,
+    sharp: Sequence[str] = (),
 ) -> bytes:
     """PNG (1000 × 560) of the market's line history up to `until`.
 
     Pass `book_lines=None` for the redacted view (no per-book lines, no book names). Pure: the
     clock never enters, so the same inputs give the same bytes — `until` is the caller's "now".
     """
-    data = chart_data(game, market, consensus, book_lines, signals, bets, until=until)
+    data = chart_data(game, market, consensus, book_lines, signals, bets, until=until, names=names, sharp=sharp)
     return draw_chart(data, footer=footer)
 
 

@@ -12,7 +12,8 @@ from access import Feature, UserError, Viewer
 from engine.reports import AuditReport
 from services import signals as signal_service
 from services.bets import member_bets
-from services.charts import ChartMark, integrity_chart_data, render_integrity_chart, render_line_chart
+from services.books import book_names
+from services.charts import ChartMark, integrity_chart_data, render_integrity_chart, render_line_chart, to_tip
 from services.context import ServiceContext
 from services.exports import bets_csv, signals_csv
 from services.games import find_game, parse_market
@@ -43,16 +44,24 @@ async def export_bets(ctx: ServiceContext, viewer: Viewer, days: int, now: datet
     return f"stratum-bets-{now:%Y%m%d}-{days}d.csv", bets_csv(reversed(rows)).encode()
 
 
+def sharpest_first(ctx: ServiceContext) -> list[str]:
+    """The configured sharp books, the heaviest consensus weight first: the chart draws the first present."""
+    consensus = ctx.settings.consensus
+    return sorted(consensus.sharp_books, key=lambda book: -consensus.weight(book))
+
+
 async def line_chart(ctx: ServiceContext, viewer: Viewer, game: str, market: str, now: datetime) -> tuple[str, bytes]:
     market_value = parse_market(market)
     stored = await find_game(ctx, game, now)
     until = access.horizon(viewer.tier, now, ctx.settings.tiers)
     consensus = [c for c in await ctx.repos.consensus.history(stored.game.id, market_value) if c.at <= until]
     book_lines = None
+    names: dict[str, str] = {}
     if access.allows(viewer.tier, Feature.BOOK_LINES):
         book_lines = [
             ln for ln in await ctx.repos.quotes.history(stored.game.id, market_value) if ln.observed_at <= until
         ]
+        names = await book_names(ctx)
     signals = await ctx.repos.signals.list(
         game_id=stored.game.id, market=market_value, until=until + timedelta(microseconds=1), limit=200
     )
@@ -65,11 +74,22 @@ async def line_chart(ctx: ServiceContext, viewer: Viewer, game: str, market: str
             if b.market == market_value
         ]
     minutes = int(ctx.settings.tiers.community_delay_seconds // 60)
-    footer = f"as of {until:%Y-%m-%d %H:%M} UTC" + (
-        "" if viewer.is_pro else f" (Community: {minutes}-minute delay, no per-book lines)"
+    # An image cannot show a Discord timestamp: the time is given to tip, with the zone named beside it.
+    footer = f"as of {to_tip(until, stored.game.commence_time)} to tip ({until:%Y-%m-%d %H:%M} UTC)" + (
+        "" if viewer.is_pro else f" · Community: {minutes}-minute delay, no per-book lines"
     )
     png = await asyncio.to_thread(
-        render_line_chart, stored.game, market_value, consensus, book_lines, marks, bets, until=until, footer=footer
+        render_line_chart,
+        stored.game,
+        market_value,
+        consensus,
+        book_lines,
+        marks,
+        bets,
+        until=until,
+        footer=footer,
+        names=names,
+        sharp=sharpest_first(ctx),
     )
     return f"{stored.game.id}-{market_value.value}.png", png
 

@@ -11,6 +11,7 @@ from engine.models import Game, Grade, Market, Signal, SignalType
 from engine.presets import needs_audit, passes
 from engine.reports import AuditReport
 from engine.scoring import heat
+from services.books import book_names, named_view
 from services.context import ServiceContext
 from storage import StoredGame
 
@@ -78,14 +79,20 @@ async def recent_signals(
     if rules is not None:
         classes = (await audit(ctx)).class_lifts() if needs_audit(rules) else {}
         signals = [s for s in signals if passes(s, rules, classes)]
-    return await _views(ctx, signals[:limit], viewer, now)
+    return await views(ctx, signals[:limit], viewer, now)
 
 
-async def _views(ctx: ServiceContext, signals: list[Signal], viewer: Viewer, now: datetime) -> list[SignalView]:
+async def views(ctx: ServiceContext, signals: list[Signal], viewer: Viewer, now: datetime) -> list[SignalView]:
+    """The signals as the viewer sees them in Discord: shaped for the tier, with the heat of now, and the
+    books (Pro only) under their display names. The API keeps keys: it uses `access.view_signal_for`."""
     heats: dict[str, int] = {}
-    for game_id in {s.game_id for s in signals}:
+    for game_id in dict.fromkeys(s.game_id for s in signals):
         heats[game_id] = await game_heat(ctx, game_id, viewer, now)
-    return [access.view_signal(s, viewer.tier, heats[s.game_id]) for s in signals]
+    shaped = [access.view_signal(s, viewer.tier, heats[s.game_id]) for s in signals]
+    if all(v.books is None and v.entry_book is None for v in shaped):
+        return shaped
+    names = await book_names(ctx)
+    return [named_view(v, names) for v in shaped]
 
 
 async def one_signal(ctx: ServiceContext, signal_id: str, viewer: Viewer, now: datetime) -> SignalView:
@@ -95,7 +102,7 @@ async def one_signal(ctx: ServiceContext, signal_id: str, viewer: Viewer, now: d
     signal = await ctx.repos.signals.get(text) if 0 < len(text) <= 64 else None
     if signal is None or not access.can_see(signal, viewer.tier, now, ctx.settings.tiers):
         raise NotFound(f"No signal with id “{text[:64]}”.")
-    return (await _views(ctx, [signal], viewer, now))[0]
+    return (await views(ctx, [signal], viewer, now))[0]
 
 
 async def suggest_signals(

@@ -21,6 +21,7 @@ from pathlib import Path
 from storage.api import ApiRepository
 from storage.bets import BetRepository
 from storage.billing import BillingRepository, StoredEvent
+from storage.books import BookRepository
 from storage.closes import CloseRepository
 from storage.codec import from_db, to_db
 from storage.consensus import ConsensusRepository
@@ -41,6 +42,7 @@ __all__ = [
     "ApiRepository",
     "BetRepository",
     "BillingRepository",
+    "BookRepository",
     "ClassRecord",
     "CloseRepository",
     "ConsensusRepository",
@@ -70,6 +72,7 @@ class Repositories:
     db: Database
     games: GameRepository
     quotes: QuoteRepository
+    books: BookRepository
     consensus: ConsensusRepository
     signals: SignalRepository
     closes: CloseRepository
@@ -89,6 +92,7 @@ class Repositories:
             db=db,
             games=GameRepository(db),
             quotes=QuoteRepository(db),
+            books=BookRepository(db),
             consensus=ConsensusRepository(db),
             signals=SignalRepository(db),
             closes=CloseRepository(db),

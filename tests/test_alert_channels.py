@@ -197,7 +197,9 @@ async def test_a_routed_channel_made_public_gets_no_pro_alert_and_the_moderators
     fixed = await _fresh_signal(bot, clock, "private-again")
     assert await bot.deliver_outbox() == (1, 0)
     [alert] = fake.channel_messages[channel]
-    assert fixed.books[0] in json.dumps(alert["embeds"]) and "Velocity" in json.dumps(alert["embeds"])
+    assert (await bot.ctx.repos.books.titles())[fixed.books[0]] in json.dumps(
+        alert["embeds"]
+    ) and "Velocity" in json.dumps(alert["embeds"])
 
 
 async def test_without_a_mod_log_the_notice_goes_to_the_system_channel(template_db, tmp_path, monkeypatch):

@@ -162,8 +162,10 @@ async def test_titles_carry_side_number_and_price(stack):
         "STEAM · Over 165.5 (\u2212110) · Wings @ Mystics",
         "DISLOCATION · Atlanta Dream +150 · Mercury @ Dream",
     ]
-    # Pro: the entry's book is named beside the number.
-    assert _fields(message["embeds"][0])["Best number"].endswith("at bovada")
+    # Pro: the entry's book is named beside the number, by the feed's title; the movers too.
+    assert _fields(message["embeds"][0])["Best number"].endswith("at Bovada")
+    steam = _fields(message["embeds"][2])["Books (first mover first)"]
+    assert steam and not any(book in steam for book in BOOKS if "_" in book or book.endswith("ag"))
 
 
 async def test_community_titles_keep_the_number_but_name_no_book(stack):

@@ -41,6 +41,20 @@ BOOKS = (
     "betus",
     "mybookieag",
 )
+#: The feed's titles of those books (the tape's `title`): what Pro reads instead of the keys.
+TITLES = (
+    "FanDuel",
+    "DraftKings",
+    "Caesars",
+    "BetRivers",
+    "Fanatics",
+    "LowVig.ag",
+    "BetOnline.ag",
+    "BetMGM",
+    "Bovada",
+    "BetUS",
+    "MyBookie.ag",
+)
 COMMUNITY = FakeDiscord.COMMUNITY_USER_ID
 PRO = FakeDiscord.PRO_USER_ID
 MOD = FakeDiscord.MOD_USER_ID
@@ -78,8 +92,10 @@ def _text(response) -> str:
 
 
 def _no_books(text: str) -> None:
-    for book in BOOKS:
-        assert book not in text, book
+    """Neither a book's key nor its display name, in any case."""
+    lowered = text.casefold()
+    for book in (*BOOKS, *TITLES):
+        assert book.casefold() not in lowered, book
 
 
 # ------------------------------------------------------------------ commands, both tiers
@@ -107,16 +123,32 @@ async def test_odds_pro_real_time_community_delayed(stack):
     pro = await _final(await fake.invoke_slash("odds", {"game": ATLANTA}, user_id=PRO))
     community = await _final(await fake.invoke_slash("odds", {"game": ATLANTA}, user_id=COMMUNITY))
     assert pro.ephemeral and community.ephemeral
-    assert pro.embeds[0]["title"] == "Phoenix Mercury @ Atlanta Dream"
-    assert "delayed" not in pro.embeds[0]["footer"]["text"]
-    assert f"{clock():%H:%M}" in pro.embeds[0]["footer"]["text"]
-    community_footer = community.embeds[0]["footer"]["text"]
-    assert "10 minutes delayed" in community_footer
-    assert f"{clock() - timedelta(minutes=10):%H:%M}" in community_footer
-    assert pro.embeds[0]["fields"][0]["name"].startswith("Spread")
-    assert any(book in _text(pro) for book in BOOKS)
+    embed, redacted = pro.embeds[0], community.embeds[0]
+    assert embed["title"] == "Phoenix Mercury @ Atlanta Dream"
+    # "As of" is a Discord timestamp in the description (a footer cannot render one): no UTC clock time.
+    assert f"As of <t:{int(clock().timestamp())}:f>" in embed["description"]
+    assert "footer" not in embed
+    assert f"As of <t:{int((clock() - timedelta(minutes=10)).timestamp())}:f>" in redacted["description"]
+    assert "10 minutes delayed" in redacted["footer"]["text"]
+    for answer in (pro, community):
+        assert "UTC" not in _text(answer) and f"{clock():%H:%M}" not in _text(answer)
+    assert [f["name"] for f in embed["fields"]] == ["Spread", "Total", "Moneyline"]
+    # Pro: every book under its display name, never its feed key.
+    spread = embed["fields"][0]["value"].split("\n")
+    assert "`Caesars" in embed["fields"][0]["value"] and "williamhill_us" not in _text(pro)
+    assert all(f"`{title}" in _text(pro) for title in TITLES)
+    # Both sides of every row, with real minus signs; the fair (no-vig) price of both sides first.
+    assert spread[0].startswith("**Fair** Dream −") and " · Mercury +" in spread[0]
+    assert all(" · Mercury " in row and row.count("(") == 2 for row in spread[1:])
+    assert "-1" not in _text(pro)
+    # Each side's best quote is starred, in both views.
+    for answer in (pro, community):
+        for field in answer.embeds[0]["fields"]:
+            rows = field["value"].split("\n")[1:]
+            assert any(row.split(" · ")[0].endswith("★") for row in rows), field
+            assert any(row.split(" · ")[1].endswith("★") for row in rows), field
     _no_books(_text(community))  # every book's number, no book's name
-    assert " books: " in _text(community) or " book: " in _text(community)
+    assert " books: Dream " in _text(community) or " book: Dream " in _text(community)
 
 
 async def test_signals_redacted_and_delayed_for_community_full_for_pro(stack):
@@ -127,7 +159,9 @@ async def test_signals_redacted_and_delayed_for_community_full_for_pro(stack):
     text = _text(community)
     _no_books(text)
     assert "Velocity" not in text and "Community view" in text
-    assert any(book in _text(pro) for book in BOOKS)
+    assert any(title in _text(pro) for title in TITLES) and not any(
+        book in _text(pro) for book in BOOKS if book.islower() and "_" in book
+    )
     # Pro gets the preset buttons; Community does not.
     labels = lambda r: [c.get("label") for row in r.components for c in row["components"]]  # noqa: E731
     assert "High Confidence" in labels(pro) and "Low Noise" in labels(pro)
@@ -148,7 +182,9 @@ async def test_signal_detail_and_the_ten_minute_rule(stack):
     pro = await _final(await fake.invoke_slash("signal", {"id": old.id}, user_id=PRO))
     _no_books(_text(community))
     fields = {f["name"]: f["value"] for f in pro.embeds[0]["fields"]}
-    assert fields["Books (first mover first)"].startswith(old.books[0])
+    titles = await bot.ctx.repos.books.titles()
+    assert fields["Books (first mover first)"] == ", ".join(titles.get(b, b) for b in old.books)
+    assert "williamhill_us" not in fields["Books (first mover first)"]
     assert "Velocity" in fields and "Score breakdown" in fields
     # A signal that just fired: Pro sees it; Community is answered exactly as for an unknown id.
     fresh = replace(old, id="fresh-signal", created_at=now - timedelta(minutes=2))
@@ -230,7 +266,7 @@ async def test_signal_autocomplete_offers_only_what_the_viewer_may_see(stack):
     pro = await _choices(fake, "signal", {"id": ""}, user_id=PRO)
     assert 0 < len(pro) <= 25 and pro[0]["value"] == "fresh-signal"
     assert pro[0]["name"].startswith(f"STEAM · {side} ") and pro[0]["name"].endswith(" · 2 min ago")
-    assert f" at {fresh.entry.book} · " in pro[0]["name"]  # Pro: the entry's book
+    assert f" at {fresh.entry.book} · " in pro[0]["name"].casefold()  # Pro: the entry's book, by its title
     assert all(SIGNAL_NAME.match(c["name"]) and len(c["name"]) <= 100 for c in pro), pro
     # Community: the same list as /signals gives them — nothing younger than the delay, no book names.
     community = await _choices(fake, "signal", {"id": ""}, user_id=COMMUNITY)
@@ -380,7 +416,7 @@ async def test_alert_routes_are_for_moderators_and_ping_only_the_pro_role(stack)
     assert message["message"]["mention_roles"] == [str(FakeDiscord.PRO_ROLE_ID)]
     assert "everyone" not in json.dumps(message["allowed_mentions"].get("parse", []))
     embed_text = json.dumps(message["embeds"])
-    assert steam.books[0] in embed_text and "Velocity" in embed_text
+    assert (await bot.ctx.repos.books.titles())[steam.books[0]] in embed_text and "Velocity" in embed_text
     assert await bot.deliver_outbox() == (0, 0)  # sent once
     removed = await _final(await fake.invoke_slash("alerts remove", {"channel": channel}, user_id=MOD))
     assert "no longer receives" in removed.content
@@ -398,7 +434,7 @@ async def test_watchlist_dms_for_pro_members_only(stack):
     await _fan_out(bot, steam)
     assert await bot.deliver_outbox() == (1, 0)
     [dm] = fake.dms[PRO]
-    assert steam.books[0] in json.dumps(dm["embeds"])
+    assert (await bot.ctx.repos.books.titles())[steam.books[0]] in json.dumps(dm["embeds"])
     assert COMMUNITY not in fake.dms or fake.dms[COMMUNITY] == []
 
 

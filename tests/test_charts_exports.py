@@ -7,6 +7,7 @@ import io
 import struct
 import zlib
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -33,15 +34,21 @@ from services.charts import (
     CONSENSUS_LABEL,
     DEFAULT_TIER_BARS,
     INTEGRITY_MAX_ROWS,
+    MAX_MARKS,
     ChartMark,
     bet_value,
+    build_figure,
     chart_data,
     chart_legend_labels,
     clip_series,
+    hour_tick,
     integrity_chart_data,
     mark_colour,
+    pick_books,
     render_integrity_chart,
     render_line_chart,
+    spread_marks,
+    to_tip,
 )
 from services.exports import BET_COLUMNS, SIGNAL_COLUMNS, bets_csv, signals_csv
 
@@ -153,7 +160,7 @@ def test_empty_history_still_renders_a_png():
 def test_redacted_chart_names_no_book():
     full = chart_legend_labels(GAME, Market.SPREADS, HISTORY, BOOKS, MARKS, BETS, until=at(60))
     redacted = chart_legend_labels(GAME, Market.SPREADS, HISTORY, None, MARKS, BETS, until=at(60))
-    assert full == [CONSENSUS_LABEL, "pinnacle", SECRET, BET_LABEL]
+    assert full == [CONSENSUS_LABEL, "best Lakers · pinnacle", f"best Celtics · {SECRET}", BET_LABEL]
     assert redacted == [CONSENSUS_LABEL, BET_LABEL]
     assert chart_data(GAME, Market.SPREADS, HISTORY, None, MARKS, BETS, until=at(60)).books == ()
     assert render(None) != render(BOOKS)
@@ -171,8 +178,9 @@ def test_until_hides_everything_later():
     data = chart_data(GAME, Market.SPREADS, HISTORY, BOOKS, [*MARKS, late_mark], [*BETS, late_bet], until=at(30))
     assert [v for _, v in data.consensus] == [-3.0, -3.5, -3.5]  # last number held flat to `until`
     assert data.end == at(30) and max(t for t, _ in data.consensus) == at(30)
-    books = dict(data.books)
+    books = {b.book: b.series for b in data.books}
     assert [v for _, v in books[SECRET]] == [-2.5, -2.5]  # the -4.0 seen at minute 40 is not shown
+    assert data.books[0].label == f"best Lakers · {SECRET}"  # as of `until`, -2.5 is the best Lakers number
     assert [m.text for m in data.marks] == ["STEAM → Lakers"]
     assert data.bets == (-3.5,)
 
@@ -197,7 +205,7 @@ def test_chart_units_per_market():
         until=at(10),
     )
     assert h2h.consensus[0][1] == pytest.approx(60.0)
-    assert 55.0 < dict(h2h.books)["pinnacle"][0][1] < 60.0
+    assert 55.0 < h2h.books[0].series[0][1] < 60.0
     assert h2h.y_label == "home win probability (%)"
     assert h2h.title == "Celtics @ Lakers — h2h"
 
@@ -219,6 +227,90 @@ def test_long_history_renders():
     books = [book_line(f"book{b}", i, -3.0 - ((i + b) % 5) * 0.5) for b in range(4) for i in range(0, 1000, 4)]
     image = render_line_chart(GAME, Market.SPREADS, history, books, MARKS, BETS, until=at(1000))
     assert png_size(image) == (1000, 560)
+
+
+def _crowded():
+    """Twelve books quoting, and twenty signals, a dozen of them inside one minute."""
+    books = [
+        book_line(name, minutes, -3.0 - ((minutes // 10 + index) % 4) * 0.5, -110 - index, -110 + index)
+        for index, name in enumerate(f"book{i:02d}" for i in range(11))
+        for minutes in range(0, 60, 10)
+    ] + [book_line("pinnacle", m, -3.5, -105, -105) for m in range(0, 60, 10)]
+    kinds = ("STEAM", "DISLOCATION", "KEY_CROSS")
+    marks = [ChartMark(at=at(30 + i / 20), label=kinds[i % 3], side=Side.HOME) for i in range(12)]
+    marks += [ChartMark(at=at(2 + i), label="STEAM", side=Side.AWAY) for i in range(8)]
+    return books, marks
+
+
+def test_a_crowded_chart_draws_at_most_three_books_and_names_them():
+    books, marks = _crowded()
+    names = {"pinnacle": "Pinnacle", "book03": "Book Three"}
+    data = chart_data(
+        GAME, Market.SPREADS, HISTORY, books, marks, [], until=at(60), names=names, sharp=["circasports", "pinnacle"]
+    )
+    assert 1 <= len(data.books) <= 3
+    assert sum(b.label.startswith("sharp") or " / sharp" in b.label for b in data.books) == 1
+    assert any(b.label.endswith("· Pinnacle") for b in data.books)  # the display name, not the key
+    assert data.legend[0] == CONSENSUS_LABEL and len(data.legend) == len(data.books) + 1
+    figure = build_figure(data)
+    drawn = [line for ax in figure.axes for line in ax.get_lines() if line.get_gid() == "book-line"]
+    assert len(drawn) == len(data.books) <= 3
+
+
+def test_pick_books_best_for_each_side_and_the_sharpest_present():
+    latest = [
+        book_line("a", 0, -3.0, -120, 100),
+        book_line("b", 0, -3.5, -110, -110),
+        book_line("c", 0, -3.0, -110, -110),
+    ]
+    # Lakers: -3.0 beats -3.5, then -110 beats -120 → c. Celtics: +3.5 → b. pinnacle is absent: skipped.
+    assert pick_books(Market.SPREADS, latest, ["pinnacle", "a"]) == [
+        ("c", ("best_a",)),
+        ("b", ("best_b",)),
+        ("a", ("sharp",)),
+    ]
+    assert pick_books(Market.SPREADS, latest[:1], ["a"]) == [("a", ("best_a", "best_b", "sharp"))]
+
+
+def test_signal_markers_are_numbered_with_a_key_and_never_overlap():
+    books, marks = _crowded()
+    data = chart_data(GAME, Market.SPREADS, HISTORY, books, marks, [], until=at(60))
+    assert [m.number for m in data.marks] == list(range(1, MAX_MARKS + 1))
+    assert data.omitted_marks == len(marks) - MAX_MARKS
+    assert data.marks[0].key == f"1 {data.marks[0].text.split(' →')[0]} {to_tip(data.marks[0].at, TIP)} → Lakers"
+    figure = build_figure(data)
+    figure.canvas.draw()  # lays the circles out around their numbers
+    renderer = figure.canvas.get_renderer()
+    boxes = [
+        t.get_bbox_patch().get_window_extent(renderer)
+        for t in figure.findobj()
+        if getattr(t, "get_gid", None) and t.get_gid() == "signal-mark"
+    ]
+    assert len(boxes) == MAX_MARKS and all(box.width > 8 and box.height > 8 for box in boxes)
+    for index, box in enumerate(boxes):
+        for other in boxes[index + 1 :]:
+            assert not box.overlaps(other), (box, other)
+    keys = [t.get_text() for t in figure.texts if t.get_gid() == "signal-key"]
+    assert keys[:MAX_MARKS] == [m.key for m in data.marks] and "older" in keys[-1]
+
+
+def test_spread_marks_keeps_its_gap_and_its_bounds():
+    assert spread_marks([0.1, 0.5], 0.05) == [0.1, 0.5]
+    placed = spread_marks([0.99] * 5 + [1.0], 0.03)
+    assert all(b - a >= 0.03 - 1e-12 for a, b in pairwise(placed)) and placed[-1] <= 1.0
+    assert spread_marks([], 0.1) == []
+
+
+def test_time_reads_as_hours_to_tip():
+    assert to_tip(TIP - timedelta(hours=2, minutes=5), TIP) == "−2 h 05 min"
+    assert to_tip(TIP - timedelta(minutes=40), TIP) == "−40 min" and to_tip(TIP, TIP) == "tip"
+    assert [hour_tick(v) for v in (-6, -0.5, 0, 1)] == ["−6 h", "−30 min", "tip", "+1 h"]
+    figure = build_figure(chart_data(GAME, Market.SPREADS, HISTORY, BOOKS, MARKS, BETS, until=at(60)))
+    figure.canvas.draw()
+    axis = figure.axes[0].xaxis
+    assert axis.get_label_text() == "hours to tip"
+    assert all("UTC" not in t.get_text() and ":" not in t.get_text() for t in axis.get_ticklabels())
+    assert any(t.get_text().endswith(" h") for t in axis.get_ticklabels())
 
 
 # --- the integrity chart --------------------------------------------------------------------

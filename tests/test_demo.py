@@ -210,7 +210,7 @@ async def test_the_demo_runs_live_through_the_bot(tmp_path, monkeypatch):
 
             odds = await _final(await fake.invoke_slash("odds", {"game": NEW_YORK}, user_id=PRO))
             assert _footer(odds).startswith("Demo: real WNBA odds of 2026-08-0")
-            assert ", replayed · As of " in _footer(odds)
+            assert _footer(odds).endswith(", replayed") and "As of <t:" in odds.embeds[0]["description"]
             listed = await _final(await fake.invoke_slash("signals", {}, user_id=PRO))
             assert listed.embeds[0]["fields"], "the demo's signals are listed"
             assert _footer(listed).startswith("Demo: real WNBA odds of 2026-08-0")

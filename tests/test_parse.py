@@ -127,6 +127,31 @@ def test_live_capture_array() -> None:
     assert all(ln.last_update.tzinfo is UTC for e in snap.events for ln in e.lines)
 
 
+def test_book_titles_are_kept_even_when_an_event_is_reused_from_the_memo() -> None:
+    from engine.providers.parse import ParseMemo
+
+    raw = raw_from_wrapper(XMAS)
+    titles = parse_snapshot(raw).book_titles
+    assert titles["williamhill_us"] == "Caesars"
+    assert titles["draftkings"] == "DraftKings"
+    memo = ParseMemo()
+    parse_snapshot(raw, memo)
+    again = parse_snapshot(RawSnapshot(fetched_at=raw.fetched_at + timedelta(minutes=1), data=raw.data), memo)
+    assert again.book_titles == titles  # every event unchanged: all from the memo
+
+
+def test_a_missing_or_blank_title_is_left_out() -> None:
+    data = copy.deepcopy(load(XMAS)["data"])
+    for event in data:
+        for bookmaker in event["bookmakers"]:
+            if bookmaker["key"] == "fanduel":
+                bookmaker.pop("title")
+            elif bookmaker["key"] == "draftkings":
+                bookmaker["title"] = "  "
+    titles = parse_snapshot(RawSnapshot(fetched_at=datetime(2024, 12, 25, tzinfo=UTC), data=data)).book_titles
+    assert "fanduel" not in titles and "draftkings" not in titles and titles["betmgm"] == "BetMGM"
+
+
 def test_quota_travels_with_the_snapshot() -> None:
     from engine.models import Quota
 

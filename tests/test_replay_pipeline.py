@@ -44,6 +44,17 @@ def test_the_bundled_tape_is_real_wnba_data_of_a_few_games():
     assert 2 <= len(games) <= 5
 
 
+async def test_book_titles_of_the_feed_are_stored_with_the_quotes(tmp_path):
+    repos = await _replay(tmp_path / "stratum.db", SNAPSHOTS[:3])
+    try:
+        titles = await repos.books.titles()
+        assert titles["williamhill_us"] == "Caesars" and titles["betonlineag"] == "BetOnline.ag"
+        quoted = {line.book for line in await repos.quotes.latest([e["id"] for e in SNAPSHOTS[0].data])}
+        assert quoted <= set(titles)
+    finally:
+        await repos.close()
+
+
 async def test_replay_produces_every_signal_type_and_grades_them(tmp_path):
     created, graded = [], []
     bus = EventBus()

@@ -15,7 +15,7 @@ from delivery.fanout import Fanout
 from delivery.policy import RetryPolicy
 from delivery.worker import DeliveryWorker
 from engine.events import EventBus
-from engine.models import Market, Side, SignalType
+from engine.models import BookLine, Market, Side, SignalType
 from engine.providers.tape import read_tape
 from engine.service import EngineService
 from services import alerts, bets, downloads, odds, signals, watchlist
@@ -59,13 +59,37 @@ async def test_community_odds_are_ten_minutes_old(world):
     for board in (pro, community):
         assert {m.market for m in board.markets} == {Market.SPREADS, Market.TOTALS, Market.H2H}
         for market in board.markets:
-            assert all(line.observed_at <= board.as_of for line in market.lines)
+            assert all(named.line.observed_at <= board.as_of for named in market.lines)
             assert market.consensus is None or market.consensus.at <= board.as_of
     assert all(m.lines == () for m in community.markets)  # no book names for Community
     assert any(m.distribution for m in community.markets)
     assert any(m.lines for m in pro.markets)
     spreads = next(m for m in pro.markets if m.market == Market.SPREADS)
     assert sum(c.books for c in spreads.distribution) == len(spreads.lines)
+    # Pro reads display names (the feed's titles), alphabetically; the keys stay inside the lines.
+    names = [named.name for named in spreads.lines]
+    assert "Caesars" in names and "williamhill_us" not in names and names == sorted(names, key=str.casefold)
+    # Each side's best quote: the most points, then the best price.
+    home, away = spreads.best
+    assert home == max(
+        ((n.line.point, n.line.price_a) for n in spreads.lines), key=lambda q: (q[0], odds.american_to_decimal(q[1]))
+    )
+    assert away[0] == max(-n.line.point for n in spreads.lines)
+
+
+def test_best_quotes_prefer_the_number_then_the_price():
+    at = datetime(2026, 8, 5, tzinfo=UTC)
+
+    def line(book, market, point, a, b):
+        return BookLine("g", book, market, point, a, b, at, at)
+
+    totals = [line("x", Market.TOTALS, 183.5, -110, -110), line("y", Market.TOTALS, 182.5, -115, -105)]
+    assert odds.best_quotes(Market.TOTALS, totals) == ((182.5, -115), (183.5, -110))
+    h2h = [line("x", Market.H2H, None, -205, 170), line("y", Market.H2H, None, -220, 185)]
+    assert odds.best_quotes(Market.H2H, h2h) == ((None, -205), (None, 185))
+    spreads = [line("x", Market.SPREADS, -5.5, -110, -110), line("y", Market.SPREADS, -5.5, -105, -115)]
+    assert odds.best_quotes(Market.SPREADS, spreads) == ((-5.5, -105), (5.5, -110))
+    assert odds.best_quotes(Market.SPREADS, []) is None
 
 
 async def test_signals_respect_the_delay_and_redaction(world):
@@ -187,18 +211,19 @@ async def test_community_chart_is_delayed_and_has_no_book_lines(world, monkeypat
     ctx, clock = world
     seen = {}
 
-    def fake_render(game, market, consensus, book_lines, marks, bets, *, until, footer):
-        seen.update(consensus=consensus, book_lines=book_lines, marks=marks, until=until, footer=footer)
+    def fake_render(game, market, consensus, book_lines, marks, bets, *, until, footer, names, sharp):
+        seen.update(consensus=consensus, book_lines=book_lines, marks=marks, until=until, footer=footer, names=names)
         return b"\x89PNG"
 
     monkeypatch.setattr(downloads, "render_line_chart", fake_render)
     now = clock()
     await downloads.line_chart(ctx, COMMUNITY, ATLANTA, "spreads", now)
-    assert seen["book_lines"] is None and seen["until"] == now - timedelta(minutes=10)
+    assert seen["book_lines"] is None and seen["until"] == now - timedelta(minutes=10) and seen["names"] == {}
+    assert "to tip" in seen["footer"] and "Community" in seen["footer"]
     assert all(c.at <= seen["until"] for c in seen["consensus"])
     assert all(m.at <= seen["until"] for m in seen["marks"])
     await downloads.line_chart(ctx, PRO, ATLANTA, "spreads", now)
-    assert seen["book_lines"] and seen["until"] == now
+    assert seen["book_lines"] and seen["until"] == now and seen["names"]["williamhill_us"] == "Caesars"
     with pytest.raises(UserError, match="Market must be"):
         await downloads.line_chart(ctx, PRO, ATLANTA, "corners", now)
 

@@ -214,6 +214,7 @@ class _EventMemo:
     parsed: EventOdds
     rejections: tuple[Rejection, ...]
     books: dict[str, tuple[dict[str, Any], list[BookLine], list[Rejection]]]
+    titles: dict[str, str]
 
 
 def _parse_bookmaker(
@@ -258,6 +259,7 @@ def _parse_event(
     seen: set[str],
     rejections: list[Rejection],
     memo: ParseMemo | None = None,
+    titles: dict[str, str] | None = None,
 ) -> EventOdds | None:
     if type(event) is not dict:
         rejections.append(Rejection(f"event #{index} is not an object ({type(event).__name__})"))
@@ -274,6 +276,8 @@ def _parse_event(
     if previous is not None and previous.raw == event:
         memo.current[event_id] = previous  # type: ignore[union-attr]
         rejections.extend(previous.rejections)
+        if titles is not None:
+            titles.update(previous.titles)
         return previous.parsed
     home = event.get("home_team")
     away = event.get("away_team")
@@ -301,6 +305,7 @@ def _parse_event(
     books: dict[str, tuple[dict[str, Any], list[BookLine], list[Rejection]]] = {}
     lines: list[BookLine] = []
     event_rejections: list[Rejection] = []
+    event_titles: dict[str, str] = {}
     for bookmaker in bookmakers:
         if type(bookmaker) is not dict:
             event_rejections.append(Rejection("bookmaker is not an object", event_id))
@@ -312,6 +317,9 @@ def _parse_event(
         if book in books:
             event_rejections.append(Rejection("duplicate bookmaker", event_id, book))
             continue
+        title = bookmaker.get("title")
+        if type(title) is str and title.strip():
+            event_titles[book] = title.strip()
         cached = known.get(book)
         if cached is not None and cached[0] == bookmaker:
             books[book] = cached
@@ -322,8 +330,10 @@ def _parse_event(
 
     parsed = EventOdds(Game(event_id, sport_key, home, away, commence_time), tuple(lines))
     rejections.extend(event_rejections)
+    if titles is not None:
+        titles.update(event_titles)
     if memo is not None:
-        memo.current[event_id] = _EventMemo(event, parsed, tuple(event_rejections), books)
+        memo.current[event_id] = _EventMemo(event, parsed, tuple(event_rejections), books, event_titles)
     return parsed
 
 
@@ -333,7 +343,8 @@ def parse_snapshot(raw: RawSnapshot, memo: ParseMemo | None = None, bounds: Feed
     Per market: h2h and spreads put the home team in `price_a` and the away team in `price_b`
     (spreads' `point` is the home team's, and the away point must be its negation); totals put Over
     in `price_a` and Under in `price_b` with `point` the total. `last_update` is the market's own
-    stamp, else the bookmaker's, else `fetched_at`; `observed_at` is `fetched_at`.
+    stamp, else the bookmaker's, else `fetched_at`; `observed_at` is `fetched_at`. `book_titles` keeps each
+    bookmaker's `title` (its display name) so members never have to read a feed key like "williamhill_us".
     Never raises on any JSON value of `raw.data`. With a `memo` (one per feed), events and bookmakers
     whose raw JSON did not change since the previous snapshot give back what they gave then, unparsed.
     A well-formed line outside `bounds` (engine.providers.bounds) is rejected too; the check runs after
@@ -347,13 +358,14 @@ def parse_snapshot(raw: RawSnapshot, memo: ParseMemo | None = None, bounds: Feed
     events: list[EventOdds] = []
     rejections: list[Rejection] = []
     seen: set[str] = set()
+    titles: dict[str, str] = {}
     for index, event in enumerate(data):
-        parsed = _parse_event(index, event, fetched_at, seen, rejections, memo)
+        parsed = _parse_event(index, event, fetched_at, seen, rejections, memo, titles)
         if parsed is not None:
             events.append(apply_bounds(parsed, bounds, rejections))
     if memo is not None:
         memo.rotate()
-    return Snapshot(fetched_at, tuple(events), tuple(rejections), raw.quota)
+    return Snapshot(fetched_at, tuple(events), tuple(rejections), raw.quota, titles)
 
 
 def log_rejections(snapshot: Snapshot, log: logging.Logger | None = None) -> int:
