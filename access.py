@@ -202,7 +202,7 @@ PRO_STATUSES = frozenset({"active", "trialing"})
 
 @dataclass(frozen=True, slots=True)
 class BillingDecision:
-    """What a member's role should be, and why (shown to moderators in `/billing status`)."""
+    """What a member's role should be, and why (shown to moderators in `/mod billing status`)."""
 
     tier: Tier
     reason: str

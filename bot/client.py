@@ -38,7 +38,7 @@ COGS = (
     "bot.cogs.bets",
     "bot.cogs.export",
     "bot.cogs.billing",
-    "bot.cogs.apikeys",
+    "bot.cogs.mod",
 )
 
 

@@ -222,7 +222,7 @@ class DiscordDelivery:
     async def _still_pro_only(
         self, item: OutboxItem, channel: discord.abc.Messageable, role: discord.Role | None
     ) -> None:
-        """The send-time re-check of `/alerts set`: a routed channel that members who are not Pro can read
+        """The send-time re-check of `/mod alerts set`: a routed channel that members who are not Pro can read
         now gets no Pro alert. The row is given up (a held alert would post stale once fixed) and the
         moderators are told once per channel per day, through the outbox."""
         if not isinstance(channel, discord.abc.GuildChannel):
@@ -230,7 +230,7 @@ class DiscordDelivery:
         leak = channel_leak(channel, role, self.bot.user.id if self.bot.user else 0)
         if leak is None:
             return
-        reason = leak.replace(", then run /alerts set again.", ".")
+        reason = leak.replace(", then run /mod alerts set again.", ".")
         system = channel.guild.system_channel
         now = self.bot.ctx.clock()
         await alerts.report_public_channel(
