@@ -39,6 +39,7 @@ COGS = (
     "bot.cogs.export",
     "bot.cogs.billing",
     "bot.cogs.mod",
+    "bot.cogs.help",
 )
 
 

@@ -47,6 +47,12 @@ def _is_staff(permissions: discord.Permissions) -> bool:
     return permissions.administrator or permissions.manage_guild
 
 
+def is_moderator(interaction: discord.Interaction) -> bool:
+    """Manage Server or Administrator: who sees /mod by default (and its commands in /help)."""
+    perms = getattr(interaction.user, "guild_permissions", None)
+    return perms is not None and _is_staff(perms)
+
+
 def _is_bot_role(role: discord.Role, bot_id: int) -> bool:
     return role.tags is not None and role.tags.bot_id == bot_id
 

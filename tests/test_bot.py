@@ -142,6 +142,31 @@ async def test_moderator_commands_sit_under_mod_which_members_do_not_see(stack):
     assert {o["name"] for o in members["alerts"]["options"]} == {"list", "dm"}
 
 
+async def test_help_shows_the_commands_of_the_viewers_tier(stack):
+    fake, _, _ = stack
+    community = await _final(await fake.invoke_slash("help", {}, user_id=COMMUNITY))
+    pro = await _final(await fake.invoke_slash("help", {}, user_id=PRO))
+    moderator = await _final(await fake.invoke_slash("help", {}, user_id=MOD))  # Manage Server, not Pro
+    assert community.ephemeral and pro.ephemeral and moderator.ephemeral
+    [c], [p], [m] = community.embeds, pro.embeds, moderator.embeds
+    assert c["title"] == "Stratum commands · Community" and p["title"] == "Stratum commands · Pro"
+    assert "10 minutes delayed" in c["description"] and "up to 3 upcoming games" in c["description"]
+    assert "`/integrity`" in c["description"] and "`/upgrade`" in c["description"]
+    for pro_only in ("/bet log", "/export", "/alerts dm", "/mod"):
+        assert pro_only not in json.dumps(c["description"]), pro_only
+    [adds] = c["fields"]
+    assert adds["name"] == "Pro" and "/upgrade" in adds["value"] and "CSV export" in adds["value"]
+    assert "up to 50 upcoming games" in p["description"] and "delayed" not in p["description"]
+    for pro_has in ("/bet log", "/export", "/alerts dm", "presets"):
+        assert pro_has in p["description"], pro_has
+    assert "/upgrade" not in json.dumps(p) and "/mod" not in json.dumps(p)
+    assert m["description"] == c["description"]
+    [_, mod_field] = m["fields"]
+    assert mod_field["name"].startswith("Moderators")
+    for command in ("/mod alerts set", "/mod billing link", "/mod apikey create"):
+        assert command in mod_field["value"], command
+
+
 async def test_odds_pro_real_time_community_delayed(stack):
     fake, _, clock = stack
     pro = await _final(await fake.invoke_slash("odds", {"game": ATLANTA}, user_id=PRO))

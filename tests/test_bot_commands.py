@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+import access
 from app.bootstrap import build_app, build_bot
 from bot.client import COGS
 from tests.engine_builders import settings
@@ -29,6 +30,7 @@ EXPECTED = {
     "clv",
     "export",
     "upgrade",
+    "help",
     "billing status",
     "mod alerts set",
     "mod alerts remove",
@@ -97,3 +99,27 @@ async def test_every_command_fits_discords_limits(bot):
         assert _size(payload) <= 4000, payload["name"]
         names.update(_leaves(payload))
     assert names == EXPECTED
+
+
+def test_help_names_every_command_and_no_stale_one():
+    """`/help` is written in `access.help_sheet`; every path it stands for is a real command, and between
+    the tiers and moderators it names them all."""
+    named = set()
+    for tier in access.Tier:
+        sheet = access.help_sheet(tier, settings().tiers, moderator=True)
+        named |= {path for line in sheet.commands + sheet.moderator_commands for path in line.paths}
+    assert named == EXPECTED
+
+
+def test_help_sheets_follow_the_tier_rules():
+    tiers = settings().tiers
+    community = access.help_sheet(access.Tier.COMMUNITY, tiers, moderator=False)
+    pro = access.help_sheet(access.Tier.PRO, tiers, moderator=False)
+    paths = lambda sheet: {p for line in sheet.commands for p in line.paths}  # noqa: E731
+    assert {"bet log", "clv", "export", "alerts dm"} <= paths(pro) - paths(community)
+    assert "upgrade" in paths(community) - paths(pro)
+    assert community.pro_adds is not None and "/upgrade" in community.pro_adds and pro.pro_adds is None
+    assert community.moderator_commands == () == pro.moderator_commands
+    tiers.community_delay_seconds, tiers.community_watchlist_max = 300, 5
+    text = " ".join(line.text for line in access.help_sheet(access.Tier.COMMUNITY, tiers, moderator=False).commands)
+    assert "5 minutes delayed" in text and "up to 5 upcoming games" in text
