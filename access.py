@@ -202,7 +202,7 @@ PRO_STATUSES = frozenset({"active", "trialing"})
 
 @dataclass(frozen=True, slots=True)
 class BillingDecision:
-    """What a member's role should be, and why (shown to moderators in `/billing status`)."""
+    """What a member's role should be, and why (shown to moderators in `/mod billing status`)."""
 
     tier: Tier
     reason: str
@@ -326,3 +326,161 @@ def view_signal_for(signal: Signal, audience: ApiAudience) -> SignalView:
 
 def api_can_see(signal: Signal, audience: ApiAudience, now: datetime) -> bool:
     return signal.created_at <= now - audience.delay
+
+
+# ---------------------------------------------------------------------- the commands of a tier (/help)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandHelp:
+    """One line of `/help`: how to call it, what it does for this tier, and the command paths it stands for
+    (the test checks them against the synced commands, so /help names every command and no stale one)."""
+
+    usage: str
+    text: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HelpSheet:
+    """What `/help` shows one member: their tier's commands, what Pro adds (Community only) and, for
+    moderators, the /mod commands."""
+
+    tier: Tier
+    commands: tuple[CommandHelp, ...]
+    pro_adds: str | None
+    moderator_commands: tuple[CommandHelp, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    usage: str
+    paths: tuple[str, ...]
+    pro: str | None  # the text for Pro; None: not shown to Pro
+    community: str | None  # the text for Community; None: a Pro feature (`feature`) or not shown
+    feature: Feature | None = None
+    community_usage: str | None = None  # when Community calls it with fewer options
+
+
+def _minutes(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}" if seconds >= 60 else f"{int(seconds)} seconds"
+
+
+#: Member commands. `{delay}`, `{community_watch}` and `{pro_watch}` are filled from the tier settings.
+_MEMBER_COMMANDS = (
+    _Entry(
+        "/odds game",
+        ("odds",),
+        "consensus and every book's line for the three markets, in real time",
+        "consensus and each book's number, {delay} delayed, without book names",
+    ),
+    _Entry(
+        "/chart game market",
+        ("chart",),
+        "the line's movement with every book, signals and your bets marked",
+        "the consensus line's movement with signals marked, {delay} delayed",
+    ),
+    _Entry(
+        "/signals [game] [type] [preset]",
+        ("signals",),
+        "recent signals with full diagnostics; High Confidence / Low Noise presets",
+        "recent signals, {delay} delayed, with their score band",
+        community_usage="/signals [game] [type]",
+    ),
+    _Entry(
+        "/signal id",
+        ("signal",),
+        "one signal: books in the order they moved, velocity, magnitude, score breakdown",
+        "one signal, {delay} delayed, without books or diagnostics",
+    ),
+    _Entry("/heat", ("heat",), "today's games ranked by signal heat", "today's games ranked by signal heat"),
+    _Entry(
+        "/watch add|remove|list",
+        ("watch add", "watch remove", "watch list"),
+        "your watchlist: up to {pro_watch} upcoming games",
+        "your watchlist: up to {community_watch} upcoming games",
+    ),
+    _Entry(
+        "/alerts dm enabled [types] [min_score]",
+        ("alerts dm",),
+        "DMs for signals on your watchlist games, filtered by type and score",
+        None,
+        Feature.ALERTS,
+    ),
+    _Entry(
+        "/alerts list",
+        ("alerts list",),
+        "which channels receive the Pro alerts",
+        "which channels receive the Pro alerts",
+    ),
+    _Entry(
+        "/bet log|list|delete, /clv",
+        ("bet log", "bet list", "bet delete", "clv"),
+        "log your bets; each is graded against the closing line (CLV)",
+        None,
+        Feature.CLV_TRACKING,
+    ),
+    _Entry("/export signals|bets [days]", ("export",), "a CSV of signals or your bets", None, Feature.EXPORT),
+    _Entry(
+        "/integrity",
+        ("integrity",),
+        "the public CLV audit of every signal class",
+        "the public CLV audit of every signal class",
+    ),
+    _Entry("/billing status", ("billing status",), "your plan and subscription", "your plan and subscription"),
+    _Entry("/upgrade", ("upgrade",), None, "get Pro: a private Stripe Checkout link"),
+    _Entry("/help", ("help",), "this list", "this list"),
+)
+
+#: The /mod commands: moderators (Manage Server) see them, whatever their own tier.
+_MODERATOR_COMMANDS = (
+    CommandHelp(
+        "/mod alerts set channel types",
+        "route STEAM / DISLOCATION / KEY_CROSS alerts to a Pro-only channel",
+        ("mod alerts set",),
+    ),
+    CommandHelp("/mod alerts remove channel", "stop alerts in a channel", ("mod alerts remove",)),
+    CommandHelp(
+        "/mod billing link|unlink member",
+        "link a member to a Stripe customer, or remove the link (Manage Roles)",
+        ("mod billing link", "mod billing unlink"),
+    ),
+    CommandHelp(
+        "/mod billing sync [member], /mod billing status member",
+        "re-check Pro roles against Stripe; a member's billing and why (Manage Roles)",
+        ("mod billing sync", "mod billing status"),
+    ),
+    CommandHelp(
+        "/mod apikey create|revoke|list",
+        "REST API keys for members (the key goes by DM)",
+        ("mod apikey create", "mod apikey revoke", "mod apikey list"),
+    ),
+)
+
+
+def help_sheet(tier: Tier, tiers: TierSettings, *, moderator: bool) -> HelpSheet:
+    """The commands `tier` has (and, for a moderator, the /mod ones), worded with the tier's own limits:
+    the one place that decides what `/help` lists, read from the rules above (`allows`, `delay`,
+    `watchlist_limit`)."""
+    values = {
+        "delay": _minutes(delay(Tier.COMMUNITY, tiers).total_seconds()),
+        "community_watch": watchlist_limit(Tier.COMMUNITY, tiers),
+        "pro_watch": watchlist_limit(Tier.PRO, tiers),
+    }
+    lines = []
+    for entry in _MEMBER_COMMANDS:
+        if entry.feature is not None and not allows(tier, entry.feature):
+            continue
+        text = entry.pro if tier == Tier.PRO else entry.community
+        usage = entry.usage if tier == Tier.PRO else entry.community_usage or entry.usage
+        if text is not None:
+            lines.append(CommandHelp(usage, text.format(**values), entry.paths))
+    pro_adds = None
+    missing = [feature.value for feature in Feature if not allows(tier, feature)]
+    if missing:
+        pro_adds = (
+            f"Pro adds real-time odds and signals (Community sees them {values['delay']} late), a "
+            f"{values['pro_watch']}-game watchlist, {', '.join(missing)}: `/upgrade`."
+        )
+    return HelpSheet(tier, tuple(lines), pro_adds, _MODERATOR_COMMANDS if moderator else ())

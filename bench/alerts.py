@@ -51,7 +51,7 @@ async def main(rounds: int) -> None:
             async with fake.serve(patch), running_bot(fake, bot):
                 channel = fake.channels["steam-alerts"]
                 await fake.invoke_slash(
-                    "alerts set", {"channel": channel, "types": "all"}, user_id=FakeDiscord.MOD_USER_ID
+                    "mod alerts set", {"channel": channel, "types": "all"}, user_id=FakeDiscord.MOD_USER_ID
                 )
                 await asyncio.sleep(0.5)
                 await app.start()  # the outbox worker (and the scheduler), as run_bot.py starts them

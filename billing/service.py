@@ -347,7 +347,7 @@ class BillingService:
         user = metadata.get("discord_user_id") or session.get("client_reference_id")
         guild = metadata.get("discord_guild_id")
         if not (user and guild and str(user).isdigit() and str(guild).isdigit()):
-            log.warning("checkout %s carries no Discord member; link it with /billing link", session.get("id"))
+            log.warning("checkout %s carries no Discord member; link it with /mod billing link", session.get("id"))
             return
         existing = await self.ctx.repos.billing.link_of_customer(customer_id)
         if existing is not None:

@@ -4,7 +4,8 @@ It builds nothing long-lived: the app's wiring point (`app.bootstrap.build_bot`)
 context, the event bus, the one scheduler (on which the digest and billing jobs run), the one outbox worker
 (with this bot's Discord sender registered) and the billing service. `setup_hook` (before the gateway
 connects) loads the cogs, subscribes bet grading to closed games, grades what was missed, starts the feed
-(live polling or the bundled replay) and syncs the slash commands. `close` stops the feed.
+(live polling or the bundled replay) and syncs the slash commands. A server that adds the bot is owed its
+set-up steps (`on_guild_join`, through the outbox). `close` stops the feed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bot.common import on_app_command_error
 from bot.delivery import DiscordDelivery
 from bot.views import DYNAMIC_ITEMS, answer_stray_click
 from engine.events import GAME_CLOSED
-from services import alerts, bets
+from services import alerts, bets, onboarding
 from services.context import ServiceContext
 
 if TYPE_CHECKING:
@@ -38,7 +39,8 @@ COGS = (
     "bot.cogs.bets",
     "bot.cogs.export",
     "bot.cogs.billing",
-    "bot.cogs.apikeys",
+    "bot.cogs.mod",
+    "bot.cogs.help",
 )
 
 
@@ -145,7 +147,13 @@ class StratumBot(commands.Bot):
             return 0
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
+        """A server added the bot: owe it the set-up steps (an outbox row, once per server; the worker posts
+        them to its system channel, or DMs the owner)."""
         log.info("joined guild %s (%s)", guild.name, guild.id)
+        try:
+            await onboarding.queue_welcome(self.ctx, guild.id, self.ctx.clock())
+        except Exception:
+            log.exception("could not queue the set-up steps for %s", guild.id)
 
     async def close(self) -> None:
         if self._feed_task is not None:

@@ -47,6 +47,12 @@ def _is_staff(permissions: discord.Permissions) -> bool:
     return permissions.administrator or permissions.manage_guild
 
 
+def is_moderator(interaction: discord.Interaction) -> bool:
+    """Manage Server or Administrator: who sees /mod by default (and its commands in /help)."""
+    perms = getattr(interaction.user, "guild_permissions", None)
+    return perms is not None and _is_staff(perms)
+
+
 def _is_bot_role(role: discord.Role, bot_id: int) -> bool:
     return role.tags is not None and role.tags.bot_id == bot_id
 
@@ -65,7 +71,7 @@ def channel_leak(channel: discord.abc.GuildChannel, pro_role: discord.Role | Non
     if channel.permissions_for(guild.default_role).view_channel:
         return (
             f"{where} is visible to @everyone: deny View Channel for @everyone and allow it for {pro} "
-            "in the channel's permissions, then run /alerts set again."
+            "in the channel's permissions, then run /mod alerts set again."
         )
     if pro_role is None:
         return None
@@ -75,7 +81,7 @@ def channel_leak(channel: discord.abc.GuildChannel, pro_role: discord.Role | Non
         if channel.permissions_for(role).view_channel:
             return (
                 f"{where} is visible to @{role.name}, who are not all Pro: remove View Channel for "
-                f"@{role.name} in the channel's permissions (keep it for {pro}), then run /alerts set again."
+                f"@{role.name} in the channel's permissions (keep it for {pro}), then run /mod alerts set again."
             )
     for target, overwrite in channel.overwrites.items():
         if isinstance(target, discord.Role) or not overwrite.view_channel:
@@ -88,7 +94,7 @@ def channel_leak(channel: discord.abc.GuildChannel, pro_role: discord.Role | Non
         who = member.display_name if member is not None else str(target.id)
         return (
             f"{where} is visible to the member {who}, who is not Pro: remove their own View Channel "
-            f"permission in the channel's permissions (keep it for {pro}), then run /alerts set again."
+            f"permission in the channel's permissions (keep it for {pro}), then run /mod alerts set again."
         )
     return None
 
@@ -103,7 +109,7 @@ def bot_cannot_post(channel: discord.abc.GuildChannel) -> str | None:
     name = f"@{mine.name}" if mine is not None else me.display_name
     return (
         f"The bot cannot post in #{channel.name}: allow View Channel, Send Messages and Embed Links for "
-        f"{name} in the channel's permissions, then run /alerts set again."
+        f"{name} in the channel's permissions, then run /mod alerts set again."
     )
 
 

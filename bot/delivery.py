@@ -1,6 +1,7 @@
 """The Discord sender of the one outbox (`delivery.worker` calls it): channel alerts that ping the Pro role
 (and only it), watchlist DMs to members who are still Pro, the Community digest of redacted signals, and
-plain-text posts and DMs (mod-log, operators, billing, API keys, anomalies).
+plain-text posts and DMs (mod-log, operators, billing, API keys, anomalies), and a server's set-up steps
+(its system channel, else its owner's DM).
 
 Thin on purpose: it maps a row to one discord.py call and Discord's answers to the worker's two kinds of
 failure — 403/404 permanent (`DeliveryFailed`), 429/5xx/network temporary (`DeliveryRetry`, with
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-KINDS = frozenset({"alert", "watch_dm", "digest", "message", "dm"})
+KINDS = frozenset({"alert", "watch_dm", "digest", "message", "dm", "guild_post"})
 #: Kinds whose rows of one poll for one target go out together.
 GROUPED = frozenset({"alert", "watch_dm"})
 #: Due rows scanned for a row's companions (the worker reads as many per round).
@@ -151,6 +152,8 @@ class DiscordDelivery:
                 await self._text(item)
             elif item.kind == "dm":
                 await self._text_dm(item)
+            elif item.kind == "guild_post":
+                await self._guild_post(item)
             elif item.kind == "alert":
                 await self._channel_alert(item, now)
             elif item.kind == "watch_dm":
@@ -194,6 +197,25 @@ class DiscordDelivery:
         user = await self._user(int(item.payload["user_id"]))
         await user.send(item.payload["text"][:2000], allowed_mentions=discord.AllowedMentions.none(), nonce=nonce(item))
 
+    async def _guild_post(self, item: OutboxItem) -> None:
+        """A post to a server (the set-up steps when it adds the bot): its system channel if the bot may post
+        there, else the owner's DM. Chosen now, not when the row was written: the server may have changed,
+        and the row is one whichever way it goes."""
+        guild = self.bot.get_guild(int(item.payload["guild_id"]))
+        if guild is None:
+            raise DeliveryFailed("the bot is not in this server (any more)")
+        text = item.payload["text"][:2000]
+        quiet = discord.AllowedMentions.none()
+        channel = guild.system_channel
+        if channel is not None and channel.permissions_for(guild.me).send_messages:
+            try:
+                await channel.send(text, allowed_mentions=quiet, nonce=nonce(item))
+                return
+            except discord.Forbidden:
+                log.info("cannot post in the system channel of %s; telling the owner by DM", guild.id)
+        owner = guild.owner or await self._user(guild.owner_id or 0)
+        await owner.send(text, allowed_mentions=quiet, nonce=nonce(item))
+
     async def _channel_alert(self, item: OutboxItem, now: datetime) -> None:
         channel = await self._channel(int(item.payload["target_id"]))
         guild = getattr(channel, "guild", None) or self.bot.get_guild(int(item.payload.get("guild_id") or 0))
@@ -217,7 +239,7 @@ class DiscordDelivery:
     async def _still_pro_only(
         self, item: OutboxItem, channel: discord.abc.Messageable, role: discord.Role | None
     ) -> None:
-        """The send-time re-check of `/alerts set`: a routed channel that members who are not Pro can read
+        """The send-time re-check of `/mod alerts set`: a routed channel that members who are not Pro can read
         now gets no Pro alert. The row is given up (a held alert would post stale once fixed) and the
         moderators are told once per channel per day, through the outbox."""
         if not isinstance(channel, discord.abc.GuildChannel):
@@ -225,7 +247,7 @@ class DiscordDelivery:
         leak = channel_leak(channel, role, self.bot.user.id if self.bot.user else 0)
         if leak is None:
             return
-        reason = leak.replace(", then run /alerts set again.", ".")
+        reason = leak.replace(", then run /mod alerts set again.", ".")
         system = channel.guild.system_channel
         now = self.bot.ctx.clock()
         await alerts.report_public_channel(

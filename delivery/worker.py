@@ -310,7 +310,7 @@ def _classify(exc: Exception) -> str:
 
 #: Rows read per round: enough for one signal's fan-out to every endpoint, so no round waits on a straggler.
 BATCH = 1000
-DISCORD_KINDS = frozenset({"alert", "watch_dm", "digest", "message", "dm"})
+DISCORD_KINDS = frozenset({"alert", "watch_dm", "digest", "message", "dm", "guild_post"})
 
 
 async def _sleep(wake: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:

@@ -20,10 +20,12 @@ from typing import Any
 from storage.codec import from_db, from_db_opt, json_dumps, json_loads, to_db
 from storage.db import Database
 
-__all__ = ["DISCORD_QUEUE", "SHARED_QUEUE", "OutboxItem", "OutboxRepository", "msg_id_for", "outbox_key"]
+__all__ = ["DISCORD_QUEUE", "GUILD_POST", "SHARED_QUEUE", "OutboxItem", "OutboxRepository", "msg_id_for", "outbox_key"]
 
 DISCORD_QUEUE = "discord"
 SHARED_QUEUE = "shared"
+#: The kind of a post to a server whose channel (or owner DM) is chosen at send time (`enqueue_guild_post`).
+GUILD_POST = "guild_post"
 _PENDING = "sent_at IS NULL AND failed_at IS NULL"
 _COLUMNS = (
     "id, key, msg_id, kind, target, queue, payload, created_at, attempts, next_attempt_at, sent_at, failed_at, "
@@ -149,6 +151,14 @@ class OutboxRepository:
         payload = {"channel_id": channel_id, "text": text}
         key = outbox_key(event, subject, f"channel:{channel_id}")
         return await self.enqueue(key, "message", f"channel:{channel_id}", payload, at)
+
+    async def enqueue_guild_post(self, event: str, subject: str, guild_id: int, text: str, at: datetime) -> bool:
+        """A plain-text post to a server whose destination the sender picks when it sends (its system channel
+        if the bot may post there, else the owner's DM): ``event:subject:guild:<id>``, one row whichever
+        way it goes, so neither a retry nor a changed system channel posts it twice."""
+        payload = {"guild_id": guild_id, "text": text}
+        key = outbox_key(event, subject, f"guild:{guild_id}")
+        return await self.enqueue(key, GUILD_POST, f"guild:{guild_id}", payload, at)
 
     async def _rows(self, sql: str, params: Iterable[Any] = ()) -> builtins.list[OutboxItem]:
         async with self._db.conn.execute(sql, tuple(params)) as cur:

@@ -433,6 +433,9 @@ class FakeDiscord(_Waitable):
             }
         )
         self._channel_names = {cid: name for name, cid in self.channels.items()}
+        self._channel_guilds: dict[int, int] = {}  # channels of other servers (`join_guild`) -> their guild
+        self.joined_guilds: dict[int, dict[str, Any]] = {}  # guild id -> the GUILD_CREATE body sent
+        self._other_users: dict[int, FakeMember] = {}  # members of joined servers (owners), for GET /users
         # Each channel's permission overwrites as Discord sends them (``set_channel_overwrites`` changes them
         # and tells the bot). The alert channel is Pro-only: @everyone denied View Channel, Pro and the bot
         # allowed; every other channel is public.
@@ -605,9 +608,9 @@ class FakeDiscord(_Waitable):
         data: dict[str, Any] = {
             "id": str(cid),
             "type": 0,
-            "guild_id": str(self.guild_id),
+            "guild_id": str(self._channel_guilds.get(cid, self.guild_id)),
             "name": self._channel_names[cid],
-            "position": list(self.channels.values()).index(cid),
+            "position": list(self._channel_names).index(cid),
             "permission_overwrites": [],
             "parent_id": None,
             "topic": None,
@@ -788,6 +791,52 @@ class FakeDiscord(_Waitable):
         self.members[member.id] = member
         if self.connected and (self.intents or 0) & INTENT_GUILD_MEMBERS:
             await self.dispatch("GUILD_MEMBER_ADD", {**member.member_payload(), "guild_id": str(self.guild_id)})
+
+    async def join_guild(
+        self,
+        guild_id: int,
+        *,
+        owner: FakeMember,
+        channels: Mapping[str, int] | None = None,
+        system_channel: str | None = None,
+        overwrites: Mapping[str, Iterable[dict[str, Any]]] | None = None,
+        name: str = "New Server",
+    ) -> dict[str, Any]:
+        """Another server adds the bot: dispatch its GUILD_CREATE (after READY discord.py calls
+        ``on_guild_join``). Its members are the owner and the bot (with its own managed role there), all
+        sent, so discord.py needs no member chunk. Its channels (name -> id, with optional permission
+        ``overwrites`` by channel name) are known to the REST side from then on: posts there land in
+        ``channel_messages``. ``system_channel`` names the one Discord posts join messages in, or None."""
+        channels = dict(channels or {})
+        bot_role = self._role_payload(self.snowflake(), self.bot_user.name, BOT_PERMISSIONS, 1)
+        bot_role["managed"] = True
+        bot_role["tags"] = {"bot_id": str(self.bot_user.id)}
+        everyone = self._role_payload(guild_id, "@everyone", EVERYONE_PERMISSIONS, 0)
+        for channel_name, cid in channels.items():
+            self._channel_names[cid] = channel_name
+            self._channel_guilds[cid] = guild_id
+            self.channel_overwrites[cid] = [dict(o) for o in (overwrites or {}).get(channel_name, [])]
+        self._other_users[owner.id] = owner
+        bot_member = {**self.bot_user.member_payload(), "roles": [bot_role["id"]]}
+        payload = {
+            **self.guild_payload(),
+            "id": str(guild_id),
+            "name": name,
+            "owner_id": str(owner.id),
+            "system_channel_id": str(channels[system_channel]) if system_channel else None,
+            "roles": [{k: v for k, v in r.items() if k != "permissions_int"} for r in (everyone, bot_role)],
+            "channels": [
+                {k: v for k, v in self._channel_payload(cid).items() if k != "guild_id"} for cid in channels.values()
+            ],
+            "members": [bot_member, owner.member_payload()],
+            "member_count": 2,
+            "joined_at": _now_iso(),
+        }
+        # A join's GUILD_CREATE has no ``unavailable`` (discord.py reads ``False`` as an outage ending).
+        payload.pop("unavailable")
+        self.joined_guilds[guild_id] = payload
+        await self.dispatch("GUILD_CREATE", payload)
+        return payload
 
     # ------------------------------------------------------------------ interactions
 
@@ -1089,7 +1138,7 @@ class FakeDiscord(_Waitable):
             "flags": int(payload.get("flags") or 0) if flags is None else flags,
         }
         if channel_id not in self._dm_channels:
-            message["guild_id"] = str(self.guild_id)
+            message["guild_id"] = str(self._channel_guilds.get(channel_id, self.guild_id))
         if webhook:
             message["webhook_id"] = str(self.application_id)
             message["application_id"] = str(self.application_id)
@@ -1226,7 +1275,7 @@ class FakeDiscord(_Waitable):
         return _json({**self.bot_user.user_payload(), "verified": True, "flags": 0})
 
     async def _get_user(self, request: web.Request, user_id: str) -> web.Response:
-        member = self.members.get(int(user_id))
+        member = self.members.get(int(user_id)) or self._other_users.get(int(user_id))
         if member is None:
             return _error(404, 10013, "Unknown User")
         return _json(member.user_payload())

@@ -1,7 +1,7 @@
 """Alert channels are Pro-only by construction, bad choice values get our own error, and a fresh signal
 answers Community exactly like an unknown id — the real bot, through the fake Discord on loopback.
 
-`/alerts set` refuses a channel that members who are not Pro can read (discord.py resolves the channel's
+`/mod alerts set` refuses a channel that members who are not Pro can read (discord.py resolves the channel's
 overwrites); the sender checks again before every post, gives the alert up and tells the moderators once
 per channel per day when a routed channel became public."""
 
@@ -28,7 +28,7 @@ MOD = FakeDiscord.MOD_USER_ID
 COMMUNITY_ROLE_ID = 1100000000000000203
 PUBLIC_REFUSAL = (
     "#general is visible to @everyone: deny View Channel for @everyone and allow it for @Pro in the channel's "
-    "permissions, then run /alerts set again."
+    "permissions, then run /mod alerts set again."
 )
 
 
@@ -77,7 +77,9 @@ async def _final(record):
 
 
 async def _set(fake, channel, user_id=MOD):
-    return await _final(await fake.invoke_slash("alerts set", {"channel": channel, "types": "all"}, user_id=user_id))
+    return await _final(
+        await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "all"}, user_id=user_id)
+    )
 
 
 def _private(fake, *also) -> list[dict]:
@@ -109,7 +111,7 @@ async def _fresh_signal(bot, clock, name: str):
     return fresh
 
 
-# ------------------------------------------------------------------ /alerts set
+# ------------------------------------------------------------------ /mod alerts set
 
 
 async def test_a_public_channel_is_refused_with_the_fix_and_nothing_is_stored(stack):
@@ -135,7 +137,7 @@ async def test_a_channel_a_community_role_or_member_can_view_is_refused(stack):
     refused = await _set(fake, channel)
     assert refused.content == (
         "#mod-log is visible to @Community, who are not all Pro: remove View Channel for @Community in the "
-        "channel's permissions (keep it for @Pro), then run /alerts set again."
+        "channel's permissions (keep it for @Pro), then run /mod alerts set again."
     )
     one_member = fake.overwrite(COMMUNITY, allow=VIEW_CHANNEL, member=True)
     await _overwrites(fake, bot, channel, _private(fake, one_member))
@@ -156,7 +158,7 @@ async def test_a_private_channel_the_bot_cannot_post_in_is_refused(stack):
     refused = await _set(fake, channel)
     assert refused.content == (
         "The bot cannot post in #mod-log: allow View Channel, Send Messages and Embed Links for @Stratum in the "
-        "channel's permissions, then run /alerts set again."
+        "channel's permissions, then run /mod alerts set again."
     )
     assert await bot.ctx.repos.members.routes() == []
 

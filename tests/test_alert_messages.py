@@ -70,7 +70,7 @@ async def _final(record):
 
 async def _route_all(fake) -> int:
     channel = fake.channels["steam-alerts"]
-    await _final(await fake.invoke_slash("alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
+    await _final(await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
     return channel
 
 

@@ -59,7 +59,7 @@ class Rig:
         customer = await self.stripe.make_customer(email="member@example.test")
         subscription = await self.stripe.subscribe(customer, PLAN)
         if user_id is not None:
-            answer = await self.slash("billing link", {"member": user_id, "customer_id": customer}, MOD)
+            answer = await self.slash("mod billing link", {"member": user_id, "customer_id": customer}, MOD)
             assert "Linked" in answer.content, answer.content
         await self.settle()
         return customer, subscription
@@ -144,11 +144,11 @@ async def test_past_due_keeps_pro_through_the_grace_period_then_not(rig):
     await rig.settle()
     assert rig.has_pro(COMMUNITY)
     assert "last payment failed" in rig.fake.dms[COMMUNITY][-1]["content"]
-    answer = await rig.slash("billing status", {"member": COMMUNITY}, MOD)
+    answer = await rig.slash("mod billing status", {"member": COMMUNITY}, MOD)
     fields = {f["name"]: f["value"] for f in answer.embeds[0]["fields"]}
     assert "Grace until" in fields and "past due" in fields["Should be"]
     rig.clock.now += timedelta(days=3, minutes=1)
-    synced = await rig.slash("billing sync", {"member": COMMUNITY}, MOD)
+    synced = await rig.slash("mod billing sync", {"member": COMMUNITY}, MOD)
     assert "Pro role removed" in synced.content and "grace period ended" in synced.content
     assert not rig.has_pro(COMMUNITY)
 
@@ -197,7 +197,7 @@ async def test_a_member_with_two_subscriptions_stays_pro_while_one_is_active(rig
     await rig.stripe.cancel(first["id"])
     await rig.settle()
     assert rig.has_pro(COMMUNITY)
-    answer = await rig.slash("billing status", {"member": COMMUNITY}, MOD)
+    answer = await rig.slash("mod billing status", {"member": COMMUNITY}, MOD)
     subs = {f["name"]: f["value"] for f in answer.embeds[0]["fields"]}["Subscriptions"]
     assert f"{first['id']}: canceled" in subs and f"{second['id']}: active" in subs
     await rig.stripe.cancel(second["id"])
@@ -223,23 +223,23 @@ async def test_reconcile_fixes_a_drifted_role_and_reports_it(rig):
 
 async def test_moderator_commands_and_their_refusals(rig):
     customer, _ = await rig.customer_with_subscription()
-    refused = await rig.slash("billing link", {"member": COMMUNITY, "customer_id": customer}, PRO)
+    refused = await rig.slash("mod billing link", {"member": COMMUNITY, "customer_id": customer}, PRO)
     assert refused.ephemeral and "Manage Roles" in refused.content
     assert await rig.bot.ctx.repos.billing.links() == []
-    unknown = await rig.slash("billing link", {"member": COMMUNITY, "customer_id": "cus_doesnotexist"}, MOD)
+    unknown = await rig.slash("mod billing link", {"member": COMMUNITY, "customer_id": "cus_doesnotexist"}, MOD)
     assert "Stripe has no customer" in unknown.content
-    malformed = await rig.slash("billing link", {"member": COMMUNITY, "customer_id": "bob"}, MOD)
+    malformed = await rig.slash("mod billing link", {"member": COMMUNITY, "customer_id": "bob"}, MOD)
     assert "not a Stripe customer id" in malformed.content
-    linked = await rig.slash("billing link", {"member": COMMUNITY, "customer_id": customer}, MOD)
+    linked = await rig.slash("mod billing link", {"member": COMMUNITY, "customer_id": customer}, MOD)
     assert "Pro role added" in linked.content and rig.has_pro(COMMUNITY)
-    taken = await rig.slash("billing link", {"member": PRO, "customer_id": customer}, MOD)
+    taken = await rig.slash("mod billing link", {"member": PRO, "customer_id": customer}, MOD)
     assert "already linked" in taken.content
-    assert (await rig.slash("billing sync", {}, PRO)).content.startswith("You need the Manage Roles")
-    everyone = await rig.slash("billing sync", {}, MOD)
+    assert (await rig.slash("mod billing sync", {}, PRO)).content.startswith("You need the Manage Roles")
+    everyone = await rig.slash("mod billing sync", {}, MOD)
     assert "Checked 1 linked members" in everyone.content
-    other = await rig.slash("billing status", {"member": MOD}, COMMUNITY)
+    other = await rig.slash("mod billing status", {"member": MOD}, COMMUNITY)
     assert "Manage Roles" in other.content
-    unlinked = await rig.slash("billing unlink", {"member": COMMUNITY}, MOD)
+    unlinked = await rig.slash("mod billing unlink", {"member": COMMUNITY}, MOD)
     assert "Pro role removed" in unlinked.content and not rig.has_pro(COMMUNITY)
     log = [m["content"] for m in rig.fake.channel_messages[rig.fake.channels["mod-log"]]]
     assert any("linked" in line and customer in line for line in log)
@@ -281,7 +281,7 @@ async def test_an_api_plan_bought_through_stripe_issues_and_revokes_a_key(rig):
     rig.bot.ctx.settings.stripe.api_prices = {"builder": builder}
     customer = await rig.stripe.make_customer(email="dev@example.test")
     subscription = await rig.stripe.subscribe(customer, builder)
-    linked = await rig.slash("billing link", {"member": COMMUNITY, "customer_id": customer}, MOD)
+    linked = await rig.slash("mod billing link", {"member": COMMUNITY, "customer_id": customer}, MOD)
     assert "role unchanged" in linked.content  # an API plan is not Discord Pro
     assert not rig.has_pro(COMMUNITY)
     dm = rig.fake.dms[COMMUNITY][-1]["content"]

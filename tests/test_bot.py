@@ -15,6 +15,7 @@ import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import discord
 import pytest
 
 from app.bootstrap import build_app, build_bot
@@ -116,6 +117,71 @@ async def test_commands_are_synced_to_the_guild(stack):
         "integrity",
         "export",
     } <= set(fake.commands)
+
+
+def _synced_leaves(definition: dict, prefix: str = "") -> set[str]:
+    path = f"{prefix}{definition['name']}"
+    children = [o for o in definition.get("options", []) if o["type"] in (1, 2)]
+    if not children:
+        return {path}
+    return {leaf for child in children for leaf in _synced_leaves(child, f"{path} ")}
+
+
+async def test_moderator_commands_sit_under_mod_which_members_do_not_see(stack):
+    """Discord hides a command by its top-level `default_member_permissions`: /mod carries Manage Server,
+    and no member-facing command holds a moderator subcommand (which it would show to everyone)."""
+    fake, _, _ = stack
+    mod = fake.commands["mod"]
+    assert int(mod["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
+    assert mod["dm_permission"] is False
+    moderator = {leaf.removeprefix("mod ") for leaf in _synced_leaves(mod)}
+    assert moderator == {
+        "alerts set",
+        "alerts remove",
+        "billing status",
+        "billing link",
+        "billing unlink",
+        "billing sync",
+        "apikey create",
+        "apikey revoke",
+        "apikey list",
+    }
+    members = {name: d for name, d in fake.commands.items() if name != "mod"}
+    assert "apikey" not in members
+    for name, definition in members.items():
+        assert definition["default_member_permissions"] is None, name
+        leaves = _synced_leaves(definition)
+        assert not leaves & (moderator - {"billing status"}), leaves
+        assert "moderator" not in json.dumps(definition).lower(), name
+    # /billing status is the member's own: no member option to look at someone else's.
+    [status] = [o for o in members["billing"]["options"] if o["name"] == "status"]
+    assert status.get("options", []) == []
+    assert {o["name"] for o in members["alerts"]["options"]} == {"list", "dm"}
+
+
+async def test_help_shows_the_commands_of_the_viewers_tier(stack):
+    fake, _, _ = stack
+    community = await _final(await fake.invoke_slash("help", {}, user_id=COMMUNITY))
+    pro = await _final(await fake.invoke_slash("help", {}, user_id=PRO))
+    moderator = await _final(await fake.invoke_slash("help", {}, user_id=MOD))  # Manage Server, not Pro
+    assert community.ephemeral and pro.ephemeral and moderator.ephemeral
+    [c], [p], [m] = community.embeds, pro.embeds, moderator.embeds
+    assert c["title"] == "Stratum commands · Community" and p["title"] == "Stratum commands · Pro"
+    assert "10 minutes delayed" in c["description"] and "up to 3 upcoming games" in c["description"]
+    assert "`/integrity`" in c["description"] and "`/upgrade`" in c["description"]
+    for pro_only in ("/bet log", "/export", "/alerts dm", "/mod"):
+        assert pro_only not in json.dumps(c["description"]), pro_only
+    [adds] = c["fields"]
+    assert adds["name"] == "Pro" and "/upgrade" in adds["value"] and "CSV export" in adds["value"]
+    assert "up to 50 upcoming games" in p["description"] and "delayed" not in p["description"]
+    for pro_has in ("/bet log", "/export", "/alerts dm", "presets"):
+        assert pro_has in p["description"], pro_has
+    assert "/upgrade" not in json.dumps(p) and "/mod" not in json.dumps(p)
+    assert m["description"] == c["description"]
+    [_, mod_field] = m["fields"]
+    assert mod_field["name"].startswith("Moderators")
+    for command in ("/mod alerts set", "/mod billing link", "/mod apikey create"):
+        assert command in mod_field["value"], command
 
 
 async def test_odds_pro_real_time_community_delayed(stack):
@@ -392,16 +458,18 @@ async def _fan_out(bot, signal) -> None:
 async def test_alert_routes_are_for_moderators_and_ping_only_the_pro_role(stack):
     fake, bot, clock = stack
     channel = fake.channels["steam-alerts"]
-    denied = await _final(await fake.invoke_slash("alerts set", {"channel": channel, "types": "STEAM"}, user_id=PRO))
+    denied = await _final(
+        await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "STEAM"}, user_id=PRO)
+    )
     assert denied.ephemeral and "Manage Server" in denied.content
     assert await bot.ctx.repos.members.routes() == []
     ok = await _final(
-        await fake.invoke_slash("alerts set", {"channel": channel, "types": "STEAM, KEY_CROSS"}, user_id=MOD)
+        await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "STEAM, KEY_CROSS"}, user_id=MOD)
     )
     assert ok.ephemeral and "KEY_CROSS, STEAM" in ok.content
     listed = await _final(await fake.invoke_slash("alerts list", {}, user_id=MOD))
     assert f"<#{channel}>" in listed.embeds[0]["description"]
-    bad = await _final(await fake.invoke_slash("alerts set", {"channel": channel, "types": "SPAM"}, user_id=MOD))
+    bad = await _final(await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "SPAM"}, user_id=MOD))
     assert "Unknown alert type" in bad.content
 
     steam = await _fresh_signal(bot, clock)
@@ -418,7 +486,7 @@ async def test_alert_routes_are_for_moderators_and_ping_only_the_pro_role(stack)
     embed_text = json.dumps(message["embeds"])
     assert (await bot.ctx.repos.books.titles())[steam.books[0]] in embed_text and "Velocity" in embed_text
     assert await bot.deliver_outbox() == (0, 0)  # sent once
-    removed = await _final(await fake.invoke_slash("alerts remove", {"channel": channel}, user_id=MOD))
+    removed = await _final(await fake.invoke_slash("mod alerts remove", {"channel": channel}, user_id=MOD))
     assert "no longer receives" in removed.content
 
 
@@ -441,7 +509,7 @@ async def test_watchlist_dms_for_pro_members_only(stack):
 async def test_discord_errors_are_handled_and_retried(stack):
     fake, bot, clock = stack
     channel = fake.channels["steam-alerts"]
-    await _final(await fake.invoke_slash("alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
+    await _final(await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
     fake.forbidden_channels.add(channel)
     await _fan_out(bot, await _fresh_signal(bot, clock))
     assert await bot.deliver_outbox() == (0, 1)  # 403: recorded, not retried
@@ -480,7 +548,7 @@ async def test_an_alert_owed_across_a_restart_is_sent_once(template_db, tmp_path
         bot = build_bot(app)
         bot.app = app
         async with running_bot(fake, bot):
-            await _final(await fake.invoke_slash("alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
+            await _final(await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
             steam = await _fresh_signal(bot, clock)
             await _fan_out(bot, steam)
             # The bot goes down before the outbox job runs.
@@ -552,9 +620,13 @@ async def test_every_pro_feature_gets_a_friendly_upgrade_answer(stack, command, 
 
 async def test_moderators_issue_api_keys_by_dm(stack):
     fake, bot, _ = stack
-    refused = await _final(await fake.invoke_slash("apikey create", {"member": PRO, "plan": "builder"}, user_id=PRO))
+    refused = await _final(
+        await fake.invoke_slash("mod apikey create", {"member": PRO, "plan": "builder"}, user_id=PRO)
+    )
     assert "Manage Server" in refused.content
-    created = await _final(await fake.invoke_slash("apikey create", {"member": PRO, "plan": "pro_infra"}, user_id=MOD))
+    created = await _final(
+        await fake.invoke_slash("mod apikey create", {"member": PRO, "plan": "pro_infra"}, user_id=MOD)
+    )
     assert created.ephemeral and "sent to them by DM" in created.content and "strat_" in created.content
     [dm] = fake.dms[PRO]
     secret = dm["content"].split("`")[1]
@@ -564,12 +636,12 @@ async def test_moderators_issue_api_keys_by_dm(stack):
 
     key = await authenticate(bot.ctx.repos, secret)
     assert key is not None and key.owner == f"discord:{PRO}" and key.plan == "pro_infra"
-    listed = await _final(await fake.invoke_slash("apikey list", {}, user_id=MOD))
+    listed = await _final(await fake.invoke_slash("mod apikey list", {}, user_id=MOD))
     assert key.id in listed.content and secret not in listed.content
-    revoked = await _final(await fake.invoke_slash("apikey revoke", {"key_id": key.id}, user_id=MOD))
+    revoked = await _final(await fake.invoke_slash("mod apikey revoke", {"key_id": key.id}, user_id=MOD))
     assert f"Revoked {key.id}" in revoked.content
     assert await authenticate(bot.ctx.repos, secret) is None
-    again = await _final(await fake.invoke_slash("apikey revoke", {"key_id": key.id}, user_id=MOD))
+    again = await _final(await fake.invoke_slash("mod apikey revoke", {"key_id": key.id}, user_id=MOD))
     assert "No active key" in again.content
 
 

@@ -187,7 +187,7 @@ async def test_the_demo_runs_live_through_the_bot(tmp_path, monkeypatch):
             await fake.wait_until(lambda: "odds" in fake.commands and fake.connected, within=10)
             await asyncio.sleep(2.5)  # discord.py's guild_ready_timeout before READY (2 s by default)
             routed = await _final(
-                await fake.invoke_slash("alerts set", {"channel": channel, "types": "all"}, user_id=MOD)
+                await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "all"}, user_id=MOD)
             )
             assert "now receives" in routed.content
             watched = await _final(await fake.invoke_slash("watch add", {"game": NEW_YORK}, user_id=PRO))

@@ -1,4 +1,6 @@
-"""/alerts: moderators route signal alerts to channels; Pro members opt in to watchlist DMs."""
+"""/alerts: which channels get alerts, and Pro members' watchlist DMs. (Routing alerts to channels is
+`/mod alerts set|remove`, in `bot.cogs.mod`: moderator commands must sit under a top-level group Discord
+hides from members.)"""
 
 from __future__ import annotations
 
@@ -8,9 +10,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from access import UserError
 from bot import render
-from bot.common import bot_cannot_post, channel_leak, find_pro_role, viewer_of
+from bot.common import viewer_of
 from services import alerts
 
 if TYPE_CHECKING:
@@ -22,36 +23,6 @@ class Alerts(commands.GroupCog, group_name="alerts", group_description="Signal a
     def __init__(self, bot: StratumBot) -> None:
         self.bot = bot
         super().__init__()
-
-    @app_commands.command(name="set", description="Send alerts of these types to a channel (moderators)")
-    @app_commands.describe(channel="Where alerts go", types="STEAM, DISLOCATION, KEY_CROSS, or all")
-    @app_commands.checks.has_permissions(manage_guild=True)
-    async def set(self, interaction: discord.Interaction, channel: discord.TextChannel, types: str) -> None:
-        """Alerts carry the Pro diagnostics (books in move order, velocity, breakdown): a channel members
-        who are not Pro can read is refused, with the fix (`bot.common.channel_leak`); the sender checks
-        again before every post (`bot.delivery`)."""
-        chosen = alerts.parse_types(types)
-        ctx = self.bot.ctx
-        guild = interaction.guild or self.bot.get_guild(interaction.guild_id or 0)
-        live = guild.get_channel(channel.id) if guild is not None else None
-        if not isinstance(live, discord.TextChannel):
-            raise UserError("Pick a text channel of this server for alerts.")
-        leak = channel_leak(live, find_pro_role(guild, ctx.settings.discord.pro_role), self.bot.user.id)
-        if leak is None:
-            leak = bot_cannot_post(live)
-        if leak is not None:
-            raise UserError(leak)
-        await alerts.set_route(ctx, interaction.guild_id, channel.id, chosen, interaction.user.id, ctx.clock())
-        names = ", ".join(sorted(t.value for t in chosen))
-        await interaction.response.send_message(
-            f"{channel.mention} now receives {names} alerts, pinging the Pro role.", ephemeral=True
-        )
-
-    @app_commands.command(name="remove", description="Stop alerts in a channel (moderators)")
-    @app_commands.checks.has_permissions(manage_guild=True)
-    async def remove(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
-        await alerts.remove_route(self.bot.ctx, interaction.guild_id, channel.id)
-        await interaction.response.send_message(f"{channel.mention} no longer receives alerts.", ephemeral=True)
 
     @app_commands.command(name="list", description="Which channels receive which alerts")
     async def list(self, interaction: discord.Interaction) -> None:
