@@ -336,7 +336,7 @@ def routes_embed(routes: Sequence[AlertRoute]) -> discord.Embed:
     embed = discord.Embed(title="Alert routes")
     embed.description = (
         "\n".join(f"<#{r.channel_id}> · {', '.join(sorted(t.value for t in r.types))}" for r in routes)
-        or "No channel receives alerts yet. Use `/alerts set`."
+        or "No channel receives alerts yet. Use `/mod alerts set`."
     )
     return embed
 
