@@ -97,6 +97,12 @@ def find_dislocations(
     )
 
 
+def move_retention(settings: Settings, now: datetime) -> datetime:
+    """Moves observed at or before this are forgotten: no STEAM window (at most `max_window_seconds`)
+    ending after `now` can reach them. A restart rebuilds the moves observed after it from the quotes."""
+    return now - timedelta(seconds=settings.steam.max_window_seconds)
+
+
 def daily_cap_key(signal: Signal) -> tuple[str, str, date]:
     """The daily cap counts per game and signal type, so a run of dislocations cannot use up the day and
     silence a STEAM or a key-number cross near tip-off."""
@@ -259,16 +265,20 @@ class Engine:
         config = self.settings.steam
         window = steam_window(config.window_seconds, self.state.feed_interval_seconds())
         moves = market_state.moves
+        # Moves are kept for the longest window there can be, whatever today's window: what is remembered
+        # is then a function of the stored quotes alone (`move_retention`), which a restart rebuilds
+        # exactly; pruning to a window that later widens would make the memory depend on history.
+        retention = move_retention(self.settings, now)
+        while moves and moves[0].observed_at <= retention:
+            moves.popleft()
         if window > config.max_window_seconds:
             # The feed is too coarse for velocity to mean anything (daily snapshots): no STEAM.
-            moves.clear()
             return
         horizon = now - timedelta(seconds=window)
-        while moves and moves[0].observed_at <= horizon:
-            moves.popleft()
+        recent = [move for move in moves if move.observed_at > horizon]
         threshold = config.thresholds.for_market(market.value)
         hit = detect_steam(
-            moves, now, window_seconds=window, threshold=threshold, min_books=config.min_books, operator=self.operator
+            recent, now, window_seconds=window, threshold=threshold, min_books=config.min_books, operator=self.operator
         )
         if hit is None:
             return
@@ -277,7 +287,7 @@ class Engine:
         if not self._cooldown_free(key, now, config.cooldown_seconds):
             return
         before = market_state.consensus_before(
-            min(m.observed_at for m in moves if m.book in hit.books and m.direction == hit.direction)
+            min(m.observed_at for m in recent if m.book in hit.books and m.direction == hit.direction)
         )
         details = {
             "window_seconds": window,

@@ -20,23 +20,21 @@ from datetime import datetime, timedelta
 
 from config.settings import Settings
 from engine.clv import grade_or_reason
-from engine.core import Engine, Tick, daily_cap_key, find_dislocations, signal_cooldown_key
-from engine.detectors.key_cross import key_values, seed_sides
+from engine.core import Engine, Tick, daily_cap_key, find_dislocations, move_retention, signal_cooldown_key
+from engine.detectors.key_cross import KEY_TOLERANCE, key_values, seed_sides
 from engine.events import CLV_GRADED, GAME_CLOSED, SIGNAL_CREATED, ClosedGame, EventBus, GradedSignal
-from engine.models import BookLine, Market
+from engine.models import BookLine, Consensus, Market
 from engine.moves import move_between
 from engine.odds import devig
 from engine.providers.base import RawSnapshot
 from engine.providers.bounds import bounds_from_settings
 from engine.providers.closes import ExternalCloses
 from engine.providers.parse import ParseMemo, log_rejections, parse_snapshot
-from engine.state import EngineState, GameState
+from engine.state import CONSENSUS_HISTORY, EngineState, GameState
 from storage import CLOSED, Repositories
 
 log = logging.getLogger(__name__)
 
-#: How far back quotes are re-read on restore to rebuild recent moves for STEAM.
-MOVE_MEMORY = timedelta(hours=2)
 #: How far back signals are re-read on restore for cooldowns, daily caps and heat.
 SIGNAL_MEMORY = timedelta(days=1)
 
@@ -228,12 +226,16 @@ async def restore_state(settings: Settings, repos: Repositories, cursor: datetim
         if game_state is None:
             continue
         market_state = game_state.market(consensus.market)
-        market_state.set_consensus(consensus)
-        if consensus.point is not None:
+        # The engine remembers the last CONSENSUS_HISTORY consensus values (STEAM's "consensus before").
+        for item in await repos.consensus.recent(consensus.game_id, consensus.market, CONSENSUS_HISTORY):
+            market_state.set_consensus(item)
+        if market_state.consensus != consensus:  # a row written between the two reads: the newest wins
+            market_state.set_consensus(consensus)
+        if consensus.point is not None and consensus.market != Market.H2H:
             values = key_values(
                 settings.key_numbers_for(game_state.game.sport_key, consensus.market.value), consensus.market
             )
-            seed_sides(consensus.point, values, market_state.key_sides)
+            await _restore_key_sides(repos, consensus, values, market_state.key_sides)
         market_state.dislocated = {
             (operator(hit.book), hit.side.value)
             for hit in find_dislocations(settings, consensus, market_state, operator)
@@ -246,8 +248,31 @@ async def restore_state(settings: Settings, repos: Repositories, cursor: datetim
             if market_state.lines:
                 market_state.seen_at = seen
         if cursor is not None:
-            _restore_moves(game_state, await repos.quotes.timeline(game_id, since=cursor - MOVE_MEMORY), method)
+            cutoff = move_retention(settings, cursor)
+            baseline = await repos.quotes.as_of(game_id, cutoff)
+            timeline = [
+                item for item in await repos.quotes.timeline(game_id, since=cutoff) if item[0].observed_at > cutoff
+            ]
+            _restore_moves(game_state, baseline, timeline, method)
     return state
+
+
+async def _restore_key_sides(
+    repos: Repositories, consensus: Consensus, values: tuple[float, ...], sides: dict[float, int]
+) -> None:
+    """Which strict side of each key number the market was last on, as the detector remembers it.
+
+    The newest consensus point settles every key it is off; a key it sits on exactly (a total of 160.0
+    against the key 160) keeps the side of the newest point that was off it, which only an older row
+    can tell. Seeding from the newest point alone forgot that side, so -8.5 → -8 (restart) → -7.5 made
+    no KEY_CROSS after a restart though it does in an uninterrupted run.
+    """
+    seed_sides(consensus.point, values, sides)
+    for value in values:
+        if value not in sides:
+            earlier = await repos.consensus.last_point_off(consensus.game_id, consensus.market, value, KEY_TOLERANCE)
+            if earlier is not None:
+                seed_sides(earlier, (value,), sides)
 
 
 async def regrade_legacy(engine: Engine, repos: Repositories) -> int:
@@ -278,9 +303,16 @@ async def regrade_legacy(engine: Engine, repos: Repositories) -> int:
     return len(legacy)
 
 
-def _restore_moves(game_state: GameState, timeline: list[tuple[BookLine, bool]], method) -> None:
-    """Replay the recent quotes of a game into moves, as the engine saw them (a withdrawal resets a book)."""
-    previous: dict[tuple[str, Market], tuple[BookLine, float]] = {}
+def _restore_moves(
+    game_state: GameState, baseline: list[BookLine], timeline: list[tuple[BookLine, bool]], method
+) -> None:
+    """Replay the recent quotes of a game into moves, as the engine saw them (a withdrawal resets a book).
+
+    `baseline` is each book's line as it stood at the retention cutoff, so the first quote after it is
+    a move from that line (a book quiet for hours that then moves is a move, as it was live)."""
+    previous: dict[tuple[str, Market], tuple[BookLine, float]] = {
+        (line.book, line.market): (line, devig(line.price_a, line.price_b, method)) for line in baseline
+    }
     per_market = defaultdict(list)
     for line, withdrawn in timeline:
         key = (line.book, line.market)

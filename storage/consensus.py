@@ -47,6 +47,19 @@ WHERE game_id = ? AND market = ?
 ORDER BY at
 """
 
+_RECENT = """
+SELECT game_id, market, at, point, prob_a, books, components FROM consensus
+WHERE game_id = ? AND market = ?
+ORDER BY at DESC LIMIT ?
+"""
+
+# The newest point strictly off `value` (the tolerance is the key-number detector's).
+_LAST_POINT_OFF = """
+SELECT point FROM consensus
+WHERE game_id = ? AND market = ? AND point IS NOT NULL AND abs(point - ?) > ?
+ORDER BY at DESC LIMIT 1
+"""
+
 # Newest per (game, market) among scheduled games: no newer row of the same key exists
 # (one primary-key seek per row; portable, unlike SQLite's bare-column MAX()).
 _LATEST_OPEN = """
@@ -143,6 +156,20 @@ class ConsensusRepository:
             params = (game_id, Market(market).value)
         async with self._db.conn.execute(sql, params) as cur:
             return [_row_to_consensus(row) for row in await cur.fetchall()]
+
+    async def recent(self, game_id: str, market: Market, limit: int) -> list[Consensus]:
+        """The newest `limit` consensus rows of one market, oldest first (the engine's history)."""
+        async with self._db.conn.execute(_RECENT, (game_id, Market(market).value, limit)) as cur:
+            rows = await cur.fetchall()
+        return [_row_to_consensus(row) for row in reversed(rows)]
+
+    async def last_point_off(self, game_id: str, market: Market, value: float, tolerance: float) -> float | None:
+        """The newest consensus point more than `tolerance` away from `value`: which side of a key number
+        the market was last on while its newest point sits on the key."""
+        params = (game_id, Market(market).value, value, tolerance)
+        async with self._db.conn.execute(_LAST_POINT_OFF, params) as cur:
+            row = await cur.fetchone()
+        return None if row is None else float(row[0])
 
     async def latest_for_open_games(self) -> list[Consensus]:
         """Each scheduled game's newest consensus per market (restores the engine after a restart)."""

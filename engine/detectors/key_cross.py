@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from engine.models import Market
 
-_EPS = 1e-9
+#: A point within this of a key sits on it (neither side).
+KEY_TOLERANCE = 1e-9
+_EPS = KEY_TOLERANCE
 
 
 @dataclass(frozen=True, slots=True)
