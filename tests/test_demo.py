@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import csv
 import gzip
+import io
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -224,11 +226,21 @@ async def test_the_demo_runs_live_through_the_bot(tmp_path, monkeypatch):
                 answer = await _final(await fake.invoke_slash("bet list", {}, user_id=PRO))
                 return "awaiting the close" not in answer.embeds[0]["description"]
 
+            heats: list[str] = []  # the Pro heat board as the demo goes (one wall second is ~50 tape minutes)
             deadline = asyncio.get_running_loop().time() + 60
             while not await graded():
                 assert asyncio.get_running_loop().time() < deadline, "the demo game never closed"
-                await asyncio.sleep(1)
+                board = await _final(await fake.invoke_slash("heat", {}, user_id=PRO))
+                heats += [line for line in board.embeds[0]["description"].splitlines() if "🔥" in line]
+                await asyncio.sleep(0.5)
             audit = await _final(await fake.invoke_slash("integrity", {}, user_id=COMMUNITY))
+            exported = await _final(await fake.invoke_slash("export", {"what": "signals", "days": 1}, user_id=PRO))
+            rows = list(csv.DictReader(io.StringIO(exported.attachments[0].data.decode())))
+            assert rows and all(row["created_at"] >= f"{started:%Y-%m-%d}" for row in rows), rows[:2]
+            bets_csv = await _final(await fake.invoke_slash("export", {"what": "bets", "days": 1}, user_id=PRO))
+            [bet_row] = list(csv.DictReader(io.StringIO(bets_csv.attachments[0].data.decode())))
+            assert bet_row["price"] == "-400", bet_row
+            assert heats, "heat moves with the demo's signals: some /heat showed a hot game"
             counted = re.search(r"^(\d+) graded · ", audit.embeds[0]["description"], re.MULTILINE)
             assert counted is not None and int(counted.group(1)) > 0, audit.embeds[0]["description"]
         finally:
