@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import access
@@ -29,7 +29,7 @@ class LineCount:
 @dataclass(frozen=True, slots=True)
 class MarketBoard:
     market: Market
-    consensus: Consensus | None
+    consensus: Consensus | None  # its per-book `components` only for Pro
     lines: tuple[BookLine, ...]  # per book, named: Pro only (empty otherwise)
     distribution: tuple[LineCount, ...]  # every tier
 
@@ -62,6 +62,8 @@ async def odds_board(ctx: ServiceContext, query: str, viewer: Viewer, now: datet
     boards = []
     for market in MARKET_ORDER:
         consensus = await ctx.repos.consensus.latest_before(game.id, market, as_of + timedelta(microseconds=1))
+        if consensus is not None and not named:  # its components are per-book numbers, named
+            consensus = replace(consensus, components=())
         market_lines = [ln for ln in lines if ln.market == market]
         boards.append(
             MarketBoard(
