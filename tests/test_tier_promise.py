@@ -1,0 +1,275 @@
+"""The tier promise, property-tested (issue #11).
+
+Community sees odds and signals `tiers.community_delay_seconds` late, with no book name, no velocity, no
+score breakdown, no mover list and no exact score; Pro sees everything at once; every API plan gets full
+diagnostics in real time, and per-book odds only where the operator's licence allows (`[api]
+redistribute_raw_odds`). Random signals (every type and market, books drawn from real keys and titles,
+created either side of the delay and exactly on it) against every surface:
+
+1. pure and service layer (many examples): `access.view_signal` and everything rendered from a Community
+   view; the services over a real SQLite file (the bundled tape, plus the drawn signals) — signal lists,
+   one signal, heat, the odds board, the line chart's data, CSV exports, the Community digest's rows;
+2. the real transports (fewer examples): the bot through the loopback fake Discord, with random Community
+   commands and button clicks and the digest it posts, and the REST API over loopback HTTP for each plan.
+
+Each payload is serialised and scanned by `tests.strategies.assert_community_clean`. Written against
+invariants (no name, no key, nothing young), not exact text, so render changes do not break it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+import access
+from access import NotFound, Tier, UpgradeRequired, Viewer
+from bot import render
+from engine.events import EventBus
+from engine.models import Signal
+from engine.service import EngineService
+from services import alerts, downloads, odds, signals
+from services.charts import chart_data
+from services.context import ServiceContext
+from storage import Repositories
+from tests.engine_builders import Clock, settings
+from tests.strategies import (
+    BOOK_NAMES,
+    PROFILE,
+    _book_pattern,
+    assert_community_clean,
+    games,
+    heats,
+    payload_text,
+    tiers,
+)
+from tests.strategies import signals as signal_strategy
+
+COMMUNITY = Viewer(Tier.COMMUNITY, user_id=11, guild_id=1)
+PRO = Viewer(Tier.PRO, user_id=22, guild_id=1)
+DELAY = timedelta(seconds=settings().tiers.community_delay_seconds)
+DIGEST_CHANNEL = 4242
+EARLIEST, LATEST = datetime(2020, 1, 1), datetime(2030, 1, 1)  # noqa: DTZ001 - naive bounds, UTC drawn
+#: Ids unique across examples: the examples of one test share its database.
+SERIAL = itertools.count(1)
+
+
+def fresh_at(signal: Signal, now) -> bool:
+    """Younger than the delay at `now`: Community may not see it yet."""
+    return not access.can_see(signal, Tier.COMMUNITY, now, settings().tiers)
+
+
+# ---------------------------------------------------------------------- 1. pure: the view and its renders
+
+
+@hsettings(PROFILE, max_examples=300)
+@given(data=st.data(), heat=heats)
+def test_a_community_view_and_everything_rendered_from_it_hold_no_diagnostics(data, heat):
+    game = data.draw(games())
+    now = game.commence_time - timedelta(hours=2)
+    signal = data.draw(signal_strategy(now, delay=DELAY, game=game))
+    view = access.view_signal(signal, Tier.COMMUNITY, heat)
+    assert view.redacted
+    for field in ("score", "breakdown", "books", "velocity", "magnitude", "entry_book", "entry_prob"):
+        assert getattr(view, field) is None, field
+    assert set(view.details or {}) <= {"key_number", "keys_crossed", "from", "to", "unit"}
+    others = data.draw(st.lists(signal_strategy(now, delay=DELAY, game=game), max_size=4))
+    views = [view, *(access.view_signal(s, Tier.COMMUNITY, heat) for s in others)]
+    books = {b for s in [signal, *others] for b in (*s.books, s.entry.book)}
+    rendered = [
+        view,
+        render.signal_embed(view, game).to_dict(),
+        render.signal_embed(view, None).to_dict(),
+        render.signal_line(view, game),
+        render.alert_title(view, game),
+        render.signals_page_embed(views, {game.id: game}, 0, 1, "Recent signals", True).to_dict(),
+    ]
+    for payload in rendered:
+        assert_community_clean(payload_text(payload), books)
+    # The scan sees what a Pro view shows: the same signal, unredacted, names its first mover.
+    pro = payload_text(render.signal_embed(access.view_signal(signal, Tier.PRO, heat), game).to_dict())
+    assert _book_pattern(signal.books[0]).search(pro)
+
+
+@hsettings(PROFILE, max_examples=150)
+@given(data=st.data(), tier=tiers)
+def test_can_see_is_the_delay_to_the_microsecond(data, tier):
+    now = data.draw(st.datetimes(min_value=EARLIEST, max_value=LATEST, timezones=st.just(UTC)))
+    signal = data.draw(signal_strategy(now, delay=DELAY))
+    age = now - signal.created_at
+    wanted = age >= (DELAY if tier == Tier.COMMUNITY else timedelta(0))
+    assert access.can_see(signal, tier, now, settings().tiers) == wanted
+    assert access.visible_signals([signal], tier, now, settings().tiers) == ([signal] if wanted else [])
+
+
+# ---------------------------------------------------------------------- 1. services on a real database
+
+
+@pytest.fixture
+async def world(template_db, tmp_path):
+    source, now = template_db
+    path = tmp_path / "stratum.db"
+    shutil.copy(source, path)
+    config = settings()
+    config.discord.community_channels = [DIGEST_CHANNEL]
+    repos = await Repositories.open(path)
+    engine = await EngineService.restore(config, repos, EventBus(), source="test")
+    clock = Clock(now)
+    stored = await repos.games.list(limit=1000)
+    async with repos.db.conn.execute("SELECT DISTINCT book FROM quotes") as cur:
+        tape_books = {row["book"] for row in await cur.fetchall()}
+    yield ServiceContext(config, repos, engine, clock), stored, {*BOOK_NAMES, *tape_books}, now
+    await repos.close()
+
+
+def _tips(stored) -> list:
+    return [t for g in stored for t in (g.game.commence_time, g.scheduled_tip)]
+
+
+@st.composite
+def scenes(draw, base, stored, max_signals: int = 6, span: timedelta = timedelta(hours=2)):
+    """A moment within `span` of `base` (4 h before at most) and signals of the stored games drawn around it."""
+    now = base + draw(st.timedeltas(min_value=-min(span * 2, timedelta(hours=4)), max_value=span))
+    game = st.sampled_from([g.game for g in stored])
+    drawn = draw(st.lists(signal_strategy(now, delay=DELAY, game=game), min_size=1, max_size=max_signals))
+    return now, [replace(s, id=f"p{next(SERIAL):06d}-{s.id}") for s in drawn]
+
+
+async def _insert(ctx: ServiceContext, drawn: list[Signal]) -> None:
+    async with ctx.repos.db.transaction():
+        for signal in drawn:
+            assert await ctx.repos.signals.insert(signal)
+
+
+def _unknown_message(signal_id: str) -> str:
+    return f"No signal with id “{signal_id}”."
+
+
+@hsettings(PROFILE, max_examples=60)
+@given(filters=st.data())
+async def test_signal_services_never_show_community_a_young_signal_or_a_diagnostic(world, filters):
+    ctx, stored, books, base = world
+    now, drawn = filters.draw(scenes(base, stored))
+    old = [s for s in drawn if not fresh_at(s, now)]
+    young = [s for s in drawn if fresh_at(s, now)]
+    await _insert(ctx, old)
+    heat_before = await signals.heat_board(ctx, COMMUNITY, now)
+    await _insert(ctx, young)
+    fresh = [s.id for s in young]
+    horizon = now - DELAY
+    # Heat is derived from signals: what Community gets must not move with a young one.
+    heat_after = await signals.heat_board(ctx, COMMUNITY, now)
+    assert [(g.game.id, h) for g, h in heat_after] == [(g.game.id, h) for g, h in heat_before]
+    assert_community_clean(payload_text(heat_after), books, now, tips=_tips(stored), fresh_ids=fresh)
+
+    game_id = filters.draw(st.sampled_from([None, *(s.game_id for s in drawn)]))
+    kind = filters.draw(st.sampled_from([None, *(s.type for s in drawn)]))
+    listed = await signals.recent_signals(ctx, COMMUNITY, now, game_id=game_id, kind=kind)
+    assert all(v.redacted and v.created_at <= horizon for v in listed)
+    assert_community_clean(payload_text(listed), books, now, tips=_tips(stored), fresh_ids=fresh)
+    for signal in old:
+        if game_id in (None, signal.game_id) and kind in (None, signal.type):
+            assert signal.id in {v.id for v in listed} or len(listed) == signals.MAX_LIST
+
+    for signal in drawn:
+        if signal in young:
+            with pytest.raises(NotFound) as refused:
+                await signals.one_signal(ctx, signal.id, COMMUNITY, now)
+            # Answered exactly like an id that does not exist: it never confirms the signal.
+            assert str(refused.value) == _unknown_message(signal.id)
+            if signal.created_at <= now:  # Pro sees it at once
+                assert (await signals.one_signal(ctx, signal.id, PRO, now)).books == signal.books
+        else:
+            view = await signals.one_signal(ctx, signal.id, COMMUNITY, now)
+            assert view.redacted and view.created_at <= horizon
+            assert_community_clean(payload_text(view), books, now, tips=_tips(stored), fresh_ids=fresh)
+    with pytest.raises(NotFound) as unknown:
+        await signals.one_signal(ctx, "no-such-signal", COMMUNITY, now)
+    assert str(unknown.value) == _unknown_message("no-such-signal")
+
+
+@hsettings(PROFILE, max_examples=40)
+@given(pick=st.data())
+async def test_odds_and_charts_for_community_are_pros_as_of_the_delay_without_names(world, monkeypatch, pick):
+    ctx, stored, books, base = world
+    drawn_charts: list[dict] = []
+
+    def capture(game, market, consensus, book_lines, marks, bets, *, until, footer=""):
+        drawn_charts.append({"args": (game, market, consensus, book_lines, marks, bets), "until": until,
+                             "footer": footer})  # fmt: skip
+        return b"\x89PNG"
+
+    monkeypatch.setattr(downloads, "render_line_chart", capture)
+    now, drawn = pick.draw(scenes(base, stored, max_signals=3))
+    await _insert(ctx, drawn)
+    fresh = [s.id for s in drawn if fresh_at(s, now)]
+    horizon = now - DELAY
+    game = pick.draw(st.sampled_from([g.game for g in stored]))
+    community = await odds.odds_board(ctx, game.id, COMMUNITY, now)
+    assert community.delayed and community.as_of == horizon
+    assert all(m.lines == () for m in community.markets)
+    assert_community_clean(payload_text(community), books, now, tips=_tips(stored), fresh_ids=fresh)
+    assert_community_clean(
+        payload_text(render.odds_embed(community).to_dict()), books, now, tips=_tips(stored), fresh_ids=fresh
+    )
+    # The same numbers Pro saw `delay` ago: only the names are gone.
+    earlier = await odds.odds_board(ctx, game.id, PRO, horizon)
+    assert community.heat == earlier.heat
+    for mine, theirs in zip(community.markets, earlier.markets, strict=True):
+        assert mine.distribution == theirs.distribution == odds.distribution(list(theirs.lines))
+        if theirs.consensus is None:
+            assert mine.consensus is None
+        else:
+            assert mine.consensus == replace(theirs.consensus, components=())
+
+    market = pick.draw(st.sampled_from(["spreads", "totals", "h2h"]))
+    name, _ = await downloads.line_chart(ctx, COMMUNITY, game.id, market, now)
+    chart = drawn_charts.pop()
+    game_, market_, consensus, book_lines, marks, bets = chart["args"]
+    assert book_lines is None and bets == [] and chart["until"] == horizon
+    assert all(c.at <= horizon for c in consensus) and all(m.at <= horizon for m in marks)
+    data = chart_data(game_, market_, consensus, book_lines, marks, bets, until=chart["until"])
+    assert list(data.legend) in ([], ["consensus"])
+    assert_community_clean(
+        payload_text(name, chart["footer"], data),
+        books,
+        now,
+        tips=_tips(stored),
+        fresh_ids=fresh,
+    )
+
+
+@hsettings(PROFILE, max_examples=40)
+@given(data=st.data(), step=st.timedeltas(min_value=timedelta(0), max_value=timedelta(minutes=20)))
+async def test_exports_are_pro_and_the_digest_holds_only_old_enough_signals(world, data, step):
+    ctx, stored, books, _ = world
+    # The digest job runs forward in time: each example a little later than the one before.
+    now = ctx.clock() + step
+    ctx.clock.now = now
+    drawn = data.draw(scenes(now, stored, span=timedelta(0)))[1]
+    await _insert(ctx, drawn)
+    with pytest.raises(UpgradeRequired):
+        await downloads.export_signals(ctx, COMMUNITY, 7, now)
+    with pytest.raises(UpgradeRequired):
+        await downloads.export_bets(ctx, COMMUNITY, 7, now)
+    # The same export for Pro does carry the names (so the Community refusal is what keeps them out).
+    _, csv_bytes = await downloads.export_signals(ctx, PRO, 1, now)
+    recent = [s for s in drawn if s.created_at >= now - timedelta(days=1) and s.created_at <= now]
+    assert all(s.id in csv_bytes.decode() and _book_pattern(s.books[0]).search(csv_bytes.decode()) for s in recent)
+
+    await alerts.queue_digests(ctx, now)
+    # This run's rows (queued at `now`): each signal in them was old enough at `now`.
+    rows = [r for r in await ctx.repos.outbox.all() if r.kind == "digest" and r.created_at == now]
+    for row in rows:
+        assert row.target == f"channel:{DIGEST_CHANNEL}"
+        for signal_id in row.payload["signal_ids"]:
+            signal = await ctx.repos.signals.get(signal_id)
+            assert access.can_see(signal, Tier.COMMUNITY, now, ctx.settings.tiers), signal_id
+        assert_community_clean(json.dumps(row.payload), books)
