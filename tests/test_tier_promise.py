@@ -25,21 +25,23 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import Phase, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 import access
 from access import NotFound, Tier, UpgradeRequired, Viewer
+from app.bootstrap import build_app, build_bot
 from bot import render
 from engine.events import EventBus
-from engine.models import Signal
+from engine.models import Signal, SignalType
 from engine.service import EngineService
 from services import alerts, downloads, odds, signals
 from services.charts import chart_data
 from services.context import ServiceContext
 from storage import Repositories
 from tests.engine_builders import Clock, settings
+from tests.fake_discord import FakeDiscord, running_bot
 from tests.strategies import (
     BOOK_NAMES,
     PROFILE,
@@ -51,6 +53,7 @@ from tests.strategies import (
     tiers,
 )
 from tests.strategies import signals as signal_strategy
+from tests.test_api import _world
 
 COMMUNITY = Viewer(Tier.COMMUNITY, user_id=11, guild_id=1)
 PRO = Viewer(Tier.PRO, user_id=22, guild_id=1)
@@ -273,3 +276,175 @@ async def test_exports_are_pro_and_the_digest_holds_only_old_enough_signals(worl
             signal = await ctx.repos.signals.get(signal_id)
             assert access.can_see(signal, Tier.COMMUNITY, now, ctx.settings.tiers), signal_id
         assert_community_clean(json.dumps(row.payload), books)
+
+
+# ---------------------------------------------------------------------- 2. the bot, through the fake Discord
+
+COMMUNITY_USER = FakeDiscord.COMMUNITY_USER_ID
+#: Through a real transport an example costs a second or so: no shrinking (the failing example is printed).
+SURFACE_PHASES = (Phase.explicit, Phase.reuse, Phase.generate)
+
+
+@pytest.fixture
+async def stack(template_db, tmp_path, monkeypatch):
+    source, now = template_db
+    db = tmp_path / "stratum.db"
+    shutil.copy(source, db)
+    config = settings()
+    config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
+    fake = FakeDiscord()
+    config.discord.community_channels = [fake.channels["general"]]
+    clock = Clock(now)
+    app = await build_app(config, db_path=db, source="test", clock=clock)
+    bot = build_bot(app)
+    async with fake.serve(monkeypatch), running_bot(fake, bot):
+        stored = await app.ctx.repos.games.list(limit=1000)
+        async with app.ctx.repos.db.conn.execute("SELECT DISTINCT book FROM quotes") as cur:
+            tape_books = {row["book"] for row in await cur.fetchall()}
+        yield fake, bot, app, clock, stored, {*BOOK_NAMES, *tape_books}
+    await app.close()
+    assert fake.unhandled == []
+
+
+def _said(record) -> str:
+    """Everything the bot sent for one interaction: contents, embeds, button labels, files (CSV text too)."""
+    parts = []
+    for response in record.responses:
+        parts.append(json.dumps({"content": response.content, "embeds": response.embeds,
+                                 "components": response.components}))  # fmt: skip
+        for file in response.attachments:
+            parts.append(file.filename)
+            if not file.data.startswith(b"\x89PNG"):
+                parts.append(file.data.decode("utf-8", "replace"))
+    return "\n".join(parts)
+
+
+async def _answer(record):
+    first = await record.response()
+    if first.type == 5:
+        await record.wait_followups(1)
+    return record
+
+
+def commands(game_ids: list[str], signal_ids: list[str]) -> st.SearchStrategy[tuple[str, dict]]:
+    game = st.sampled_from(game_ids)
+    kinds = st.sampled_from([t.value for t in SignalType])
+    return st.one_of(
+        st.builds(lambda g: ("odds", {"game": g}), game),
+        st.builds(lambda o: ("signals", o), st.fixed_dictionaries({}, optional={"game": game, "type": kinds})),
+        st.builds(lambda i: ("signal", {"id": i}), st.sampled_from([*signal_ids, "no-such-signal"])),
+        st.just(("heat", {})),
+        st.builds(
+            lambda g, m: ("chart", {"game": g, "market": m}), game, st.sampled_from(["spreads", "totals", "h2h"])
+        ),
+        st.builds(lambda w: ("export", {"what": w}), st.sampled_from(["signals", "bets"])),
+        st.builds(lambda g: ("watch add", {"game": g}), game),
+        st.just(("watch list", {})),
+        st.just(("digest", {})),
+    )
+
+
+@hsettings(PROFILE, max_examples=25, phases=SURFACE_PHASES)
+@given(data=st.data())
+async def test_nothing_the_bot_sends_a_community_member_holds_a_book_a_diagnostic_or_a_young_signal(stack, data):
+    fake, bot, app, clock, stored, books = stack
+    clock.now += data.draw(st.timedeltas(min_value=timedelta(0), max_value=timedelta(minutes=30)))
+    now = clock()
+    game = st.sampled_from([g.game for g in stored])
+    drawn = data.draw(st.lists(signal_strategy(now, delay=DELAY, game=game), min_size=1, max_size=5))
+    drawn = [replace(s, id=f"b{next(SERIAL):06d}-{s.id}") for s in drawn]
+    async with app.ctx.repos.db.transaction():
+        for signal in drawn:
+            await app.ctx.repos.signals.insert(signal)
+            await app.fanout.signal_rows(signal, now)  # the alerts and watchlist DMs it owes
+    every = await app.ctx.repos.signals.list(since=now - timedelta(hours=4), limit=10_000)
+    fresh = [s.id for s in every if fresh_at(s, now)]
+    tips = _tips(stored)
+    general = fake.channels["general"]
+    posted = len(fake.channel_messages.get(general, []))
+
+    script = data.draw(st.lists(commands([g.game.id for g in stored], [s.id for s in drawn]), min_size=2, max_size=5))
+    for name, options in script:
+        if name == "digest":
+            await bot.queue_digests()
+            await bot.deliver_outbox()
+            continue
+        record = await _answer(await fake.invoke_slash(name, options, user_id=COMMUNITY_USER))
+        said = _said(record)
+        typed = {options.get("id")}  # the refusal of /signal repeats the id the member typed, as for any id
+        assert_community_clean(said, books, now, tips=tips, fresh_ids=[i for i in fresh if i not in typed])
+        if name == "signal" and options["id"] in fresh:
+            unknown = await _answer(await fake.invoke_slash("signal", {"id": "no-such-signal"}, user_id=COMMUNITY_USER))
+            assert said == _said(unknown).replace("no-such-signal", options["id"])
+        if name == "signals":  # and every button on the list, clicked
+            message_id = (await record.response()).message_id or record.original_message_id
+            for label, custom_id in fake.custom_ids(message_id).items() if message_id in fake.messages else ():
+                click = await fake.invoke_component(custom_id, message_id, user_id=COMMUNITY_USER)
+                await click.response()
+                assert_community_clean(_said(click), books, now, tips=tips, fresh_ids=fresh), label
+
+    # Alerts and watchlist DMs are Pro's: a Community member is sent none, and the digest is clean.
+    await bot.deliver_outbox()
+    assert fake.dms.get(COMMUNITY_USER, []) == []
+    for message in fake.channel_messages.get(general, [])[posted:]:
+        assert_community_clean(json.dumps(message["embeds"]) + (message.get("content") or ""), books, now,
+                               tips=tips, fresh_ids=fresh)  # fmt: skip
+
+
+# ---------------------------------------------------------------------- 2. the REST API, each plan
+
+PLANS = ("builder", "pro_plain", "enterprise")  # tests/test_api.py's keys: one per configured plan
+
+
+@pytest.fixture(params=[True, False], ids=["raw-odds-licensed", "raw-odds-not-licensed"])
+async def api_world(request, template_db, tmp_path):
+    source, _ = template_db
+    async for world in _world(source, tmp_path, raw_odds=request.param):
+        async with world.repos.db.conn.execute("SELECT DISTINCT book FROM quotes") as cur:
+            tape_books = {row["book"] for row in await cur.fetchall()}
+        yield world, request.param, {*BOOK_NAMES, *tape_books}
+
+
+@hsettings(PROFILE, max_examples=20, phases=SURFACE_PHASES)
+@given(data=st.data())
+async def test_every_api_plan_gets_full_diagnostics_in_real_time_and_book_odds_only_where_licensed(api_world, data):
+    world, licensed, books = api_world
+    world.clock.advance(seconds=61)  # a new minute: the plans' rate limits never decide here
+    now = world.clock()
+    stored = await world.repos.games.list(limit=1000)
+    game = st.sampled_from([g.game for g in stored])
+    drawn = data.draw(st.lists(signal_strategy(now, delay=DELAY, game=game), min_size=1, max_size=4))
+    drawn = [replace(s, id=f"a{next(SERIAL):06d}-{s.id}") for s in drawn]
+    async with world.repos.db.transaction():
+        for signal in drawn:
+            await world.repos.signals.insert(signal)
+    plan = data.draw(st.sampled_from(PLANS))
+    for signal in drawn:
+        response = await world.get(f"/v1/signals/{signal.id}", plan)
+        if signal.created_at > now:
+            assert response.status_code == 404
+            continue
+        # No delay for any plan, and every diagnostic: score, breakdown, velocity, books, the entry's book.
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["books"] == list(signal.books) and body["score"] == signal.score
+        assert set(body["breakdown"]) >= {"magnitude", "velocity", "breadth", "sharp", "time_to_tip"}
+        assert (body["velocity"] is None) == (signal.velocity is None) and body["entry"]["book"] == signal.entry.book
+    listed = (await world.get("/v1/signals", plan, limit=50)).json()["data"]
+    assert all(item["books"] and "breakdown" in item for item in listed)
+
+    game_id = data.draw(game).id
+    for path in (f"/v1/games/{game_id}/odds", f"/v1/games/{game_id}/odds/history"):
+        response = await world.get(path, plan)
+        if licensed:
+            assert response.status_code == 200
+            lines = response.json().get("lines", response.json().get("data"))
+            assert all(line["book"] for line in lines)
+        else:
+            assert response.status_code == 403 and response.json()["error"]["code"] == "raw_odds_not_licensed"
+            assert_community_clean(response.text, books)
+    # Derived data is served to every plan and names no book.
+    for path in (f"/v1/games/{game_id}/consensus", f"/v1/games/{game_id}", "/v1/games"):
+        response = await world.get(path, plan)
+        assert response.status_code == 200
+        assert_community_clean(response.text, books)
