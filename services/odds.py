@@ -4,7 +4,7 @@ with each side's best quote found here so the renderer only marks it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import access
@@ -48,7 +48,7 @@ class MarketBoard:
     without naming the book; None without lines."""
 
     market: Market
-    consensus: Consensus | None
+    consensus: Consensus | None  # its per-book `components` only for Pro
     lines: tuple[NamedLine, ...]  # per book, named: Pro only (empty otherwise)
     distribution: tuple[LineCount, ...]  # every tier
     best: tuple[Quote, Quote] | None = None
@@ -120,6 +120,8 @@ async def odds_board(ctx: ServiceContext, query: str, viewer: Viewer, now: datet
     boards = []
     for market in MARKET_ORDER:
         consensus = await ctx.repos.consensus.latest_before(game.id, market, as_of + timedelta(microseconds=1))
+        if consensus is not None and not named:  # its components are per-book numbers, named
+            consensus = replace(consensus, components=())
         market_lines = [ln for ln in lines if ln.market == market]
         boards.append(
             MarketBoard(
