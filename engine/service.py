@@ -83,7 +83,7 @@ class EngineService:
         if tick.skipped:
             log.debug("snapshot %s is not newer than %s; skipped", raw.fetched_at, self.cursor)
             return tick
-        await self._commit(tick, quota=raw.quota)
+        await self._commit_or_reload(tick, quota=raw.quota)
         await self._publish(tick)
         return tick
 
@@ -91,9 +91,23 @@ class EngineService:
         """Close the games whose tip has passed even when no snapshot arrives (the tip-off job)."""
         tick = self.engine.close_due(now)
         if tick.closes or tick.closed_games:
-            await self._commit(tick, quota=None, move_cursor=False)
+            await self._commit_or_reload(tick, quota=None, move_cursor=False)
             await self._publish(tick)
         return tick
+
+    async def _commit_or_reload(self, tick: Tick, **kw) -> None:
+        """Commit; when that fails (the transaction rolled back) the engine's memory, which holds the tick
+        already, is rebuilt from the database, so the next snapshot is compared with what was stored (else
+        its quotes equal to the lost tick's would count as unchanged and never be written)."""
+        try:
+            await self._commit(tick, **kw)
+        except Exception:
+            engine = self.engine
+            restored = await EngineService.restore(
+                engine.settings, self.repos, self.bus, source=self.source, closes=engine.external_closes
+            )
+            self.engine, self._memo = restored.engine, ParseMemo()
+            raise
 
     async def cleanup(self, now: datetime, retention_days: int) -> int:
         async with self.repos.db.transaction():
