@@ -113,7 +113,7 @@ async def test_a_kill_between_a_polls_commit_and_its_fan_out_loses_nothing(tmp_p
         await app.webhooks.create(key, f"http://127.0.0.1:{port}/s{n}", ["signal.created"], now)
     await app.close()
 
-    process = await launch(db, child_env(fake, {"CRASH_AFTER_SIGNAL_COMMIT": "1"}))
+    process = await launch(db, child_env(fake, {"CRASH_AFTER_SIGNAL_COMMIT": "1"}), ["--demo-speed", "max"])
     await asyncio.wait_for(process.wait(), 40)
     assert process.returncode == -signal.SIGKILL
     with sqlite3.connect(db) as conn:
@@ -122,7 +122,7 @@ async def test_a_kill_between_a_polls_commit_and_its_fan_out_loses_nothing(tmp_p
     assert committed and owed == 2 * len(committed)  # the rows committed with their signals
     assert receivers.seen == []  # killed before anything was sent
 
-    process = await launch(db, child_env(fake))
+    process = await launch(db, child_env(fake), ["--demo-speed", "max"])
     try:
 
         def done() -> bool:
