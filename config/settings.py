@@ -97,6 +97,7 @@ class FeedSettings(_Section):
     backoff_seconds: float = Field(1.0, ge=0)
     breaker_failures: int = Field(5, ge=1)
     breaker_cooldown_seconds: float = Field(300, ge=0)
+    failure_backoff_seconds: float = Field(60, gt=0)  # after a failed poll; × the failures in a row, at most 900
     record_tape: str = ""
     api_key: SecretStr | None = None
     bounds: FeedBounds = Field(default_factory=FeedBounds)  # quotes outside them are rejected as malformed

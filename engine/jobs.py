@@ -95,7 +95,8 @@ class EngineJobs:
         except FeedError as exc:
             self.failures += 1
             log.warning("odds poll failed (%d in a row): %s", self.failures, exc)
-            self.next_poll_at = now + timedelta(seconds=min(60 * self.failures, 900))
+            backoff = self.settings.feed.failure_backoff_seconds * self.failures
+            self.next_poll_at = now + timedelta(seconds=min(backoff, 900))
             return None
         except Exception:
             log.exception("poll job failed; the next tick tries again")

@@ -1,0 +1,147 @@
+"""Shared helpers of the kill -9 tests (`test_outbox_crash`, `test_bot_crash`, `test_api_crash`): the
+launcher that runs `run_bot.py` in a child process with discord.py pointed at the loopback fake Discord,
+loopback webhook receivers, and the waits and checks on the database afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from tests.fake_discord import FakeDiscord
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Runs run_bot.py with discord.py pointed at the fake Discord (the same two class attributes
+#: `FakeDiscord.install` patches in-process); optionally kills itself right after the first snapshot commit
+#: that wrote signals (before `_publish` and before any send).
+LAUNCHER = """
+import os, runpy, signal, sys
+import discord, yarl
+if os.environ.get("FAKE_DISCORD_API"):
+    discord.http.Route.BASE = os.environ["FAKE_DISCORD_API"]
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["FAKE_DISCORD_GATEWAY"])
+if os.environ.get("CRASH_AFTER_SIGNAL_COMMIT"):
+    from engine.service import EngineService
+    original = EngineService._commit
+    async def commit_then_die(self, tick, **kw):
+        await original(self, tick, **kw)
+        if tick.signals:
+            os.kill(os.getpid(), signal.SIGKILL)
+    EngineService._commit = commit_then_die
+sys.argv = ["run_bot.py", *sys.argv[1:]]
+runpy.run_path(os.path.join(os.environ["STRATUM_ROOT"], "run_bot.py"), run_name="__main__")
+"""
+
+
+class Receivers:
+    """Webhook receivers on 127.0.0.1 (one server, one path per endpoint), a little slow so a kill lands mid-way."""
+
+    def __init__(self, delay: float = 0.002) -> None:
+        self.delay = delay
+        self.seen: list[tuple[str, str, bytes]] = []  # (path, webhook-id, body)
+        self.runner: web.AppRunner | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        await asyncio.sleep(self.delay)
+        self.seen.append((request.path, request.headers["webhook-id"], body))
+        return web.Response(status=204)
+
+    async def start(self) -> int:
+        app = web.Application()
+        app.router.add_post("/{name}", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        return self.runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+def child_env(fake: FakeDiscord | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The child's environment: no STRATUM_ setting of the developer's, the web server on an OS-chosen port,
+    loopback webhooks allowed; with `fake`, a Discord token and the fake's URLs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRATUM_")}
+    env.update(
+        {
+            "STRATUM_ROOT": str(ROOT),
+            "STRATUM_WEB__PORT": "0",
+            "STRATUM_WEB__ALLOW_LOOPBACK_WEBHOOKS": "true",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    if fake is not None:
+        env.update(
+            {
+                "FAKE_DISCORD_API": fake.api_base,
+                "FAKE_DISCORD_GATEWAY": fake.gateway_url,
+                "STRATUM_DISCORD__TOKEN": "fake-token",
+                "STRATUM_DISCORD__GUILD_ID": str(fake.guild_id),
+            }
+        )
+    env.update(extra or {})
+    return env
+
+
+async def launch(
+    db: Path, env: dict[str, str], args: Sequence[str] = (), *, log: Path | None = None
+) -> asyncio.subprocess.Process:
+    """`run_bot.py --db DB ARGS` in a child process (stderr appended to `log`, if given)."""
+    stderr = open(log, "ab") if log is not None else asyncio.subprocess.DEVNULL  # noqa: ASYNC230, SIM115
+    try:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            LAUNCHER,
+            "--db",
+            str(db),
+            *args,
+            cwd=str(ROOT),
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    finally:
+        if log is not None:
+            stderr.close()
+
+
+async def until(predicate: Callable[[], object], within: float, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 20)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+def integrity(db: Path) -> tuple[str, int]:
+    """`PRAGMA integrity_check` and the outbox rows still pending."""
+    with sqlite3.connect(db) as conn:
+        check = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        pending = conn.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL").fetchone()[0]
+    return check, pending
+
+
+def query(db: Path, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+    with sqlite3.connect(db, timeout=10) as conn:
+        return conn.execute(sql, params).fetchall()

@@ -1,0 +1,89 @@
+"""Kill -9 of the API process during the fan-out of real engine signals: `run_bot.py --replay <bundled tape>
+--serve` in a child process, with Pro Infra webhook endpoints on loopback receivers in the test process
+subscribed to `signal.created` and `clv.graded`. The process is SIGKILLed twice: in the middle of the replay
+(signals committed with their rows, the tape not over) and in the middle of the deliveries once it serves;
+each time it is restarted on the same database and resumes (the tape from its cursor, the outbox from its
+pending rows). Afterwards every signal and every grade arrived at every endpoint under exactly one
+`webhook-id`, a repeat is the same message, nothing is pending and `PRAGMA integrity_check` is ok."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from app.bootstrap import BUNDLED_TAPE, build_app
+from engine.providers.tape import read_tape
+from services.keys import create_key
+from storage.codec import to_db
+from tests.crash import Receivers, child_env, integrity, launch, query, stop, until
+from tests.engine_builders import settings
+
+ENDPOINTS = 4
+EVENTS = ["signal.created", "clv.graded"]
+
+
+async def test_kills_during_a_replays_fan_out_lose_nothing_and_repeats_carry_the_same_webhook_id(tmp_path):
+    receivers = Receivers(delay=0.005)
+    port = await receivers.start()
+    db = tmp_path / "stratum.db"
+    config = settings()
+    config.web.allow_loopback_webhooks = True
+    app = await build_app(config, db_path=db, source="setup")
+    now = datetime.now(UTC)
+    key, _ = await create_key(app.repos, config, owner="acme", plan="pro_infra", now=now)
+    for n in range(ENDPOINTS):
+        await app.webhooks.create(key, f"http://127.0.0.1:{port}/e{n}", EVENTS, now)
+    await app.close()
+    last = to_db(list(read_tape(BUNDLED_TAPE))[-1].fetched_at)
+    args = ["--replay", str(BUNDLED_TAPE), "--speed", "max", "--quiet", "--serve"]
+    env = child_env(None)
+
+    def signals() -> int:
+        return query(db, "SELECT COUNT(*) FROM signals")[0][0]
+
+    def cursor() -> str | None:
+        rows = query(db, "SELECT cursor FROM feed_state WHERE source = ?", (f"replay:{BUNDLED_TAPE.name}",))
+        return rows[0][0] if rows else None
+
+    process = await launch(db, env, args)
+    try:
+        await until(lambda: signals() >= 10, 30, "the first signals")
+        process.send_signal(signal.SIGKILL)  # mid-replay
+        await process.wait()
+        assert (cursor() or "") < last, "the replay was over before the kill; the test proves nothing"
+        assert receivers.seen == []  # the worker starts once the replay is done
+
+        process = await launch(db, env, args)
+        await until(lambda: len(receivers.seen) >= 100, 30, "the first deliveries")
+        process.send_signal(signal.SIGKILL)  # mid-delivery
+        await process.wait()
+        assert cursor() == last
+        assert integrity(db)[1] > 0, "everything went out before the kill; the test proves nothing"
+
+        process = await launch(db, env, args)
+        await until(lambda: integrity(db)[1] == 0, 30, "every owed delivery after the restart")
+    finally:
+        await stop(process)
+        await receivers.stop()
+
+    signal_ids = {row[0] for row in query(db, "SELECT id FROM signals")}
+    graded_ids = {row[0] for row in query(db, "SELECT signal_id FROM grades")}
+    assert signal_ids and graded_ids
+    bodies: dict[str, set[bytes]] = defaultdict(set)
+    ids: dict[tuple[str, str, str], set[str]] = defaultdict(set)  # (endpoint, type, signal) -> webhook-ids
+    for path, msg_id, body in receivers.seen:
+        bodies[msg_id].add(body)
+        event = json.loads(body)
+        data = event["data"]
+        ids[path, event["type"], data["id"] if event["type"] == "signal.created" else data["signal"]["id"]].add(msg_id)
+    assert all(len(b) == 1 for b in bodies.values())  # a repeat is the same message under the same webhook-id
+    assert all(len(i) == 1 for i in ids.values())  # one event, one webhook-id
+    for n in range(ENDPOINTS):
+        assert {s for (p, t, s) in ids if p == f"/e{n}" and t == "signal.created"} == signal_ids
+        assert {s for (p, t, s) in ids if p == f"/e{n}" and t == "clv.graded"} == graded_ids
+    sent = query(db, "SELECT COUNT(*) FROM outbox WHERE kind = 'webhook' AND sent_at IS NOT NULL")[0][0]
+    assert sent == len(bodies) == ENDPOINTS * (len(signal_ids) + len(graded_ids))
+    check, pending = integrity(db)
+    assert check == "ok" and pending == 0
