@@ -16,7 +16,7 @@ import re
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -26,7 +26,7 @@ import pytest
 from aiohttp import web
 
 from access import NotFound, UserError, plan_limits
-from api.http import Operation
+from api.http import Operation, encode_cursor
 from api.ratelimit import RateLimiter
 from api.routes import ROUTES
 from api.schemas import ClvSummary, Error, Model
@@ -545,8 +545,8 @@ async def test_signal_filters(world: World):
     since, until = middle[0], middle[-1]
     expected = [s.id for s in stored if since <= s.created_at < until]
     assert expected and await ids(since=since.isoformat(), until=until.isoformat()) == expected
-    naive = since.replace(tzinfo=None).isoformat()  # no offset means UTC
-    assert await ids(since=naive) == [s.id for s in stored if s.created_at >= since]
+    eastern = since.astimezone(timezone(timedelta(hours=-5))).isoformat()  # any offset, the same instant
+    assert await ids(since=eastern) == [s.id for s in stored if s.created_at >= since]
     # Presets filter on the audit's class lifts (`class_lift`), as the server does.
     classes = (await build_audit(world.repos, world.ctx.settings)).class_lifts()
     for name, preset in world.ctx.settings.presets.items():
@@ -632,6 +632,25 @@ async def test_games_odds_consensus_and_signal_detail(world: World):
         (f"/v1/games/{ATLANTA}/odds/history", {"market": "props"}, "market"),
         (f"/v1/games/{ATLANTA}/consensus", {"market": "props"}, "market"),
         (f"/v1/games/{ATLANTA}/consensus", {"cursor": "eyJrIjoiZ2FtZXMiLCJ2IjpbIngiXX0"}, "cursor"),  # a games cursor
+        # Instants a datetime cannot hold once converted to UTC (they used to overflow into a 500).
+        ("/v1/signals", {"until": "9999-12-31T23:59:59-05:00"}, "until"),
+        ("/v1/signals", {"since": "0001-01-01T00:00:00+05:00"}, "since"),
+        # RFC 3339 only: a zone is required, no padding, no other calendar forms.
+        ("/v1/signals", {"since": "2026-08-05T18:00:00"}, "since"),
+        ("/v1/signals", {"since": " 2026-08-05T18:00:00Z"}, "since"),
+        ("/v1/signals", {"since": "2026-W32-3T18:00:00Z"}, "since"),
+        # An integer is ASCII digits, nothing around them.
+        ("/v1/signals", {"limit": " 5"}, "limit"),
+        ("/v1/signals", {"limit": "5 "}, "limit"),
+        ("/v1/signals", {"limit": "\u0665"}, "limit"),  # ARABIC-INDIC DIGIT FIVE
+        ("/v1/signals", {"limit": "5_0"}, "limit"),
+        ("/v1/signals", {"min_score": "+50"}, "min_score"),
+        # The document says minLength 1: an empty cursor is refused, as the schema says.
+        ("/v1/signals", {"cursor": ""}, "cursor"),
+        ("/v1/signals", {"cursor": "a" * 1025}, "cursor"),
+        # A cursor whose time has no zone (hand-made: ours always carry one) is not read in local time.
+        ("/v1/signals", {"cursor": encode_cursor("signals", ["2026-08-05T22:00:00", "x"])}, "cursor"),
+        ("/v1/clv/grades", {"cursor": encode_cursor("grades", ["2026-08-05T22:00:00", "x"])}, "cursor"),
     ],
 )
 async def test_bad_parameters_are_400_naming_them(world: World, path: str, params: dict[str, str], parameter: str):
@@ -869,6 +888,29 @@ def test_the_document_is_generated_from_the_models():
     presets = next(p for p in doc["paths"]["/v1/signals"]["get"]["parameters"] if p["name"] == "preset")
     assert presets["schema"]["enum"] == list(settings().presets)
     assert "raw_odds_not_licensed" in doc["paths"]["/v1/games/{game_id}/odds"]["get"]["description"]
+
+
+async def test_the_document_and_the_server_agree_on_parameter_edges(world: World):
+    """Every edge the document draws, the server draws in the same place: what the schema refuses is a
+    400 naming the parameter, and the first value the schema allows is served."""
+    doc = (await world.client.get("/v1/openapi.json")).json()
+    for path, item in doc["paths"].items():
+        for parameter in item.get("get", {}).get("parameters", []):
+            schema = parameter["schema"]
+            if parameter["name"] == "cursor":
+                # An empty cursor: the schema refuses it (minLength 1), and so does the server.
+                assert schema["minLength"] == 1 and schema["pattern"] == "^[A-Za-z0-9_-]+$", path
+            if schema.get("type") == "integer":
+                lowest = str(schema["minimum"])
+                concrete = path.replace("{game_id}", ATLANTA)
+                ok = await world.get(concrete, **{parameter["name"]: lowest})
+                assert ok.status_code in (200, 403), (path, ok.text)
+                for bad in (f" {lowest}", f"{lowest} ", "\u0665", str(schema["maximum"] + 1)):
+                    refused = await world.get(concrete, **{parameter["name"]: bad})
+                    assert refused.status_code == 400, (path, bad)
+                    assert refused.json()["error"]["parameter"] == parameter["name"]
+            if schema.get("format") == "date-time":
+                assert "offset" in parameter["description"]
 
 
 async def test_the_summary_is_the_audit_exactly(world: World):
