@@ -282,7 +282,7 @@ async def _openapi(request: web.Request) -> web.Response:
 
 def build_api(target: web.Application, ctx: ApiContext) -> web.Application:
     """Mount the API at `/v1` on the server's application (before it starts) and return the sub-app."""
-    api = web.Application(middlewares=[_api_middleware], client_max_size=64 * 1024)
+    api = web.Application(middlewares=[_api_middleware])  # bodies are capped where read (`read_json`)
     api[CTX] = ctx
     api[DOC] = json.dumps(build_openapi(ctx.settings, ROUTES), separators=(",", ":"), ensure_ascii=False).encode()
     for op in ROUTES:

@@ -739,6 +739,34 @@ async def test_webhook_routes_delegate(world: World):
     assert ("delete", endpoint["id"]) in world.webhooks.calls
 
 
+async def test_hostile_webhook_bodies_are_4xx_and_never_reach_json_loads(world: World, monkeypatch):
+    """A body nested 100,000 deep is refused on a bounded scan (json.loads never sees it: no deep
+    recursion); one over the cap is 413; neither is a 500 nor reaches the webhook service."""
+    parsed: list[int] = []
+    real_loads = json.loads
+
+    def spy(text: Any, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(len(text))
+        return real_loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", spy)
+    auth = world.auth("builder")
+    deep = [b"[" * 100_000, b'{"url": "https://example.test", "events": ' + b"[" * 100_000, b"{" * 100_000]
+    for body in deep:
+        response = await world.client.post("/v1/webhooks", content=body, headers=auth)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["parameter"] == "body"
+    assert not [n for n in parsed if n >= 100_000]
+    # Big but flat: over the API's 64 KiB cap.
+    big = json.dumps({"url": "https://example.test/" + "a" * 70_000}).encode()
+    response = await world.client.post("/v1/webhooks", content=big, headers=auth)
+    assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+    # Within the bounds, a body still parses (brackets inside strings are not nesting).
+    fine = {"url": "https://example.test/" + "[" * 100, "events": ["signal.created"]}
+    assert (await world.client.post("/v1/webhooks", json=fine, headers=auth)).status_code == 201
+    assert [c for c in world.webhooks.calls if c[0] == "create"] == [("create", world.key_ids["builder"])]
+
+
 async def test_webhook_routes_answer_503_without_a_service(template_db: Path, tmp_path: Path):
     async for world in _world(template_db, tmp_path, webhooks=False):
         for method, path in (

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
+import stripe
 from pydantic import SecretStr
 
 from app.bootstrap import build_app, build_bot, build_web
@@ -170,6 +171,45 @@ async def test_forged_stale_and_malformed_webhooks_get_400_and_change_nothing(ri
         async with http.post(rig.url, data=tampered, headers=good_headers) as resp:
             assert resp.status == 400
     assert await rig.bot.ctx.repos.billing.event(event["id"]) is None
+
+
+async def _stored_events(rig) -> int:
+    async with rig.bot.ctx.repos.db.conn.execute("SELECT count(*) FROM stripe_events") as cur:
+        return (await cur.fetchone())[0]
+
+
+async def test_signed_bodies_that_are_not_event_objects_get_400_and_store_nothing(rig):
+    before = await _stored_events(rig)
+    event = make_event("invoice.paid", {"id": "in_9", "object": "invoice", "customer": "cus_x"})
+    texts = [
+        json.dumps([event]),  # an array of events
+        json.dumps("evt_123"),  # a string
+        "[" * 100_000 + "]" * 100_000,  # deeply nested (json.loads would recurse 100,000 levels)
+        '{"id": "evt_deep", "type": "invoice.paid", "data": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        json.dumps(event | {"type": ["invoice.paid"]}),  # an object, but not an event's shape
+    ]
+    async with aiohttp.ClientSession() as http:
+        for text in texts:
+            header = stripe.WebhookSignature.generate_signature_header(text, SECRET)
+            headers = {"Stripe-Signature": header, "Content-Type": "application/json"}
+            async with http.post(rig.url, data=text.encode(), headers=headers) as resp:
+                assert resp.status == 400, (text[:40], resp.status, await resp.text())
+    assert await _stored_events(rig) == before
+
+
+async def test_timestamps_outside_the_tolerance_either_way_are_refused(rig):
+    tolerance = rig.bot.ctx.settings.stripe.webhook_tolerance_seconds
+    async with aiohttp.ClientSession() as http:
+        for offset in (-3600, 3600, tolerance + 120):
+            event = make_event("invoice.paid", {"id": "in_1", "object": "invoice", "customer": "cus_x"})
+            body, headers = signed_event(event, SECRET, timestamp=int(time.time()) + offset)
+            async with http.post(rig.url, data=body, headers=headers) as resp:
+                assert resp.status == 400 and "invalid signature" in await resp.text(), offset
+            assert await rig.bot.ctx.repos.billing.event(event["id"]) is None
+    # Inside the tolerance (a sender's clock a little ahead) is fine.
+    event = make_event("invoice.paid", {"id": "in_1", "object": "invoice", "customer": "cus_x"})
+    status, _ = await post_signed_event(rig.url, event, SECRET, timestamp=int(time.time()) + 30)
+    assert status == 200
 
 
 async def test_replayed_and_out_of_order_events_change_nothing(rig):
