@@ -306,7 +306,10 @@ class StripeSettings(_Section):
     cancel_url: str = "https://discord.com/channels/@me"
     portal_return_url: str = "https://discord.com/channels/@me"
     grace_days: float = Field(3, ge=0)  # past_due keeps Pro this long
-    webhook_tolerance_seconds: int = Field(300, ge=1)  # older signed timestamps are refused
+    webhook_tolerance_seconds: int = Field(300, ge=1)  # signed timestamps further off (past or future) are refused
+    # A stored event whose handling failed this many times is parked (dead-lettered): no more retries,
+    # shown in /billing status (moderators) and posted to the mod-log. Stripe being down does not park.
+    event_max_attempts: int = Field(10, ge=1)
     reconcile_minutes: float = Field(30, gt=0)
     mod_log_channel: int | None = None  # moderator actions and reconcile reports are posted here
     manage_unlinked: bool = False  # True: reconcile also removes Pro from members with no Stripe link
