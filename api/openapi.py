@@ -32,7 +32,7 @@ ERROR_TEXTS = {
     "or per-book raw odds are not licensed for redistribution here (`raw_odds_not_licensed`).",
     404: "Unknown id or path.",
     413: f"The request body is larger than the API accepts ({BODY_MAX // 1024} KiB).",
-    429: "Over the key's requests per minute.",
+    429: "Over the key's requests per minute, or too many requests without a valid key from this address.",
     500: "Unexpected server error (logged; no details returned).",
     503: "Webhooks are not available on this server.",
 }

@@ -321,6 +321,9 @@ class ApiSettings(_Section):
     # /odds/history, per-book fields in webhooks) are served only where the operator's licence allows it.
     # Derived data (consensus, signals, CLV) is always served.
     redistribute_raw_odds: bool = False
+    # Requests without a valid key, per client address (IPv6: per /64) and UTC minute; over it, 429 with
+    # Retry-After before any key lookup. Valid keys are never counted here.
+    unauthenticated_per_minute: int = Field(60, ge=1)
 
 
 class WebSettings(_Section):

@@ -362,6 +362,49 @@ async def test_each_plan_has_its_requests_per_minute(world: World, key: str, lim
     assert bad.status_code == 400 and bad.headers["X-RateLimit-Remaining"] == str(limit - 2)
 
 
+async def test_unauthenticated_floods_get_429_per_address_while_valid_keys_are_unaffected(world: World, monkeypatch):
+    world.ctx.settings.api.unauthenticated_per_minute = 20
+    assert (await world.get("/v1/games", limit=1)).status_code == 200  # a key in use
+    lookups: list[str] = []
+    real_lookup = world.repos.api.key_by_hash
+
+    async def counting(digest: str) -> Any:
+        lookups.append(digest)
+        return await real_lookup(digest)
+
+    monkeypatch.setattr(world.repos.api, "key_by_hash", counting)
+    answers = []
+    for n in range(2000):
+        headers = {"Authorization": f"Bearer strat_{n:08x}_" + "x" * 32} if n % 4 else {}
+        answers.append(await world.client.get("/v1/games", headers=headers))
+        if n % 100 == 0:  # a valid key keeps working all along, from the same address
+            ok = await world.get("/v1/games", limit=1)
+            assert ok.status_code == 200 and "Retry-After" not in ok.headers
+    assert [a.status_code for a in answers[:20]] == [401] * 20
+    assert {a.status_code for a in answers[20:]} == {429}
+    refused = answers[-1]
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert refused.headers["Retry-After"] == refused.headers["X-RateLimit-Reset"] == "55"
+    assert refused.headers["X-RateLimit-Limit"] == "20" and refused.headers["X-RateLimit-Remaining"] == "0"
+    # Only the allowed attempts reached the database; the 1,980 refused ones cost a dictionary read.
+    assert len(lookups) == 15  # the 20 allowed, less the 5 without any key
+    # The next minute, the address may try again.
+    world.clock.advance(seconds=55)
+    assert (await world.client.get("/v1/games")).status_code == 401
+
+
+def test_client_addresses_are_bucketed_without_meeting_key_ids():
+    from api.server import client_address
+
+    def remote(address: str) -> Any:
+        return SimpleNamespace(remote=address)
+
+    assert client_address(remote("203.0.113.7")) == "addr:203.0.113.7"
+    assert client_address(remote("::ffff:203.0.113.7")) == "addr:203.0.113.7"
+    assert client_address(remote("2001:db8:1:2:3:4:5:6")) == client_address(remote("2001:db8:1:2::9"))
+    assert client_address(remote("2001:db8:1:2::9")) == "addr:2001:db8:1:2::/64"
+
+
 def test_limiter_windows_follow_the_injected_clock():
     clock = Clock(datetime(2026, 8, 5, 12, 0, 59, 500_000, tzinfo=UTC))
     limiter = RateLimiter(clock)
