@@ -393,6 +393,37 @@ async def test_unauthenticated_floods_get_429_per_address_while_valid_keys_are_u
     assert (await world.client.get("/v1/games")).status_code == 401
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /v1/signals HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n",  # a header without a colon
+        b"GET /v1/\x00signals HTTP/1.1\r\nHost: x\r\n\r\n",  # a control byte in the target
+        b"GET /v1/signals HTTP/9.Z\r\nHost: x\r\n\r\n",  # no such version
+        b"GET /v1/signals HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\n",  # a line too long
+    ],
+    ids=["header-without-colon", "control-byte", "bad-version", "line-too-long"],
+)
+async def test_a_malformed_http_request_is_one_warning_line_without_a_traceback(world: World, caplog, raw: bytes):
+    url = httpx.URL(str(world.client.base_url))
+    with caplog.at_level(logging.DEBUG, logger="aiohttp"):
+        reader, writer = await asyncio.open_connection(url.host, url.port)
+        writer.write(raw)
+        await writer.drain()
+        answer = await reader.read()  # the server answers 400 and closes
+        writer.close()
+        await writer.wait_closed()
+    assert re.match(rb"HTTP/1\.[01] 400 ", answer), answer[:100]
+    records = [r for r in caplog.records if r.name.startswith("aiohttp") and r.levelno >= logging.WARNING]
+    assert len(records) == 1, [r.getMessage() for r in records]
+    [record] = records
+    assert record.levelno == logging.WARNING and record.exc_info is None and record.exc_text is None
+    line = record.getMessage()
+    assert "\n" not in line and line.startswith("malformed HTTP request from 127.0.0.1: 400")
+    assert "Traceback" not in caplog.text
+    # The server is fine afterwards.
+    assert (await world.get("/v1/games", limit=1)).status_code == 200
+
+
 def test_client_addresses_are_bucketed_without_meeting_key_ids():
     from api.server import client_address
 
