@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from aiohttp import web
 from access import ApiAudience, PlanLimits, UserError
 from api.schemas import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, Error, ErrorBody, Model
 from domain.api import ApiKey
+from domain.jsonbounds import JsonRefused, json_depth_exceeds, loads_bounded
 
 if TYPE_CHECKING:
     from api.ratelimit import RateDecision
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from config.settings import Settings
 
 __all__ = [
+    "BODY_MAX",
+    "BodyTooLarge",
     "Call",
     "ChoiceParam",
     "CursorParam",
@@ -47,6 +50,7 @@ __all__ = [
     "encode_cursor",
     "error_response",
     "json_response",
+    "read_json",
 ]
 
 JSON = "application/json"
@@ -61,6 +65,17 @@ class InvalidParameter(UserError):
     def __init__(self, parameter: str, message: str) -> None:
         super().__init__(message)
         self.parameter = parameter
+
+
+class BodyTooLarge(UserError):
+    """A request body over the API's cap (`BODY_MAX`)."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+#: The API's request bodies are small JSON objects (a webhook endpoint: a URL and a few event names).
+BODY_MAX = 64 * 1024
 
 
 # ---------------------------------------------------------------------- answers
@@ -146,12 +161,13 @@ class IntParam(Param):
         return out
 
     def parse(self, text: str, settings: Settings) -> Any:
-        try:
-            value = int(text)
-        except ValueError:
+        # Not `int(text)`: it also takes " 5", "5_0" and "٥" (any Unicode digit), none of which the
+        # schema's `integer` allows; the length bound keeps a huge number from costing a conversion.
+        if not _INTEGER.fullmatch(text):
             raise InvalidParameter(
                 self.name, f"“{self.name}” must be an integer from {self.low} to {self.high}."
             ) from None
+        value = int(text)
         if not self.low <= value <= self.high:
             raise InvalidParameter(self.name, f"“{self.name}” must be from {self.low} to {self.high}.")
         return value
@@ -194,6 +210,49 @@ class ChoiceParam(Param):
         return text
 
 
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+#: RFC 3339 `date-time` (what the schema's `format: date-time` means): ASCII digits, a `T`, seconds, an
+#: optional fraction and a required zone. `datetime.fromisoformat` alone takes much more (no zone, week
+#: dates, spaces, any Unicode digit), so the server would accept what the document calls invalid.
+_INSTANT = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
+)
+
+
+class _Unzoned(ValueError):
+    """A time with no zone: refused rather than guessed (UTC? the server's local time?)."""
+
+
+class _OutOfRange(ValueError):
+    """A well-formed time that no datetime holds once converted to UTC."""
+
+
+def parse_instant(text: str) -> datetime:
+    """An RFC 3339 time as an aware UTC datetime. ValueError for anything else: a malformed or
+    zone-less text (`_Unzoned`), an impossible date, or an instant outside what a datetime holds once
+    converted to UTC (`9999-12-31T23:59:59-05:00`), so no caller ever meets an OverflowError."""
+    match = _INSTANT.fullmatch(text)
+    if match is None:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?", text):
+            raise _Unzoned(text)
+        raise ValueError(text)
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+    if zulu:
+        zone = UTC
+    else:
+        if int(off_h) > 23 or int(off_m) > 59:
+            raise ValueError(text)
+        offset = timedelta(hours=int(off_h), minutes=int(off_m))
+        zone = timezone(-offset if sign == "-" else offset)
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    at = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=zone)
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:
+        raise _OutOfRange(text) from None
+
+
 @dataclass(frozen=True, slots=True)
 class TimeParam(Param):
     def schema(self, settings: Settings) -> dict[str, Any]:
@@ -201,15 +260,17 @@ class TimeParam(Param):
 
     def parse(self, text: str, settings: Settings) -> Any:
         try:
-            at = datetime.fromisoformat(text.strip())
+            return parse_instant(text)
+        except _Unzoned:
+            raise InvalidParameter(
+                self.name, f"“{self.name}” needs a zone (Z or an offset), e.g. 2026-08-05T18:00:00Z."
+            ) from None
+        except _OutOfRange:
+            raise InvalidParameter(self.name, f"“{self.name}” is out of range.") from None
         except ValueError:
             raise InvalidParameter(
-                self.name, f"“{self.name}” must be an ISO-8601 time, e.g. 2026-08-05T18:00:00Z."
+                self.name, f"“{self.name}” must be an RFC 3339 time, e.g. 2026-08-05T18:00:00Z."
             ) from None
-        try:
-            return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-        except (OverflowError, ValueError):
-            raise InvalidParameter(self.name, f"“{self.name}” is out of range.") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +292,14 @@ class CursorParam(Param):
     kind: str = ""
     size: int = 1
 
+    def schema(self, settings: Settings) -> dict[str, Any]:
+        # What `encode_cursor` writes: unpadded base64url, never empty. The server refuses exactly what
+        # falls outside this (an empty `cursor=` is an error, not "no cursor": omit it for the first page).
+        return {"type": "string", "minLength": 1, "maxLength": CURSOR_MAX, "pattern": "^[A-Za-z0-9_-]+$"}
+
     def parse(self, text: str, settings: Settings) -> Any:
+        if not 1 <= len(text) <= CURSOR_MAX or not _CURSOR.fullmatch(text):
+            raise InvalidParameter("cursor", "“cursor” is not a cursor of this list; pass `next_cursor` unchanged.")
         try:
             data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
             values = data["v"] if data["k"] == self.kind else None
@@ -242,17 +310,43 @@ class CursorParam(Param):
         return values
 
 
+CURSOR_MAX = 1024
+_CURSOR = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def encode_cursor(kind: str, values: list[str]) -> str:
     raw = json.dumps({"k": kind, "v": values}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def cursor_time(text: str) -> datetime:
+    """The time a cursor carries. Cursors are written with an offset; one without (hand-made or damaged)
+    is refused, never read in some zone the server happens to run in."""
     try:
-        at = datetime.fromisoformat(text)
-        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    except (ValueError, OverflowError):
+        return parse_instant(text)
+    except ValueError:
         raise InvalidParameter("cursor", "“cursor” is damaged; pass `next_cursor` unchanged.") from None
+
+
+async def read_json(request: web.Request, example: str, max_bytes: int = BODY_MAX) -> Any:
+    """The request's JSON body, within bounds: at most `max_bytes` read (the sub-application's
+    `client_max_size` does not apply: aiohttp takes the limit of the application that made the request,
+    the server's), and the nesting depth checked on what was read before anything is parsed, so a body
+    nested 100,000 deep is a 400 after one bounded read, never a deep recursion."""
+    data = b""
+    while len(data) <= max_bytes:
+        chunk = await request.content.read(max_bytes + 1 - len(data))
+        if not chunk:
+            break
+        data += chunk
+    if json_depth_exceeds(data):
+        raise InvalidParameter("body", f"The body is nested too deeply; send a JSON object: {example}.")
+    if len(data) > max_bytes:
+        raise BodyTooLarge(f"The body is larger than {max_bytes} bytes.")
+    try:
+        return loads_bounded(data)
+    except JsonRefused:
+        raise InvalidParameter("body", f"Send a JSON object: {example}.") from None
 
 
 LIMIT = IntParam("limit", "Page size.", low=1, high=PAGE_LIMIT_MAX, fallback=PAGE_LIMIT_DEFAULT)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic.json_schema import models_json_schema
 
+from api.http import BODY_MAX
 from api.schemas import API_VERSION, COMPONENTS, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, WebhookCreate
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ ERROR_TEXTS = {
     403: "The plan's limit is reached (`plan_limit_reached`), the plan is no longer offered (`plan_unavailable`), "
     "or per-book raw odds are not licensed for redistribution here (`raw_odds_not_licensed`).",
     404: "Unknown id or path.",
-    429: "Over the key's requests per minute.",
+    413: f"The request body is larger than the API accepts ({BODY_MAX // 1024} KiB).",
+    429: "Over the key's requests per minute, or too many requests without a valid key from this address.",
     500: "Unexpected server error (logged; no details returned).",
     503: "Webhooks are not available on this server.",
 }

@@ -1,5 +1,10 @@
 """Per-key request limits: a fixed window per UTC minute, pure and in memory, with an injectable clock.
 
+The same limiter also holds one bucket per client address (`addr:…`, see `api.server.client_address`)
+for requests without a valid key: the server `peek`s it before any key lookup and `hit`s it for each
+401, so an address sending made-up keys is answered 429 after its allowance, at the cost of a dictionary
+read, while valid keys (their own buckets) are untouched.
+
 Why a fixed window aligned to the UTC minute rather than a sliding log or a token bucket:
 
 - The usage counters (`api_usage`, one row per key and "YYYY-MM-DDTHH:MM") are per calendar minute, so

@@ -10,6 +10,9 @@ parses its declared parameters, runs its thin handler (one service call, one `ap
 serialises the model. What a key may see is `access.api_audience` (its plan's rule); the document at
 `/v1/openapi.json` is generated from the same operations and models (`api.openapi`).
 
+Requests without a valid key are limited per client address (`api.unauthenticated_per_minute`, 429
+with `Retry-After`): the budget is checked before the database is asked about an unknown key.
+
 Per request, on the hot path, nothing touches the database: the key comes from an in-memory cache
 (cleared at once on revoke/rotate; within ~1 s after another process's commit), the limiter and the usage
 counts are in memory (counts flushed in batches, see `api.usage`), and answers that depend only on
@@ -21,6 +24,7 @@ two page requests never cause a duplicate or a skip.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from collections import OrderedDict
@@ -42,7 +46,7 @@ from domain.api import ApiKey
 from engine.clock import utc_now as _utc_now
 from services.audit import AuditCache
 from services.freshness import DataVersion
-from services.keys import KeyCache, authenticate_cached, watch
+from services.keys import KeyCache, authenticate_cached, cached_key, watch
 
 if TYPE_CHECKING:
     from storage import Repositories
@@ -203,6 +207,22 @@ def _bearer(request: web.Request) -> str | None:
 _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="stratum"'}
 
 
+def client_address(request: web.Request) -> str:
+    """The limiter's bucket for a client without a valid key: its peer address (not X-Forwarded-For, which
+    anyone can write), an IPv6 address by its /64 (one host usually holds a whole /64), prefixed so it
+    never meets a key id in the limiter."""
+    remote = request.remote or "unknown"
+    try:
+        ip = ipaddress.ip_address(remote)
+    except ValueError:
+        return f"addr:{remote[:100]}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"addr:{ip.ipv4_mapped}"
+        return f"addr:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"addr:{ip}"
+
+
 @web.middleware
 async def _api_middleware(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
     """Authenticate → rate limit → handle → count usage → rate-limit headers on the answer."""
@@ -211,11 +231,30 @@ async def _api_middleware(request: web.Request, handler: Callable[[web.Request],
     ctx = request.config_dict[CTX]
     assert ctx.data is not None  # noqa: S101 - set in __post_init__
     ctx.keys.observe((await ctx.data.version())[1])
-    key = await authenticate_cached(ctx.repos, _bearer(request), ctx.keys)
+    presented = _bearer(request)
+    known, key = cached_key(presented, ctx.keys)
     if key is None:
-        return error_response(
-            401, "unauthorized", "Send a valid API key as `Authorization: Bearer <key>`.", headers=dict(_UNAUTHORIZED)
-        )
+        # Not a key this process knows to be valid: the per-address budget for unauthenticated requests
+        # is checked before the database is asked, and only a refusal spends it.
+        address, allowance = client_address(request), ctx.settings.api.unauthenticated_per_minute
+        standing = ctx.limiter.peek(address, allowance)
+        if not standing.allowed:
+            return error_response(
+                429,
+                "rate_limited",
+                f"Too many requests without a valid API key from this address; retry in {standing.retry_after} s.",
+                headers=standing.headers(),
+            )
+        if not known:
+            key = await authenticate_cached(ctx.repos, presented, ctx.keys)
+        if key is None:
+            ctx.limiter.hit(address, allowance)
+            return error_response(
+                401,
+                "unauthorized",
+                "Send a valid API key as `Authorization: Bearer <key>`.",
+                headers=dict(_UNAUTHORIZED),
+            )
     try:
         limits = plan_limits(key, ctx.settings.plans)
     except KeyError:
@@ -282,7 +321,7 @@ async def _openapi(request: web.Request) -> web.Response:
 
 def build_api(target: web.Application, ctx: ApiContext) -> web.Application:
     """Mount the API at `/v1` on the server's application (before it starts) and return the sub-app."""
-    api = web.Application(middlewares=[_api_middleware], client_max_size=64 * 1024)
+    api = web.Application(middlewares=[_api_middleware])  # bodies are capped where read (`read_json`)
     api[CTX] = ctx
     api[DOC] = json.dumps(build_openapi(ctx.settings, ROUTES), separators=(",", ":"), ensure_ascii=False).encode()
     for op in ROUTES:

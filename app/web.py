@@ -1,18 +1,46 @@
-"""The embedded web server (aiohttp) on the bot's event loop: the Stripe webhook now, the REST API later.
-Components add their routes before `start`; `GET /healthz` is for operators."""
+"""The embedded web server (aiohttp) on the bot's event loop: the Stripe webhook and the REST API.
+Components add their routes before `start`; `GET /healthz` is for operators.
+
+A malformed HTTP request (a bad request line, an invalid header, a line too long) is the client's fault,
+and on a public port it comes in floods: it is logged at WARNING on one line, without a traceback
+(`ProtocolErrorLogger`), instead of aiohttp's ERROR with a full traceback for each one."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from config.settings import WebSettings
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ProtocolErrorLogger(logging.LoggerAdapter):
+    """The logger handed to aiohttp's `RequestHandler` (through `AppRunner(logger=…)`), which reports a
+    request it could not parse with `logger.exception("Error handling request from %s", remote,
+    exc_info=<HttpProcessingError>)` from `handle_error`. Those become one WARNING line naming the
+    address and what was wrong; every other exception it reports (a handler's own crash) keeps its
+    ERROR and traceback."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__(logger, {})
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError):
+            remote = args[0] if args else "?"
+            what = " ".join(str(exc_info.message or type(exc_info).__name__).split())[:200]
+            self.logger.warning("malformed HTTP request from %s: %s %s", remote, exc_info.code, what)
+            return
+        super().exception(msg, *args, exc_info=exc_info, **kwargs)
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        return msg, kwargs
 
 
 async def healthz(_: web.Request) -> web.Response:
@@ -31,7 +59,9 @@ class WebServer:
         self.app.router.add_route(method, path, handler)
 
     async def start(self) -> int:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(
+            self.app, access_log=None, logger=ProtocolErrorLogger(logging.getLogger("aiohttp.server"))
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         await site.start()

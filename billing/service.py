@@ -26,6 +26,7 @@ from billing.gateway import BillingUnavailable, StripeGateway
 from domain.billing import BillingLink, SubscriptionState
 from services import keys
 from services.context import ServiceContext
+from storage.billing import StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ class MemberBilling:
     subscriptions: tuple[SubscriptionState, ...]
     decision: BillingDecision
     has_pro: bool | None
+    #: Dead-lettered Stripe events (a moderator's concern): how many, and the newest.
+    parked_events: int = 0
+    newest_parked: StoredEvent | None = None
 
     @property
     def renewal(self) -> datetime | None:
@@ -102,11 +106,14 @@ class BillingService:
         subs: list[SubscriptionState] = []
         if link is not None:
             subs = await self._unavailable_is_user_error(self._refresh(link.customer_id))
+        parked, newest = await self.ctx.repos.billing.parked_events(limit=1)
         return MemberBilling(
             link=link,
             subscriptions=tuple(subs),
             decision=self._decide(subs),
             has_pro=self.roles.has_pro(guild_id, user_id),
+            parked_events=parked,
+            newest_parked=newest[0] if newest else None,
         )
 
     # ------------------------------------------------------------------ moderators
@@ -308,7 +315,8 @@ class BillingService:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def process_pending(self) -> int:
-        """At start and on a schedule: finish events stored but not handled (a crash, Stripe down)."""
+        """At start and on a schedule: finish events stored but not handled (a crash, Stripe down).
+        Parked events are not among them."""
         done = 0
         for event in await self.ctx.repos.billing.pending_events():
             done += await self.process_event(event.id)
@@ -316,18 +324,40 @@ class BillingService:
 
     async def process_event(self, event_id: str) -> bool:
         stored = await self.ctx.repos.billing.event(event_id)
-        if stored is None or stored.processed_at is not None:
+        if stored is None or stored.processed_at is not None or stored.parked_at is not None:
             return False
         try:
             await self._handle(stored.type, stored.payload.get("data", {}).get("object", {}))
         except Exception as exc:
-            log.warning("stripe event %s (%s) failed; it will be retried", event_id, stored.type, exc_info=True)
-            async with self.ctx.repos.db.transaction():
-                await self.ctx.repos.billing.mark_failed(event_id, f"{type(exc).__name__}: {exc}")
+            await self._failed(stored, exc)
             return False
         async with self.ctx.repos.db.transaction():
             await self.ctx.repos.billing.mark_processed(event_id, self.ctx.clock())
         return True
+
+    async def _failed(self, stored: StoredEvent, exc: Exception) -> None:
+        """Count a failed attempt; at `event_max_attempts` park the event (a poison event — say a `data`
+        that is a list — fails the same way every minute forever otherwise) and tell the mod-log, in the
+        same transaction. Stripe not answering is not the event's fault: it never parks one."""
+        error = f"{type(exc).__name__}: {exc}"
+        now = self.ctx.clock()
+        async with self.ctx.repos.db.transaction():
+            await self.ctx.repos.billing.mark_failed(stored.id, error)
+            current = await self.ctx.repos.billing.event(stored.id)  # the count as committed, not as first read
+            attempts = current.attempts if current is not None else stored.attempts + 1
+            poison = attempts >= self._stripe.event_max_attempts and not isinstance(exc, BillingUnavailable)
+            if poison and await self.ctx.repos.billing.park(stored.id, now):
+                channel_id = self._stripe.mod_log_channel
+                text = (
+                    f"Stripe event {stored.id} ({stored.type[:60]}) parked after {attempts} failed attempts; "
+                    f"it is no longer retried. Last error: {error[:300]}"
+                )
+                if channel_id:  # one row per parked event: keyed by the event's id
+                    await self.ctx.repos.outbox.enqueue_post("billing.event_parked", stored.id, channel_id, text, now)
+        if poison:
+            log.error("stripe event %s (%s) parked after %d attempts: %s", stored.id, stored.type, attempts, error)
+        else:
+            log.warning("stripe event %s (%s) failed; it will be retried", stored.id, stored.type, exc_info=True)
 
     async def _handle(self, kind: str, obj: dict[str, Any]) -> None:
         customer = obj.get("customer")

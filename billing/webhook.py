@@ -1,17 +1,23 @@
 """The Stripe webhook endpoint: verify the signature, store the event, acknowledge, then act.
 
-A missing or bad signature, or a timestamp outside the tolerance, gets 400 and changes nothing. A
-replayed event id is acknowledged and changes nothing either."""
+A missing or bad signature, or a timestamp outside the tolerance — in either direction: the stripe
+library checks only that it is not too old, this endpoint also that it is not too far ahead — gets 400
+and changes nothing. So does a signed body that is not a Stripe event object (an array, a string, JSON
+nested past `domain.jsonbounds.MAX_DEPTH`): the depth is checked before anything parses the body. A
+replayed event id is acknowledged and changes nothing either. The body size is capped by the web server
+(`client_max_size`)."""
 
 from __future__ import annotations
 
-import json
 import logging
+import time
+from collections.abc import Awaitable, Callable
 
 import stripe
 from aiohttp import web
 
 from billing.service import BillingService
+from domain.jsonbounds import JsonRefused, loads_bounded
 
 log = logging.getLogger(__name__)
 
@@ -22,21 +28,43 @@ def _error(message: str) -> web.Response:
     return web.json_response({"error": message}, status=400)
 
 
-def stripe_webhook(service: BillingService, secret: str, tolerance: int):
+def signed_at(header: str) -> int:
+    """The `t=` of a Stripe-Signature header, read as the stripe library reads it (its first `t`)."""
+    return int(next(part.split("=", 1)[1] for part in header.split(",") if part.split("=", 1)[0] == "t"))
+
+
+def stripe_webhook(
+    service: BillingService, secret: str, tolerance: int, *, now: Callable[[], float] = time.time
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The handler. `now` is the clock the future-timestamp check reads: by default the wall clock the
+    stripe library's own past check reads, so both edges of the tolerance are measured from one clock."""
+
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
         signature = request.headers.get("Stripe-Signature")
         if not signature:
             return _error("missing Stripe-Signature header")
         try:
-            stripe.Webhook.construct_event(body, signature, secret, tolerance=tolerance)
+            # Verify only: `construct_event` would also parse the body, before we bounded its depth.
+            stripe.WebhookSignature.verify_header(body, signature, secret, tolerance)
         except stripe.SignatureVerificationError:
             log.warning("stripe webhook refused: bad signature or stale timestamp")
             return _error("invalid signature")
-        except ValueError:
+        except ValueError:  # not UTF-8
             return _error("invalid payload")
-        event = json.loads(body)
-        if not isinstance(event, dict) or not isinstance(event.get("id"), str) or "type" not in event:
+        if signed_at(signature) > now() + tolerance:
+            log.warning("stripe webhook refused: timestamp more than %s s in the future", tolerance)
+            return _error("invalid signature")
+        try:
+            event = loads_bounded(body)
+        except JsonRefused as exc:
+            return _error(f"invalid payload: {exc.reason}")
+        if (
+            not isinstance(event, dict)
+            or not isinstance(event.get("id"), str)
+            or not event["id"]
+            or not isinstance(event.get("type"), str)
+        ):
             return _error("not a Stripe event")
         new = await service.receive_event(event)
         return web.json_response({"received": True, "duplicate": not new})

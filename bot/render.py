@@ -526,6 +526,14 @@ def billing_embed(name: str, info, *, moderator_view: bool) -> discord.Embed:
         )
         has = {True: "has Pro", False: "no Pro role", None: "not in this server"}[info.has_pro]
         embed.add_field(name="Should be", value=f"{decision.tier.value} ({decision.reason}); now {has}", inline=False)
+        parked = info.newest_parked
+        if parked is not None:
+            reason = (parked.last_error or "no error recorded")[:200]
+            embed.add_field(
+                name="Parked Stripe events",
+                value=f"{info.parked_events}, newest {parked.id} ({reason})",
+                inline=False,
+            )
     elif info.link is None:
         embed.description = "No subscription yet. `/upgrade` opens a private Stripe Checkout link."
     return embed

@@ -342,7 +342,10 @@ class StripeSettings(_Section):
     cancel_url: str = "https://discord.com/channels/@me"
     portal_return_url: str = "https://discord.com/channels/@me"
     grace_days: float = Field(3, ge=0)  # past_due keeps Pro this long
-    webhook_tolerance_seconds: int = Field(300, ge=1)  # older signed timestamps are refused
+    webhook_tolerance_seconds: int = Field(300, ge=1)  # signed timestamps further off (past or future) are refused
+    # A stored event whose handling failed this many times is parked (dead-lettered): no more retries,
+    # shown in /billing status (moderators) and posted to the mod-log. Stripe being down does not park.
+    event_max_attempts: int = Field(10, ge=1)
     reconcile_minutes: float = Field(30, gt=0)
     mod_log_channel: int | None = None  # moderator actions and reconcile reports are posted here
     manage_unlinked: bool = False  # True: reconcile also removes Pro from members with no Stripe link
@@ -354,6 +357,9 @@ class ApiSettings(_Section):
     # /odds/history, per-book fields in webhooks) are served only where the operator's licence allows it.
     # Derived data (consensus, signals, CLV) is always served.
     redistribute_raw_odds: bool = False
+    # Requests without a valid key, per client address (IPv6: per /64) and UTC minute; over it, 429 with
+    # Retry-After before any key lookup. Valid keys are never counted here.
+    unauthenticated_per_minute: int = Field(60, ge=1)
 
 
 class WebSettings(_Section):

@@ -8,6 +8,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import replace
 from datetime import datetime
+from typing import Any, TypeGuard
 
 from access import UserError
 from config.settings import Settings
@@ -49,7 +50,7 @@ async def create_key(
 
 async def authenticate(repos: Repositories, presented: str | None) -> ApiKey | None:
     """The active key for a presented secret, or None (unknown, malformed or revoked)."""
-    if not presented or not presented.startswith(PREFIX) or len(presented) > 200:
+    if not well_formed(presented):
         return None
     key = await repos.api.key_by_hash(hash_key(presented))
     return key if key is not None and key.active else None
@@ -91,17 +92,22 @@ class KeyCache:
     Revocation takes effect at once: `revoke`, `rotate` and `create_key` in this process clear every cache
     watching the same repositories (`watch`); a change committed by another process (the `apikey` command
     line) clears it as soon as the API notices that process's commit (`observe`, at most ~1 s later).
-    Bounded: at most `max_entries` hashes (unknown ones included), oldest dropped first.
+    Bounded: at most `max_entries` known keys and, apart, at most `max_unknown` unknown hashes, oldest
+    dropped first — apart, so a flood of made-up keys can evict only other made-up keys, never a real one
+    (every real key pushed out would cost its next request a database read).
     """
 
-    def __init__(self, max_entries: int = 20_000) -> None:
+    def __init__(self, max_entries: int = 20_000, max_unknown: int = 4_096) -> None:
         self._entries: OrderedDict[str, ApiKey | None] = OrderedDict()
+        self._unknown: OrderedDict[str, None] = OrderedDict()
         self._max = max_entries
+        self._max_unknown = max_unknown
         self._external: object = None
         self.generation = 0
 
     def clear(self) -> None:
         self._entries.clear()
+        self._unknown.clear()
         self.generation += 1
 
     def observe(self, external_version: object) -> None:
@@ -114,15 +120,18 @@ class KeyCache:
     def get(self, digest: str) -> tuple[bool, ApiKey | None]:
         if digest in self._entries:
             return True, self._entries[digest]
+        if digest in self._unknown:
+            return True, None
         return False, None
 
     def put(self, digest: str, key: ApiKey | None) -> None:
-        self._entries[digest] = key
-        if len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        entries: OrderedDict[str, Any] = self._entries if key is not None else self._unknown
+        entries[digest] = key
+        if len(entries) > (self._max if key is not None else self._max_unknown):
+            entries.popitem(last=False)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + len(self._unknown)
 
 
 #: Caches watching each Repositories object (weakly: a cache lives as long as its owner).
@@ -140,9 +149,23 @@ def forget_keys(repos: Repositories) -> None:
         cache.clear()
 
 
+def well_formed(presented: str | None) -> TypeGuard[str]:
+    """Could this be one of our keys at all? (No hash, no lookup for what cannot.)"""
+    return presented is not None and presented.startswith(PREFIX) and len(presented) <= 200
+
+
+def cached_key(presented: str | None, cache: KeyCache) -> tuple[bool, ApiKey | None]:
+    """What the cache alone knows of a presented secret, without touching the database: (known, key).
+    A malformed one is known-unknown. The cost is one SHA-256 of at most 200 bytes (a fast digest, not a
+    password hash: the keys are random, so nothing slower is needed) and a dictionary read."""
+    if not well_formed(presented):
+        return True, None
+    return cache.get(hash_key(presented))
+
+
 async def authenticate_cached(repos: Repositories, presented: str | None, cache: KeyCache) -> ApiKey | None:
     """`authenticate`, answered from `cache` when it can (same rules: unknown, malformed or revoked → None)."""
-    if not presented or not presented.startswith(PREFIX) or len(presented) > 200:
+    if not well_formed(presented):
         return None
     digest = hash_key(presented)
     hit, key = cache.get(digest)

@@ -22,6 +22,8 @@ class StoredEvent:
     received_at: datetime
     processed_at: datetime | None
     attempts: int
+    last_error: str | None = None
+    parked_at: datetime | None = None
 
 
 def _link(row) -> BillingLink:
@@ -46,6 +48,7 @@ def _subscription(row) -> SubscriptionState:
     )
 
 
+_EVENT = "SELECT id, type, payload, received_at, processed_at, attempts, last_error, parked_at FROM stripe_events"
 _LINK = "SELECT guild_id, user_id, customer_id, linked_by, linked_at FROM billing_links"
 _SUB = (
     "SELECT id, customer_id, status, current_period_end, price_ids, past_due_since, cancel_at_period_end "
@@ -103,7 +106,7 @@ class BillingRepository:
 
     async def event(self, event_id: str) -> StoredEvent | None:
         async with self._db.conn.execute(
-            "SELECT id, type, payload, received_at, processed_at, attempts FROM stripe_events WHERE id = ?",
+            _EVENT + " WHERE id = ?",
             (event_id,),
         ) as cur:
             row = await cur.fetchone()
@@ -111,8 +114,7 @@ class BillingRepository:
 
     async def pending_events(self) -> builtins.list[StoredEvent]:
         async with self._db.conn.execute(
-            "SELECT id, type, payload, received_at, processed_at, attempts FROM stripe_events "
-            "WHERE processed_at IS NULL ORDER BY received_at, id"
+            _EVENT + " WHERE processed_at IS NULL AND parked_at IS NULL ORDER BY received_at, id"
         ) as cur:
             return [_event(row) for row in await cur.fetchall()]
 
@@ -126,6 +128,23 @@ class BillingRepository:
         await self._db.conn.execute(
             "UPDATE stripe_events SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error[:500], event_id)
         )
+
+    async def park(self, event_id: str, at: datetime) -> bool:
+        """Stop retrying an event (a dead letter); False when it was already parked or handled."""
+        async with self._db.conn.execute(
+            "UPDATE stripe_events SET parked_at = ? WHERE id = ? AND parked_at IS NULL AND processed_at IS NULL",
+            (to_db(at), event_id),
+        ) as cur:
+            return cur.rowcount > 0
+
+    async def parked_events(self, limit: int = 1) -> tuple[int, builtins.list[StoredEvent]]:
+        """How many events are parked, and the newest `limit` of them (newest first)."""
+        async with self._db.conn.execute("SELECT count(*) FROM stripe_events WHERE parked_at IS NOT NULL") as cur:
+            (count,) = await cur.fetchone()
+        async with self._db.conn.execute(
+            _EVENT + " WHERE parked_at IS NOT NULL ORDER BY parked_at DESC, id DESC LIMIT ?", (limit,)
+        ) as cur:
+            return int(count), [_event(row) for row in await cur.fetchall()]
 
     # subscriptions -------------------------------------------------------------
     async def subscriptions(self, customer_id: str) -> builtins.list[SubscriptionState]:
@@ -161,4 +180,6 @@ def _event(row) -> StoredEvent:
         received_at=from_db(row[3]),
         processed_at=from_db_opt(row[4]),
         attempts=int(row[5]),
+        last_error=row[6],
+        parked_at=from_db_opt(row[7]),
     )

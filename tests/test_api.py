@@ -16,7 +16,7 @@ import re
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -26,7 +26,7 @@ import pytest
 from aiohttp import web
 
 from access import NotFound, UserError, plan_limits
-from api.http import Operation
+from api.http import Operation, encode_cursor
 from api.ratelimit import RateLimiter
 from api.routes import ROUTES
 from api.schemas import ClvSummary, Error, Model
@@ -362,6 +362,80 @@ async def test_each_plan_has_its_requests_per_minute(world: World, key: str, lim
     assert bad.status_code == 400 and bad.headers["X-RateLimit-Remaining"] == str(limit - 2)
 
 
+async def test_unauthenticated_floods_get_429_per_address_while_valid_keys_are_unaffected(world: World, monkeypatch):
+    world.ctx.settings.api.unauthenticated_per_minute = 20
+    assert (await world.get("/v1/games", limit=1)).status_code == 200  # a key in use
+    lookups: list[str] = []
+    real_lookup = world.repos.api.key_by_hash
+
+    async def counting(digest: str) -> Any:
+        lookups.append(digest)
+        return await real_lookup(digest)
+
+    monkeypatch.setattr(world.repos.api, "key_by_hash", counting)
+    answers = []
+    for n in range(2000):
+        headers = {"Authorization": f"Bearer strat_{n:08x}_" + "x" * 32} if n % 4 else {}
+        answers.append(await world.client.get("/v1/games", headers=headers))
+        if n % 100 == 0:  # a valid key keeps working all along, from the same address
+            ok = await world.get("/v1/games", limit=1)
+            assert ok.status_code == 200 and "Retry-After" not in ok.headers
+    assert [a.status_code for a in answers[:20]] == [401] * 20
+    assert {a.status_code for a in answers[20:]} == {429}
+    refused = answers[-1]
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert refused.headers["Retry-After"] == refused.headers["X-RateLimit-Reset"] == "55"
+    assert refused.headers["X-RateLimit-Limit"] == "20" and refused.headers["X-RateLimit-Remaining"] == "0"
+    # Only the allowed attempts reached the database; the 1,980 refused ones cost a dictionary read.
+    assert len(lookups) == 15  # the 20 allowed, less the 5 without any key
+    # The next minute, the address may try again.
+    world.clock.advance(seconds=55)
+    assert (await world.client.get("/v1/games")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /v1/signals HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n",  # a header without a colon
+        b"GET /v1/\x00signals HTTP/1.1\r\nHost: x\r\n\r\n",  # a control byte in the target
+        b"GET /v1/signals HTTP/9.Z\r\nHost: x\r\n\r\n",  # no such version
+        b"GET /v1/signals HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\n",  # a line too long
+    ],
+    ids=["header-without-colon", "control-byte", "bad-version", "line-too-long"],
+)
+async def test_a_malformed_http_request_is_one_warning_line_without_a_traceback(world: World, caplog, raw: bytes):
+    url = httpx.URL(str(world.client.base_url))
+    with caplog.at_level(logging.DEBUG, logger="aiohttp"):
+        reader, writer = await asyncio.open_connection(url.host, url.port)
+        writer.write(raw)
+        await writer.drain()
+        answer = await reader.read()  # the server answers 400 and closes
+        writer.close()
+        await writer.wait_closed()
+    assert re.match(rb"HTTP/1\.[01] 400 ", answer), answer[:100]
+    records = [r for r in caplog.records if r.name.startswith("aiohttp") and r.levelno >= logging.WARNING]
+    assert len(records) == 1, [r.getMessage() for r in records]
+    [record] = records
+    assert record.levelno == logging.WARNING and record.exc_info is None and record.exc_text is None
+    line = record.getMessage()
+    assert "\n" not in line and line.startswith("malformed HTTP request from 127.0.0.1: 400")
+    assert "Traceback" not in caplog.text
+    # The server is fine afterwards.
+    assert (await world.get("/v1/games", limit=1)).status_code == 200
+
+
+def test_client_addresses_are_bucketed_without_meeting_key_ids():
+    from api.server import client_address
+
+    def remote(address: str) -> Any:
+        return SimpleNamespace(remote=address)
+
+    assert client_address(remote("203.0.113.7")) == "addr:203.0.113.7"
+    assert client_address(remote("::ffff:203.0.113.7")) == "addr:203.0.113.7"
+    assert client_address(remote("2001:db8:1:2:3:4:5:6")) == client_address(remote("2001:db8:1:2::9"))
+    assert client_address(remote("2001:db8:1:2::9")) == "addr:2001:db8:1:2::/64"
+
+
 def test_limiter_windows_follow_the_injected_clock():
     clock = Clock(datetime(2026, 8, 5, 12, 0, 59, 500_000, tzinfo=UTC))
     limiter = RateLimiter(clock)
@@ -545,8 +619,8 @@ async def test_signal_filters(world: World):
     since, until = middle[0], middle[-1]
     expected = [s.id for s in stored if since <= s.created_at < until]
     assert expected and await ids(since=since.isoformat(), until=until.isoformat()) == expected
-    naive = since.replace(tzinfo=None).isoformat()  # no offset means UTC
-    assert await ids(since=naive) == [s.id for s in stored if s.created_at >= since]
+    eastern = since.astimezone(timezone(timedelta(hours=-5))).isoformat()  # any offset, the same instant
+    assert await ids(since=eastern) == [s.id for s in stored if s.created_at >= since]
     # Presets filter on the audit's class lifts (`class_lift`), as the server does.
     classes = (await build_audit(world.repos, world.ctx.settings)).class_lifts()
     for name, preset in world.ctx.settings.presets.items():
@@ -632,6 +706,25 @@ async def test_games_odds_consensus_and_signal_detail(world: World):
         (f"/v1/games/{ATLANTA}/odds/history", {"market": "props"}, "market"),
         (f"/v1/games/{ATLANTA}/consensus", {"market": "props"}, "market"),
         (f"/v1/games/{ATLANTA}/consensus", {"cursor": "eyJrIjoiZ2FtZXMiLCJ2IjpbIngiXX0"}, "cursor"),  # a games cursor
+        # Instants a datetime cannot hold once converted to UTC (they used to overflow into a 500).
+        ("/v1/signals", {"until": "9999-12-31T23:59:59-05:00"}, "until"),
+        ("/v1/signals", {"since": "0001-01-01T00:00:00+05:00"}, "since"),
+        # RFC 3339 only: a zone is required, no padding, no other calendar forms.
+        ("/v1/signals", {"since": "2026-08-05T18:00:00"}, "since"),
+        ("/v1/signals", {"since": " 2026-08-05T18:00:00Z"}, "since"),
+        ("/v1/signals", {"since": "2026-W32-3T18:00:00Z"}, "since"),
+        # An integer is ASCII digits, nothing around them.
+        ("/v1/signals", {"limit": " 5"}, "limit"),
+        ("/v1/signals", {"limit": "5 "}, "limit"),
+        ("/v1/signals", {"limit": "\u0665"}, "limit"),  # ARABIC-INDIC DIGIT FIVE
+        ("/v1/signals", {"limit": "5_0"}, "limit"),
+        ("/v1/signals", {"min_score": "+50"}, "min_score"),
+        # The document says minLength 1: an empty cursor is refused, as the schema says.
+        ("/v1/signals", {"cursor": ""}, "cursor"),
+        ("/v1/signals", {"cursor": "a" * 1025}, "cursor"),
+        # A cursor whose time has no zone (hand-made: ours always carry one) is not read in local time.
+        ("/v1/signals", {"cursor": encode_cursor("signals", ["2026-08-05T22:00:00", "x"])}, "cursor"),
+        ("/v1/clv/grades", {"cursor": encode_cursor("grades", ["2026-08-05T22:00:00", "x"])}, "cursor"),
     ],
 )
 async def test_bad_parameters_are_400_naming_them(world: World, path: str, params: dict[str, str], parameter: str):
@@ -718,6 +811,34 @@ async def test_webhook_routes_delegate(world: World):
     assert (await world.client.delete(path, headers=auth)).status_code == 404
     assert world.webhooks.endpoints == {}
     assert ("delete", endpoint["id"]) in world.webhooks.calls
+
+
+async def test_hostile_webhook_bodies_are_4xx_and_never_reach_json_loads(world: World, monkeypatch):
+    """A body nested 100,000 deep is refused on a bounded scan (json.loads never sees it: no deep
+    recursion); one over the cap is 413; neither is a 500 nor reaches the webhook service."""
+    parsed: list[int] = []
+    real_loads = json.loads
+
+    def spy(text: Any, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(len(text))
+        return real_loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", spy)
+    auth = world.auth("builder")
+    deep = [b"[" * 100_000, b'{"url": "https://example.test", "events": ' + b"[" * 100_000, b"{" * 100_000]
+    for body in deep:
+        response = await world.client.post("/v1/webhooks", content=body, headers=auth)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["parameter"] == "body"
+    assert not [n for n in parsed if n >= 100_000]
+    # Big but flat: over the API's 64 KiB cap.
+    big = json.dumps({"url": "https://example.test/" + "a" * 70_000}).encode()
+    response = await world.client.post("/v1/webhooks", content=big, headers=auth)
+    assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+    # Within the bounds, a body still parses (brackets inside strings are not nesting).
+    fine = {"url": "https://example.test/" + "[" * 100, "events": ["signal.created"]}
+    assert (await world.client.post("/v1/webhooks", json=fine, headers=auth)).status_code == 201
+    assert [c for c in world.webhooks.calls if c[0] == "create"] == [("create", world.key_ids["builder"])]
 
 
 async def test_webhook_routes_answer_503_without_a_service(template_db: Path, tmp_path: Path):
@@ -869,6 +990,29 @@ def test_the_document_is_generated_from_the_models():
     presets = next(p for p in doc["paths"]["/v1/signals"]["get"]["parameters"] if p["name"] == "preset")
     assert presets["schema"]["enum"] == list(settings().presets)
     assert "raw_odds_not_licensed" in doc["paths"]["/v1/games/{game_id}/odds"]["get"]["description"]
+
+
+async def test_the_document_and_the_server_agree_on_parameter_edges(world: World):
+    """Every edge the document draws, the server draws in the same place: what the schema refuses is a
+    400 naming the parameter, and the first value the schema allows is served."""
+    doc = (await world.client.get("/v1/openapi.json")).json()
+    for path, item in doc["paths"].items():
+        for parameter in item.get("get", {}).get("parameters", []):
+            schema = parameter["schema"]
+            if parameter["name"] == "cursor":
+                # An empty cursor: the schema refuses it (minLength 1), and so does the server.
+                assert schema["minLength"] == 1 and schema["pattern"] == "^[A-Za-z0-9_-]+$", path
+            if schema.get("type") == "integer":
+                lowest = str(schema["minimum"])
+                concrete = path.replace("{game_id}", ATLANTA)
+                ok = await world.get(concrete, **{parameter["name"]: lowest})
+                assert ok.status_code in (200, 403), (path, ok.text)
+                for bad in (f" {lowest}", f"{lowest} ", "\u0665", str(schema["maximum"] + 1)):
+                    refused = await world.get(concrete, **{parameter["name"]: bad})
+                    assert refused.status_code == 400, (path, bad)
+                    assert refused.json()["error"]["parameter"] == parameter["name"]
+            if schema.get("format") == "date-time":
+                assert "offset" in parameter["description"]
 
 
 async def test_the_summary_is_the_audit_exactly(world: World):

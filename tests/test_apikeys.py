@@ -66,7 +66,7 @@ def test_the_key_cache_is_cleared_on_revoke(tmp_path):
         try:
             settings = load_settings(env_file=None)
             now = datetime(2026, 8, 5, tzinfo=UTC)
-            cache = watch(repos, KeyCache(max_entries=2))
+            cache = watch(repos, KeyCache(max_entries=2, max_unknown=2))
             key, secret = await create_key(repos, settings, owner="x", plan="builder", now=now)
             assert (await authenticate_cached(repos, secret, cache)).id == key.id
             assert cache.get(hashlib.sha256(secret.encode()).hexdigest()) == (True, key)
@@ -76,6 +76,13 @@ def test_the_key_cache_is_cleared_on_revoke(tmp_path):
             for n in range(5):
                 await authenticate_cached(repos, f"strat_{n}", cache)
             assert len(cache) == 2  # bounded
+            # Made-up keys are kept apart: a flood of them never evicts a real key.
+            other, other_secret = await create_key(repos, settings, owner="y", plan="builder", now=now)
+            assert (await authenticate_cached(repos, other_secret, cache)).id == other.id
+            for n in range(100):
+                await authenticate_cached(repos, f"strat_flood_{n}", cache)
+            assert len(cache) == 3
+            assert cache.get(hashlib.sha256(other_secret.encode()).hexdigest()) == (True, other)
         finally:
             await repos.close()
 

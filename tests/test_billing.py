@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
+import stripe
 from pydantic import SecretStr
 
 from app.bootstrap import build_app, build_bot, build_web
@@ -170,6 +171,104 @@ async def test_forged_stale_and_malformed_webhooks_get_400_and_change_nothing(ri
         async with http.post(rig.url, data=tampered, headers=good_headers) as resp:
             assert resp.status == 400
     assert await rig.bot.ctx.repos.billing.event(event["id"]) is None
+
+
+async def _stored_events(rig) -> int:
+    async with rig.bot.ctx.repos.db.conn.execute("SELECT count(*) FROM stripe_events") as cur:
+        return (await cur.fetchone())[0]
+
+
+async def test_signed_bodies_that_are_not_event_objects_get_400_and_store_nothing(rig):
+    before = await _stored_events(rig)
+    event = make_event("invoice.paid", {"id": "in_9", "object": "invoice", "customer": "cus_x"})
+    texts = [
+        json.dumps([event]),  # an array of events
+        json.dumps("evt_123"),  # a string
+        "[" * 100_000 + "]" * 100_000,  # deeply nested (json.loads would recurse 100,000 levels)
+        '{"id": "evt_deep", "type": "invoice.paid", "data": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        json.dumps(event | {"type": ["invoice.paid"]}),  # an object, but not an event's shape
+    ]
+    async with aiohttp.ClientSession() as http:
+        for text in texts:
+            header = stripe.WebhookSignature.generate_signature_header(text, SECRET)
+            headers = {"Stripe-Signature": header, "Content-Type": "application/json"}
+            async with http.post(rig.url, data=text.encode(), headers=headers) as resp:
+                assert resp.status == 400, (text[:40], resp.status, await resp.text())
+    assert await _stored_events(rig) == before
+
+
+async def test_timestamps_outside_the_tolerance_either_way_are_refused(rig):
+    tolerance = rig.bot.ctx.settings.stripe.webhook_tolerance_seconds
+    async with aiohttp.ClientSession() as http:
+        for offset in (-3600, 3600, tolerance + 120):
+            event = make_event("invoice.paid", {"id": "in_1", "object": "invoice", "customer": "cus_x"})
+            body, headers = signed_event(event, SECRET, timestamp=int(time.time()) + offset)
+            async with http.post(rig.url, data=body, headers=headers) as resp:
+                assert resp.status == 400 and "invalid signature" in await resp.text(), offset
+            assert await rig.bot.ctx.repos.billing.event(event["id"]) is None
+    # Inside the tolerance (a sender's clock a little ahead) is fine.
+    event = make_event("invoice.paid", {"id": "in_1", "object": "invoice", "customer": "cus_x"})
+    status, _ = await post_signed_event(rig.url, event, SECRET, timestamp=int(time.time()) + 30)
+    assert status == 200
+
+
+async def test_a_poison_event_is_parked_after_the_attempt_cap_and_shown_to_moderators(rig):
+    rig.bot.ctx.settings.stripe.event_max_attempts = 3
+    repos = rig.bot.ctx.repos
+    # Signed and stored, but its `data` is a list: handling it fails the same way every time.
+    event = make_event("customer.subscription.updated", {"id": "sub_x", "customer": "cus_x"})
+    event["data"] = [event["data"]]
+    status, _ = await post_signed_event(rig.url, event, SECRET)
+    assert status == 200
+    await rig.bot.billing.idle()
+    assert (await repos.billing.event(event["id"])).attempts == 1
+    await rig.bot.billing.process_pending()  # the scheduled retries (every minute in production)
+    assert (await repos.billing.event(event["id"])).parked_at is None
+    await rig.bot.billing.process_pending()
+    parked = await repos.billing.event(event["id"])
+    assert parked.attempts == 3 and parked.parked_at is not None and "AttributeError" in parked.last_error
+    # Parked: the schedule no longer retries it.
+    for _ in range(3):
+        await rig.bot.billing.process_pending()
+    assert (await repos.billing.event(event["id"])).attempts == 3
+    assert event["id"] not in [e.id for e in await repos.billing.pending_events()]
+    # One mod-log post for it, however often the schedule runs.
+    await rig.bot.deliver_outbox()
+    log = rig.fake.channel_messages[rig.fake.channels["mod-log"]]
+    posts = [m["content"] for m in log if event["id"] in m["content"]]
+    assert len(posts) == 1 and "parked after 3 failed attempts" in posts[0]
+    # The moderators' /billing status shows it; a member's own view does not.
+    answer = await rig.slash("billing status", {"member": COMMUNITY}, MOD)
+    fields = {f["name"]: f["value"] for f in answer.embeds[0]["fields"]}
+    assert fields["Parked Stripe events"].startswith(f"1, newest {event['id']} (AttributeError")
+    own = await rig.slash("billing status", {}, COMMUNITY)
+    assert all(f["name"] != "Parked Stripe events" for f in own.embeds[0]["fields"])
+    # A healthy event afterwards is handled as usual.
+    fine = make_event("invoice.paid", {"id": "in_2", "object": "invoice", "customer": "cus_x"})
+    assert (await post_signed_event(rig.url, fine, SECRET))[0] == 200
+    await rig.bot.billing.idle()
+    assert (await repos.billing.event(fine["id"])).processed_at is not None
+
+
+async def test_stripe_being_down_never_parks_an_event(rig, monkeypatch):
+    from billing.gateway import BillingUnavailable
+
+    rig.bot.ctx.settings.stripe.event_max_attempts = 1
+    customer, _ = await rig.customer_with_subscription(COMMUNITY)
+
+    async def down(_: str) -> None:
+        raise BillingUnavailable("connection refused")
+
+    monkeypatch.setattr(rig.bot.billing.gateway, "subscriptions", down)
+    event = make_event("invoice.paid", {"id": "in_3", "object": "invoice", "customer": customer})
+    assert (await post_signed_event(rig.url, event, SECRET))[0] == 200
+    await rig.bot.billing.idle()
+    await rig.bot.billing.process_pending()
+    stored = await rig.bot.ctx.repos.billing.event(event["id"])
+    assert stored.attempts == 2 and stored.parked_at is None and stored.processed_at is None
+    monkeypatch.undo()
+    await rig.bot.billing.process_pending()
+    assert (await rig.bot.ctx.repos.billing.event(event["id"])).processed_at is not None
 
 
 async def test_replayed_and_out_of_order_events_change_nothing(rig):

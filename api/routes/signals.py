@@ -64,8 +64,8 @@ ROUTES = (
         SignalPage,
         "signals",
         params=(
-            TimeParam("since", "Only signals created at or after this instant (no offset means UTC)."),
-            TimeParam("until", "Only signals created before this instant (no offset means UTC)."),
+            TimeParam("since", "Only signals created at or after this instant (RFC 3339, with Z or an offset)."),
+            TimeParam("until", "Only signals created before this instant (RFC 3339, with Z or an offset)."),
             EnumParam("type", "Only this type.", kind=SignalType),
             StrParam("game", "Only this game's signals."),
             EnumParam("market", "Only this market.", kind=Market),

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from api.http import Call, InvalidParameter, Operation, PathParam
+from api.http import Call, InvalidParameter, Operation, PathParam, read_json
 from api.schemas import (
     WebhookCreate,
     WebhookEndpoint,
@@ -33,11 +32,7 @@ def _port(call: Call) -> WebhookPort:
 
 
 async def _body(call: Call) -> WebhookCreate:
-    raw = await call.request.read()
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise InvalidParameter("body", f"Send a JSON object: {EXAMPLE}.") from None
+    data = await read_json(call.request, EXAMPLE)
     if not isinstance(data, dict):
         raise InvalidParameter("body", f"The body must be a JSON object: {EXAMPLE}.")
     try:
@@ -107,7 +102,7 @@ ROUTES = (
         WebhookEndpointCreated,
         "webhooks",
         status=201,
-        errors=(400, 403, 503),
+        errors=(400, 403, 413, 503),
         body=WebhookCreate,
     ),
     Operation(
