@@ -238,7 +238,7 @@ async def test_a_poison_event_is_parked_after_the_attempt_cap_and_shown_to_moder
     posts = [m["content"] for m in log if event["id"] in m["content"]]
     assert len(posts) == 1 and "parked after 3 failed attempts" in posts[0]
     # The moderators' /billing status shows it; a member's own view does not.
-    answer = await rig.slash("billing status", {"member": COMMUNITY}, MOD)
+    answer = await rig.slash("mod billing status", {"member": COMMUNITY}, MOD)
     fields = {f["name"]: f["value"] for f in answer.embeds[0]["fields"]}
     assert fields["Parked Stripe events"].startswith(f"1, newest {event['id']} (AttributeError")
     own = await rig.slash("billing status", {}, COMMUNITY)
