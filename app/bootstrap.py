@@ -219,8 +219,8 @@ async def prepare_demo(
 
 
 def build_web(app: App) -> WebServer:
-    """The embedded web server: `/healthz`, the REST API (with the webhooks), and Stripe's endpoint when
-    billing is set up. Routes are added here, before the server starts."""
+    """The embedded web server: `/healthz`, the REST API (with the webhooks), Stripe's endpoint when
+    billing is set up, and the dashboard (`web/`). Routes are added here, before the server starts."""
     if app.web is not None:
         return app.web
     server = WebServer(app.settings.web)
@@ -236,6 +236,10 @@ def build_web(app: App) -> WebServer:
             app.billing, stripe.webhook_secret.get_secret_value(), stripe.webhook_tolerance_seconds
         )
         server.add_route("POST", WEBHOOK_PATH, handler)
+    if app.settings.web.dashboard:
+        from web.app import install_web
+
+        install_web(server.app, app.ctx, app.bus, billing=app.billing)
     app.web = server
     return server
 

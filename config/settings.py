@@ -318,6 +318,12 @@ class DiscordSettings(_Section):
     demo_replay_speed: str = "30"
     operators_channel: int | None = None  # API usage anomalies are posted here
     alert_ping_max_age_seconds: float = Field(300, ge=0)  # older alerts are posted without the role ping
+    # Sign-in with Discord on the dashboard (OAuth2 authorization code): the application's client id and
+    # secret; its redirect URL is <web.public_url>/auth/callback (add it in the Developer Portal).
+    oauth_client_id: str = ""
+    oauth_client_secret: SecretStr | None = None
+    api_base: str = "https://discord.com/api/v10"  # Discord's REST API (the fake Discord's in tests)
+    oauth_authorize_url: str = "https://discord.com/oauth2/authorize"
 
     @field_validator("demo_replay_speed", mode="before")
     @classmethod
@@ -367,6 +373,16 @@ class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     allow_loopback_webhooks: bool = False  # development only: http:// webhook URLs to this machine
+    # The dashboard (web/): server-rendered pages over the same services and tier rules as the bot.
+    dashboard: bool = True
+    public_url: str = ""  # e.g. https://stratum.example.com; empty: http://<host>:<port> (loopback development)
+    session_secret: SecretStr | None = None  # signs session cookies; None: a random one per process
+    session_max_age_seconds: int = Field(7 * 24 * 3600, ge=60)
+    tier_recheck_seconds: int = Field(600, ge=0)  # a signed-in member's roles are read again after this
+    cookie_secure: bool = True  # Secure cookies; False only for plain-http loopback development
+    # A "demo Community / demo Pro" sign-in instead of Discord's: only with no OAuth client configured and
+    # the server bound to loopback (the demo on a developer's machine), never on a public address.
+    demo_sign_in: bool = True
 
 
 def _default_presets() -> dict[str, PresetSettings]:

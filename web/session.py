@@ -1,0 +1,135 @@
+"""Who is signed in to the dashboard: a signed, HttpOnly, SameSite=Lax session cookie, and CSRF tokens.
+
+The cookie holds no token of Discord's, only who the member is, the tier their roles gave at the last
+check, and a per-session CSRF secret; it is signed (itsdangerous, HMAC-SHA1 over a derived key) so it
+cannot be forged, and dated so it expires. The tier is re-read from the member's roles after
+`web.tier_recheck_seconds` (`web.auth`), so a lapsed Pro does not keep Pro for the cookie's lifetime.
+
+Every state-changing request (POST) must carry the session's CSRF token in its form (`csrf`) or an
+`X-CSRF-Token` header: a cross-site form cannot read it, so it cannot forge the request.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+
+from aiohttp import web
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from access import Tier, Viewer
+
+COOKIE = "stratum_session"
+#: The pre-sign-in cookie that carries the OAuth `state` (and where to go afterwards).
+STATE_COOKIE = "stratum_oauth_state"
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A signed-in member: who, in which server, the tier their roles gave when last checked."""
+
+    user_id: int
+    name: str
+    guild_id: int
+    tier: Tier
+    checked_at: float  # unix seconds of the last role check
+    csrf: str
+    demo: bool = False  # signed in with the loopback demo sign-in, not Discord
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(tier=self.tier, user_id=self.user_id, guild_id=self.guild_id)
+
+
+class Sessions:
+    """Signs and reads the session cookie. One per web app (its secret, its lifetime, its Secure flag)."""
+
+    def __init__(self, secret: str, *, max_age_seconds: int, secure: bool) -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt="stratum.session")
+        self._state = URLSafeTimedSerializer(secret, salt="stratum.oauth-state")
+        self.max_age = max_age_seconds
+        self.secure = secure
+
+    def read(self, request: web.Request) -> Member | None:
+        raw = request.cookies.get(COOKIE)
+        if not raw:
+            return None
+        try:
+            data = self._serializer.loads(raw, max_age=self.max_age)
+            data["tier"] = Tier(data["tier"])
+            return Member(**data)
+        except (BadSignature, KeyError, TypeError, ValueError):
+            return None  # forged, expired or from an older shape: simply signed out
+
+    def write(self, response: web.StreamResponse, member: Member) -> None:
+        data = asdict(member)
+        data["tier"] = member.tier.value
+        response.set_cookie(
+            COOKIE,
+            self._serializer.dumps(data),
+            max_age=self.max_age,
+            httponly=True,
+            secure=self.secure,
+            samesite="Lax",
+            path="/",
+        )
+
+    def clear(self, response: web.StreamResponse) -> None:
+        response.del_cookie(COOKIE, path="/")
+
+    def rechecked(self, member: Member, tier: Tier, at: datetime) -> Member:
+        return replace(member, tier=tier, checked_at=at.timestamp())
+
+    # ------------------------------------------------------------------ OAuth state (before sign-in)
+    def new_state(self, response: web.StreamResponse, then: str) -> str:
+        """A random `state` for Discord's authorize URL, remembered in a short-lived signed cookie."""
+        state = secrets.token_urlsafe(24)
+        response.set_cookie(
+            STATE_COOKIE,
+            self._state.dumps({"state": state, "then": then}),
+            max_age=600,
+            httponly=True,
+            secure=self.secure,
+            samesite="Lax",
+            path="/auth",
+        )
+        return state
+
+    def take_state(self, request: web.Request, response: web.StreamResponse, state: str) -> str | None:
+        """Where to go after sign-in if `state` is the one this browser was given (and not expired)."""
+        response.del_cookie(STATE_COOKIE, path="/auth")
+        raw = request.cookies.get(STATE_COOKIE)
+        if not raw or not state:
+            return None
+        try:
+            data = self._state.loads(raw, max_age=600)
+        except BadSignature:
+            return None
+        if not hmac.compare_digest(str(data.get("state", "")), state):
+            return None
+        return safe_next(data.get("then"))
+
+
+def new_csrf() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def safe_next(then: object) -> str:
+    """Only a path on this site (never `//evil.example` or a full URL): an open redirect is a phishing tool."""
+    if isinstance(then, str) and then.startswith("/") and not then.startswith("//") and "\\" not in then:
+        return then
+    return "/"
+
+
+async def check_csrf(request: web.Request, member: Member | None) -> None:
+    """Refuse (403) a state-changing request without the session's CSRF token."""
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.post()
+        sent = str(form.get(CSRF_FIELD, ""))
+    if member is None or not sent or not hmac.compare_digest(sent, member.csrf):
+        raise web.HTTPForbidden(text="This form has expired or did not come from this site. Reload and try again.")

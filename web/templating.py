@@ -1,0 +1,45 @@
+"""Server-rendered pages (Jinja2, autoescaped). A template shows what the services returned for the
+viewer: it never decides who may see what (access.py does, in the services)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from web.context import web_context
+from web.session import Member
+
+TEMPLATES = Path(__file__).with_name("templates")
+STATIC = Path(__file__).with_name("static")
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(("html",)),
+        undefined=StrictUndefined,  # a missing value is a bug to see, not an empty cell
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["iso"] = lambda at: at.isoformat().replace("+00:00", "Z")
+    return env
+
+
+def render(
+    request: web.Request, template: str, *, member: Member | None, status: int = 200, **context: Any
+) -> web.Response:
+    """The page `template` for `member` (None: signed out), with what every page shows (who is signed in,
+    their tier, the CSRF token for its forms, the demo label)."""
+    web_ctx = web_context(request)
+    demo = web_ctx.ctx.demo
+    page = web_ctx.templates.get_template(template).render(
+        member=member,
+        csrf=member.csrf if member is not None else "",
+        demo_label=demo.label(web_ctx.ctx.clock()) if demo is not None else "",
+        delay_minutes=int(web_ctx.settings.tiers.community_delay_seconds // 60),
+        **context,
+    )
+    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
