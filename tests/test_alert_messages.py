@@ -7,7 +7,6 @@ database holding the bundled tape replayed to the morning of 2026-08-05."""
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import replace
 from datetime import timedelta
 from types import SimpleNamespace
@@ -15,11 +14,10 @@ from types import SimpleNamespace
 import discord
 import pytest
 
-from app.bootstrap import build_app, build_bot
 from bot import render
 from engine.models import Entry, Market, Side, SignalType
-from tests.engine_builders import Clock, settings
-from tests.fake_discord import FakeDiscord, running_bot
+from tests.bot_rig import bot_on_fake, final
+from tests.fake_discord import FakeDiscord
 
 ATLANTA = "2977c51845a4f2621deca3d4a38a0ac2"  # Phoenix Mercury @ Atlanta Dream
 WASHINGTON = "80bb6c471358f70e96b4571c4470ac0a"  # Dallas Wings @ Washington Mystics
@@ -44,33 +42,13 @@ PING = f"<@&{FakeDiscord.PRO_ROLE_ID}>"
 
 @pytest.fixture
 async def stack(template_db, tmp_path, monkeypatch):  # template_db: tests/conftest.py
-    source, now = template_db
-    db = tmp_path / "stratum.db"
-    shutil.copy(source, db)
-    config = settings()
-    config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
-    fake = FakeDiscord()
-    config.discord.community_channels = [fake.channels["general"]]
-    clock = Clock(now)
-    app = await build_app(config, db_path=db, source="test", clock=clock)
-    bot = build_bot(app)
-    bot.app = app
-    async with fake.serve(monkeypatch), running_bot(fake, bot):
-        yield fake, bot, clock
-    await app.close()
-    assert fake.unhandled == []
-
-
-async def _final(record):
-    first = await record.response()
-    if first.type == 5:
-        return (await record.wait_followups(1))[-1]
-    return first
+    async with bot_on_fake(template_db, tmp_path, monkeypatch) as rig:
+        yield rig.fake, rig.bot, rig.clock
 
 
 async def _route_all(fake) -> int:
     channel = fake.channels["steam-alerts"]
-    await _final(await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
+    await final(await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
     return channel
 
 
@@ -195,18 +173,18 @@ async def test_alert_heat_is_the_heat_signal_shows(stack):
     fresh = replace(base, id="hot-steam", created_at=clock(), score=90)
     await _poll(bot, [fresh])
     # The watcher's DM too.
-    await _final(await fake.invoke_slash("watch add", {"game": ATLANTA}, user_id=PRO))
-    await _final(await fake.invoke_slash("alerts dm", {"enabled": "on"}, user_id=PRO))
+    await final(await fake.invoke_slash("watch add", {"game": ATLANTA}, user_id=PRO))
+    await final(await fake.invoke_slash("alerts dm", {"enabled": "on"}, user_id=PRO))
     dm_signal = replace(base, id="hot-steam-2", created_at=clock(), score=90)
     await _poll(bot, [dm_signal])
     assert await bot.deliver_outbox() == (3, 0)
 
-    shown = await _final(await fake.invoke_slash("signal", {"id": "hot-steam"}, user_id=PRO))
+    shown = await final(await fake.invoke_slash("signal", {"id": "hot-steam"}, user_id=PRO))
     heat = _fields(shown.embeds[0])["Heat"]
     assert heat != render.HEAT[0]  # a game with a score-90 steam now is hot: "·" would be the old bug
     alert = next(e for m in fake.channel_messages[channel] for e in m["embeds"] if _signal_id(e) == "hot-steam")
     assert _fields(alert)["Heat"] == heat
-    shown = await _final(await fake.invoke_slash("signal", {"id": "hot-steam-2"}, user_id=PRO))
+    shown = await final(await fake.invoke_slash("signal", {"id": "hot-steam-2"}, user_id=PRO))
     [dm] = fake.dms[PRO]
     assert _fields(dm["embeds"][0])["Heat"] == _fields(shown.embeds[0])["Heat"] != render.HEAT[0]
 
@@ -220,7 +198,7 @@ async def test_digest_heat_is_the_heat_signal_shows_to_community(stack):
     assert embeds
     heats = set()
     for embed in embeds:
-        shown = await _final(await fake.invoke_slash("signal", {"id": _signal_id(embed)}, user_id=COMMUNITY))
+        shown = await final(await fake.invoke_slash("signal", {"id": _signal_id(embed)}, user_id=COMMUNITY))
         assert _fields(embed)["Heat"] == _fields(shown.embeds[0])["Heat"]
         heats.add(_fields(embed)["Heat"])
     assert heats - {render.HEAT[0]}  # the tape's busiest game is warm for Community too
@@ -352,8 +330,8 @@ def test_packing_respects_the_character_limit():
 
 async def test_dm_filters_by_type_and_minimum_score(stack):
     fake, bot, clock = stack
-    await _final(await fake.invoke_slash("watch add", {"game": ATLANTA}, user_id=PRO))
-    answer = await _final(
+    await final(await fake.invoke_slash("watch add", {"game": ATLANTA}, user_id=PRO))
+    answer = await final(
         await fake.invoke_slash("alerts dm", {"enabled": "on", "types": "KEY_CROSS", "min_score": 60}, user_id=PRO)
     )
     assert answer.ephemeral and "KEY_CROSS" in answer.content and "60" in answer.content
@@ -377,12 +355,12 @@ async def test_dm_filters_by_type_and_minimum_score(stack):
     assert got == ["cross-65", "cross-60"]
 
     # "all" and 0 lift the filters again; turning DMs off keeps them off.
-    await _final(await fake.invoke_slash("alerts dm", {"enabled": "on", "types": "all", "min_score": 0}, user_id=PRO))
+    await final(await fake.invoke_slash("alerts dm", {"enabled": "on", "types": "all", "min_score": 0}, user_id=PRO))
     prefs = await bot.ctx.repos.members.dm_prefs(FakeDiscord.DEFAULT_GUILD_ID, PRO)
     assert prefs.types is None and prefs.min_score == 0
     await _poll(bot, [replace(steam, id="steam-later", created_at=clock(), score=40)])
     assert await bot.deliver_outbox() == (1, 0)
-    off = await _final(await fake.invoke_slash("alerts dm", {"enabled": "off"}, user_id=PRO))
+    off = await final(await fake.invoke_slash("alerts dm", {"enabled": "off"}, user_id=PRO))
     assert "off" in off.content
     await _poll(bot, [replace(cross, id="cross-off", created_at=clock(), score=99)])
     assert await bot.deliver_outbox() == (0, 0)
@@ -391,5 +369,5 @@ async def test_dm_filters_by_type_and_minimum_score(stack):
 
 async def test_dm_types_are_checked(stack):
     fake, _, _ = stack
-    answer = await _final(await fake.invoke_slash("alerts dm", {"enabled": "on", "types": "SPAM"}, user_id=PRO))
+    answer = await final(await fake.invoke_slash("alerts dm", {"enabled": "on", "types": "SPAM"}, user_id=PRO))
     assert answer.ephemeral and "Unknown alert type" in answer.content

@@ -12,14 +12,13 @@ point away from the consensus worth 3% (spreads) / 2% (totals) of probability.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from access import NotFound, Tier, UpgradeRequired, UserError, Viewer
-from app.bootstrap import BUNDLED_TAPE, build_app, build_bot
+from app.bootstrap import BUNDLED_TAPE
 from engine.events import EventBus
 from engine.models import BetGrade, Market, Side
 from engine.providers.tape import read_tape
@@ -27,8 +26,9 @@ from engine.service import EngineService
 from services import bets
 from services.context import ServiceContext
 from storage import Repositories
+from tests.bot_rig import bot_on_fake, final
 from tests.engine_builders import Clock, settings
-from tests.fake_discord import FakeDiscord, running_bot
+from tests.fake_discord import FakeDiscord
 
 TAPE = list(read_tape(BUNDLED_TAPE))
 CUT = datetime(2026, 8, 5, 12, 0, tzinfo=UTC)
@@ -296,49 +296,30 @@ async def test_someone_elses_bet_and_an_unknown_id_get_the_same_answer(world):
 
 
 @pytest.fixture
-async def stack(template_db, tmp_path, monkeypatch):
-    source, now = template_db
-    db = tmp_path / "stratum.db"
-    shutil.copy(source, db)
-    config = settings()
-    config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
-    fake = FakeDiscord()
-    config.discord.community_channels = [fake.channels["general"]]
-    clock = Clock(now)
-    app = await build_app(config, db_path=db, source="test", clock=clock)
-    bot = build_bot(app)
-    async with fake.serve(monkeypatch), running_bot(fake, bot):
-        yield fake, bot, clock
-    await app.close()
-    assert fake.unhandled == []
-
-
-async def _final(record):
-    first = await record.response()
-    if first.type == 5:
-        return (await record.wait_followups(1))[-1]
-    return first
+async def stack(template_db, tmp_path, monkeypatch):  # template_db: tests/conftest.py
+    async with bot_on_fake(template_db, tmp_path, monkeypatch) as rig:
+        yield rig.fake, rig.bot, rig.clock
 
 
 async def test_bet_log_refused_with_the_current_line_and_bet_delete(stack):
     fake, bot, _ = stack
     user = FakeDiscord.PRO_USER_ID
     far = {"game": ATLANTA, "market": "totals", "side": "over", "line": "165.5", "price": -110}
-    refused = await _final(await fake.invoke_slash("bet log", far, user_id=user))
+    refused = await final(await fake.invoke_slash("bet log", far, user_id=user))
     assert refused.ephemeral
     assert refused.content == "The market is Over 183.5 now; a bet at 165.5 is more than 1.5 points away."
-    logged = await _final(await fake.invoke_slash("bet log", {**far, "line": "183.5"}, user_id=user))
+    logged = await final(await fake.invoke_slash("bet log", {**far, "line": "183.5"}, user_id=user))
     assert logged.ephemeral and logged.content.startswith("Logged bet #1: Phoenix Mercury @ Atlanta Dream · Over 183.5")
     # Autocomplete lists the member's own open bet; another member sees none of it.
     choices = (await (await fake.invoke_autocomplete("bet delete", {"bet": ""}, user_id=user)).response()).choices
     assert choices == [{"name": "#1 Phoenix Mercury @ Atlanta Dream · Over 183.5 (-110)", "value": "1"}]
     others = await fake.invoke_autocomplete("bet delete", {"bet": ""}, user_id=FakeDiscord.COMMUNITY_USER_ID)
     assert (await others.response()).choices == []
-    deleted = await _final(await fake.invoke_slash("bet delete", {"bet": "1"}, user_id=user))
+    deleted = await final(await fake.invoke_slash("bet delete", {"bet": "1"}, user_id=user))
     assert deleted.ephemeral
     assert deleted.content == "Deleted bet #1 Phoenix Mercury @ Atlanta Dream · Over 183.5 (-110)."
-    again = await _final(await fake.invoke_slash("bet delete", {"bet": "1"}, user_id=user))
+    again = await final(await fake.invoke_slash("bet delete", {"bet": "1"}, user_id=user))
     assert again.ephemeral and again.content == "You have no bet #1. `/bet list` shows yours."
-    listed = await _final(await fake.invoke_slash("bet list", {}, user_id=user))
+    listed = await final(await fake.invoke_slash("bet list", {}, user_id=user))
     assert "No bets yet" in json.dumps(listed.embeds)
     assert await bot.ctx.repos.bets.for_member(FakeDiscord.DEFAULT_GUILD_ID, user) == []

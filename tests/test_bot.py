@@ -22,6 +22,7 @@ from app.bootstrap import build_app, build_bot
 from engine.models import SignalType
 from services import signals as signal_service
 from storage import Repositories
+from tests.bot_rig import bot_on_fake, final
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord, running_bot
 
@@ -62,30 +63,9 @@ MOD = FakeDiscord.MOD_USER_ID
 
 
 @pytest.fixture
-async def stack(template_db, tmp_path, monkeypatch):
-    source, now = template_db
-    db = tmp_path / "stratum.db"
-    shutil.copy(source, db)
-    config = settings()
-    config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
-    fake = FakeDiscord()
-    config.discord.community_channels = [fake.channels["general"]]
-    clock = Clock(now)
-    app = await build_app(config, db_path=db, source="test", clock=clock)
-    bot = build_bot(app)
-    bot.app = app  # for the tests' own fan-out (what the engine's commit does)
-    async with fake.serve(monkeypatch), running_bot(fake, bot):
-        yield fake, bot, clock
-    await app.close()
-    assert fake.unhandled == []
-
-
-async def _final(record):
-    """The member-visible answer: the callback, or the followup after a deferral."""
-    first = await record.response()
-    if first.type == 5:
-        return (await record.wait_followups(1))[-1]
-    return first
+async def stack(template_db, tmp_path, monkeypatch):  # template_db: tests/conftest.py
+    async with bot_on_fake(template_db, tmp_path, monkeypatch) as rig:
+        yield rig.fake, rig.bot, rig.clock
 
 
 def _text(response) -> str:
@@ -161,9 +141,9 @@ async def test_moderator_commands_sit_under_mod_which_members_do_not_see(stack):
 
 async def test_help_shows_the_commands_of_the_viewers_tier(stack):
     fake, _, _ = stack
-    community = await _final(await fake.invoke_slash("help", {}, user_id=COMMUNITY))
-    pro = await _final(await fake.invoke_slash("help", {}, user_id=PRO))
-    moderator = await _final(await fake.invoke_slash("help", {}, user_id=MOD))  # Manage Server, not Pro
+    community = await final(await fake.invoke_slash("help", {}, user_id=COMMUNITY))
+    pro = await final(await fake.invoke_slash("help", {}, user_id=PRO))
+    moderator = await final(await fake.invoke_slash("help", {}, user_id=MOD))  # Manage Server, not Pro
     assert community.ephemeral and pro.ephemeral and moderator.ephemeral
     [c], [p], [m] = community.embeds, pro.embeds, moderator.embeds
     assert c["title"] == "Stratum commands · Community" and p["title"] == "Stratum commands · Pro"
@@ -186,8 +166,8 @@ async def test_help_shows_the_commands_of_the_viewers_tier(stack):
 
 async def test_odds_pro_real_time_community_delayed(stack):
     fake, _, clock = stack
-    pro = await _final(await fake.invoke_slash("odds", {"game": ATLANTA}, user_id=PRO))
-    community = await _final(await fake.invoke_slash("odds", {"game": ATLANTA}, user_id=COMMUNITY))
+    pro = await final(await fake.invoke_slash("odds", {"game": ATLANTA}, user_id=PRO))
+    community = await final(await fake.invoke_slash("odds", {"game": ATLANTA}, user_id=COMMUNITY))
     assert pro.ephemeral and community.ephemeral
     embed, redacted = pro.embeds[0], community.embeds[0]
     assert embed["title"] == "Phoenix Mercury @ Atlanta Dream"
@@ -219,8 +199,8 @@ async def test_odds_pro_real_time_community_delayed(stack):
 
 async def test_signals_redacted_and_delayed_for_community_full_for_pro(stack):
     fake, _, _ = stack
-    community = await _final(await fake.invoke_slash("signals", {}, user_id=COMMUNITY))
-    pro = await _final(await fake.invoke_slash("signals", {}, user_id=PRO))
+    community = await final(await fake.invoke_slash("signals", {}, user_id=COMMUNITY))
+    pro = await final(await fake.invoke_slash("signals", {}, user_id=PRO))
     assert community.ephemeral and pro.ephemeral
     text = _text(community)
     _no_books(text)
@@ -244,8 +224,8 @@ async def test_signal_detail_and_the_ten_minute_rule(stack):
     now = clock()
     stored = await bot.ctx.repos.signals.list(limit=500)
     old = next(s for s in stored if s.type == SignalType.STEAM and s.created_at <= now - timedelta(minutes=10))
-    community = await _final(await fake.invoke_slash("signal", {"id": old.id}, user_id=COMMUNITY))
-    pro = await _final(await fake.invoke_slash("signal", {"id": old.id}, user_id=PRO))
+    community = await final(await fake.invoke_slash("signal", {"id": old.id}, user_id=COMMUNITY))
+    pro = await final(await fake.invoke_slash("signal", {"id": old.id}, user_id=PRO))
     _no_books(_text(community))
     fields = {f["name"]: f["value"] for f in pro.embeds[0]["fields"]}
     titles = await bot.ctx.repos.books.titles()
@@ -256,19 +236,19 @@ async def test_signal_detail_and_the_ten_minute_rule(stack):
     fresh = replace(old, id="fresh-signal", created_at=now - timedelta(minutes=2))
     async with bot.ctx.repos.db.transaction():
         await bot.ctx.repos.signals.insert(fresh)
-    refused = await _final(await fake.invoke_slash("signal", {"id": "fresh-signal"}, user_id=COMMUNITY))
-    unknown = await _final(await fake.invoke_slash("signal", {"id": "no-such-signal"}, user_id=COMMUNITY))
+    refused = await final(await fake.invoke_slash("signal", {"id": "fresh-signal"}, user_id=COMMUNITY))
+    unknown = await final(await fake.invoke_slash("signal", {"id": "no-such-signal"}, user_id=COMMUNITY))
     assert refused.ephemeral and refused.content == unknown.content.replace("no-such-signal", "fresh-signal")
-    listed = await _final(await fake.invoke_slash("signals", {}, user_id=COMMUNITY))
+    listed = await final(await fake.invoke_slash("signals", {}, user_id=COMMUNITY))
     assert "fresh-signal" not in _text(listed)
-    assert "fresh-signal" in _text(await _final(await fake.invoke_slash("signal", {"id": "fresh-signal"}, user_id=PRO)))
+    assert "fresh-signal" in _text(await final(await fake.invoke_slash("signal", {"id": "fresh-signal"}, user_id=PRO)))
 
 
 async def test_heat_integrity_and_autocomplete(stack):
     fake, _, _ = stack
-    heat = await _final(await fake.invoke_slash("heat", {}, user_id=COMMUNITY))
+    heat = await final(await fake.invoke_slash("heat", {}, user_id=COMMUNITY))
     assert "Atlanta Dream" in heat.embeds[0]["description"]
-    integrity = await _final(await fake.invoke_slash("integrity", {}, user_id=COMMUNITY))
+    integrity = await final(await fake.invoke_slash("integrity", {}, user_id=COMMUNITY))
     [embed] = integrity.embeds
     assert embed["title"] == "Signal integrity: every signal graded against the close"
     assert "matched null" in embed["description"] and "Guide: " in embed["description"]
@@ -361,7 +341,7 @@ async def test_preset_autocomplete_is_empty_for_community_and_full_for_pro(stack
     assert await _choices(fake, "signals", {"preset": ""}, user_id=COMMUNITY) == []
     assert await _choices(fake, "signals", {"preset": "high"}, user_id=COMMUNITY) == []
     # A preset sent by hand still gets the upgrade message.
-    typed = await _final(await fake.invoke_slash("signals", {"preset": "high_confidence"}, user_id=COMMUNITY))
+    typed = await final(await fake.invoke_slash("signals", {"preset": "high_confidence"}, user_id=COMMUNITY))
     assert typed.ephemeral
     assert typed.content == "Quality presets is a Pro feature. Upgrade to Pro with `/upgrade` to unlock it."
 
@@ -369,7 +349,7 @@ async def test_preset_autocomplete_is_empty_for_community_and_full_for_pro(stack
 async def test_chart_attaches_a_png_for_both_tiers(stack):
     fake, _, _ = stack
     for user in (PRO, COMMUNITY):
-        answer = await _final(await fake.invoke_slash("chart", {"game": ATLANTA, "market": "spreads"}, user_id=user))
+        answer = await final(await fake.invoke_slash("chart", {"game": ATLANTA, "market": "spreads"}, user_id=user))
         [png] = answer.attachments
         assert png.filename == f"{ATLANTA}-spreads.png" and png.data.startswith(b"\x89PNG\r\n\x1a\n")
 
@@ -383,55 +363,55 @@ async def test_watchlist_limit_for_community(stack):
                 replace(atlanta, id=f"extra{n}", commence_time=clock() + timedelta(days=n)), seen_at=clock()
             )
     for game in (ATLANTA, WASHINGTON, "extra1"):
-        answer = await _final(await fake.invoke_slash("watch add", {"game": game}, user_id=COMMUNITY))
+        answer = await final(await fake.invoke_slash("watch add", {"game": game}, user_id=COMMUNITY))
         assert answer.ephemeral and answer.content.startswith("Watching")
-    refused = await _final(await fake.invoke_slash("watch add", {"game": "extra2"}, user_id=COMMUNITY))
+    refused = await final(await fake.invoke_slash("watch add", {"game": "extra2"}, user_id=COMMUNITY))
     assert refused.ephemeral and "watchlist is full (3 upcoming games)" in refused.content
     assert "/upgrade" in refused.content
-    listed = await _final(await fake.invoke_slash("watch list", {}, user_id=COMMUNITY))
+    listed = await final(await fake.invoke_slash("watch list", {}, user_id=COMMUNITY))
     assert listed.embeds[0]["description"].count("\n") == 2
-    removed = await _final(await fake.invoke_slash("watch remove", {"game": ATLANTA}, user_id=COMMUNITY))
+    removed = await final(await fake.invoke_slash("watch remove", {"game": ATLANTA}, user_id=COMMUNITY))
     assert removed.content.startswith("Removed")
 
 
 async def test_bets_clv_and_export_are_pro(stack):
     fake, _, _ = stack
     options = {"game": ATLANTA, "market": "spreads", "side": "home", "line": "-4.5", "price": -110, "book": "fanduel"}
-    refused = await _final(await fake.invoke_slash("bet log", options, user_id=COMMUNITY))
+    refused = await final(await fake.invoke_slash("bet log", options, user_id=COMMUNITY))
     assert refused.ephemeral and "Pro feature" in refused.content and "/upgrade" in refused.content
-    logged = await _final(await fake.invoke_slash("bet log", options, user_id=PRO))
+    logged = await final(await fake.invoke_slash("bet log", options, user_id=PRO))
     assert logged.ephemeral and logged.content.startswith("Logged bet #1")
-    bad = await _final(await fake.invoke_slash("bet log", {**options, "price": -50}, user_id=PRO))
+    bad = await final(await fake.invoke_slash("bet log", {**options, "price": -50}, user_id=PRO))
     assert bad.ephemeral and "American odds" in bad.content
-    bad_line = await _final(await fake.invoke_slash("bet log", {**options, "line": "four"}, user_id=PRO))
+    bad_line = await final(await fake.invoke_slash("bet log", {**options, "line": "four"}, user_id=PRO))
     assert "must be a number" in bad_line.content
-    listed = await _final(await fake.invoke_slash("bet list", {}, user_id=PRO))
+    listed = await final(await fake.invoke_slash("bet list", {}, user_id=PRO))
     assert "awaiting the close" in listed.embeds[0]["description"]
-    clv = await _final(await fake.invoke_slash("clv", {}, user_id=PRO))
+    clv = await final(await fake.invoke_slash("clv", {}, user_id=PRO))
     assert {f["name"]: f["value"] for f in clv.embeds[0]["fields"]}["Bets"] == "1"
-    export = await _final(await fake.invoke_slash("export", {"what": "bets", "days": 7}, user_id=PRO))
+    export = await final(await fake.invoke_slash("export", {"what": "bets", "days": 7}, user_id=PRO))
     [file] = export.attachments
     rows = list(csv.DictReader(io.StringIO(file.data.decode())))
     assert rows[0]["point"] == "-4.5" and rows[0]["price"] == "-110" and rows[0]["book"] == "fanduel"
-    signals_csv = await _final(await fake.invoke_slash("export", {"what": "signals", "days": 7}, user_id=PRO))
+    signals_csv = await final(await fake.invoke_slash("export", {"what": "signals", "days": 7}, user_id=PRO))
     assert signals_csv.attachments[0].data.decode().startswith("id,created_at,type")
-    community_export = await _final(await fake.invoke_slash("export", {"what": "signals"}, user_id=COMMUNITY))
+    community_export = await final(await fake.invoke_slash("export", {"what": "signals"}, user_id=COMMUNITY))
     assert community_export.ephemeral and "CSV export is a Pro feature" in community_export.content
     assert community_export.attachments == []
-    too_long = await _final(await fake.invoke_slash("export", {"what": "signals", "days": 400}, user_id=PRO))
+    too_long = await final(await fake.invoke_slash("export", {"what": "signals", "days": 400}, user_id=PRO))
     assert "between 1 and 90" in too_long.content
 
 
 async def test_input_errors_and_unexpected_failures(stack, monkeypatch, caplog):
     fake, _, _ = stack
-    unknown = await _final(await fake.invoke_slash("odds", {"game": "Nobody @ Nowhere"}, user_id=PRO))
+    unknown = await final(await fake.invoke_slash("odds", {"game": "Nobody @ Nowhere"}, user_id=PRO))
     assert unknown.ephemeral and "No game matches" in unknown.content
 
     async def broken(*args, **kwargs):
         raise RuntimeError("database on fire")
 
     monkeypatch.setattr(signal_service, "heat_board", broken)
-    apology = await _final(await fake.invoke_slash("heat", {}, user_id=PRO))
+    apology = await final(await fake.invoke_slash("heat", {}, user_id=PRO))
     assert apology.ephemeral and apology.content.startswith("Sorry")
     assert "database on fire" not in apology.content
     assert "database on fire" in caplog.text
@@ -458,18 +438,16 @@ async def _fan_out(bot, signal) -> None:
 async def test_alert_routes_are_for_moderators_and_ping_only_the_pro_role(stack):
     fake, bot, clock = stack
     channel = fake.channels["steam-alerts"]
-    denied = await _final(
-        await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "STEAM"}, user_id=PRO)
-    )
+    denied = await final(await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "STEAM"}, user_id=PRO))
     assert denied.ephemeral and "Manage Server" in denied.content
     assert await bot.ctx.repos.members.routes() == []
-    ok = await _final(
+    ok = await final(
         await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "STEAM, KEY_CROSS"}, user_id=MOD)
     )
     assert ok.ephemeral and "KEY_CROSS, STEAM" in ok.content
-    listed = await _final(await fake.invoke_slash("alerts list", {}, user_id=MOD))
+    listed = await final(await fake.invoke_slash("alerts list", {}, user_id=MOD))
     assert f"<#{channel}>" in listed.embeds[0]["description"]
-    bad = await _final(await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "SPAM"}, user_id=MOD))
+    bad = await final(await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "SPAM"}, user_id=MOD))
     assert "Unknown alert type" in bad.content
 
     steam = await _fresh_signal(bot, clock)
@@ -486,17 +464,17 @@ async def test_alert_routes_are_for_moderators_and_ping_only_the_pro_role(stack)
     embed_text = json.dumps(message["embeds"])
     assert (await bot.ctx.repos.books.titles())[steam.books[0]] in embed_text and "Velocity" in embed_text
     assert await bot.deliver_outbox() == (0, 0)  # sent once
-    removed = await _final(await fake.invoke_slash("mod alerts remove", {"channel": channel}, user_id=MOD))
+    removed = await final(await fake.invoke_slash("mod alerts remove", {"channel": channel}, user_id=MOD))
     assert "no longer receives" in removed.content
 
 
 async def test_watchlist_dms_for_pro_members_only(stack):
     fake, bot, clock = stack
     for user in (PRO, COMMUNITY):
-        await _final(await fake.invoke_slash("watch add", {"game": ATLANTA}, user_id=user))
-    on = await _final(await fake.invoke_slash("alerts dm", {"enabled": "on"}, user_id=PRO))
+        await final(await fake.invoke_slash("watch add", {"game": ATLANTA}, user_id=user))
+    on = await final(await fake.invoke_slash("alerts dm", {"enabled": "on"}, user_id=PRO))
     assert on.ephemeral and "DM" in on.content
-    refused = await _final(await fake.invoke_slash("alerts dm", {"enabled": "on"}, user_id=COMMUNITY))
+    refused = await final(await fake.invoke_slash("alerts dm", {"enabled": "on"}, user_id=COMMUNITY))
     assert "Discord alerts is a Pro feature" in refused.content
     steam = await _fresh_signal(bot, clock)
     await _fan_out(bot, steam)
@@ -509,7 +487,7 @@ async def test_watchlist_dms_for_pro_members_only(stack):
 async def test_discord_errors_are_handled_and_retried(stack):
     fake, bot, clock = stack
     channel = fake.channels["steam-alerts"]
-    await _final(await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
+    await final(await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
     fake.forbidden_channels.add(channel)
     await _fan_out(bot, await _fresh_signal(bot, clock))
     assert await bot.deliver_outbox() == (0, 1)  # 403: recorded, not retried
@@ -548,7 +526,7 @@ async def test_an_alert_owed_across_a_restart_is_sent_once(template_db, tmp_path
         bot = build_bot(app)
         bot.app = app
         async with running_bot(fake, bot):
-            await _final(await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
+            await final(await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "all"}, user_id=MOD))
             steam = await _fresh_signal(bot, clock)
             await _fan_out(bot, steam)
             # The bot goes down before the outbox job runs.
@@ -587,7 +565,7 @@ async def test_run_bot_with_a_token_connects_and_replays_the_demo_tape(tmp_path,
             await fake.wait_until(lambda: "odds" in fake.commands and fake.connected, within=10)
             await asyncio.sleep(2.5)  # discord.py's guild_ready_timeout before READY (2 s by default)
             record = await fake.invoke_slash("integrity", {}, user_id=COMMUNITY)
-            assert (await _final(record)).embeds[0]["title"].startswith("Signal integrity")
+            assert (await final(record)).embeds[0]["title"].startswith("Signal integrity")
         finally:
             stop.set()
             assert await asyncio.wait_for(task, 20) == 0
@@ -611,20 +589,18 @@ async def test_run_bot_with_a_token_connects_and_replays_the_demo_tape(tmp_path,
 )
 async def test_every_pro_feature_gets_a_friendly_upgrade_answer(stack, command, options, feature):
     fake, _, _ = stack
-    answer = await _final(await fake.invoke_slash(command, options, user_id=COMMUNITY))
+    answer = await final(await fake.invoke_slash(command, options, user_id=COMMUNITY))
     assert answer.ephemeral
     assert answer.content == f"{feature} is a Pro feature. Upgrade to Pro with `/upgrade` to unlock it."
-    pro = await _final(await fake.invoke_slash(command, options, user_id=PRO))
+    pro = await final(await fake.invoke_slash(command, options, user_id=PRO))
     assert "Pro feature" not in (pro.content or "")
 
 
 async def test_moderators_issue_api_keys_by_dm(stack):
     fake, bot, _ = stack
-    refused = await _final(
-        await fake.invoke_slash("mod apikey create", {"member": PRO, "plan": "builder"}, user_id=PRO)
-    )
+    refused = await final(await fake.invoke_slash("mod apikey create", {"member": PRO, "plan": "builder"}, user_id=PRO))
     assert "Manage Server" in refused.content
-    created = await _final(
+    created = await final(
         await fake.invoke_slash("mod apikey create", {"member": PRO, "plan": "pro_infra"}, user_id=MOD)
     )
     assert created.ephemeral and "sent to them by DM" in created.content and "strat_" in created.content
@@ -636,18 +612,18 @@ async def test_moderators_issue_api_keys_by_dm(stack):
 
     key = await authenticate(bot.ctx.repos, secret)
     assert key is not None and key.owner == f"discord:{PRO}" and key.plan == "pro_infra"
-    listed = await _final(await fake.invoke_slash("mod apikey list", {}, user_id=MOD))
+    listed = await final(await fake.invoke_slash("mod apikey list", {}, user_id=MOD))
     assert key.id in listed.content and secret not in listed.content
-    revoked = await _final(await fake.invoke_slash("mod apikey revoke", {"key_id": key.id}, user_id=MOD))
+    revoked = await final(await fake.invoke_slash("mod apikey revoke", {"key_id": key.id}, user_id=MOD))
     assert f"Revoked {key.id}" in revoked.content
     assert await authenticate(bot.ctx.repos, secret) is None
-    again = await _final(await fake.invoke_slash("mod apikey revoke", {"key_id": key.id}, user_id=MOD))
+    again = await final(await fake.invoke_slash("mod apikey revoke", {"key_id": key.id}, user_id=MOD))
     assert "No active key" in again.content
 
 
 async def test_signal_pages_turn_with_buttons(stack):
     fake, _, _ = stack
-    first = await _final(await fake.invoke_slash("signals", {}, user_id=PRO))
+    first = await final(await fake.invoke_slash("signals", {}, user_id=PRO))
     assert "Page 1/" in first.embeds[0]["footer"]["text"]
     pages = int(first.embeds[0]["footer"]["text"].split("/")[1].split()[0])
     assert pages > 1
@@ -660,7 +636,7 @@ async def test_signal_pages_turn_with_buttons(stack):
 
 async def test_a_failing_button_is_answered_with_an_apology(stack, monkeypatch, caplog):
     fake, _, _ = stack
-    first = await _final(await fake.invoke_slash("signals", {}, user_id=PRO))
+    first = await final(await fake.invoke_slash("signals", {}, user_id=PRO))
 
     async def broken(*args, **kwargs):
         raise RuntimeError("preset store on fire")

@@ -31,7 +31,6 @@ from hypothesis import strategies as st
 
 import access
 from access import NotFound, Tier, UpgradeRequired, Viewer
-from app.bootstrap import build_app, build_bot
 from bot import render
 from engine.events import EventBus
 from engine.models import Signal, SignalType
@@ -41,8 +40,9 @@ from services.books import book_names, display_name
 from services.charts import chart_data
 from services.context import ServiceContext
 from storage import Repositories
+from tests.bot_rig import bot_on_fake
 from tests.engine_builders import Clock, settings
-from tests.fake_discord import FakeDiscord, running_bot
+from tests.fake_discord import FakeDiscord
 from tests.strategies import (
     BOOK_NAMES,
     PROFILE,
@@ -300,23 +300,12 @@ SURFACE_PHASES = (Phase.explicit, Phase.reuse, Phase.generate)
 
 @pytest.fixture
 async def stack(template_db, tmp_path, monkeypatch):
-    source, now = template_db
-    db = tmp_path / "stratum.db"
-    shutil.copy(source, db)
-    config = settings()
-    config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
-    fake = FakeDiscord()
-    config.discord.community_channels = [fake.channels["general"]]
-    clock = Clock(now)
-    app = await build_app(config, db_path=db, source="test", clock=clock)
-    bot = build_bot(app)
-    async with fake.serve(monkeypatch), running_bot(fake, bot):
+    async with bot_on_fake(template_db, tmp_path, monkeypatch) as rig:
+        app = rig.app
         stored = await app.ctx.repos.games.list(limit=1000)
         async with app.ctx.repos.db.conn.execute("SELECT DISTINCT book FROM quotes") as cur:
             tape_books = {row["book"] for row in await cur.fetchall()}
-        yield fake, bot, app, clock, stored, {*BOOK_NAMES, *tape_books}
-    await app.close()
-    assert fake.unhandled == []
+        yield rig.fake, rig.bot, app, rig.clock, stored, {*BOOK_NAMES, *tape_books}
 
 
 def _said(record) -> str:

@@ -1,0 +1,53 @@
+"""The real bot on the loopback fake Discord over a copy of the template database, for the bot's tests."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from app.bootstrap import App, build_app, build_bot
+from bot.client import StratumBot
+from tests.engine_builders import Clock, settings
+from tests.fake_discord import FakeDiscord, running_bot
+
+
+@dataclass
+class BotRig:
+    fake: FakeDiscord
+    bot: StratumBot
+    app: App
+    clock: Clock
+
+
+@asynccontextmanager
+async def bot_on_fake(template: tuple[Path, datetime], tmp_path: Path, monkeypatch) -> AsyncIterator[BotRig]:
+    """The bot of the default guild, its Community digest to #general, on the template's moment."""
+    source, now = template
+    db = tmp_path / "stratum.db"
+    shutil.copy(source, db)
+    config = settings()
+    config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
+    fake = FakeDiscord()
+    config.discord.community_channels = [fake.channels["general"]]
+    clock = Clock(now)
+    app = await build_app(config, db_path=db, source="test", clock=clock)
+    bot = build_bot(app)
+    bot.app = app  # for the tests' own fan-out (what the engine's commit does)
+    try:
+        async with fake.serve(monkeypatch), running_bot(fake, bot):
+            yield BotRig(fake, bot, app, clock)
+    finally:
+        await app.close()
+    assert fake.unhandled == []
+
+
+async def final(record):
+    """The member-visible answer: the callback, or the followup after a deferral."""
+    first = await record.response()
+    if first.type == 5:
+        return (await record.wait_followups(1))[-1]
+    return first
