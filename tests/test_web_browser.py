@@ -1,0 +1,97 @@
+"""The dashboard in a real browser (headless Chromium): signing in and out, what Community's browser
+receives (the DOM and every response it fetched), a phone's width, and the README's screenshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.browser import Browser, needs_browser
+from tests.web_rig import web_rig
+
+pytestmark = needs_browser
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+@pytest.fixture
+def browser():
+    opened = Browser()
+    yield opened
+    opened.close()
+
+
+async def _demo_sign_in(browser: Browser, base: str, tier: str) -> None:
+    await browser.get(f"{base}/signin")
+    await browser.click(f"button[name=tier][value={tier}]")
+    await browser.wait_for(lambda: "Sign out" in browser.driver.page_source)
+
+
+async def _book_names(rig) -> set[str]:
+    titles = await rig.app.repos.books.titles()
+    return {name for pair in titles.items() for name in pair}
+
+
+async def _everything_fetched(browser: Browser, base: str) -> list[str]:
+    """The page's DOM and the body of every same-site response it fetched, fetched again with its cookies."""
+    bodies = [await browser.source()]
+    cookies = await browser.cookies()
+    async with httpx.AsyncClient(cookies=cookies) as http:
+        for url in await browser.resources():
+            if url.startswith(base) and not url.endswith("/live"):
+                answer = await http.get(url)
+                bodies.append(answer.content.decode("utf-8", "replace"))
+    return bodies
+
+
+async def test_a_member_signs_in_and_out_in_the_browser(template_db, tmp_path, browser):
+    async with web_rig(template_db, tmp_path) as rig:
+        await browser.get(f"{rig.base}/")
+        assert "Sign in" in await browser.text()
+        await browser.click("a.button[href='/signin']")
+        await browser.click("button[name=tier][value=pro]")
+        await browser.wait_for(lambda: "demo Pro" in browser.driver.find_element("tag name", "header").text)
+        assert "minutes delayed" not in await browser.text()
+        assert "stratum_session" in await browser.cookies()
+        await browser.click("header form button[type=submit]")
+        await browser.wait_for(lambda: "Sign in" in browser.driver.find_element("tag name", "header").text)
+        assert "stratum_session" not in await browser.cookies()
+
+
+@pytest.mark.parametrize("tier", ["signed out", "community"])
+async def test_community_receives_no_book_name_in_the_dom_or_any_response(template_db, tmp_path, browser, tier):
+    async with web_rig(template_db, tmp_path) as rig:
+        if tier == "community":
+            await _demo_sign_in(browser, rig.base, "community")
+        await browser.get(f"{rig.base}/")
+        assert "minutes delayed" in await browser.text()  # said on the page
+        names = await _book_names(rig)
+        assert names, "the template database holds the feed's book titles"
+        for body in await _everything_fetched(browser, rig.base):
+            found = [name for name in names if name.casefold() in body.casefold()]
+            assert not found, found
+
+
+async def test_the_board_fits_a_phone(template_db, tmp_path):
+    phone = Browser(width=390, height=844)
+    try:
+        async with web_rig(template_db, tmp_path) as rig:
+            await _demo_sign_in(phone, rig.base, "pro")
+            await phone.get(f"{rig.base}/")
+            width = await phone.script("return document.documentElement.scrollWidth;")
+            viewport = await phone.script("return window.innerWidth;")
+            assert width <= viewport, f"the board scrolls sideways on a phone: {width} > {viewport}"
+    finally:
+        phone.close()
+
+
+async def test_the_readme_screenshots_are_taken_from_the_running_board(template_db, tmp_path, browser):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    async with web_rig(template_db, tmp_path) as rig:
+        await _demo_sign_in(browser, rig.base, "pro")
+        await browser.get(f"{rig.base}/")
+        shot = SCREENSHOTS / "board.png"
+        await browser.screenshot(str(shot))
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
