@@ -17,8 +17,7 @@ from services.charts import row_name, signed_points
 from services.context import DemoInfo
 from services.games import matchup
 from services.odds import MarketBoard, OddsBoard
-from services.odds_text import BEST, MARKET_NAMES, both_sides, fair_text, nickname
-from services.odds_text import minus as _minus
+from services.odds_text import BEST, MARKET_NAMES, both_sides, entry_text, fair_text, nickname
 from storage import AlertRoute, StoredGame
 
 COLOURS = {
@@ -126,18 +125,6 @@ MESSAGE_EMBEDS_MAX = 10
 
 def short_matchup(game: Game) -> str:
     return f"{nickname(game.away_team)} @ {nickname(game.home_team)}"
-
-
-def entry_text(view: SignalView) -> str:
-    """The entry as the signal's side sees it, with real minus signs: "183.5 (−110)", "−3.5 (−108)", "+150";
-    empty when the view carries no entry price."""
-    if view.entry_price is None:
-        return ""
-    price = _minus(f"{view.entry_price:+d}")
-    if view.market == Market.H2H or view.entry_point is None:
-        return price
-    point = f"{view.entry_point:+g}" if view.market == Market.SPREADS else f"{view.entry_point:g}"
-    return f"{_minus(point)} ({price})"
 
 
 def alert_title(view: SignalView, game: Game | None) -> str:

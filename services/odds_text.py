@@ -4,7 +4,8 @@ what is shown was already chosen for the viewer by `services.odds`."""
 
 from __future__ import annotations
 
-from engine.models import MARKET_SIDES, Consensus, Game, Market, Side
+from access import SignalView
+from engine.models import MARKET_SIDES, Close, Consensus, Game, Market, Side
 from engine.odds import probability_to_american
 from services.odds import Quote, side_quote
 
@@ -57,13 +58,13 @@ def both_sides(
     )
 
 
-def fair_prices(consensus: Consensus) -> tuple[int, int]:
-    """The consensus as no-vig American prices of (side A, side B)."""
+def fair_prices(consensus: Consensus | Close) -> tuple[int, int]:
+    """The consensus (or a close: the last pre-tip consensus) as no-vig American prices of (side A, side B)."""
     prob_a = min(max(consensus.prob_a, 0.001), 0.999)
     return probability_to_american(prob_a), probability_to_american(1.0 - prob_a)
 
 
-def fair_sides(game: Game, market: Market, consensus: Consensus) -> tuple[str, str]:
+def fair_sides(game: Game, market: Market, consensus: Consensus | Close) -> tuple[str, str]:
     """The consensus as no-vig prices for both sides, at the consensus number (side A first)."""
     fair_a, fair_b = fair_prices(consensus)
     (text_a, _), (text_b, _) = sides(game, market, consensus.point, fair_a, fair_b, None)
@@ -72,3 +73,15 @@ def fair_sides(game: Game, market: Market, consensus: Consensus) -> tuple[str, s
 
 def fair_text(game: Game, market: Market, consensus: Consensus) -> str:
     return " · ".join(fair_sides(game, market, consensus))
+
+
+def entry_text(view: SignalView) -> str:
+    """The entry as the signal's side sees it, with real minus signs: "183.5 (−110)", "−3.5 (−108)", "+150";
+    empty when the view carries no entry price."""
+    if view.entry_price is None:
+        return ""
+    price = minus(f"{view.entry_price:+d}")
+    if view.market == Market.H2H or view.entry_point is None:
+        return price
+    point = f"{view.entry_point:+g}" if view.market == Market.SPREADS else f"{view.entry_point:g}"
+    return f"{minus(point)} ({price})"
