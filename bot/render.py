@@ -10,14 +10,14 @@ import discord
 
 from access import SignalView
 from engine.audit import ClassAudit
-from engine.models import MARKET_SIDES, Bet, BetGrade, Consensus, Game, Market, Side, SignalType
-from engine.odds import probability_to_american
+from engine.models import Bet, BetGrade, Game, Market, SignalType
 from engine.reports import AuditReport
 from services.bets import ClvRecord
 from services.charts import row_name, signed_points
 from services.context import DemoInfo
 from services.games import matchup
-from services.odds import MarketBoard, OddsBoard, Quote, side_quote
+from services.odds import MarketBoard, OddsBoard
+from services.odds_text import BEST, MARKET_NAMES, both_sides, entry_text, fair_text, nickname
 from storage import AlertRoute, StoredGame
 
 COLOURS = {
@@ -26,7 +26,6 @@ COLOURS = {
     SignalType.KEY_CROSS: discord.Colour.blue(),
 }
 HEAT = ("·", "🔥", "🔥🔥", "🔥🔥🔥")
-MARKET_NAMES = {Market.SPREADS: "Spread", Market.TOTALS: "Total", Market.H2H: "Moneyline"}
 #: Discord's embed limits.
 EMBED_FIELDS_MAX = 25
 EMBED_TOTAL_MAX = 6000
@@ -45,39 +44,8 @@ def _time(at) -> str:
     return discord.utils.format_dt(at, "f")
 
 
-#: Marks each side's best quote among the books (the same mark in the Community view: it names no book).
-BEST = "★"
 #: A book name column wider than this is cut: the rows must stay one line on a phone.
 NAME_WIDTH = 14
-
-
-def side_text(game: Game, market: Market, side: Side, quote: Quote, best: Quote | None = None) -> str:
-    """One side of a line as a bettor reads it: "Mystics +2.5 (−110)", "Over 183.5 (−110)", "Wings −180";
-    starred when it is the best quote of that side."""
-    point, price = quote
-    team = side.value.capitalize() if market == Market.TOTALS else nickname(game.side_label(market, side))
-    shown = _minus(f"{price:+d}")
-    if market != Market.H2H and point is not None:
-        number_text = f"{point:+g}" if market == Market.SPREADS else f"{point:g}"
-        shown = f"{_minus(number_text)} ({shown})"
-    return f"{team} {shown}{BEST if quote == best else ''}"
-
-
-def both_sides(
-    game: Game, market: Market, point: float | None, price_a: int, price_b: int, best: tuple[Quote, Quote] | None
-) -> str:
-    """Both sides of one line, side A (home / Over) first: "Mystics +2.5 (−110) · Wings −2.5 (−110)"."""
-    return " · ".join(
-        side_text(game, market, side, side_quote(market, point, price_a, price_b, side), best[index] if best else None)
-        for index, side in enumerate(MARKET_SIDES[market])
-    )
-
-
-def fair_text(game: Game, market: Market, consensus: Consensus) -> str:
-    """The consensus as no-vig prices for both sides, at the consensus number."""
-    prob_a = min(max(consensus.prob_a, 0.001), 0.999)
-    fair_a, fair_b = probability_to_american(prob_a), probability_to_american(1.0 - prob_a)
-    return both_sides(game, market, consensus.point, fair_a, fair_b, None)
 
 
 def _fit(head: str, rows: Sequence[str], limit: int = FIELD_VALUE_MAX) -> str:
@@ -151,35 +119,12 @@ def signal_title(view: SignalView, game: Game | None) -> str:
     return f"{view.type.value} · {MARKET_NAMES[view.market]} → {side}"
 
 
-#: The real minus sign of prices and points in alert titles ("−110", "−3.5").
-MINUS = "\u2212"
 #: Discord's limits for one message's embeds.
 MESSAGE_EMBEDS_MAX = 10
 
 
-def _minus(text: str) -> str:
-    return text.replace("-", MINUS)
-
-
-def nickname(team: str) -> str:
-    """ "Dallas Wings" → "Wings": the last word of a team's name, for short titles."""
-    return team.split()[-1] if team.split() else team
-
-
 def short_matchup(game: Game) -> str:
     return f"{nickname(game.away_team)} @ {nickname(game.home_team)}"
-
-
-def entry_text(view: SignalView) -> str:
-    """The entry as the signal's side sees it, with real minus signs: "183.5 (−110)", "−3.5 (−108)", "+150";
-    empty when the view carries no entry price."""
-    if view.entry_price is None:
-        return ""
-    price = _minus(f"{view.entry_price:+d}")
-    if view.market == Market.H2H or view.entry_point is None:
-        return price
-    point = f"{view.entry_point:+g}" if view.market == Market.SPREADS else f"{view.entry_point:g}"
-    return f"{_minus(point)} ({price})"
 
 
 def alert_title(view: SignalView, game: Game | None) -> str:

@@ -15,7 +15,8 @@ from aiohttp import web
 
 from services.context import ServiceContext
 from web.context import WEB_CONTEXT, WebContext
-from web.routes import auth, board
+from web.errors import friendly_errors
+from web.routes import auth, board, games, integrity
 from web.security import security_headers
 from web.session import Sessions
 from web.templating import STATIC, environment
@@ -48,7 +49,10 @@ def install_web(app: web.Application, ctx: ServiceContext, bus: Any, *, billing:
     )
     app[WEB_CONTEXT] = web_ctx
     app.middlewares.append(security_headers)
+    app.middlewares.append(friendly_errors)  # after the headers: error pages carry them too
     app.router.add_static("/static/", STATIC, name="static")
     auth.add_routes(app)
     board.add_routes(app)
+    games.add_routes(app)
+    integrity.add_routes(app)
     return web_ctx

@@ -1,11 +1,16 @@
-"""The board: today's games with their heat and tip times (each member's own zone, by `time.js`)."""
+"""The board (`/`): today's games as `/heat` ranks them, each with its `/odds` board — the fair (no-vig)
+consensus of both sides and every book's line of the three markets, each side's best quote marked.
+
+Pro sees each book under its name, in real time; Community (and signed out) sees each number with how
+many books hang it, no names, as of the delay: `services.odds` decides, the page only prints it."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from services import signals
+from services import dashboard
 from web.context import web_context
+from web.format import HEAT, market_view
 from web.members import signed_in, viewer
 from web.templating import render
 
@@ -14,8 +19,19 @@ async def board_page(request: web.Request) -> web.Response:
     web_ctx = web_context(request)
     member = await signed_in(request)
     now = web_ctx.ctx.clock()
-    ranked = await signals.heat_board(web_ctx.ctx, viewer(member), now)
-    return render(request, "board.html", member=member, games=ranked, now=now)
+    boards = await dashboard.board(web_ctx.ctx, viewer(member), now)
+    games = [
+        {
+            "game": b.game,
+            "status": b.status,
+            "heat": b.heat,
+            "heat_text": HEAT[b.heat],
+            "as_of": b.as_of,
+            "markets": [market_view(b.game, m) for m in b.markets],
+        }
+        for b in boards
+    ]
+    return render(request, "board.html", member=member, games=games, now=now, delayed=any(b.delayed for b in boards))
 
 
 def add_routes(app: web.Application) -> None:

@@ -1,0 +1,87 @@
+"""How a line reads to a bettor, the same in Discord and on the dashboard: "Mystics +2.5 (−110)",
+"Over 183.5 (−110)", "Wings −180", with real minus signs and each side's best quote marked. Pure text:
+what is shown was already chosen for the viewer by `services.odds`."""
+
+from __future__ import annotations
+
+from access import SignalView
+from engine.models import MARKET_SIDES, Close, Consensus, Game, Market, Side
+from engine.odds import probability_to_american
+from services.odds import Quote, side_quote
+
+#: Marks each side's best quote among the books (the same mark in the Community view: it names no book).
+BEST = "★"
+#: The real minus sign of prices and points ("−110", "−3.5").
+MINUS = "\u2212"
+MARKET_NAMES = {Market.SPREADS: "Spread", Market.TOTALS: "Total", Market.H2H: "Moneyline"}
+
+
+def minus(text: str) -> str:
+    return text.replace("-", MINUS)
+
+
+def nickname(team: str) -> str:
+    """ "Dallas Wings" → "Wings": the last word of a team's name, for short titles."""
+    return team.split()[-1] if team.split() else team
+
+
+def side_text(game: Game, market: Market, side: Side, quote: Quote, best: Quote | None = None) -> str:
+    """One side of a line as a bettor reads it: "Mystics +2.5 (−110)", "Over 183.5 (−110)", "Wings −180";
+    starred when it is the best quote of that side."""
+    point, price = quote
+    team = side.value.capitalize() if market == Market.TOTALS else nickname(game.side_label(market, side))
+    shown = minus(f"{price:+d}")
+    if market != Market.H2H and point is not None:
+        number_text = f"{point:+g}" if market == Market.SPREADS else f"{point:g}"
+        shown = f"{minus(number_text)} ({shown})"
+    return f"{team} {shown}{BEST if quote == best else ''}"
+
+
+def sides(
+    game: Game, market: Market, point: float | None, price_a: int, price_b: int, best: tuple[Quote, Quote] | None
+) -> tuple[tuple[str, bool], tuple[str, bool]]:
+    """Both sides of one line, side A (home / Over) first, each as (its text unstarred, whether it is that
+    side's best quote): for a surface that marks the best its own way."""
+    shown = []
+    for index, side in enumerate(MARKET_SIDES[market]):
+        quote = side_quote(market, point, price_a, price_b, side)
+        shown.append((side_text(game, market, side, quote), best is not None and quote == best[index]))
+    return shown[0], shown[1]
+
+
+def both_sides(
+    game: Game, market: Market, point: float | None, price_a: int, price_b: int, best: tuple[Quote, Quote] | None
+) -> str:
+    """Both sides of one line, side A (home / Over) first: "Mystics +2.5 (−110) · Wings −2.5 (−110)"."""
+    return " · ".join(
+        text + (BEST if is_best else "") for text, is_best in sides(game, market, point, price_a, price_b, best)
+    )
+
+
+def fair_prices(consensus: Consensus | Close) -> tuple[int, int]:
+    """The consensus (or a close: the last pre-tip consensus) as no-vig American prices of (side A, side B)."""
+    prob_a = min(max(consensus.prob_a, 0.001), 0.999)
+    return probability_to_american(prob_a), probability_to_american(1.0 - prob_a)
+
+
+def fair_sides(game: Game, market: Market, consensus: Consensus | Close) -> tuple[str, str]:
+    """The consensus as no-vig prices for both sides, at the consensus number (side A first)."""
+    fair_a, fair_b = fair_prices(consensus)
+    (text_a, _), (text_b, _) = sides(game, market, consensus.point, fair_a, fair_b, None)
+    return text_a, text_b
+
+
+def fair_text(game: Game, market: Market, consensus: Consensus) -> str:
+    return " · ".join(fair_sides(game, market, consensus))
+
+
+def entry_text(view: SignalView) -> str:
+    """The entry as the signal's side sees it, with real minus signs: "183.5 (−110)", "−3.5 (−108)", "+150";
+    empty when the view carries no entry price."""
+    if view.entry_price is None:
+        return ""
+    price = minus(f"{view.entry_price:+d}")
+    if view.market == Market.H2H or view.entry_point is None:
+        return price
+    point = f"{view.entry_point:+g}" if view.market == Market.SPREADS else f"{view.entry_point:g}"
+    return f"{minus(point)} ({price})"
