@@ -3,6 +3,8 @@
 python run_bot.py                       # no odds key: replay the bundled tape into ./stratum.db
 STRATUM_DISCORD__TOKEN=... python run_bot.py [--demo-speed N|max] [--fresh]
                                         # the bot; no odds key: the demo (the bundled tape, shifted to now)
+python run_bot.py --demo [--port N] [--demo-speed N|max] [--fresh]
+                                        # the dashboard over that demo, no token needed (prints its address)
 python run_bot.py --replay PATH [--speed max|N] [--db PATH] [--summary-json PATH] [--fresh]
 STRATUM_FEED__API_KEY=... python run_bot.py   # poll The Odds API live until Ctrl-C
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import signal as signals
@@ -20,16 +23,26 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.bootstrap import BUNDLED_TAPE, App, build_app, build_bot, build_web, prepare_demo, start_live_polling
+from app.bootstrap import (
+    BUNDLED_TAPE,
+    App,
+    DemoPlan,
+    build_app,
+    build_bot,
+    build_web,
+    prepare_demo,
+    start_live_polling,
+)
 from app.console import format_signal
 from config.settings import ConfigError, Settings, load_settings
-from engine.events import SIGNAL_CREATED
+from engine.events import GAME_CLOSED, SIGNAL_CREATED
 from engine.integrity import build_audit
 from engine.models import Signal
 from engine.providers.closes import ExternalCloses
 from engine.providers.files import write_private_text
 from engine.providers.replay import ReplaySource, parse_speed
 from engine.reports import format_audit
+from services import bets
 
 log = logging.getLogger("stratum")
 
@@ -51,6 +64,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help='the Discord demo (a token, no odds key): replay speed, a multiple of real time or "max" '
         "(default: discord.demo_replay_speed, 30)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="the dashboard over the demo (the bundled real tape shifted to now), no token or odds key needed; "
+        "prints the address to open",
     )
     parser.add_argument(
         "--fresh",
@@ -172,6 +191,8 @@ async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | N
     resumes from the stored cursor with the stored offset; `--fresh` starts over."""
     live = settings.feed.api_key is not None
     demo = None if live else await prepare_demo(db_path)
+    if demo is not None:
+        _plain_http_on_loopback(settings)
     if demo is None:
         app = await build_app(settings, db_path=db_path, source=f"oddsapi:{settings.feed.sport}")
     else:
@@ -180,19 +201,8 @@ async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | N
     async def start_feed() -> None:
         if demo is None:
             start_live_polling(app)
-            return
-        speed = settings.discord.demo_replay_speed
-        log.warning(
-            "no odds key: the demo replays the bundled real WNBA tape of %s shifted by %s, at speed %s, into %s",
-            demo.info.original_date,
-            demo.info.offset,
-            speed,
-            db_path,
-        )
-        async for raw in ReplaySource(demo.tape, speed, shift=demo.shift, after=app.service.cursor):
-            demo.clock.reach(raw.fetched_at)
-            await app.service.process(raw)
-        log.warning("the demo tape is over (every game closed); restart with --fresh to replay it again")
+        else:
+            await replay_demo(app, demo, db_path)
 
     bot = build_bot(app, start_feed=start_feed)
     if settings.web.enabled:
@@ -200,6 +210,7 @@ async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | N
     stop = stop or _signal_event()
     try:
         await app.start()
+        _print_dashboard(app)
         async with bot:
             running = asyncio.create_task(bot.start(settings.discord.token.get_secret_value()))
             stopping = asyncio.create_task(stop.wait())
@@ -210,6 +221,104 @@ async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | N
     finally:
         await app.close()
     return 0
+
+
+async def replay_demo(app: App, demo: DemoPlan, db_path: Path) -> None:
+    """The demo's feed: the bundled tape replayed shifted to now (`prepare_demo`), each raw snapshot through
+    `EngineService.process` like a live poll, at `discord.demo_replay_speed` × real time, the demo clock
+    keeping up with it. The one feed of both demos (`run_discord` without an odds key, `run_demo`)."""
+    speed = app.settings.discord.demo_replay_speed
+    log.warning(
+        "no odds key: the demo replays the bundled real WNBA tape of %s shifted by %s, at speed %s, into %s",
+        demo.info.original_date,
+        demo.info.offset,
+        speed,
+        db_path,
+    )
+    async for raw in ReplaySource(demo.tape, speed, shift=demo.shift, after=app.service.cursor):
+        demo.clock.reach(raw.fetched_at)
+        await app.service.process(raw)
+    log.warning("the demo tape is over (every game closed); restart with --fresh to replay it again")
+
+
+def dashboard_url(app: App) -> str | None:
+    """Where the dashboard answers (None: no web server or no dashboard): `web.public_url`, else the
+    address the server is bound to."""
+    web_settings = app.settings.web
+    if app.web is None or app.web.port is None or not web_settings.dashboard:
+        return None
+    if web_settings.public_url:
+        return web_settings.public_url.rstrip("/") + "/"
+    host = web_settings.host
+    if not host or _unspecified(host):
+        host = "127.0.0.1"  # bound to every address: this machine's is one of them
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{app.web.port}/"
+
+
+def _unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
+
+
+def _print_dashboard(app: App) -> None:
+    url = dashboard_url(app)
+    if url is None:
+        return
+    from web.context import WEB_CONTEXT
+
+    demo_sign_in = app.web is not None and app.web.app[WEB_CONTEXT].demo_sign_in
+    how = "sign in with the demo sign-in" if demo_sign_in else "sign in with Discord"
+    print(f"Dashboard: {url} — {how}", flush=True)
+
+
+def _plain_http_on_loopback(settings: Settings) -> None:
+    """The demo serves plain http on this machine: its cookies cannot be Secure there (a browser would
+    drop them and the sign-in would not stick). Anywhere else the setting stands."""
+    web_settings = settings.web
+    if not web_settings.public_url and web_settings.host in ("127.0.0.1", "::1", "localhost"):
+        web_settings.cookie_secure = False
+
+
+async def run_demo(settings: Settings, db_path: Path, stop: asyncio.Event | None = None) -> int:
+    """`run_bot.py --demo`: the dashboard over the demo, no Discord token and no odds key needed.
+
+    The same time-shifted replay of the bundled real tape as the Discord demo (`replay_demo`, on the demo
+    clock: its games tip in the coming hours, labelled a replay on every page), the web server with the
+    REST API and the dashboard, and the bets graded at each close. Prints the address to open and runs
+    until Ctrl-C (or `stop`); a restart resumes, `--fresh` starts over."""
+    if not (settings.web.enabled and settings.web.dashboard):
+        print("error: --demo shows the dashboard: web.enabled and web.dashboard must be on", file=sys.stderr)
+        return 2
+    _plain_http_on_loopback(settings)
+    demo = await prepare_demo(db_path)
+    app = await build_app(settings, db_path=db_path, source=demo.source, clock=demo.clock, demo=demo.info)
+    stop = stop or _signal_event()
+    feed: asyncio.Task | None = None
+    stopping: asyncio.Task | None = None
+    try:
+        app.bus.subscribe(GAME_CLOSED, bets.on_game_closed(app.ctx))
+        await bets.grade_missed(app.ctx)
+        build_web(app)
+        await app.start()
+        _print_dashboard(app)
+        print("The odds are a replay of real WNBA odds, shifted to now; Ctrl-C stops.", flush=True)
+        feed = asyncio.create_task(replay_demo(app, demo, db_path))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({feed, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if feed.done() and feed.exception() is not None:
+            log.error("the demo replay failed", exc_info=feed.exception())
+            return 1
+        await stopping  # the tape is over: keep serving what it left until Ctrl-C
+        return 0
+    finally:
+        for task in (feed, stopping):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        await app.close()
 
 
 def _signal_event() -> asyncio.Event:
@@ -311,6 +420,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: --demo-speed: {exc}", file=sys.stderr)
             return 2
         settings.discord.demo_replay_speed = args.demo_speed.strip()
+    if args.demo:
+        if args.replay:
+            print("error: --demo replays the bundled tape; it does not take --replay", file=sys.stderr)
+            return 2
+        if args.fresh:
+            _delete_database(db_path)
+        return asyncio.run(run_demo(settings, db_path))
     if settings.discord.token is not None and not args.replay:
         if args.fresh:
             _delete_database(db_path)

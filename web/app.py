@@ -16,7 +16,7 @@ from aiohttp import web
 from services.context import ServiceContext
 from web.context import WEB_CONTEXT, WebContext
 from web.errors import friendly_errors
-from web.routes import auth, board, games, integrity
+from web.routes import auth, board, games, integrity, me
 from web.security import security_headers
 from web.session import Sessions
 from web.templating import STATIC, environment
@@ -55,4 +55,5 @@ def install_web(app: web.Application, ctx: ServiceContext, bus: Any, *, billing:
     board.add_routes(app)
     games.add_routes(app)
     integrity.add_routes(app)
+    me.add_routes(app)
     return web_ctx
