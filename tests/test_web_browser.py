@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiohttp import web
 
 from tests.browser import Browser, needs_browser
 from tests.web_rig import web_rig
@@ -87,11 +88,80 @@ async def test_the_board_fits_a_phone(template_db, tmp_path):
         phone.close()
 
 
+async def test_pro_sees_the_books_the_community_scan_looks_for(template_db, tmp_path, browser):
+    """The control of the scan above: the same page for Pro names the books, so the scan can see a leak."""
+    async with web_rig(template_db, tmp_path) as rig:
+        await _demo_sign_in(browser, rig.base, "pro")
+        await browser.get(f"{rig.base}/")
+        source = (await browser.source()).casefold()
+        assert any(name.casefold() in source for name in await _book_names(rig))
+
+
+async def test_the_integrity_page_needs_no_sign_in(template_db, tmp_path, browser):
+    async with web_rig(template_db, tmp_path) as rig:
+        await browser.get(f"{rig.base}/integrity")
+        text = await browser.text()
+        assert "Sign in" in text and "unproven" in text
+        loaded = await browser.script(
+            "const img = document.querySelector('img[src=\"/integrity.png\"]');"
+            "return img !== null && img.complete && img.naturalWidth > 0;"
+        )
+        assert loaded, "the audit chart is shown"
+
+
+async def test_community_cannot_reach_a_pro_page_by_url(template_db, tmp_path, browser):
+    async with web_rig(template_db, tmp_path) as rig:
+        await _demo_sign_in(browser, rig.base, "community")
+        for path in ("/me/export/signals.csv?days=7", "/me/export/bets.csv?days=7"):
+            await browser.get(f"{rig.base}{path}")
+            text = await browser.text()
+            assert "Pro feature" in text, (path, text[:200])
+            assert "id,created_at" not in text
+
+
+async def test_a_cross_site_form_is_refused(template_db, tmp_path, browser):
+    """A page elsewhere posting to the dashboard with the member's cookie but without the session's token."""
+    evil = web.Application()
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text=FORGED.format(base=rig.base), content_type="text/html")
+
+    evil.router.add_get("/", page)
+    runner = web.AppRunner(evil)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with web_rig(template_db, tmp_path) as rig:
+            await _demo_sign_in(browser, rig.base, "pro")
+            before = await rig.app.repos.members.watchlist(rig.app.settings.discord.guild_id or 0, 2)
+            await browser.get(f"http://127.0.0.1:{port}/")
+            await browser.click("button")
+            await browser.wait_for(lambda: browser.driver.current_url.startswith(rig.base))
+            assert "did not come from this site" in await browser.text()
+            after = await rig.app.repos.members.watchlist(rig.app.settings.discord.guild_id or 0, 2)
+            assert after == before
+    finally:
+        await runner.cleanup()
+
+
+FORGED = """<!doctype html><form method="post" action="{base}/me/watch/add">
+<input type="hidden" name="game" value="2977c51845a4f2621deca3d4a38a0ac2">
+<button type="submit">Win a prize</button></form>"""
+
+
 async def test_the_readme_screenshots_are_taken_from_the_running_board(template_db, tmp_path, browser):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     async with web_rig(template_db, tmp_path) as rig:
         await _demo_sign_in(browser, rig.base, "pro")
-        await browser.get(f"{rig.base}/")
-        shot = SCREENSHOTS / "board.png"
-        await browser.screenshot(str(shot))
-        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        for name, path in (("board.png", "/"), ("game.png", "/games/2977c51845a4f2621deca3d4a38a0ac2")):
+            await browser.get(f"{rig.base}{path}")
+            await browser.wait_for(
+                lambda: browser.driver.execute_script(
+                    "return [...document.images].every(img => img.complete && img.naturalWidth > 0);"
+                )
+            )
+            shot = SCREENSHOTS / name
+            await browser.screenshot(str(shot))
+            assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
