@@ -78,9 +78,16 @@ class Browser:
         )
 
     async def wait_for(self, predicate: Callable[[], Any], within: float = 10.0) -> Any:
+        """Poll `predicate` (run in the driver's thread) until it is true; an element the page replaced
+        while it was read (a navigation under way) counts as not yet."""
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
         deadline = asyncio.get_running_loop().time() + within
         while True:
-            value = await self.call(predicate)
+            try:
+                value = await self.call(predicate)
+            except (StaleElementReferenceException, NoSuchElementException):
+                value = None
             if value:
                 return value
             if asyncio.get_running_loop().time() > deadline:
