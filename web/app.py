@@ -16,6 +16,7 @@ from aiohttp import web
 from services.context import ServiceContext
 from web.context import WEB_CONTEXT, WebContext
 from web.routes import auth, board
+from web.routes import signals as signal_routes
 from web.security import security_headers
 from web.session import Sessions
 from web.templating import STATIC, environment
@@ -51,4 +52,5 @@ def install_web(app: web.Application, ctx: ServiceContext, bus: Any, *, billing:
     app.router.add_static("/static/", STATIC, name="static")
     auth.add_routes(app)
     board.add_routes(app)
+    signal_routes.add_routes(app)
     return web_ctx
