@@ -100,6 +100,25 @@ def horizon(tier: Tier, now: datetime, tiers: TierSettings) -> datetime:
     return now - delay(tier, tiers)
 
 
+class RealTimeRequired(UserError):
+    """Something only a tier without a delay may have (the dashboard's live signal feed)."""
+
+    status = 403
+
+    def __init__(self, late: timedelta) -> None:
+        super().__init__(
+            f"Signals the moment they fire are a Pro feature: Community sees them {_minutes(late.total_seconds())} "
+            f"late. {UPGRADE_HINT}"
+        )
+
+
+def require_real_time(viewer: Viewer, tiers: TierSettings) -> None:
+    """Refuse a live feed to a tier that sees signals late: what it pushes is, by definition, not delayed."""
+    late = delay(viewer.tier, tiers)
+    if late > timedelta(0):
+        raise RealTimeRequired(late)
+
+
 def can_see(signal: Signal, tier: Tier, now: datetime, tiers: TierSettings) -> bool:
     return signal.created_at <= horizon(tier, now, tiers)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import access
 from access import Feature, NotFound, SignalView, Viewer
+from config.settings import PresetSettings
 from engine.models import Game, Grade, Market, Signal, SignalType
 from engine.presets import needs_audit, passes
 from engine.reports import AuditReport
@@ -36,6 +38,25 @@ def offered_presets(ctx: ServiceContext, viewer: Viewer) -> dict[str, str]:
     return preset_names(ctx) if access.allows(viewer.tier, Feature.PRESETS) else {}
 
 
+@dataclass(frozen=True, slots=True)
+class FeedOptions:
+    """What a signal feed may offer this viewer: the presets, a minimum-score filter, the live stream."""
+
+    presets: dict[str, str]
+    min_score: bool
+    live: bool
+
+
+def feed_options(ctx: ServiceContext, viewer: Viewer) -> FeedOptions:
+    """The dashboard feed's Pro controls, as `access` allows them (a control sent by hand anyway meets
+    the same refusal in `recent_signals` / `live_signals`)."""
+    return FeedOptions(
+        presets=offered_presets(ctx, viewer),
+        min_score=access.allows(viewer.tier, Feature.DIAGNOSTICS),
+        live=access.delay(viewer.tier, ctx.settings.tiers) == timedelta(0),
+    )
+
+
 async def audit(ctx: ServiceContext) -> AuditReport:
     """The audit, rebuilt only when grading has moved on (every surface and preset filter reads it); the
     cache is the context's own (`ctx.audits`), shared by the bot's and the API's contexts at the wiring."""
@@ -51,6 +72,34 @@ async def game_heat(ctx: ServiceContext, game_id: str, viewer: Viewer, now: date
     return heat(recent, horizon, config.heat_window_seconds, config.heat_thresholds)
 
 
+@dataclass(frozen=True, slots=True)
+class SignalFilter:
+    """What a list of signals is narrowed to: the `/signals` command's options and the dashboard's filters.
+    A minimum score filters on the exact score, a diagnostic, so it is Pro's (as are the presets)."""
+
+    game_id: str | None = None
+    kind: SignalType | None = None
+    market: Market | None = None
+    min_score: int | None = None
+    preset: str | None = None
+
+
+def _rules(ctx: ServiceContext, viewer: Viewer, wanted: SignalFilter) -> PresetSettings | None:
+    """The preset's rules (None: no preset); raises the upgrade message for a Pro filter asked for by
+    Community, and a clear message for an unknown preset."""
+    if wanted.min_score is not None:
+        access.require(viewer, Feature.DIAGNOSTICS)
+    if not wanted.preset:
+        return None
+    access.require(viewer, Feature.PRESETS)
+    rules = ctx.settings.presets.get(wanted.preset)
+    if rules is None:
+        raise access.UserError(
+            f"Unknown preset “{wanted.preset}”. Choose one of: {', '.join(preset_names(ctx).values())}."
+        )
+    return rules
+
+
 async def recent_signals(
     ctx: ServiceContext,
     viewer: Viewer,
@@ -59,27 +108,58 @@ async def recent_signals(
     game_id: str | None = None,
     kind: SignalType | None = None,
     preset: str | None = None,
+    market: Market | None = None,
+    min_score: int | None = None,
     limit: int = MAX_LIST,
 ) -> list[SignalView]:
     """Newest first, only what the viewer may see, shaped for their tier."""
-    rules = None
-    if preset:
-        access.require(viewer, Feature.PRESETS)
-        rules = ctx.settings.presets.get(preset)
-        if rules is None:
-            raise access.UserError(
-                f"Unknown preset “{preset}”. Choose one of: {', '.join(preset_names(ctx).values())}."
-            )
+    wanted = SignalFilter(game_id=game_id, kind=kind, market=market, min_score=min_score, preset=preset)
+    rules = _rules(ctx, viewer, wanted)
     signals = await ctx.repos.signals.list(
         until=_until(ctx, viewer, now),
         game_id=game_id,
         types=[kind] if kind else None,
+        market=market,
+        min_score=min_score,
         limit=MAX_LIST * (4 if rules else 1),
     )
     if rules is not None:
         classes = (await audit(ctx)).class_lifts() if needs_audit(rules) else {}
         signals = [s for s in signals if passes(s, rules, classes)]
     return await views(ctx, signals[:limit], viewer, now)
+
+
+async def live_signals(
+    ctx: ServiceContext, viewer: Viewer, now: datetime, signals: list[Signal], wanted: SignalFilter
+) -> list[SignalView]:
+    """Signals just published on the bus (`engine.events.SIGNAL_CREATED`) as `recent_signals` would list
+    them to this viewer with these filters: the live feed is real time, so only a tier without a delay may
+    have it (`access.require_real_time`); a signal the viewer may not see yet is never shaped."""
+    access.require_real_time(viewer, ctx.settings.tiers)
+    rules = _rules(ctx, viewer, wanted)
+    tiers = ctx.settings.tiers
+    shown = [
+        s
+        for s in signals
+        if access.can_see(s, viewer.tier, now, tiers)
+        and (wanted.game_id is None or s.game_id == wanted.game_id)
+        and (wanted.kind is None or s.type == wanted.kind)
+        and (wanted.market is None or s.market == wanted.market)
+        and (wanted.min_score is None or s.score >= wanted.min_score)
+    ]
+    if rules is not None and shown:
+        classes = (await audit(ctx)).class_lifts() if needs_audit(rules) else {}
+        shown = [s for s in shown if passes(s, rules, classes)]
+    return await views(ctx, shown, viewer, now)
+
+
+async def with_games(ctx: ServiceContext, shown: list[SignalView]) -> list[tuple[SignalView, Game | None]]:
+    """Each view with its game (None when the game is not stored)."""
+    games: dict[str, Game | None] = {}
+    for game_id in dict.fromkeys(view.game_id for view in shown):
+        stored = await ctx.repos.games.get(game_id)
+        games[game_id] = stored.game if stored is not None else None
+    return [(view, games[view.game_id]) for view in shown]
 
 
 async def views(ctx: ServiceContext, signals: list[Signal], viewer: Viewer, now: datetime) -> list[SignalView]:
@@ -103,6 +183,17 @@ async def one_signal(ctx: ServiceContext, signal_id: str, viewer: Viewer, now: d
     if signal is None or not access.can_see(signal, viewer.tier, now, ctx.settings.tiers):
         raise NotFound(f"No signal with id “{text[:64]}”.")
     return (await views(ctx, [signal], viewer, now))[0]
+
+
+async def signal_detail(
+    ctx: ServiceContext, signal_id: str, viewer: Viewer, now: datetime
+) -> tuple[SignalView, Game | None, Grade | None]:
+    """One signal for its page: `one_signal`'s view (an unseeable one is an unknown id), its game, and its
+    CLV grade once graded (the close is consensus, no book's, so every tier that may see the signal sees
+    whether it beat the close: the public audit is built from the same grades)."""
+    view = await one_signal(ctx, signal_id, viewer, now)
+    stored = await ctx.repos.games.get(view.game_id)
+    return view, stored.game if stored is not None else None, await ctx.repos.grades.get(view.id)
 
 
 async def suggest_signals(

@@ -17,6 +17,7 @@ from services.context import ServiceContext
 from web.context import WEB_CONTEXT, WebContext
 from web.errors import friendly_errors
 from web.routes import auth, board, games, integrity, me
+from web.routes import signals as signal_routes
 from web.security import security_headers
 from web.session import Sessions
 from web.templating import STATIC, environment
@@ -56,4 +57,5 @@ def install_web(app: web.Application, ctx: ServiceContext, bus: Any, *, billing:
     games.add_routes(app)
     integrity.add_routes(app)
     me.add_routes(app)
+    signal_routes.add_routes(app)
     return web_ctx
