@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from services.context import ServiceContext
+from web import auth as discord_auth
 from web.context import WEB_CONTEXT, WebContext
 from web.routes import auth, board
 from web.security import security_headers
@@ -49,6 +50,7 @@ def install_web(app: web.Application, ctx: ServiceContext, bus: Any, *, billing:
     app[WEB_CONTEXT] = web_ctx
     app.middlewares.append(security_headers)
     app.router.add_static("/static/", STATIC, name="static")
+    discord_auth.install(app, web_ctx)  # Sign in with Discord, when an OAuth client is configured
     auth.add_routes(app)
     board.add_routes(app)
     return web_ctx
