@@ -35,6 +35,8 @@ SECRET_KEYS: frozenset[tuple[str, str]] = frozenset(
     {
         ("feed", "api_key"),
         ("discord", "token"),
+        ("discord", "oauth_client_secret"),
+        ("web", "session_secret"),
         ("stripe", "secret_key"),
         ("stripe", "webhook_secret"),
     }

@@ -9,6 +9,12 @@ Scope is what Stratum uses: one guild, text channels, DMs, slash commands (with 
 options, autocomplete), buttons, interaction callbacks / followups / edits, channel messages, member
 role changes. Anything else the bot calls answers 404 and lands in :attr:`FakeDiscord.unhandled`.
 
+It is also Discord's OAuth2 for the dashboard's Sign in with Discord: ``GET /oauth2/authorize`` sends the
+browser straight back with a one-time code for :attr:`FakeDiscord.oauth_user_id`, ``POST /api/v10/oauth2/token``
+exchanges it (client id and secret in basic auth, the same registered ``redirect_uri``), and a Bearer token
+reads ``/users/@me`` and ``/users/@me/guilds/{guild}/member``. :meth:`FakeDiscord.listening` runs the
+server without patching discord.py; point ``discord.api_base`` / ``discord.oauth_authorize_url`` at it.
+
 discord.py 2.7.1 facts this relies on (read from its source):
 
 * REST base is the class attribute ``discord.http.Route.BASE``; the webhook/interaction adapter uses the
@@ -30,10 +36,13 @@ discord.py 2.7.1 facts this relies on (read from its source):
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import itertools
 import json
 import re
+import secrets
 import time
 import zlib
 from collections import defaultdict
@@ -41,6 +50,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import discord
 import pytest
@@ -62,6 +72,8 @@ T = TypeVar("T")
 
 DISCORD_EPOCH_MS = 1420070400000
 FAKE_TOKEN = "fake-token"
+FAKE_OAUTH_SECRET = "fake-oauth-client-secret"
+OAUTH_SCOPES = frozenset({"identify", "guilds.members.read"})
 EPHEMERAL = 64
 LOADING = 128
 INTENT_GUILD_MEMBERS = 1 << 1
@@ -462,8 +474,21 @@ class FakeDiscord(_Waitable):
         self.gateway_queries: list[dict[str, str]] = []
         self.gateway_received: list[dict[str, Any]] = []
 
+        # OAuth2 (the dashboard's Sign in with Discord). ``oauth_user_id`` is who "signs in" at the authorize
+        # page (None: the user declines); redirect URIs must be registered, as in the Developer Portal.
+        self.oauth_client_id = str(bot_id)
+        self.oauth_client_secret = FAKE_OAUTH_SECRET
+        self.oauth_redirect_uris: list[str] = []
+        self.oauth_user_id: int | None = self.PRO_USER_ID
+        self.oauth_codes: dict[str, tuple[int, str, frozenset[str]]] = {}  # code -> user, redirect_uri, scopes
+        self.oauth_tokens: dict[str, tuple[int, frozenset[str]]] = {}  # access token -> user, scopes
+        self.oauth_refusals: list[str] = []  # why the authorize or token endpoint said no
+        self.urls: list[str] = []  # every request as "METHOD /path?query" (the authorize page's too)
+        self.authorizations: list[tuple[str, str]] = []  # ("METHOD /path", Authorization header) of REST calls
+
         # Failure injection.
         self.forbidden_channels: set[int] = set()
+        self._failures: list[tuple[str, str, int]] = []  # (method, path prefix, status) answered once
         self.closed_dms: set[int] = set()  # user ids whose DMs answer 403 50007
         self._rate_limits: list[tuple[str, str, float, bool]] = []
 
@@ -482,6 +507,7 @@ class FakeDiscord(_Waitable):
         """Listen on 127.0.0.1 with an OS-chosen port (never any other interface)."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("GET", "/gateway-ws/", self._gateway)
+        app.router.add_route("GET", "/oauth2/authorize", self._oauth_authorize)
         app.router.add_route("*", "/{tail:.*}", self._dispatch_http)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -513,6 +539,16 @@ class FakeDiscord(_Waitable):
         finally:
             await self.stop()
 
+    @contextlib.asynccontextmanager
+    async def listening(self) -> AsyncIterator[FakeDiscord]:
+        """``start`` + ``stop`` without patching discord.py: for the dashboard, which is pointed at
+        :attr:`api_base` and :attr:`oauth_authorize_url` through its settings."""
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
     @property
     def port(self) -> int:
         if self._port is None:
@@ -522,6 +558,10 @@ class FakeDiscord(_Waitable):
     @property
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def oauth_authorize_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/oauth2/authorize"
 
     @property
     def gateway_url(self) -> str:
@@ -1187,6 +1227,14 @@ class FakeDiscord(_Waitable):
 
     # ------------------------------------------------------------------ failure injection
 
+    def fail_next(self, method: str, path: str, status: int = 503) -> None:
+        """Answer the next ``method`` request whose path (after /api/v10) starts with ``path`` with ``status``."""
+        self._failures.append((method, path, status))
+
+    def add_user(self, user: FakeMember) -> None:
+        """A Discord user who is not a member of the guild (e.g. to sign in with OAuth and be refused)."""
+        self._other_users[user.id] = user
+
     def rate_limit_next(self, method: str, path: str, retry_after: float = 0.05, *, is_global: bool = False) -> None:
         """Answer the next ``method path`` (path after /api/v10, prefix match) with one 429."""
         self._rate_limits.append((method.upper(), path, retry_after, is_global))
@@ -1196,6 +1244,8 @@ class FakeDiscord(_Waitable):
     def _build_routes(self) -> list[_Route]:
         table: list[tuple[str, str, Callable[..., Awaitable[web.StreamResponse]]]] = [
             ("GET", r"/users/@me", self._get_me),
+            ("POST", r"/oauth2/token", self._oauth_token),
+            ("GET", r"/users/@me/guilds/(?P<guild_id>\d+)/member", self._oauth_member),
             ("GET", r"/users/(?P<user_id>\d+)", self._get_user),
             ("POST", r"/users/@me/channels", self._create_dm),
             ("GET", r"/gateway", self._get_gateway),
@@ -1237,10 +1287,17 @@ class FakeDiscord(_Waitable):
         prefix = "/api/v10"
         key = f"{request.method} {path}"
         if not path.startswith(prefix):
+            self.urls.append(f"{request.method} {request.path_qs}")
             self.unhandled.append(key)
             return _error(404, 0, "Unknown")
         sub = path[len(prefix) :]
         self.requests.append(f"{request.method} {sub}")
+        self.urls.append(f"{request.method} {request.path_qs}")
+        self.authorizations.append((f"{request.method} {sub}", request.headers.get("Authorization", "")))
+        for index, (method, fail_path, status) in enumerate(self._failures):
+            if method == request.method and sub.startswith(fail_path):
+                del self._failures[index]
+                return _error(status, 0, "Injected failure")
         for index, (method, rl_path, retry_after, is_global) in enumerate(self._rate_limits):
             if method == request.method and sub.startswith(rl_path):
                 del self._rate_limits[index]
@@ -1272,7 +1329,96 @@ class FakeDiscord(_Waitable):
     # --- users, gateway, application
 
     async def _get_me(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization", "").startswith("Bearer "):
+            user_id = self._bearer(request, "identify")
+            if user_id is None:
+                return _error(401, 0, "401: Unauthorized")
+            user = self.members.get(user_id) or self._other_users.get(user_id)
+            if user is None:
+                return _error(404, 10013, "Unknown User")
+            return _json(user.user_payload())
         return _json({**self.bot_user.user_payload(), "verified": True, "flags": 0})
+
+    # --- OAuth2 (authorization code grant)
+
+    async def _oauth_authorize(self, request: web.Request) -> web.Response:
+        """Discord's consent page, minus the page: the configured user "authorizes" at once and the browser
+        is sent back to ``redirect_uri`` with a one-time code (or ``error=access_denied``)."""
+        self.urls.append(f"{request.method} {request.path_qs}")
+        q = request.query
+        redirect_uri = q.get("redirect_uri", "")
+        scopes = frozenset(q.get("scope", "").split())
+        problem = None
+        if q.get("client_id") != self.oauth_client_id:
+            problem = "unknown client_id"
+        elif redirect_uri not in self.oauth_redirect_uris:
+            problem = "redirect_uri not registered"
+        elif q.get("response_type") != "code":
+            problem = "response_type must be code"
+        elif not scopes or not scopes <= OAUTH_SCOPES | {"email", "guilds"}:
+            problem = "invalid scope"
+        if problem is not None:  # Discord shows an error page and never redirects to an unregistered URI
+            self.oauth_refusals.append(problem)
+            return web.Response(status=400, text=problem)
+        back: dict[str, str] = {}
+        if self.oauth_user_id is None:
+            back["error"] = "access_denied"
+        else:
+            code = secrets.token_urlsafe(16)
+            self.oauth_codes[code] = (self.oauth_user_id, redirect_uri, scopes)
+            back["code"] = code
+        if "state" in q:
+            back["state"] = q["state"]
+        return web.Response(status=302, headers={"Location": f"{redirect_uri}?{urlencode(back)}"})
+
+    def _basic_client(self, request: web.Request) -> tuple[str, str] | None:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return None
+        try:
+            client_id, _, secret = base64.b64decode(header[6:], validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return client_id, secret
+
+    async def _oauth_token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        client = self._basic_client(request)
+        if client is None:  # Discord also takes the secret in the form; Stratum sends basic auth
+            client = (str(form.get("client_id", "")), str(form.get("client_secret", "")))
+        if client != (self.oauth_client_id, self.oauth_client_secret):
+            self.oauth_refusals.append("invalid_client")
+            return _json({"error": "invalid_client"}, status=401)
+        if form.get("grant_type") != "authorization_code":
+            self.oauth_refusals.append("unsupported_grant_type")
+            return _json({"error": "unsupported_grant_type"}, status=400)
+        grant = self.oauth_codes.pop(str(form.get("code", "")), None)  # single use, even when refused
+        if grant is None or grant[1] != form.get("redirect_uri"):
+            self.oauth_refusals.append("invalid_grant")
+            return _json({"error": "invalid_grant", "error_description": 'Invalid "code" in request.'}, status=400)
+        user_id, _, scopes = grant
+        token = secrets.token_urlsafe(24)
+        self.oauth_tokens[token] = (user_id, scopes)
+        body = {"access_token": token, "token_type": "Bearer", "expires_in": 604800, "scope": " ".join(sorted(scopes))}
+        body["refresh_token"] = secrets.token_urlsafe(24)
+        return _json(body)
+
+    def _bearer(self, request: web.Request, scope: str) -> int | None:
+        """The user of the request's OAuth access token when it carries ``scope``."""
+        header = request.headers.get("Authorization", "")
+        grant = self.oauth_tokens.get(header[7:]) if header.startswith("Bearer ") else None
+        if grant is None or scope not in grant[1]:
+            return None
+        return grant[0]
+
+    async def _oauth_member(self, request: web.Request, guild_id: str) -> web.Response:
+        user_id = self._bearer(request, "guilds.members.read")
+        if user_id is None:
+            return _error(401, 0, "401: Unauthorized")
+        member = self.members.get(user_id)
+        if member is None or int(guild_id) != self.guild_id:
+            return _error(404, 10007, "Unknown Member")
+        return _json(member.member_payload())
 
     async def _get_user(self, request: web.Request, user_id: str) -> web.Response:
         member = self.members.get(int(user_id)) or self._other_users.get(int(user_id))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,12 +34,16 @@ def web_settings() -> Settings:
 
 @asynccontextmanager
 async def web_rig(
-    template: tuple[Path, datetime], tmp_path: Path, config: Settings | None = None
+    template: tuple[Path, datetime],
+    tmp_path: Path,
+    config: Settings | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[WebRig]:
+    """`clock`: the app's clock (default: fixed at the template's moment)."""
     path, now = template
     db = tmp_path / "stratum.db"
     shutil.copyfile(path, db)
-    app = await build_app(config or web_settings(), db_path=db, source="test", clock=lambda: now)
+    app = await build_app(config or web_settings(), db_path=db, source="test", clock=clock or (lambda: now))
     server = await start_web(app)
     try:
         yield WebRig(app, f"http://127.0.0.1:{server.port}", now)

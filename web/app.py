@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from services.context import ServiceContext
+from web import auth as discord_auth
 from web.context import WEB_CONTEXT, WebContext
 from web.errors import friendly_errors
 from web.routes import auth, board, games, integrity, me
@@ -52,6 +53,7 @@ def install_web(app: web.Application, ctx: ServiceContext, bus: Any, *, billing:
     app.middlewares.append(security_headers)
     app.middlewares.append(friendly_errors)  # after the headers: error pages carry them too
     app.router.add_static("/static/", STATIC, name="static")
+    discord_auth.install(app, web_ctx)  # Sign in with Discord, when an OAuth client is configured
     auth.add_routes(app)
     board.add_routes(app)
     games.add_routes(app)
