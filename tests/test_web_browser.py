@@ -9,7 +9,10 @@ import httpx
 import pytest
 from aiohttp import web
 
+from app.bootstrap import BUNDLED_TAPE
+from engine.providers.tape import read_tape
 from tests.browser import Browser, needs_browser
+from tests.test_web_auth import Clock, discord_rig
 from tests.web_rig import web_rig
 
 pytestmark = needs_browser
@@ -165,3 +168,65 @@ async def test_the_readme_screenshots_are_taken_from_the_running_board(template_
             shot = SCREENSHOTS / name
             await browser.screenshot(str(shot))
             assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_pro_sees_a_new_signal_of_the_live_engine_appear_without_a_reload(template_db, tmp_path, browser):
+    """The bundled tape goes on past the template's moment through `EngineService.process`, as live polls do;
+    the first signal it fires shows up in Pro's open feed by itself."""
+    clock = Clock(template_db[1])
+    later = [raw for raw in read_tape(BUNDLED_TAPE) if raw.fetched_at > template_db[1]]
+    async with web_rig(template_db, tmp_path, clock=clock) as rig:
+        await _demo_sign_in(browser, rig.base, "pro")
+        await browser.get(f"{rig.base}/signals")
+        await browser.script("window.stillThisPage = true;")  # a reload would drop it
+        fired = None
+        for raw in later:
+            clock.now = raw.fetched_at
+            tick = await rig.app.service.process(raw)
+            if tick.signals:
+                fired = tick.signals[0]
+                break
+        assert fired is not None, "the tape fires a signal after the template's moment"
+        await browser.wait_for(
+            lambda: browser.driver.find_elements("css selector", f'[data-signal="{fired.id}"]'), within=15
+        )
+        assert await browser.script("return window.stillThisPage === true;")
+
+
+async def test_community_gets_no_live_stream_by_url(template_db, tmp_path, browser):
+    async with web_rig(template_db, tmp_path) as rig:
+        await _demo_sign_in(browser, rig.base, "community")
+        await browser.get(f"{rig.base}/signals")
+        assert "minutes delayed" in await browser.text()
+        await browser.get(f"{rig.base}/signals/live")
+        assert "Pro" in await browser.text() and "event:" not in await browser.source()
+
+
+async def test_sign_in_with_discord_through_the_fake_discord_and_out_again(template_db, tmp_path, browser):
+    async with discord_rig(template_db, tmp_path) as (rig, fake):
+        await browser.get(f"{rig.base}/signin")
+        assert "Demo Pro" not in await browser.text()  # Discord is configured: no demo sign-in
+        await browser.click("a[href^='/auth/discord']")
+        await browser.wait_for(lambda: "Sign out" in browser.driver.find_element("tag name", "header").text)
+        assert (await browser.url()).startswith(rig.base) and any(
+            "oauth2/token" in call for call, _ in fake.authorizations
+        )
+        header = await browser.call(lambda: browser.driver.find_element("tag name", "header").text)
+        assert "Pro" in header
+        assert not any("access_token" in url or "code=" in url for url in await browser.resources())
+        await browser.click("header form button[type=submit]")
+        await browser.wait_for(lambda: "Sign in" in browser.driver.find_element("tag name", "header").text)
+
+
+async def test_the_feed_fits_a_phone(template_db, tmp_path):
+    phone = Browser(width=390, height=844)
+    try:
+        async with web_rig(template_db, tmp_path) as rig:
+            await _demo_sign_in(phone, rig.base, "pro")
+            for path in ("/signals", "/games/2977c51845a4f2621deca3d4a38a0ac2"):
+                await phone.get(f"{rig.base}{path}")
+                width = await phone.script("return document.documentElement.scrollWidth;")
+                viewport = await phone.script("return window.innerWidth;")
+                assert width <= viewport, f"{path} scrolls sideways on a phone: {width} > {viewport}"
+    finally:
+        phone.close()
