@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import re
 from typing import Any
 
@@ -29,7 +28,7 @@ from engine.events import SIGNAL_CREATED
 from engine.models import Market, Signal, SignalType
 from services import games, signals
 from services.signals import SignalFilter
-from web.context import Handler, WebContext, web_context
+from web.context import WebContext, web_context
 from web.members import signed_in, viewer
 from web.security import CSP, HEADERS
 from web.templating import render
@@ -51,20 +50,6 @@ TYPES = ", ".join(t.value for t in SignalType)
 
 #: The open live streams' queues, so a shutdown can end them (else the server waits for them).
 LIVE_STREAMS: web.AppKey[set[asyncio.Queue[Signal | None]]] = web.AppKey("stratum_live_streams", set)
-
-
-def answering(handler: Handler) -> Handler:
-    """A `UserError` from the service becomes a page with its status and message (never a 500)."""
-
-    @functools.wraps(handler)
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except UserError as error:
-            member = await signed_in(request)
-            return render(request, "signal_error.html", member=member, status=error.status, message=str(error))
-
-    return wrapped
 
 
 def _text(request: web.Request, name: str) -> str:
@@ -106,7 +91,6 @@ def _query(wanted: SignalFilter) -> dict[str, str]:
     return {key: value for key, value in shown.items() if value}
 
 
-@answering
 async def feed_page(request: web.Request) -> web.Response:
     web_ctx = web_context(request)
     ctx = web_ctx.ctx
@@ -143,7 +127,6 @@ async def feed_page(request: web.Request) -> web.Response:
     )
 
 
-@answering
 async def signal_page(request: web.Request) -> web.Response:
     web_ctx = web_context(request)
     ctx = web_ctx.ctx
@@ -201,7 +184,6 @@ def _stream_deadline(web_ctx: WebContext, member: Any) -> float | None:
     return asyncio.get_running_loop().time() + max(due, MIN_STREAM_SECONDS)
 
 
-@answering
 async def live_stream(request: web.Request) -> web.StreamResponse:
     web_ctx = web_context(request)
     ctx = web_ctx.ctx
