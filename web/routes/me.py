@@ -10,6 +10,7 @@ member's browser (the security middleware's `private, no-store`)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from access import UserError
 from engine.models import Bet, BetGrade, Game, Market
 from services import bets, downloads, watchlist
 from services.games import Phase, label, matchup, phase, suggest_games
-from web.context import web_context
+from web.context import WebContext, web_context
 from web.members import require_member, viewer
 from web.security import CSP
 from web.session import Member, check_csrf
@@ -146,26 +147,30 @@ async def _form(request: web.Request, member: Member) -> dict[str, str]:
     return {key: str(value) for key, value in form.items() if isinstance(value, str)}
 
 
-async def watch_add(request: web.Request) -> web.Response:
-    member = await require_member(request)
-    form = await _form(request, member)
-    web_ctx = web_context(request)
-    try:
-        await watchlist.add(web_ctx.ctx, viewer(member), form.get("game", ""), web_ctx.ctx.clock())
-    except UserError as exc:
-        return await _page(request, member, status=exc.status, error=str(exc))
-    raise _back("watched")
+Action = Callable[[WebContext, Member, dict[str, str]], Awaitable[web.HTTPSeeOther]]
 
 
-async def watch_remove(request: web.Request) -> web.Response:
+async def _act(request: web.Request, action: Action, *, keep_bet_form: bool = False) -> web.Response:
+    """One /me form: the member and their CSRF token checked, the service called; its refusal is shown on
+    the page with its status (the bet form as typed), success redirects (back to /me, or to Stripe)."""
     member = await require_member(request)
     form = await _form(request, member)
-    web_ctx = web_context(request)
     try:
-        await watchlist.remove(web_ctx.ctx, viewer(member), form.get("game", ""), web_ctx.ctx.clock())
+        done = await action(web_context(request), member, form)
     except UserError as exc:
-        return await _page(request, member, status=exc.status, error=str(exc))
-    raise _back("unwatched")
+        kept = {key: form.get(key, "")[:100] for key in BET_FIELDS} if keep_bet_form else None
+        return await _page(request, member, status=exc.status, error=str(exc), bet_form=kept)
+    raise done
+
+
+async def _watch_add(web_ctx: WebContext, member: Member, form: dict[str, str]) -> web.HTTPSeeOther:
+    await watchlist.add(web_ctx.ctx, viewer(member), form.get("game", ""), web_ctx.ctx.clock())
+    return _back("watched")
+
+
+async def _watch_remove(web_ctx: WebContext, member: Member, form: dict[str, str]) -> web.HTTPSeeOther:
+    await watchlist.remove(web_ctx.ctx, viewer(member), form.get("game", ""), web_ctx.ctx.clock())
+    return _back("unwatched")
 
 
 def parse_price(text: str) -> int:
@@ -176,67 +181,65 @@ def parse_price(text: str) -> int:
     return int(value)
 
 
+async def _bet_log(web_ctx: WebContext, member: Member, form: dict[str, str]) -> web.HTTPSeeOther:
+    await bets.log_bet(
+        web_ctx.ctx,
+        viewer(member),
+        game=form.get("game", ""),
+        market=form.get("market", ""),
+        side=form.get("side", ""),
+        line=form.get("line") or None,
+        price=parse_price(form.get("price", "")),
+        book=form.get("book") or None,
+        now=web_ctx.ctx.clock(),
+    )
+    return _back("logged")
+
+
+async def _bet_delete(web_ctx: WebContext, member: Member, form: dict[str, str]) -> web.HTTPSeeOther:
+    await bets.delete_bet(web_ctx.ctx, viewer(member), form.get("bet", ""), web_ctx.ctx.clock())
+    return _back("deleted")
+
+
+async def _upgrade(web_ctx: WebContext, member: Member, _form: dict[str, str]) -> web.HTTPSeeOther:
+    """`/upgrade`: a private Stripe Checkout session for this member, and off to it."""
+    if web_ctx.billing is None:
+        raise UserError(NOT_SET_UP)
+    return web.HTTPSeeOther(await web_ctx.billing.upgrade_link(viewer(member)))
+
+
+async def _manage(web_ctx: WebContext, member: Member, _form: dict[str, str]) -> web.HTTPSeeOther:
+    """`/billing status` → Manage subscription: the member's Stripe customer portal."""
+    if web_ctx.billing is None:
+        raise UserError(NOT_SET_UP)
+    url = await web_ctx.billing.portal_link(member.guild_id, member.user_id)
+    if url is None:
+        raise UserError("You have no subscription to manage yet: Upgrade to Pro opens Stripe Checkout.")
+    return web.HTTPSeeOther(url)
+
+
+async def watch_add(request: web.Request) -> web.Response:
+    return await _act(request, _watch_add)
+
+
+async def watch_remove(request: web.Request) -> web.Response:
+    return await _act(request, _watch_remove)
+
+
 async def bet_log(request: web.Request) -> web.Response:
-    member = await require_member(request)
-    form = await _form(request, member)
-    web_ctx = web_context(request)
-    kept = {key: form.get(key, "")[:100] for key in BET_FIELDS}
-    try:
-        await bets.log_bet(
-            web_ctx.ctx,
-            viewer(member),
-            game=form.get("game", ""),
-            market=form.get("market", ""),
-            side=form.get("side", ""),
-            line=form.get("line") or None,
-            price=parse_price(form.get("price", "")),
-            book=form.get("book") or None,
-            now=web_ctx.ctx.clock(),
-        )
-    except UserError as exc:
-        return await _page(request, member, status=exc.status, error=str(exc), bet_form=kept)
-    raise _back("logged")
+    return await _act(request, _bet_log, keep_bet_form=True)
 
 
 async def bet_delete(request: web.Request) -> web.Response:
-    member = await require_member(request)
-    form = await _form(request, member)
-    web_ctx = web_context(request)
-    try:
-        await bets.delete_bet(web_ctx.ctx, viewer(member), form.get("bet", ""), web_ctx.ctx.clock())
-    except UserError as exc:
-        return await _page(request, member, status=exc.status, error=str(exc))
-    raise _back("deleted")
+    return await _act(request, _bet_delete)
 
 
 async def upgrade(request: web.Request) -> web.Response:
-    """`/upgrade`: a private Stripe Checkout session for this member, and off to it."""
-    member = await require_member(request)
-    await _form(request, member)
-    service = web_context(request).billing
-    try:
-        if service is None:
-            raise UserError(NOT_SET_UP)
-        url = await service.upgrade_link(viewer(member))
-    except UserError as exc:
-        return await _page(request, member, status=exc.status, error=str(exc))
-    raise web.HTTPSeeOther(url)
+    return await _act(request, _upgrade)
 
 
 async def manage(request: web.Request) -> web.Response:
-    """`/billing status` → Manage subscription: the member's Stripe customer portal."""
-    member = await require_member(request)
-    await _form(request, member)
-    service = web_context(request).billing
-    try:
-        if service is None:
-            raise UserError(NOT_SET_UP)
-        url = await service.portal_link(member.guild_id, member.user_id)
-        if url is None:
-            raise UserError("You have no subscription to manage yet: Upgrade to Pro opens Stripe Checkout.")
-    except UserError as exc:
-        return await _page(request, member, status=exc.status, error=str(exc))
-    raise web.HTTPSeeOther(url)
+    return await _act(request, _manage)
 
 
 def parse_days(text: str | None) -> int:
