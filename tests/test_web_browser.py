@@ -78,19 +78,6 @@ async def test_community_receives_no_book_name_in_the_dom_or_any_response(templa
             assert not found, found
 
 
-async def test_the_board_fits_a_phone(template_db, tmp_path):
-    phone = Browser(width=390, height=844)
-    try:
-        async with web_rig(template_db, tmp_path) as rig:
-            await _demo_sign_in(phone, rig.base, "pro")
-            await phone.get(f"{rig.base}/")
-            width = await phone.script("return document.documentElement.scrollWidth;")
-            viewport = await phone.script("return window.innerWidth;")
-            assert width <= viewport, f"the board scrolls sideways on a phone: {width} > {viewport}"
-    finally:
-        phone.close()
-
-
 async def test_pro_sees_the_books_the_community_scan_looks_for(template_db, tmp_path, browser):
     """The control of the scan above: the same page for Pro names the books, so the scan can see a leak."""
     async with web_rig(template_db, tmp_path) as rig:
@@ -218,12 +205,12 @@ async def test_sign_in_with_discord_through_the_fake_discord_and_out_again(templ
         await browser.wait_for(lambda: "Sign in" in browser.driver.find_element("tag name", "header").text)
 
 
-async def test_the_feed_fits_a_phone(template_db, tmp_path):
+async def test_the_board_the_feed_and_a_game_page_fit_a_phone(template_db, tmp_path):
     phone = Browser(width=390, height=844)
     try:
         async with web_rig(template_db, tmp_path) as rig:
             await _demo_sign_in(phone, rig.base, "pro")
-            for path in ("/signals", "/games/2977c51845a4f2621deca3d4a38a0ac2"):
+            for path in ("/", "/signals", "/games/2977c51845a4f2621deca3d4a38a0ac2"):
                 await phone.get(f"{rig.base}{path}")
                 width = await phone.script("return document.documentElement.scrollWidth;")
                 viewport = await phone.script("return window.innerWidth;")
