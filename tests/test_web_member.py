@@ -214,7 +214,8 @@ async def test_community_gets_the_upgrade_message_for_bets_and_a_403_for_exports
     async with web_rig(template_db, tmp_path) as rig, rig.client() as http:
         await demo_sign_in(http, "community")
         page = await http.get("/me")
-        assert "CLV tracking of your bets is a Pro feature." in page.text
+        assert "CLV tracking of your bets is a Pro feature. Upgrade to Pro on My page" in page.text
+        assert "/upgrade`" not in page.text  # the bot's command is no way to upgrade on the web
         token = csrf_of(page)
         game = await atlanta(rig)
         refused = await http.post(
@@ -226,6 +227,7 @@ async def test_community_gets_the_upgrade_message_for_bets_and_a_403_for_exports
             answer = await http.get(f"/me/export/{what}.csv?days=7")
             assert answer.status_code == 403, what
             assert answer.headers["content-type"].startswith("text/html") and "is a Pro feature" in answer.text
+            assert "on My page (/me)" in answer.text and "/upgrade`" not in answer.text
             assert "content-disposition" not in answer.headers
 
 

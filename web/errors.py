@@ -12,7 +12,7 @@ import logging
 
 from aiohttp import web
 
-from access import UserError
+from access import UpgradeRequired, UserError
 from web.context import Handler
 from web.members import signed_in
 from web.security import API_PREFIXES
@@ -34,6 +34,19 @@ DEFAULT_MESSAGES = {
     405: "This address does not take that kind of request.",
     500: "Sorry: something went wrong on our side while making this page. It has been logged; try again shortly.",
 }
+
+
+#: Where a member upgrades on the web (the bot's messages point to its `/upgrade` command instead).
+WEB_UPGRADE_HINT = "Upgrade to Pro on My page (/me) to unlock it."
+
+
+def member_message(exc: UserError) -> str:
+    """A service's refusal in the dashboard's words: the same text, except that an upgrade points to the
+    web's Upgrade button rather than the bot's `/upgrade` command."""
+    if isinstance(exc, UpgradeRequired):
+        name = exc.feature.value[0].upper() + exc.feature.value[1:]
+        return f"{name} is a Pro feature. {WEB_UPGRADE_HINT}"
+    return str(exc)
 
 
 async def error_page(request: web.Request, status: int, message: str) -> web.Response:
@@ -64,7 +77,9 @@ async def friendly_errors(request: web.Request, handler: Handler) -> web.StreamR
     try:
         return await handler(request)
     except UserError as exc:
-        return await error_page(request, exc.status, str(exc) or TITLES.get(exc.status, "That did not work."))
+        return await error_page(
+            request, exc.status, member_message(exc) or TITLES.get(exc.status, "That did not work.")
+        )
     except web.HTTPException as exc:
         if exc.status < 400:  # redirects pass through
             raise

@@ -21,6 +21,7 @@ from engine.models import Bet, BetGrade, Game, Market
 from services import bets, downloads, watchlist
 from services.games import Phase, label, matchup, phase, suggest_games
 from web.context import WebContext, web_context
+from web.errors import member_message
 from web.members import require_member, viewer
 from web.security import CSP
 from web.session import Member, check_csrf
@@ -112,7 +113,7 @@ async def _page(
         context["record"] = await bets.clv_record(ctx, who)
         context["bets_refused"] = None
     except UserError as exc:
-        context.update(bets=[], record=None, bets_refused=str(exc))
+        context.update(bets=[], record=None, bets_refused=member_message(exc))
     context.update(await _billing(web_ctx, member))
     notice = NOTICES.get(request.query.get("done", ""))
     response = render(request, "me.html", member=member, status=status, error=error, notice=notice, now=now, **context)
@@ -159,7 +160,7 @@ async def _act(request: web.Request, action: Action, *, keep_bet_form: bool = Fa
         done = await action(web_context(request), member, form)
     except UserError as exc:
         kept = {key: form.get(key, "")[:100] for key in BET_FIELDS} if keep_bet_form else None
-        return await _page(request, member, status=exc.status, error=str(exc), bet_form=kept)
+        return await _page(request, member, status=exc.status, error=member_message(exc), bet_form=kept)
     raise done
 
 
@@ -263,7 +264,7 @@ async def export(request: web.Request) -> web.Response:
         else:
             name, data = await downloads.export_bets(web_ctx.ctx, viewer(member), days, web_ctx.ctx.clock())
     except UserError as exc:
-        return await _page(request, member, status=exc.status, error=str(exc))
+        return await _page(request, member, status=exc.status, error=member_message(exc))
     return web.Response(
         body=data,
         content_type="text/csv",
