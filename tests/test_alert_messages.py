@@ -18,22 +18,8 @@ from bot import render
 from engine.models import Entry, Market, Side, SignalType
 from tests.bot_rig import bot_on_fake, final
 from tests.fake_discord import FakeDiscord
+from tests.tape_games import ATLANTA, BOOKS, WASHINGTON
 
-ATLANTA = "2977c51845a4f2621deca3d4a38a0ac2"  # Phoenix Mercury @ Atlanta Dream
-WASHINGTON = "80bb6c471358f70e96b4571c4470ac0a"  # Dallas Wings @ Washington Mystics
-BOOKS = (
-    "fanduel",
-    "draftkings",
-    "williamhill_us",
-    "betrivers",
-    "fanatics",
-    "lowvig",
-    "betonlineag",
-    "betmgm",
-    "bovada",
-    "betus",
-    "mybookieag",
-)
 COMMUNITY = FakeDiscord.COMMUNITY_USER_ID
 PRO = FakeDiscord.PRO_USER_ID
 MOD = FakeDiscord.MOD_USER_ID

@@ -52,14 +52,12 @@ from engine.service import EngineService
 from services.keys import create_key, revoke
 from storage import Repositories
 from tests.engine_builders import Clock, settings
+from tests.tape_games import ATLANTA, NEW_YORK, WASHINGTON
 
 #: app.bootstrap.BUNDLED_TAPE (named here so these tests do not import the wiring).
 BUNDLED_TAPE = Path(__file__).resolve().parent.parent / "engine" / "data" / "wnba_demo_tape.jsonl.gz"
 CUT = datetime(2026, 8, 5, 23, 15, tzinfo=UTC)
 START = datetime(2026, 8, 5, 23, 20, 5, tzinfo=UTC)  # the API's clock: a few seconds into a minute
-ATLANTA = "2977c51845a4f2621deca3d4a38a0ac2"  # closed at 23:00Z, graded
-WASHINGTON = "80bb6c471358f70e96b4571c4470ac0a"  # tips 23:35Z: still scheduled
-NEW_YORK = "51369aa71fcd604bdf38a760b6bcc223"  # closed on 2026-08-03
 
 log = logging.getLogger(__name__)
 

@@ -29,11 +29,10 @@ from storage import Repositories
 from tests.bot_rig import bot_on_fake, final
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord
+from tests.tape_games import ATLANTA, NEW_YORK
 
 TAPE = list(read_tape(BUNDLED_TAPE))
 CUT = datetime(2026, 8, 5, 12, 0, tzinfo=UTC)
-ATLANTA = "2977c51845a4f2621deca3d4a38a0ac2"  # Phoenix Mercury @ Atlanta Dream, tips 2026-08-05 23:00Z
-NEW_YORK = "51369aa71fcd604bdf38a760b6bcc223"  # Seattle Storm @ New York Liberty, tipped 2026-08-03
 
 PRO = Viewer(Tier.PRO, user_id=22, guild_id=1)
 OTHER = Viewer(Tier.PRO, user_id=33, guild_id=1)

@@ -25,24 +25,9 @@ from storage import Repositories
 from tests.bot_rig import bot_on_fake, final
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord, running_bot
+from tests.tape_games import ATLANTA, BOOKS, NEW_YORK, WASHINGTON
 
 CUT = datetime(2026, 8, 5, 12, 0, tzinfo=UTC)
-ATLANTA = "2977c51845a4f2621deca3d4a38a0ac2"
-WASHINGTON = "80bb6c471358f70e96b4571c4470ac0a"
-NEW_YORK = "51369aa71fcd604bdf38a760b6bcc223"
-BOOKS = (
-    "fanduel",
-    "draftkings",
-    "williamhill_us",
-    "betrivers",
-    "fanatics",
-    "lowvig",
-    "betonlineag",
-    "betmgm",
-    "bovada",
-    "betus",
-    "mybookieag",
-)
 #: The feed's titles of those books (the tape's `title`): what Pro reads instead of the keys.
 TITLES = (
     "FanDuel",

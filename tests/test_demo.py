@@ -25,8 +25,8 @@ from services.context import DemoInfo
 from storage import Repositories
 from tests.engine_builders import settings
 from tests.fake_discord import FakeDiscord
+from tests.tape_games import NEW_YORK
 
-NEW_YORK = "51369aa71fcd604bdf38a760b6bcc223"  # in the tape from its first snapshot; tips 23 h in
 PRO = FakeDiscord.PRO_USER_ID
 MOD = FakeDiscord.MOD_USER_ID
 COMMUNITY = FakeDiscord.COMMUNITY_USER_ID

@@ -23,9 +23,9 @@ from bot.views import MAX_CUSTOM_ID, NOT_YOURS, STALE
 from services import signals as signal_service
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import EPHEMERAL, FakeDiscord, running_bot
+from tests.tape_games import ATLANTA
 
 CUT = datetime(2026, 8, 5, 12, 0, tzinfo=UTC)
-ATLANTA = "2977c51845a4f2621deca3d4a38a0ac2"
 COMMUNITY = FakeDiscord.COMMUNITY_USER_ID
 PRO = FakeDiscord.PRO_USER_ID
 MOD = FakeDiscord.MOD_USER_ID

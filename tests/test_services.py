@@ -23,12 +23,10 @@ from services.alerts import DeliveryFailed, DeliveryRetry
 from services.context import ServiceContext
 from storage import Repositories
 from tests.engine_builders import Clock, settings
+from tests.tape_games import ATLANTA, NEW_YORK, WASHINGTON
 
 TAPE = list(read_tape(BUNDLED_TAPE))
 CUT = datetime(2026, 8, 5, 12, 0, tzinfo=UTC)
-ATLANTA = "2977c51845a4f2621deca3d4a38a0ac2"  # Phoenix Mercury @ Atlanta Dream, tips 2026-08-05 23:00Z
-WASHINGTON = "80bb6c471358f70e96b4571c4470ac0a"  # Dallas Wings @ Washington Mystics, 23:30Z
-NEW_YORK = "51369aa71fcd604bdf38a760b6bcc223"  # Seattle Storm @ New York Liberty, tipped 2026-08-03
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from domain.billing import BillingLink
 from engine.models import Bet, Market, Side
 from services import bets as bet_service
 from tests.fake_stripe import stripe_stack_fixture  # noqa: F401
+from tests.tape_games import NEW_YORK
 from tests.web_rig import WebRig, demo_sign_in, web_rig, web_settings
 
-NEW_YORK = "51369aa71fcd604bdf38a760b6bcc223"  # tipped 2026-08-03, closed and graded in the template
 COMMUNITY_USER, PRO_USER = 1, 2  # the demo sign-in's members (web.routes.auth.DEMO_USERS)
 PLAN = "price_pro_monthly"
 

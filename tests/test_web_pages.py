@@ -9,12 +9,11 @@ import logging
 from access import Tier, UserError, Viewer
 from services import dashboard, downloads, signals
 from services.charts import row_name
+from tests.tape_games import ATLANTA, NEW_YORK
 from tests.web_rig import demo_sign_in, web_rig
 from web.guide import GUIDE, render_markdown
 from web.routes.auth import DEMO_USERS
 
-ATLANTA = "2977c51845a4f2621deca3d4a38a0ac2"  # Phoenix Mercury @ Atlanta Dream, tips this evening
-NEW_YORK = "51369aa71fcd604bdf38a760b6bcc223"  # Seattle Storm @ New York Liberty, 08-03: closed and graded
 #: Fired 11:45:35, ten minutes before the template's last poll (11:55:27): Pro sees it, Community not yet.
 FRESH_SIGNAL = "ec3f417d02be2b23a220"
 PNG = b"\x89PNG\r\n\x1a\n"
