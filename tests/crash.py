@@ -10,11 +10,17 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from tests.fake_discord import FakeDiscord
+
+if TYPE_CHECKING:
+    from app.bootstrap import App
+    from domain.api import ApiKey
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,3 +151,22 @@ def integrity(db: Path) -> tuple[str, int]:
 def query(db: Path, sql: str, params: Sequence[object] = ()) -> list[tuple]:
     with sqlite3.connect(db, timeout=10) as conn:
         return conn.execute(sql, params).fetchall()
+
+
+async def app_with_webhooks(
+    db: Path, port: int, paths: Sequence[str], events: Sequence[str], *, plan: str = "pro_infra", **key_options: Any
+) -> tuple[App, ApiKey, datetime]:
+    """The app on `db` (loopback webhooks allowed) with one API key and an endpoint per path on the loopback
+    receivers at `port`, as a partner would have registered them before the process under test starts."""
+    from app.bootstrap import build_app
+    from services.keys import create_key
+    from tests.engine_builders import settings
+
+    config = settings()
+    config.web.allow_loopback_webhooks = True
+    app = await build_app(config, db_path=db, source="setup")
+    now = datetime.now(UTC)
+    key, _ = await create_key(app.repos, config, owner="acme", plan=plan, now=now, **key_options)
+    for path in paths:
+        await app.webhooks.create(key, f"http://127.0.0.1:{port}/{path}", list(events), now)
+    return app, key, now

@@ -11,14 +11,11 @@ from __future__ import annotations
 import json
 import signal
 from collections import defaultdict
-from datetime import UTC, datetime
 
-from app.bootstrap import BUNDLED_TAPE, build_app
+from app.bootstrap import BUNDLED_TAPE
 from engine.providers.tape import read_tape
-from services.keys import create_key
 from storage.codec import to_db
-from tests.crash import Receivers, child_env, integrity, launch, query, stop, until
-from tests.engine_builders import settings
+from tests.crash import Receivers, app_with_webhooks, child_env, integrity, launch, query, stop, until
 
 ENDPOINTS = 4
 EVENTS = ["signal.created", "clv.graded"]
@@ -28,13 +25,7 @@ async def test_kills_during_a_replays_fan_out_lose_nothing_and_repeats_carry_the
     receivers = Receivers(delay=0.005)
     port = await receivers.start()
     db = tmp_path / "stratum.db"
-    config = settings()
-    config.web.allow_loopback_webhooks = True
-    app = await build_app(config, db_path=db, source="setup")
-    now = datetime.now(UTC)
-    key, _ = await create_key(app.repos, config, owner="acme", plan="pro_infra", now=now)
-    for n in range(ENDPOINTS):
-        await app.webhooks.create(key, f"http://127.0.0.1:{port}/e{n}", EVENTS, now)
+    app, _, _ = await app_with_webhooks(db, port, [f"e{n}" for n in range(ENDPOINTS)], EVENTS)
     await app.close()
     last = to_db(list(read_tape(BUNDLED_TAPE))[-1].fetched_at)
     args = ["--replay", str(BUNDLED_TAPE), "--speed", "max", "--quiet", "--serve"]

@@ -16,15 +16,11 @@ import json
 import signal
 import sqlite3
 from collections import defaultdict
-from datetime import UTC, datetime
 
 import pytest
 
-from app.bootstrap import build_app
-from services.keys import create_key
-from tests.crash import Receivers, child_env, launch, stop, until
+from tests.crash import Receivers, app_with_webhooks, child_env, launch, stop, until
 from tests.crash import integrity as _integrity
-from tests.engine_builders import settings
 from tests.fake_discord import FakeDiscord
 
 WEBHOOK_ROWS = 600
@@ -57,13 +53,10 @@ async def test_a_kill_mid_delivery_loses_nothing_and_repeats_carry_the_same_id(t
     receivers = Receivers()
     port = await receivers.start()
     db = tmp_path / "stratum.db"
-    config = settings()
-    config.web.allow_loopback_webhooks = True
-    app = await build_app(config, db_path=db, source="setup")
-    now = datetime.now(UTC)
-    key, _ = await create_key(app.repos, config, owner="acme", plan="enterprise", now=now, webhooks_override=50)
-    for n in range(ENDPOINTS):
-        await app.webhooks.create(key, f"http://127.0.0.1:{port}/e{n}", ["usage.anomaly"], now)
+    endpoints = [f"e{n}" for n in range(ENDPOINTS)]
+    app, key, now = await app_with_webhooks(
+        db, port, endpoints, ["usage.anomaly"], plan="enterprise", webhooks_override=50
+    )
     for n in range(WEBHOOK_ROWS // ENDPOINTS):
         await app.webhooks.publish("usage.anomaly", {"n": n}, now, key_id=key.id)
     channels = list(fake.channels.values())
@@ -104,13 +97,7 @@ async def test_a_kill_between_a_polls_commit_and_its_fan_out_loses_nothing(tmp_p
     receivers = Receivers()
     port = await receivers.start()
     db = tmp_path / "stratum.db"
-    config = settings()
-    config.web.allow_loopback_webhooks = True
-    app = await build_app(config, db_path=db, source="setup")
-    now = datetime.now(UTC)
-    key, _ = await create_key(app.repos, config, owner="acme", plan="pro_infra", now=now)
-    for n in range(2):
-        await app.webhooks.create(key, f"http://127.0.0.1:{port}/s{n}", ["signal.created"], now)
+    app, _, _ = await app_with_webhooks(db, port, ["s0", "s1"], ["signal.created"])
     await app.close()
 
     process = await launch(db, child_env(fake, {"CRASH_AFTER_SIGNAL_COMMIT": "1"}), ["--demo-speed", "max"])
