@@ -385,6 +385,10 @@ class WebSettings(_Section):
     # A "demo Community / demo Pro" sign-in instead of Discord's: only with no OAuth client configured and
     # the server bound to loopback (the demo on a developer's machine), never on a public address.
     demo_sign_in: bool = True
+    # Pro's live feed (/signals/live, server-sent events): a member's open streams beyond this close their
+    # oldest with a final `closed` event; past the server's total a new stream gets 503 with Retry-After.
+    live_streams_per_member: int = Field(3, ge=1)
+    live_streams_max: int = Field(500, ge=1)
 
 
 def _default_presets() -> dict[str, PresetSettings]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import access
 from access import Feature, NotFound, SignalView, Viewer
 from config.settings import PresetSettings
+from engine.audit import ClassAudit
 from engine.models import Game, Grade, Market, Signal, SignalType
 from engine.presets import needs_audit, passes
 from engine.reports import AuditReport
@@ -49,7 +51,7 @@ class FeedOptions:
 
 def feed_options(ctx: ServiceContext, viewer: Viewer) -> FeedOptions:
     """The dashboard feed's Pro controls, as `access` allows them (a control sent by hand anyway meets
-    the same refusal in `recent_signals` / `live_signals`)."""
+    the same refusal in `recent_signals` / `live_filter`)."""
     return FeedOptions(
         presets=offered_presets(ctx, viewer),
         min_score=access.allows(viewer.tier, Feature.DIAGNOSTICS),
@@ -129,28 +131,53 @@ async def recent_signals(
     return await views(ctx, signals[:limit], viewer, now)
 
 
-async def live_signals(
-    ctx: ServiceContext, viewer: Viewer, now: datetime, signals: list[Signal], wanted: SignalFilter
-) -> list[SignalView]:
-    """Signals just published on the bus (`engine.events.SIGNAL_CREATED`) as `recent_signals` would list
-    them to this viewer with these filters: the live feed is real time, so only a tier without a delay may
-    have it (`access.require_real_time`); a signal the viewer may not see yet is never shaped."""
+@dataclass(frozen=True, slots=True)
+class LiveFilter:
+    """One live stream's filters, checked once when it opens (`live_filter`): which published signals it
+    wants. Pure, so the publisher of an audience asks it for every open stream without another query."""
+
+    wanted: SignalFilter
+    rules: PresetSettings | None = None
+
+    @property
+    def needs_audit(self) -> bool:
+        return self.rules is not None and needs_audit(self.rules)
+
+    def admits(self, signal: Signal, classes: Mapping[str, ClassAudit]) -> bool:
+        """As `recent_signals` would list it: the feed's filters, then the preset (with the audit's
+        class lifts when the preset asks for them: `live_classes`)."""
+        w = self.wanted
+        return (
+            (w.game_id is None or signal.game_id == w.game_id)
+            and (w.kind is None or signal.type == w.kind)
+            and (w.market is None or signal.market == w.market)
+            and (w.min_score is None or signal.score >= w.min_score)
+            and (self.rules is None or passes(signal, self.rules, classes))
+        )
+
+
+def live_filter(ctx: ServiceContext, viewer: Viewer, wanted: SignalFilter) -> LiveFilter:
+    """The live feed is real time, so only a tier without a delay may have it (`access.require_real_time`:
+    the upgrade refusal); a Pro filter asked for by Community and an unknown preset are refused as in
+    `recent_signals`."""
     access.require_real_time(viewer, ctx.settings.tiers)
-    rules = _rules(ctx, viewer, wanted)
-    tiers = ctx.settings.tiers
-    shown = [
-        s
-        for s in signals
-        if access.can_see(s, viewer.tier, now, tiers)
-        and (wanted.game_id is None or s.game_id == wanted.game_id)
-        and (wanted.kind is None or s.type == wanted.kind)
-        and (wanted.market is None or s.market == wanted.market)
-        and (wanted.min_score is None or s.score >= wanted.min_score)
-    ]
-    if rules is not None and shown:
-        classes = (await audit(ctx)).class_lifts() if needs_audit(rules) else {}
-        shown = [s for s in shown if passes(s, rules, classes)]
-    return await views(ctx, shown, viewer, now)
+    return LiveFilter(wanted, _rules(ctx, viewer, wanted))
+
+
+async def live_views(
+    ctx: ServiceContext, tier: access.Tier, now: datetime, signals: list[Signal]
+) -> list[tuple[Signal, SignalView]]:
+    """Signals just published on the bus (`engine.events.SIGNAL_CREATED`), each with its view as everyone
+    of `tier` sees it: the view depends on the tier alone, so it is shaped once per signal for every open
+    stream of that audience (each stream's filters then pick from it: `LiveFilter.admits`). A signal the
+    tier may not see yet is never shaped."""
+    shown = [s for s in signals if access.can_see(s, tier, now, ctx.settings.tiers)]
+    return list(zip(shown, await views(ctx, shown, Viewer(tier), now), strict=True))
+
+
+async def live_classes(ctx: ServiceContext, filters: Iterable[LiveFilter]) -> dict[str, ClassAudit]:
+    """The audit's class lifts, read (once per published batch) only when some stream's preset needs them."""
+    return (await audit(ctx)).class_lifts() if any(f.needs_audit for f in filters) else {}
 
 
 async def with_games(ctx: ServiceContext, shown: list[SignalView]) -> list[tuple[SignalView, Game | None]]:

@@ -3,6 +3,9 @@ receives (the DOM and every response it fetched), a phone's width, and the READM
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -10,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from app.bootstrap import BUNDLED_TAPE
+from engine.events import SIGNAL_CREATED
 from engine.providers.tape import read_tape
 from tests.browser import Browser, needs_browser
 from tests.test_web_auth import Clock, discord_rig
@@ -178,6 +182,38 @@ async def test_pro_sees_a_new_signal_of_the_live_engine_appear_without_a_reload(
             lambda: browser.driver.find_elements("css selector", f'[data-signal="{fired.id}"]'), within=15
         )
         assert await browser.script("return window.stillThisPage === true;")
+
+
+async def test_a_feed_closed_for_a_newer_stream_says_why_and_stays_closed(template_db, tmp_path, browser):
+    """The member opens `web.live_streams_per_member` (3) more live streams elsewhere: the page's own, the
+    oldest, gets the final `closed` event, and `live.js` shows its reason instead of reconnecting."""
+    async with web_rig(template_db, tmp_path) as rig, contextlib.AsyncExitStack() as streams:
+        await _demo_sign_in(browser, rig.base, "pro")
+        await browser.get(f"{rig.base}/signals")
+        stored = await rig.app.repos.signals.list(limit=1)
+        proof = replace(stored[0], id="the-page-is-live", created_at=rig.now)
+        async with rig.app.repos.db.transaction():
+            await rig.app.repos.signals.insert(proof)
+        for _ in range(50):  # the page's stream is open once a published signal reaches it
+            await rig.app.bus.publish(SIGNAL_CREATED, proof)
+            if await browser.script("return !!document.querySelector('[data-signal=\"the-page-is-live\"]');"):
+                break
+            await asyncio.sleep(0.2)
+        http = await streams.enter_async_context(
+            httpx.AsyncClient(base_url=rig.base, cookies=await browser.cookies(), timeout=30)
+        )
+        opened = [await streams.enter_async_context(http.stream("GET", "/signals/live")) for _ in range(3)]
+        assert all(live.status_code == 200 for live in opened)
+        status = await browser.wait_for(
+            lambda: "live streams open" in (text := browser.driver.find_element("id", "live-status").text) and text
+        )
+        assert "Reload" in status
+        # No reconnect (it would close the oldest of the other three) past the stream's retry of 5 s.
+        lines = opened[0].aiter_lines()
+        with pytest.raises(TimeoutError):
+            while not (await asyncio.wait_for(anext(lines), 7)).startswith("event:"):
+                pass
+        assert "offline" in await browser.script("return document.getElementById('live-status').className;")
 
 
 async def test_community_gets_no_live_stream_by_url(template_db, tmp_path, browser):

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from dataclasses import replace
 from datetime import timedelta
 
 import httpx
+import pytest
 
+import access
 from engine.events import SIGNAL_CREATED
 from engine.models import Signal, SignalType
-from tests.web_rig import WebRig, demo_sign_in, web_rig
+from tests.web_rig import WebRig, demo_sign_in, web_rig, web_settings
 from web.routes import signals as signal_routes
 
 SSE_TIMEOUT = 10.0
@@ -310,3 +313,129 @@ async def test_a_graded_signal_shows_how_it_did_against_the_close(template_db, t
             assert f"{100 * grade.clv_ev:+.1f}%" in page.text
         ungraded = next(s for s in await _stored(rig) if s.game_id != signal.game_id)
         assert "Against the close" not in (await http.get(f"/signals/{ungraded.id}")).text
+
+
+# ---------------------------------------------------------------------- live streams cannot stall the server
+
+
+async def test_a_members_fourth_stream_closes_their_oldest_with_a_final_event(template_db, tmp_path):
+    assert web_settings().web.live_streams_per_member == 3  # the documented default (config.toml)
+    async with (
+        web_rig(template_db, tmp_path) as rig,
+        rig.client(timeout=SSE_TIMEOUT) as http,
+        contextlib.AsyncExitStack() as streams,
+    ):
+        steam = _steam(await _stored(rig))
+        await _as(http, "pro")
+        opened = [await streams.enter_async_context(http.stream("GET", "/signals/live")) for _ in range(3)]
+        assert all(live.status_code == 200 for live in opened)
+        fourth = await streams.enter_async_context(http.stream("GET", "/signals/live"))
+        assert fourth.status_code == 200
+
+        events = _events(opened[0])
+        event, _, reason = await asyncio.wait_for(anext(events), SSE_TIMEOUT)
+        assert event == "closed" and "3 live streams" in reason  # says why, so the page can say it too
+        with pytest.raises(StopAsyncIteration):  # and then the stream ends
+            await asyncio.wait_for(anext(events), SSE_TIMEOUT)
+
+        await _publish(rig, replace(steam, id="after-the-cap", created_at=rig.now))
+        for live in (*opened[1:], fourth):  # the newest three stay open and live
+            assert (await _next_event(live))[:2] == ("signal", "after-the-cap")
+
+
+async def test_the_server_refuses_streams_past_its_cap_with_a_503_and_retry_after(template_db, tmp_path):
+    config = web_settings()
+    config.web.live_streams_per_member, config.web.live_streams_max = 10, 2
+    async with (
+        web_rig(template_db, tmp_path, config) as rig,
+        rig.client(timeout=SSE_TIMEOUT) as http,
+        contextlib.AsyncExitStack() as streams,
+    ):
+        await _as(http, "pro")
+        first = await streams.enter_async_context(http.stream("GET", "/signals/live"))
+        await streams.enter_async_context(http.stream("GET", "/signals/live"))
+        busy = await http.get("/signals/live")
+        assert busy.status_code == 503 and int(busy.headers["retry-after"]) > 0
+        assert busy.headers["content-type"].startswith("text/html") and "Too many live streams" in busy.text
+        await first.aclose()  # one goes away: its place is free again once the server notices
+        for _ in range(int(SSE_TIMEOUT / 0.1)):
+            async with http.stream("GET", "/signals/live") as again:
+                if again.status_code == 200:
+                    break
+            await asyncio.sleep(0.1)
+        assert again.status_code == 200
+
+    config.web.live_streams_per_member = 2  # a member at their own cap replaces their oldest, even when full
+    (tmp_path / "full").mkdir()
+    async with (
+        web_rig(template_db, tmp_path / "full", config) as rig,
+        rig.client(timeout=SSE_TIMEOUT) as http,
+        contextlib.AsyncExitStack() as streams,
+    ):
+        await _as(http, "pro")
+        oldest = await streams.enter_async_context(http.stream("GET", "/signals/live"))
+        await streams.enter_async_context(http.stream("GET", "/signals/live"))
+        third = await streams.enter_async_context(http.stream("GET", "/signals/live"))
+        assert third.status_code == 200 and (await _next_event(oldest))[0] == "closed"
+
+
+class _Cost:
+    """What one signal costs the server: the SQL statements it runs and the signal views it shapes."""
+
+    def __init__(self, rig: WebRig, monkeypatch) -> None:
+        self.statements: list[str] = []
+        self.shaped = 0
+        shape = access.view_signal
+
+        def counted(*args, **kwargs):
+            self.shaped += 1
+            return shape(*args, **kwargs)
+
+        monkeypatch.setattr(access, "view_signal", counted)
+        self.rig = rig
+
+    async def __aenter__(self) -> _Cost:
+        await self.rig.app.repos.db.conn.set_trace_callback(self.statements.append)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.rig.app.repos.db.conn.set_trace_callback(None)
+
+    def reset(self) -> None:
+        self.statements.clear()
+        self.shaped = 0
+
+
+async def test_a_signals_cost_does_not_grow_with_the_number_of_open_streams(template_db, tmp_path, monkeypatch):
+    config = web_settings()
+    config.web.live_streams_per_member = config.web.live_streams_max = 1000
+    config.delivery.poll_seconds = 3600.0  # the outbox worker's sweep would add statements of its own
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    async with (
+        web_rig(template_db, tmp_path, config) as rig,
+        rig.client(timeout=SSE_TIMEOUT * 3, limits=limits) as http,
+        contextlib.AsyncExitStack() as streams,
+        _Cost(rig, monkeypatch) as cost,
+    ):
+        steam = _steam(await _stored(rig))
+        await _as(http, "pro")
+        opened = []  # each open stream's events, as they arrive
+
+        async def open_stream() -> None:
+            opened.append(_events(await streams.enter_async_context(http.stream("GET", "/signals/live"))))
+
+        async def one_signal(name: str) -> tuple[int, int]:
+            """Publish one signal, wait until every open stream has it; (statements, views shaped)."""
+            cost.reset()
+            await _publish(rig, replace(steam, id=name, created_at=rig.now))
+            got = await asyncio.gather(*(asyncio.wait_for(anext(events), SSE_TIMEOUT * 3) for events in opened))
+            assert {event[:2] for event in got} == {("signal", name)}
+            return len(cost.statements), cost.shaped
+
+        await open_stream()
+        await one_signal("warm-up")
+        alone = await one_signal("one-stream")
+        while len(opened) < 200:
+            await open_stream()
+        crowded = await one_signal("two-hundred-streams")
+        assert alone[1] >= 1 and crowded == alone, (alone, crowded)

@@ -28,6 +28,7 @@ TITLES = {
     413: "Too large",
     429: "Slow down",
     500: "Something went wrong",
+    503: "Busy right now",
 }
 DEFAULT_MESSAGES = {
     404: "There is no page here. The board lists today's games.",
@@ -84,8 +85,9 @@ async def friendly_errors(request: web.Request, handler: Handler) -> web.StreamR
         if exc.status < 400:  # redirects pass through
             raise
         response = await error_page(request, exc.status, _message(exc))
-        if "Allow" in exc.headers:
-            response.headers["Allow"] = exc.headers["Allow"]
+        for name in ("Allow", "Retry-After"):  # what the refusal tells the client to do next
+            if name in exc.headers:
+                response.headers[name] = exc.headers[name]
         return response
     except Exception:
         log.exception("dashboard page %s %s failed", request.method, request.path)

@@ -4,31 +4,31 @@ Routes parse the query, call the service the bot's `/signals` and `/signal` call
 render what it returns: the tier rules (the delay, the redaction, the Pro filters, who may have the live
 stream) are `access.py`'s, applied by the service.
 
-The live stream is server-sent events: each connection subscribes to the engine's event bus
-(`engine.events.SIGNAL_CREATED`, published after the signal is committed), shapes every new signal through
-`signals.live_signals` (the viewer's view, the feed's filters) and pushes it as the feed's own row, rendered
-by the same autoescaped template. A comment every `HEARTBEAT_SECONDS` keeps proxies from closing it; the
-subscription ends when the client goes away, when the server shuts down, and (for a Discord member whose
-roles must be re-read) when the tier read at connect is due a re-check: the browser reconnects, with
-`Last-Event-ID`, and is sent what it missed.
+The live stream is server-sent events fed by the live hub (`web.live`): it holds the one subscription to
+the engine's event bus (`engine.events.SIGNAL_CREATED`, published after the signal is committed) and shapes
+and renders each new signal once per audience (`signals.live_views`, the feed's own autoescaped row), then
+hands the same bytes to every open stream whose filters (`signals.live_filter`) want it. A member keeps at
+most `web.live_streams_per_member` streams (a new one closes their oldest with a final `closed` event), the
+server at most `web.live_streams_max` (then 503 with Retry-After). A comment every `HEARTBEAT_SECONDS` keeps
+proxies from closing a stream; it ends when the client goes away, when the server shuts down, when it falls
+too far behind, and (for a Discord member whose roles must be re-read) when the tier read at connect is due
+a re-check: the browser reconnects, with `Last-Event-ID`, and is sent what it missed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from typing import Any
 
 from aiohttp import web
 
-import access
 from access import NotFound, UserError, Viewer
-from engine.events import SIGNAL_CREATED
-from engine.models import Market, Signal, SignalType
+from engine.models import Market, SignalType
 from services import games, signals
 from services.signals import SignalFilter
-from web.context import WebContext, web_context
+from web.context import WEB_CONTEXT, WebContext, web_context
+from web.live import LiveHub, LiveStreamsFull, Stream
 from web.members import signed_in, viewer
 from web.security import CSP, HEADERS
 from web.templating import render
@@ -37,8 +37,6 @@ from web.templating import render
 HEARTBEAT_SECONDS = 15.0
 #: How often a stream waiting for signals checks that its client is still there.
 POLL_SECONDS = 1.0
-#: New signals queued for one slow client before its stream is ended (it reconnects and catches up).
-QUEUE_MAX = 256
 #: A stream that must re-check its member's tier lives at least this long.
 MIN_STREAM_SECONDS = 30.0
 #: What the browser waits before reconnecting a dropped stream (milliseconds).
@@ -48,8 +46,11 @@ NO_SIGNAL = "No signal with that id."
 MIN_SCORE = re.compile(r"[0-9]{1,3}")
 TYPES = ", ".join(t.value for t in SignalType)
 
-#: The open live streams' queues, so a shutdown can end them (else the server waits for them).
-LIVE_STREAMS: web.AppKey[set[asyncio.Queue[Signal | None]]] = web.AppKey("stratum_live_streams", set)
+#: What a live stream refused because the server is full is told to wait before trying again (seconds).
+BUSY_RETRY_SECONDS = 60
+
+#: The open live streams and their publishers (`web.live`), so a shutdown can end them.
+LIVE_HUB: web.AppKey[LiveHub] = web.AppKey("stratum_live_hub", LiveHub)
 
 
 def _text(request: web.Request, name: str) -> str:
@@ -141,39 +142,21 @@ async def signal_page(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------------- the live stream
 
 
-def _event(html: str, event_id: str) -> bytes:
-    data = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
-    return f"event: signal\nid: {event_id}\n{data}\n".encode()
-
-
-class _Stream:
-    """One client's live stream: the viewer and filters it was opened with, and what it already sent."""
-
-    def __init__(self, web_ctx: WebContext, who: Viewer, wanted: SignalFilter) -> None:
-        self.web_ctx, self.who, self.wanted = web_ctx, who, wanted
-        self.row = web_ctx.templates.get_template("signal_row.html")
-        self.sent: set[str] = set()
-
-    async def send(self, response: web.StreamResponse, views: list[access.SignalView]) -> None:
-        for view, game in await signals.with_games(self.web_ctx.ctx, views):
-            if view.id in self.sent:
-                continue
-            self.sent.add(view.id)
-            await response.write(_event(self.row.render(view=view, game=game, fresh=True), view.id))
-
-    async def catch_up(self, response: web.StreamResponse, last_id: str) -> None:
-        """After a reconnect: what fired since the last signal the browser got, oldest first."""
-        ctx, now = self.web_ctx.ctx, self.web_ctx.ctx.clock()
-        try:
-            last = await signals.one_signal(ctx, last_id, self.who, now)
-        except NotFound:
-            return
-        w = self.wanted
-        newer = await signals.recent_signals(
-            ctx, self.who, now, game_id=w.game_id, kind=w.kind, market=w.market, min_score=w.min_score, preset=w.preset
-        )
-        self.sent.add(last.id)
-        await self.send(response, [v for v in reversed(newer) if v.created_at >= last.created_at])
+async def _catch_up(hub: LiveHub, stream: Stream, who: Viewer, wanted: SignalFilter, last_id: str) -> bytes:
+    """After a reconnect: what fired since the last signal the browser got, oldest first (one read for
+    this stream alone, at connect: never per published signal)."""
+    ctx = hub.ctx
+    now = ctx.clock()
+    try:
+        last = await signals.one_signal(ctx, last_id, who, now)
+    except NotFound:
+        return b""
+    w = wanted
+    newer = await signals.recent_signals(
+        ctx, who, now, game_id=w.game_id, kind=w.kind, market=w.market, min_score=w.min_score, preset=w.preset
+    )
+    stream.sent.add(last.id)
+    return stream.fresh(await hub.render([v for v in reversed(newer) if v.created_at >= last.created_at]))
 
 
 def _stream_deadline(web_ctx: WebContext, member: Any) -> float | None:
@@ -186,25 +169,20 @@ def _stream_deadline(web_ctx: WebContext, member: Any) -> float | None:
 
 async def live_stream(request: web.Request) -> web.StreamResponse:
     web_ctx = web_context(request)
-    ctx = web_ctx.ctx
     member = await signed_in(request)
     who = viewer(member)
     wanted = await parse_filter(request, web_ctx)
-    await signals.live_signals(ctx, who, ctx.clock(), [], wanted)  # refuses Community (403), bad filters (400)
+    live_filter = signals.live_filter(web_ctx.ctx, who, wanted)  # refuses Community (403), bad filters (400)
+    hub = request.app[LIVE_HUB]
+    try:
+        stream = hub.open((member.guild_id, member.user_id) if member is not None else None, who.tier, live_filter)
+    except LiveStreamsFull:
+        raise web.HTTPServiceUnavailable(
+            text="Too many live streams are open on this server right now. The feed still works: refresh the "
+            "page to see new signals, or try the live feed again in a minute.",
+            headers={"Retry-After": str(BUSY_RETRY_SECONDS)},
+        ) from None
 
-    queue: asyncio.Queue[Signal | None] = asyncio.Queue(maxsize=QUEUE_MAX)
-    streams = request.app[LIVE_STREAMS]
-
-    async def on_signal(signal: Signal) -> None:  # called by the engine's publish: never blocks it
-        try:
-            queue.put_nowait(signal)
-        except asyncio.QueueFull:  # a client this far behind is ended; it reconnects and catches up
-            web_ctx.bus.unsubscribe(SIGNAL_CREATED, on_signal)
-            with contextlib.suppress(asyncio.QueueEmpty):
-                queue.get_nowait()
-            queue.put_nowait(None)
-
-    stream = _Stream(web_ctx, who, wanted)
     response = web.StreamResponse(
         headers={
             **HEADERS,
@@ -217,51 +195,51 @@ async def live_stream(request: web.Request) -> web.StreamResponse:
     )
     deadline = _stream_deadline(web_ctx, member)
     loop = asyncio.get_running_loop()
-    web_ctx.bus.subscribe(SIGNAL_CREATED, on_signal)
-    streams.add(queue)
     try:
         await response.prepare(request)
         await response.write(f"retry: {RETRY_MS}\n: live signals\n\n".encode())
-        if last_id := request.headers.get("Last-Event-ID", "").strip():
-            await stream.catch_up(response, last_id[:64])
+        last_id = request.headers.get("Last-Event-ID", "").strip()
+        if last_id and (caught_up := await _catch_up(hub, stream, who, wanted, last_id[:64])):
+            await response.write(caught_up)
         idle = 0.0
         while deadline is None or loop.time() < deadline:
             transport = request.transport
             if transport is None or transport.is_closing():
                 break
-            try:
-                signal = await asyncio.wait_for(queue.get(), POLL_SECONDS)
-            except TimeoutError:
+            out, ended = await stream.next(POLL_SECONDS)
+            if out:
+                idle = 0.0
+                await response.write(out)
+            elif not ended:
                 idle += POLL_SECONDS
                 if idle >= HEARTBEAT_SECONDS:
                     idle = 0.0
                     await response.write(b": keepalive\n\n")
-                continue
-            if signal is None:  # the server is shutting down, or this client fell too far behind
+            if ended:  # the server is shutting down, the member opened too many, or it fell too far behind
                 break
-            batch = [signal]
-            while not queue.empty() and (more := queue.get_nowait()) is not None:
-                batch.append(more)
-            await stream.send(response, await signals.live_signals(ctx, who, ctx.clock(), batch, wanted))
     except ConnectionError:
         pass  # the client went away: nothing more to send
     finally:
-        web_ctx.bus.unsubscribe(SIGNAL_CREATED, on_signal)
-        streams.discard(queue)
+        hub.leave(stream)
     return response
 
 
 async def _end_streams(app: web.Application) -> None:
     """On shutdown: every live stream ends now, so the server does not wait out its timeout for them."""
-    for queue in list(app[LIVE_STREAMS]):
-        with contextlib.suppress(asyncio.QueueEmpty):
-            while queue.full():
-                queue.get_nowait()
-        queue.put_nowait(None)
+    app[LIVE_HUB].close_all()
 
 
 def add_routes(app: web.Application) -> None:
-    app[LIVE_STREAMS] = set()
+    """The feed's routes; the live hub is built from the app's `WebContext` (set by `install_web` first)."""
+    web_ctx = app[WEB_CONTEXT]
+    config = web_ctx.settings.web
+    app[LIVE_HUB] = LiveHub(
+        web_ctx.ctx,
+        web_ctx.bus,
+        web_ctx.templates,
+        per_member=config.live_streams_per_member,
+        max_streams=config.live_streams_max,
+    )
     app.on_shutdown.append(_end_streams)
     app.router.add_get("/signals", feed_page, name="signals")
     app.router.add_get("/signals/live", live_stream, name="signals_live")
