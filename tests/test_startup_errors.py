@@ -51,6 +51,11 @@ def _write(path: Path, content: bytes) -> str:
 
 CASES = {
     "a missing config file": (lambda tmp: ["--config", str(tmp / "nope.toml")], {}, ["nope.toml", "not found"]),
+    "a missing config file, creating an API key": (
+        lambda tmp: ["apikey", "create", "--plan", "builder", "--owner", "acme", "--config", str(tmp / "nope.toml")],
+        {},
+        ["nope.toml", "not found"],
+    ),
     "a folder as config file": (lambda tmp: ["--config", str(tmp)], {}, ["folder"]),
     "a config file not in UTF-8": (
         lambda tmp: ["--config", _write(tmp / "latin1.toml", b'[discord]\npro_role = "Pr\xf6"\n')],
@@ -82,7 +87,7 @@ def test_bad_start_up_input_is_one_line_and_exit_code_2(tmp_path, case):
     make_args, env, named = CASES[case]
     db = tmp_path / "x.db"
     result = subprocess.run(  # noqa: S603 (our own entry point, fixed arguments)
-        [sys.executable, str(ROOT / "run_bot.py"), "--db", str(db), "--quiet", *make_args(tmp_path)],
+        [sys.executable, str(ROOT / "run_bot.py"), *make_args(tmp_path), "--db", str(db)],
         cwd=tmp_path,
         env=_environment(env),
         capture_output=True,
