@@ -77,7 +77,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="delete the database before starting (the demo: start over, its first snapshot at now)",
     )
-    parser.add_argument("--config", metavar="PATH", help="config file (default: config.toml of the project)")
+    parser.add_argument(
+        "--config", metavar="PATH", help="config file, which must exist (default: config.toml of the project)"
+    )
     parser.add_argument("--quiet", action="store_true", help="do not print each signal")
     parser.add_argument("--serve", action="store_true", help="after the replay, keep serving the REST API and webhooks")
     parser.add_argument("--port", type=int, help="web server port (default: web.port in config)")
