@@ -34,6 +34,7 @@ from app.bootstrap import (
     start_live_polling,
 )
 from app.console import format_signal
+from bot.client import refusal
 from config.settings import ConfigError, Settings, load_settings
 from engine.events import GAME_CLOSED, SIGNAL_CREATED
 from engine.integrity import build_audit
@@ -76,7 +77,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="delete the database before starting (the demo: start over, its first snapshot at now)",
     )
-    parser.add_argument("--config", metavar="PATH", help="config file (default: config.toml of the project)")
+    parser.add_argument(
+        "--config", metavar="PATH", help="config file, which must exist (default: config.toml of the project)"
+    )
     parser.add_argument("--quiet", action="store_true", help="do not print each signal")
     parser.add_argument("--serve", action="store_true", help="after the replay, keep serving the REST API and webhooks")
     parser.add_argument("--port", type=int, help="web server port (default: web.port in config)")
@@ -217,7 +220,14 @@ async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | N
             await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
             await bot.close()
-            await asyncio.gather(running, return_exceptions=False)
+            try:
+                await asyncio.gather(running, return_exceptions=False)
+            except Exception as exc:
+                message = refusal(exc)  # a wrong token or a switched-off intent: one line saying what to fix
+                if message is None:
+                    raise
+                print(f"error: {message}", file=sys.stderr)
+                return 2
     finally:
         await app.close()
     return 0
@@ -395,7 +405,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return asyncio.run(run_apikey(settings, key_args, Path(key_args.db or settings.storage.path)))
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = logging.getLevelName(args.log_level.upper())
+    if not isinstance(level, int):
+        known = "DEBUG, INFO, WARNING, ERROR, CRITICAL"
+        print(f"error: --log-level: {args.log_level!r} is not a level; use one of {known}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

@@ -51,6 +51,35 @@ def intents() -> discord.Intents:
     return chosen
 
 
+#: The Developer Portal's switch (Bot → Privileged Gateway Intents) for each privileged intent.
+PRIVILEGED_SWITCHES = {
+    "members": "Server Members Intent",
+    "presences": "Presence Intent",
+    "message_content": "Message Content Intent",
+}
+GATEWAY_AUTHENTICATION_FAILED = 4004
+
+
+def refusal(exc: BaseException) -> str | None:
+    """One line saying what to fix when Discord will not let the bot in (a wrong token, a privileged intent
+    switched off in the Developer Portal); None for any other failure. Never holds the token."""
+    if isinstance(exc, discord.LoginFailure) or (
+        isinstance(exc, discord.ConnectionClosed) and exc.code == GATEWAY_AUTHENTICATION_FAILED
+    ):
+        return (
+            "Discord refused the bot token (STRATUM_DISCORD__TOKEN): copy it again from the Developer Portal "
+            "(your application → Bot → Reset Token) into STRATUM_DISCORD__TOKEN"
+        )
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        asked = intents()
+        switches = " and ".join(name for flag, name in PRIVILEGED_SWITCHES.items() if getattr(asked, flag))
+        return (
+            f"Discord refused the bot's privileged intents: turn on {switches} in the Developer Portal "
+            "(your application → Bot → Privileged Gateway Intents), then start the bot again"
+        )
+    return None
+
+
 class StratumBot(commands.Bot):
     def __init__(
         self,

@@ -3,14 +3,22 @@
 Nothing here is created at import time; `load_settings()` is called once by the app factory and the
 result is passed down. Secrets are `SecretStr` and are refused in the TOML file, so they can only
 come from the environment and never print in a repr or a log line.
+
+The models' defaults are `config.toml`'s values (tests/test_settings.py compares every field), so a run
+without the file behaves as one with it. A file named with --config must exist and be readable TOML.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from types import UnionType
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin
 
+from dotenv import dotenv_values
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,6 +33,7 @@ from pydantic_settings import (
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -131,11 +140,27 @@ class CadenceSettings(_Section):
 class ConsensusSettings(_Section):
     devig: Literal["multiplicative", "power", "shin"] = "multiplicative"
     default_book_weight: float = Field(1.0, gt=0)
-    sharp_books: list[str] = Field(default_factory=list)
-    book_weights: dict[str, float] = Field(default_factory=dict)
+    sharp_books: list[str] = Field(default_factory=lambda: ["pinnacle", "circasports", "lowvig", "betonlineag"])
+    book_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "pinnacle": 3.0,
+            "circasports": 2.0,
+            "lowvig": 2.0,
+            "betonlineag": 2.0,
+            "fanduel": 1.2,
+            "draftkings": 1.2,
+            "williamhill_us": 1.0,
+            "betmgm": 1.0,
+            "betrivers": 0.8,
+            "fanatics": 0.8,
+            "bovada": 0.8,
+            "betus": 0.6,
+            "mybookieag": 0.5,
+        }
+    )
     # Books run by one operator quote the same numbers: each group counts as one book in breadth, steam
     # mover counts, consensus weight (shared among the members present) and the sharp component.
-    operator_groups: list[list[str]] = Field(default_factory=list)
+    operator_groups: list[list[str]] = Field(default_factory=lambda: [["betonlineag", "lowvig"]])
 
     @field_validator("operator_groups")
     @classmethod
@@ -238,6 +263,10 @@ class KeyNumbers(_Section):
     totals: list[float] = Field(default_factory=list)
 
 
+def _default_key_numbers() -> dict[str, KeyNumbers]:
+    return {sport: KeyNumbers(spreads=[2, 3, 4, 5, 6, 7, 8, 10]) for sport in ("basketball_nba", "basketball_wnba")}
+
+
 class TierRule(_Section):
     name: str
     min_rate: float = Field(ge=0, le=1)
@@ -251,12 +280,13 @@ class ClvSettings(_Section):
     score_buckets: list[int] = Field(default_factory=lambda: [40, 55, 70])
     fallback_sd_spreads: float = Field(11.0, gt=0)  # cover model for sports without scores here (WNBA)
     fallback_sd_totals: float = Field(15.0, gt=0)
-    tiers: list[TierRule] = Field(
+    tiers: list[TierRule] = Field(  # at least one: the audit measures every class against the lowest bar
+        min_length=1,
         default_factory=lambda: [
             TierRule(name="S", min_rate=0.58, min_graded=500),
             TierRule(name="A", min_rate=0.54, min_graded=100),
             TierRule(name="B", min_rate=0.52, min_graded=30),
-        ]
+        ],
     )
 
 
@@ -391,6 +421,16 @@ class WebSettings(_Section):
     live_streams_max: int = Field(500, ge=1)
 
 
+def _default_plans() -> dict[str, PlanSettings]:
+    return {
+        "builder": PlanSettings(label="Builder", requests_per_minute=30, webhooks=1),
+        "pro_infra": PlanSettings(
+            label="Pro Infra", requests_per_minute=120, webhooks=5, monthly_soft_limit=50_000, commercial_use=True
+        ),
+        "enterprise": PlanSettings(label="Enterprise", requests_per_minute=600, webhooks=25, commercial_use=True),
+    }
+
+
 def _default_presets() -> dict[str, PresetSettings]:
     return {
         "high_confidence": PresetSettings(label="High Confidence", min_score=55, class_lift="proven"),
@@ -430,7 +470,7 @@ class Settings(BaseSettings):
         env_file=".env",
         extra="forbid",
     )
-    config_path: ClassVar[Path] = DEFAULT_CONFIG
+    config_path: ClassVar[Path | None] = None  # None: no file, the built-in defaults (equal to config.toml's)
 
     feed: FeedSettings = Field(default_factory=FeedSettings)
     cadence: CadenceSettings = Field(default_factory=CadenceSettings)
@@ -440,12 +480,12 @@ class Settings(BaseSettings):
     key_cross: KeyCrossSettings = Field(default_factory=KeyCrossSettings)
     signals: SignalSettings = Field(default_factory=SignalSettings)
     score: ScoreSettings = Field(default_factory=ScoreSettings)
-    key_numbers: dict[str, KeyNumbers] = Field(default_factory=dict)
+    key_numbers: dict[str, KeyNumbers] = Field(default_factory=_default_key_numbers)
     clv: ClvSettings = Field(default_factory=ClvSettings)
     bets: BetSettings = Field(default_factory=BetSettings)
     presets: dict[str, PresetSettings] = Field(default_factory=_default_presets)
     tiers: TierSettings = Field(default_factory=TierSettings)
-    plans: dict[str, PlanSettings] = Field(default_factory=dict)
+    plans: dict[str, PlanSettings] = Field(default_factory=_default_plans)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
@@ -463,7 +503,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = getattr(settings_cls, "config_path", DEFAULT_CONFIG)
+        toml_path = getattr(settings_cls, "config_path", None)
         return (init_settings, env_settings, dotenv_settings, _SecretFreeToml(settings_cls, toml_path))
 
     def key_numbers_for(self, sport: str, market: str) -> tuple[float, ...]:
@@ -476,15 +516,11 @@ class Settings(BaseSettings):
 class _SecretFreeToml(InitSettingsSource):
     """The TOML file as a settings source, refusing any secret so secrets stay in the environment."""
 
-    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
-        data: dict[str, Any] = {}
-        if path.exists():
-            try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        data = _read_toml(path) if path is not None else {}
         for section, key in SECRET_KEYS:
-            if key in data.get(section, {}):
+            table = data.get(section)
+            if isinstance(table, dict) and key in table:
                 raise ConfigError(
                     f"{path}: {section}.{key} is a secret and is read only from the environment "
                     f"(STRATUM_{section.upper()}__{key.upper()})"
@@ -492,21 +528,100 @@ class _SecretFreeToml(InitSettingsSource):
         super().__init__(settings_cls, data)
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The config file's tables. A file that is missing, a folder, unreadable, not UTF-8 or not TOML is a
+    `ConfigError` naming it: the operator's settings are never silently replaced by the defaults."""
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder, not a config file: name a TOML file (like config.toml)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
 def load_settings(config_path: Path | str | None = None, env_file: Path | str | None = ".env") -> Settings:
-    """Build the settings, turning validation errors into one `ConfigError` that names each key."""
+    """Build the settings, turning every configuration fault into one one-line `ConfigError` that names the
+    key, the variable or the file.
+
+    `config_path` names the file (it must exist); None reads the project's own `config.toml` (next to the
+    code, whatever the working directory), or, when there is none (an installed package), the built-in
+    defaults, which equal it. `.env` is read from the working directory."""
+    if config_path:
+        path: Path | None = Path(config_path)
+    else:
+        path = DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
     settings_cls = type(
         "Settings",
         (Settings,),
-        {
-            "model_config": {**Settings.model_config, "env_file": env_file},
-            "config_path": Path(config_path) if config_path else DEFAULT_CONFIG,
-        },
+        {"model_config": {**Settings.model_config, "env_file": env_file}, "config_path": path},
     )
     try:
         return settings_cls()
     except ValidationError as exc:
-        lines = []
+        problems = []
         for error in exc.errors():
             key = ".".join(str(part) for part in error["loc"]) or "(root)"
-            lines.append(f"  {key}: {error['msg']}")
-        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+            problems.append(f"{key}: {' '.join(error['msg'].split())}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    except SettingsError as exc:
+        raise ConfigError(_environment_error(exc, env_file)) from None
+
+
+def _environment_error(exc: SettingsError, env_file: Path | str | None) -> str:
+    """pydantic-settings could not decode an environment value (a list or table that is not JSON). Its
+    message names the section only; this names the variable."""
+    section = re.search(r'field "(\w+)"', str(exc))
+    if section is None:
+        return f"the environment: {exc}"
+    prefix = f"STRATUM_{section.group(1).upper()}"
+    variables = {**(dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}), **os.environ}
+    bad = sorted(
+        name.upper()
+        for name, value in variables.items()
+        if (name.upper() == prefix or name.upper().startswith(prefix + "__"))
+        and _takes_json(name[len("STRATUM_") :].lower().split("__"))
+        and not _is_json(value)
+    )
+    if not bad:
+        return f"the environment: {exc}"
+    example = """STRATUM_FEED__MARKETS='["h2h", "spreads"]'"""
+    return f"{', '.join(bad)}: not valid JSON (a list or table set in the environment is JSON, e.g. {example})"
+
+
+def _takes_json(keys: list[str]) -> bool:
+    """Whether the setting at `keys` (under `Settings`) is a list or a table: given as JSON in the environment."""
+    annotation: Any = Settings
+    for key in keys:
+        model = _model_in(annotation)
+        if model is not None:
+            field = model.model_fields.get(key)
+            if field is None:
+                return False
+            annotation = field.annotation
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+        else:
+            return False
+    return _model_in(annotation) is not None or get_origin(annotation) in (list, dict)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model class of `annotation`, also inside `X | None`."""
+    options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return next((o for o in options if isinstance(o, type) and issubclass(o, BaseModel)), None)
+
+
+def _is_json(value: str | None) -> bool:
+    try:
+        json.loads(value or "")
+    except ValueError:
+        return False
+    return True

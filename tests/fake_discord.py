@@ -487,6 +487,10 @@ class FakeDiscord(_Waitable):
         self.authorizations: list[tuple[str, str]] = []  # ("METHOD /path", Authorization header) of REST calls
 
         # Failure injection.
+        self.bot_token = FAKE_TOKEN  # the login (GET /users/@me) with any other bot token answers 401, as Discord does
+        # Privileged intents switched off in the Developer Portal: an IDENTIFY asking for one is closed with
+        # 4014 (Disallowed intent(s)), as Discord does.
+        self.disabled_intents = 0
         self.forbidden_channels: set[int] = set()
         self._failures: list[tuple[str, str, int]] = []  # (method, path prefix, status) answered once
         self.closed_dms: set[int] = set()  # user ids whose DMs answer 403 50007
@@ -777,6 +781,9 @@ class FakeDiscord(_Waitable):
             await conn.send({"op": 11, "d": None, "s": None, "t": None})
         elif op == 2:  # IDENTIFY
             self.identify_payloads.append(data["d"])
+            if data["d"].get("intents", 0) & self.disabled_intents:
+                await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
+                return
             await conn.send({"op": 0, "t": "READY", "d": self._ready_payload()})
             await conn.send({"op": 0, "t": "GUILD_CREATE", "d": self.guild_payload()})
             conn.identified.set()
@@ -1337,6 +1344,8 @@ class FakeDiscord(_Waitable):
             if user is None:
                 return _error(404, 10013, "Unknown User")
             return _json(user.user_payload())
+        if request.headers.get("Authorization") != f"Bot {self.bot_token}":
+            return _error(401, 0, "401: Unauthorized")
         return _json({**self.bot_user.user_payload(), "verified": True, "flags": 0})
 
     # --- OAuth2 (authorization code grant)

@@ -4,10 +4,12 @@ environment and never printed, and bad values named at start."""
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
-from config.settings import ConfigError, load_settings
+import config.settings as settings_module
+from config.settings import PROJECT_ROOT, ConfigError, load_settings
 
 
 def test_defaults_come_from_config_toml(monkeypatch):
@@ -94,3 +96,40 @@ def test_malformed_toml_is_a_config_error(tmp_path):
     config.write_text("[steam\nmin_books = 4\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(config, env_file=None)
+
+
+def _differences(documented: object, built_in: object, path: str = "") -> list[str]:
+    """Every leaf where the two differ, as "path: documented != built-in" (dicts by key, lists by index)."""
+    if isinstance(documented, dict) and isinstance(built_in, dict):
+        return [
+            line
+            for key in sorted(documented.keys() | built_in.keys(), key=str)
+            for line in _differences(documented.get(key, "(absent)"), built_in.get(key, "(absent)"), f"{path}.{key}")
+        ]
+    if isinstance(documented, list) and isinstance(built_in, list) and len(documented) == len(built_in):
+        pairs = enumerate(zip(documented, built_in, strict=True))
+        return [line for i, (a, b) in pairs for line in _differences(a, b, f"{path}[{i}]")]
+    return [] if documented == built_in else [f"{path[1:]}: {documented!r} != {built_in!r}"]
+
+
+def test_the_code_defaults_equal_config_toml(tmp_path, monkeypatch):
+    """One set of defaults: config.toml's values are the code's, field by field (plans, detector settings,
+    every section), so a run without the file (an installed package, another folder) behaves the same."""
+    for name in [n for n in os.environ if n.upper().startswith("STRATUM_")]:
+        monkeypatch.delenv(name)
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    documented = load_settings(PROJECT_ROOT / "config.toml", env_file=None)
+    built_in = load_settings(empty, env_file=None)
+    assert documented.plans and documented.consensus.book_weights and documented.key_numbers
+    assert _differences(documented.model_dump(), built_in.model_dump()) == []
+
+
+def test_without_a_config_file_the_built_in_defaults_apply(monkeypatch, tmp_path):
+    """No --config and no config.toml next to the code (an installed package): no error, the same values."""
+    for name in [n for n in os.environ if n.upper().startswith("STRATUM_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(settings_module, "DEFAULT_CONFIG", tmp_path / "absent.toml")
+    monkeypatch.chdir(tmp_path)
+    documented = load_settings(PROJECT_ROOT / "config.toml", env_file=None)
+    assert load_settings(env_file=None).model_dump() == documented.model_dump()
