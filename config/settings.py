@@ -268,7 +268,7 @@ def _default_key_numbers() -> dict[str, KeyNumbers]:
 
 
 class TierRule(_Section):
-    name: str
+    name: Literal["S", "A", "B"]  # the tiers the product promises (presets and labels rank them S > A > B)
     min_rate: float = Field(ge=0, le=1)
     min_graded: int = Field(ge=1)
 

@@ -13,6 +13,7 @@ snapshot whose commit failed is thus not half-remembered: the next poll sees its
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -104,6 +105,9 @@ class EngineService:
         the tick is published."""
         try:
             await self._commit(tick, quota=quota, move_cursor=move_cursor, titles=titles)
+        except asyncio.CancelledError:
+            self._stale = True  # a shutdown, not a fault: whoever calls next rebuilds first
+            raise
         except BaseException:
             self._stale = True
             log.error("the commit of the tick at %s failed; rebuilding the engine's memory from the database", tick.at)

@@ -79,6 +79,11 @@ CASES = {
         ["steam.min_books", "consensus.devig"],
     ),
     "an unknown log level": (lambda tmp: ["--log-level", "bogus"], {}, ["--log-level", "bogus"]),
+    "a CLV tier the product does not have": (
+        lambda tmp: [],
+        {"STRATUM_CLV__TIERS": '[{"name": "Z", "min_rate": 0.5, "min_graded": 10}]'},
+        ["clv.tiers"],
+    ),
 }
 
 
@@ -149,3 +154,19 @@ async def test_a_privileged_intent_switched_off_is_one_line_naming_the_switch(tm
     assert "Server Members Intent" in line
     assert "Developer Portal" in line and "Privileged Gateway Intents" in line
     assert len(fake.identify_payloads) == 1  # it asked once, and did not retry in a loop
+
+
+def test_a_setting_checked_only_when_its_part_starts_is_one_line_too(tmp_path):
+    """Sign in with Discord's settings are checked when the dashboard is built (after the database opened):
+    half of them set is still one line naming the missing one, not a traceback from inside the start."""
+    result = subprocess.run(  # noqa: S603 (our own entry point, fixed arguments)
+        [sys.executable, str(ROOT / "run_bot.py"), "--demo", "--port", "0", "--db", str(tmp_path / "x.db")],
+        cwd=tmp_path,
+        env=_environment({"STRATUM_DISCORD__OAUTH_CLIENT_ID": "123"}),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    line = _one_error_line(result.returncode, result.stderr, after_logs=True)
+    assert "STRATUM_DISCORD__OAUTH_CLIENT_SECRET" in line
