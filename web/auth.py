@@ -31,7 +31,8 @@ from access import Tier
 from config.settings import ConfigError
 from web.context import Handler, WebContext, web_context
 from web.members import signed_in
-from web.session import COOKIE, Member, new_csrf, safe_next
+from web.redirect import safe_next, see_other
+from web.session import COOKIE, Member, new_csrf
 from web.templating import render
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ class DiscordAuth:
             return await self._page(request, probe, 400, "This sign-in link has expired or was already used.")
         except DiscordUnavailable:
             return await self._page(request, probe, 502, "Discord did not answer. Please try again in a moment.")
-        response = web.HTTPSeeOther(then)
+        response = see_other(then)
         _copy_cookies(probe, response)
         web_ctx.sessions.write(response, member)
         log.info("member %s signed in to the dashboard (%s)", member.user_id, member.tier.value)

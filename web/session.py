@@ -20,6 +20,7 @@ from aiohttp import web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from access import Tier, Viewer
+from web.redirect import safe_next
 
 COOKIE = "stratum_session"
 #: The pre-sign-in cookie that carries the OAuth `state` (and where to go afterwards).
@@ -116,13 +117,6 @@ class Sessions:
 
 def new_csrf() -> str:
     return secrets.token_urlsafe(24)
-
-
-def safe_next(then: object) -> str:
-    """Only a path on this site (never `//evil.example` or a full URL): an open redirect is a phishing tool."""
-    if isinstance(then, str) and then.startswith("/") and not then.startswith("//") and "\\" not in then:
-        return then
-    return "/"
 
 
 async def check_csrf(request: web.Request, member: Member | None) -> None:

@@ -16,7 +16,8 @@ from aiohttp import web
 from access import Tier
 from web.context import web_context
 from web.members import signed_in
-from web.session import CSRF_FIELD, Member, check_csrf, new_csrf, safe_next
+from web.redirect import safe_next, see_other
+from web.session import CSRF_FIELD, Member, check_csrf, new_csrf
 from web.templating import render
 
 SIGNIN_COOKIE = "stratum_signin"
@@ -72,7 +73,7 @@ async def demo_signin(request: web.Request) -> web.Response:
         csrf=new_csrf(),
         demo=True,
     )
-    response = web.HTTPSeeOther(safe_next(form.get("next")))
+    response = see_other(safe_next(form.get("next")))
     web_ctx.sessions.write(response, member)
     response.del_cookie(SIGNIN_COOKIE, path="/auth")
     raise response
