@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tests.strategies import PROFILE
 from tests.test_web_auth import discord_rig, sign_in
-from tests.web_rig import web_rig
+from tests.web_rig import demo_sign_in, web_rig, web_settings
 from web.redirect import safe_next
 
 # ---------------------------------------------------------------------- a browser following Location
@@ -173,3 +173,67 @@ async def test_after_sign_in_with_discord_a_hostile_next_lands_on_the_board(temp
                 done = await sign_in(http, then)  # `next` goes out percent-encoded: `/%09/evil.example/x`
                 assert done.status_code == 303, then
                 assert done.headers["location"] == (then if then in OURS else "/"), then
+
+
+# ---------------------------------------------------------------------- what a shared cache may keep
+
+
+async def test_only_real_static_files_are_publicly_cacheable(template_db, tmp_path):
+    async with web_rig(template_db, tmp_path) as rig, rig.client() as http:
+        await demo_sign_in(http, "pro")
+        for path in ["/static/", "/static/..%2fx", "/static/%2e%2e/app.py", "/static", "/static/no-such.css"]:
+            answer = await http.get(path)
+            assert answer.status_code >= 400, path
+            if path != "/static/no-such.css":  # (a missing file is a bare 404)
+                assert "demo Pro" in answer.text, path  # a page rendered for this member ...
+            assert answer.headers["cache-control"] == "private, no-store", path  # ... is theirs alone
+            assert "Cookie" in answer.headers.get("vary", ""), path
+        css = await http.get("/static/style.css")
+        assert css.status_code == 200 and css.headers["cache-control"] == "public, max-age=3600"
+        assert "demo Pro" not in css.text
+
+
+# ---------------------------------------------------------------------- security headers on every answer
+
+#: Paths that only look like the API's, Stripe's, the health check's or the static files': dashboard 404 pages.
+LOOK_ALIKES = [
+    *("/stripe-x", "/stripex", "/stripe.json", "/healthzx", "/healthz.json", "/healthz-"),
+    *("/v1x", "/v10/signals", "/v1.json", "/v1-docs", "/V1/signals", "/staticx", "/static-x/style.css"),
+]
+#: The machines' endpoints (the API, Stripe's, the health check) and 404s under their prefixes.
+MACHINE = ["/healthz", "/healthz/", "/v1", "/v1/signals", "/v1/openapi.json", "/v1/nope", "/stripe/webhook"]
+
+
+def assert_framing_and_sniffing_refused(answer: httpx.Response) -> None:
+    path = answer.request.url.raw_path.decode()
+    assert "frame-ancestors 'none'" in answer.headers.get("content-security-policy", ""), path
+    assert answer.headers.get("x-frame-options") == "DENY", path
+    assert answer.headers.get("x-content-type-options") == "nosniff", path
+    assert answer.headers.get("referrer-policy") in ("same-origin", "no-referrer"), path
+    assert "no-store" in answer.headers.get("cache-control", ""), path
+
+
+async def test_every_answer_carries_the_security_headers_look_alike_paths_included(template_db, tmp_path):
+    async with web_rig(template_db, tmp_path) as rig, rig.client() as http:
+        for path in LOOK_ALIKES:
+            answer = await http.get(path)
+            assert answer.status_code == 404 and "text/html" in answer.headers["content-type"], path
+            assert "There is no page here" in answer.text, path  # the dashboard's page, not a bare 404
+            assert_framing_and_sniffing_refused(answer)
+            assert "script-src 'self'" in answer.headers["content-security-policy"]
+        for path in MACHINE:
+            answer = await http.get(path)
+            assert answer.status_code in (200, 401, 404, 405), path
+            assert_framing_and_sniffing_refused(answer)
+            assert "default-src 'none'" in answer.headers["content-security-policy"], path  # no page to run
+        assert_framing_and_sniffing_refused(await http.post("/stripe/webhook", content=b"{}"))
+
+
+async def test_without_the_dashboard_the_api_health_and_404s_still_carry_them(template_db, tmp_path):
+    config = web_settings()
+    config.web.dashboard = False
+    async with web_rig(template_db, tmp_path, config) as rig, rig.client() as http:
+        for path in [*MACHINE, *LOOK_ALIKES, "/", "/signin"]:
+            answer = await http.get(path)
+            assert answer.status_code in (200, 401, 404, 405), path
+            assert_framing_and_sniffing_refused(answer)
