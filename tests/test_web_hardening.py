@@ -17,8 +17,9 @@ from hypothesis import example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from tests.fake_discord import FakeDiscord
 from tests.strategies import PROFILE
-from tests.test_web_auth import discord_rig, sign_in
+from tests.test_web_auth import Clock, discord_rig, session_cookie, sign_in
 from tests.web_rig import demo_sign_in, web_rig, web_settings
 from web.redirect import safe_next
 
@@ -237,3 +238,63 @@ async def test_without_the_dashboard_the_api_health_and_404s_still_carry_them(te
             answer = await http.get(path)
             assert answer.status_code in (200, 401, 404, 405), path
             assert_framing_and_sniffing_refused(answer)
+
+
+# ---------------------------------------------------------------------- signing out ends the session
+
+
+async def _opens_me(rig, cookie: str) -> bool:
+    """Whether a browser holding only this session cookie is signed in (`/me` answers, not the sign-in)."""
+    async with rig.client(cookies={"stratum_session": cookie}) as other:
+        answer = await other.get("/me")
+    assert answer.status_code in (200, 303), answer.status_code
+    return answer.status_code == 200
+
+
+def _csrf(page: httpx.Response) -> str:
+    return page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+async def test_a_cookie_copied_before_the_demo_sign_out_is_signed_out_after_it(template_db, tmp_path):
+    async with web_rig(template_db, tmp_path) as rig, rig.client() as http:
+        await demo_sign_in(http, "pro")
+        copied = session_cookie(http)
+        assert copied is not None and await _opens_me(rig, copied)
+        out = await http.post("/auth/signout", data={"csrf": _csrf(await http.get("/me"))})
+        assert out.status_code == 303
+        assert not await _opens_me(rig, copied)  # the copy was ended on the server, not just in this browser
+        assert "Sign in" in (await http.get("/")).text
+
+        await demo_sign_in(http, "pro")  # signing in again is a new session, the old copy stays ended
+        assert await _opens_me(rig, session_cookie(http)) and not await _opens_me(rig, copied)
+
+
+async def test_a_cookie_copied_before_signing_out_of_discord_is_signed_out_after_it(template_db, tmp_path):
+    async with discord_rig(template_db, tmp_path) as (rig, _fake), rig.client() as laptop, rig.client() as phone:
+        await sign_in(laptop)
+        await sign_in(phone)
+        copied = session_cookie(laptop)
+        assert copied is not None and await _opens_me(rig, copied)
+        out = await laptop.post("/auth/signout", data={"csrf": _csrf(await laptop.get("/me"))})
+        assert out.status_code == 303
+        assert not await _opens_me(rig, copied)
+        assert await _opens_me(rig, session_cookie(phone))  # signing out of one browser ends that one only
+
+
+async def test_a_tier_change_at_the_role_recheck_ends_the_older_cookies(template_db, tmp_path):
+    clock = Clock(template_db[1])
+    async with discord_rig(template_db, tmp_path, clock=clock) as (rig, fake), rig.client() as http:
+        interval = rig.app.settings.web.tier_recheck_seconds
+        await sign_in(http)
+        first = session_cookie(http)
+        assert first is not None
+
+        clock.advance(interval + 1)  # a re-check that finds the same tier keeps the session
+        assert "pro-user · Pro" in (await http.get("/")).text
+        assert await _opens_me(rig, first)
+
+        fake.member(FakeDiscord.PRO_USER_ID).role_ids.remove(FakeDiscord.PRO_ROLE_ID)  # the subscription lapsed
+        clock.advance(interval + 1)
+        assert "pro-user · Community" in (await http.get("/")).text
+        assert await _opens_me(rig, session_cookie(http))  # this browser carries on, as Community
+        assert not await _opens_me(rig, first)  # the Pro cookie copied before is ended
