@@ -41,6 +41,7 @@ from engine.providers.tape import TapeRecorder, read_tape
 from engine.service import EngineService
 from services.context import DemoInfo, ServiceContext
 from storage import Repositories
+from web.security import security_headers
 
 if TYPE_CHECKING:
     from billing.service import BillingService
@@ -224,6 +225,7 @@ def build_web(app: App) -> WebServer:
     if app.web is not None:
         return app.web
     server = WebServer(app.settings.web)
+    server.app.on_response_prepare.append(security_headers)  # on every answer, the dashboard's or not
     app.api = install_api(
         server.app, app.settings, app.repos, clock=app.clock, webhooks=app.webhooks, on_anomaly=app.fanout.anomaly
     )

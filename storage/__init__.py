@@ -34,6 +34,7 @@ from storage.members import AlertRoute, MemberRepository
 from storage.outbox import OutboxItem, OutboxRepository
 from storage.quotes import QuoteRepository
 from storage.signals import SignalRepository
+from storage.web_sessions import WebSessionRepository
 
 __all__ = [
     "CLOSED",
@@ -60,6 +61,7 @@ __all__ = [
     "SignalRepository",
     "StoredEvent",
     "StoredGame",
+    "WebSessionRepository",
     "from_db",
     "to_db",
 ]
@@ -84,6 +86,7 @@ class Repositories:
     cursors: CursorRepository
     billing: BillingRepository
     api: ApiRepository
+    web_sessions: WebSessionRepository
 
     @classmethod
     def for_database(cls, db: Database) -> Repositories:
@@ -104,6 +107,7 @@ class Repositories:
             cursors=CursorRepository(db),
             billing=BillingRepository(db),
             api=ApiRepository(db),
+            web_sessions=WebSessionRepository(db),
         )
 
     @classmethod

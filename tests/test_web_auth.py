@@ -244,7 +244,7 @@ async def test_the_access_token_is_in_no_url_redirect_log_or_cookie(template_db,
         secret = fake.oauth_client_secret
         assert cookie is not None
         data = URLSafeTimedSerializer(SESSION_SECRET, salt="stratum.session").loads(cookie)
-        assert set(data) == {"user_id", "name", "guild_id", "tier", "checked_at", "csrf", "demo"}
+        assert set(data) == {"user_id", "name", "guild_id", "tier", "checked_at", "csrf", "demo", "session"}
         assert token not in json.dumps(data) and token not in cookie and token not in board.text
         assert seen and not any(token in url for url in seen) and not any(secret in url for url in seen)
         assert not any(token in url for url in fake.urls)  # the dashboard sent it only in a header

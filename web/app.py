@@ -19,7 +19,6 @@ from web.context import WEB_CONTEXT, WebContext
 from web.errors import friendly_errors
 from web.routes import auth, board, games, integrity, me
 from web.routes import signals as signal_routes
-from web.security import security_headers
 from web.session import Sessions
 from web.templating import STATIC, environment
 
@@ -50,8 +49,7 @@ def install_web(app: web.Application, ctx: ServiceContext, bus: Any, *, billing:
         demo_sign_in=settings.demo_sign_in and not oauth.oauth_client_id and _loopback(settings.host),
     )
     app[WEB_CONTEXT] = web_ctx
-    app.middlewares.append(security_headers)
-    app.middlewares.append(friendly_errors)  # after the headers: error pages carry them too
+    app.middlewares.append(friendly_errors)  # error pages get the security headers like any page (`web.security`)
     app.router.add_static("/static/", STATIC, name="static")
     discord_auth.install(app, web_ctx)  # Sign in with Discord, when an OAuth client is configured
     auth.add_routes(app)

@@ -10,8 +10,10 @@ same rule as the bot's (`access.tier_for_roles`: the Pro role, which Stripe bill
 away), and the token is then dropped: it is never in a URL, a log line or the cookie.
 
 A signed-in member's roles are read again after `web.tier_recheck_seconds` with the bot's token
-(`GET /guilds/{guild}/members/{user}`): a member who left the server is signed out; if Discord does not
-answer, the tier of the last check is kept (never raised) and the check is tried again shortly.
+(`GET /guilds/{guild}/members/{user}`): a member who left the server is signed out; a changed tier ends
+the member's sessions of the old tier on the server and gives this browser a new one
+(`services.web_sessions`); if Discord does not answer, the tier of the last check is kept (never raised)
+and the check is tried again shortly.
 """
 
 from __future__ import annotations
@@ -29,9 +31,12 @@ from aiohttp import web
 import access
 from access import Tier
 from config.settings import ConfigError
+from engine.clock import utc_now
+from services import web_sessions
 from web.context import Handler, WebContext, web_context
 from web.members import signed_in
-from web.session import COOKIE, Member, new_csrf, safe_next
+from web.redirect import safe_next, see_other
+from web.session import COOKIE, Member, new_csrf
 from web.templating import render
 
 log = logging.getLogger(__name__)
@@ -143,7 +148,7 @@ class DiscordAuth:
             return await self._page(request, probe, 400, "This sign-in link has expired or was already used.")
         except DiscordUnavailable:
             return await self._page(request, probe, 502, "Discord did not answer. Please try again in a moment.")
-        response = web.HTTPSeeOther(then)
+        response = see_other(then)
         _copy_cookies(probe, response)
         web_ctx.sessions.write(response, member)
         log.info("member %s signed in to the dashboard (%s)", member.user_id, member.tier.value)
@@ -175,6 +180,7 @@ class DiscordAuth:
             tier=tier,
             checked_at=self._web_ctx.ctx.clock().timestamp(),
             csrf=new_csrf(),
+            session=await web_sessions.start(self._web_ctx.ctx, user_id, tier, utc_now()),
         )
 
     async def _exchange(self, code: str, redirect_uri: str) -> str:
@@ -277,11 +283,18 @@ class DiscordAuth:
             self._retry_at[member.user_id] = now + RETRY_AFTER_FAILURE
             return member  # the last check's tier until Discord answers again
         self._retry_at.pop(member.user_id, None)
+        ctx = self._web_ctx.ctx
         if tier is None:
             log.info("member %s is no longer in the server: signed out of the dashboard", member.user_id)
+            await web_sessions.end(ctx, member.session)
             request[REFRESHED] = None
             return None
-        refreshed = self._web_ctx.sessions.rechecked(member, tier, now)  # this session's own csrf kept
+        # a changed tier is a new session: cookies copied before the change no longer open anything
+        session = await web_sessions.recheck(ctx, member.session, member.user_id, tier, utc_now())
+        if session is None:  # signed out meanwhile (in another tab)
+            request[REFRESHED] = None
+            return None
+        refreshed = self._web_ctx.sessions.rechecked(member, tier, now, session)  # this session's own csrf kept
         request[REFRESHED] = refreshed
         return refreshed
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from access import UpgradeRequired, UserError
 from web.context import Handler
 from web.members import signed_in
-from web.security import API_PREFIXES
+from web.security import machine_path
 from web.templating import render
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def _message(exc: web.HTTPException) -> str:
 
 @web.middleware
 async def friendly_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith(API_PREFIXES):
+    if machine_path(request.path):
         return await handler(request)
     try:
         return await handler(request)

@@ -1,9 +1,11 @@
 """Who is signed in to the dashboard: a signed, HttpOnly, SameSite=Lax session cookie, and CSRF tokens.
 
 The cookie holds no token of Discord's, only who the member is, the tier their roles gave at the last
-check, and a per-session CSRF secret; it is signed (itsdangerous, HMAC-SHA1 over a derived key) so it
-cannot be forged, and dated so it expires. The tier is re-read from the member's roles after
-`web.tier_recheck_seconds` (`web.auth`), so a lapsed Pro does not keep Pro for the cookie's lifetime.
+check, a per-session CSRF secret and the id of its session on the server; it is signed (itsdangerous,
+HMAC-SHA1 over a derived key) so it cannot be forged, and dated so it expires. A cookie counts only while
+its session is open on the server (`services.web_sessions`): signing out ends every copy of it. The tier
+is re-read from the member's roles after `web.tier_recheck_seconds` (`web.auth`), so a lapsed Pro does
+not keep Pro for the cookie's lifetime.
 
 Every state-changing request (POST) must carry the session's CSRF token in its form (`csrf`) or an
 `X-CSRF-Token` header: a cross-site form cannot read it, so it cannot forge the request.
@@ -20,6 +22,7 @@ from aiohttp import web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from access import Tier, Viewer
+from web.redirect import safe_next
 
 COOKIE = "stratum_session"
 #: The pre-sign-in cookie that carries the OAuth `state` (and where to go afterwards).
@@ -39,6 +42,7 @@ class Member:
     checked_at: float  # unix seconds of the last role check
     csrf: str
     demo: bool = False  # signed in with the loopback demo sign-in, not Discord
+    session: str = ""  # the session on the server (`services.web_sessions`); "" in an older cookie: signed out
 
     @property
     def viewer(self) -> Viewer:
@@ -81,8 +85,8 @@ class Sessions:
     def clear(self, response: web.StreamResponse) -> None:
         response.del_cookie(COOKIE, path="/")
 
-    def rechecked(self, member: Member, tier: Tier, at: datetime) -> Member:
-        return replace(member, tier=tier, checked_at=at.timestamp())
+    def rechecked(self, member: Member, tier: Tier, at: datetime, session: str) -> Member:
+        return replace(member, tier=tier, checked_at=at.timestamp(), session=session)
 
     # ------------------------------------------------------------------ OAuth state (before sign-in)
     def new_state(self, response: web.StreamResponse, then: str) -> str:
@@ -116,13 +120,6 @@ class Sessions:
 
 def new_csrf() -> str:
     return secrets.token_urlsafe(24)
-
-
-def safe_next(then: object) -> str:
-    """Only a path on this site (never `//evil.example` or a full URL): an open redirect is a phishing tool."""
-    if isinstance(then, str) and then.startswith("/") and not then.startswith("//") and "\\" not in then:
-        return then
-    return "/"
 
 
 async def check_csrf(request: web.Request, member: Member | None) -> None:

@@ -4,7 +4,8 @@ Sign-in with Discord (OAuth2 authorization code with `state`) lives in `web.auth
 sign-in page and, in the demo on loopback with no OAuth client configured, a clearly marked
 "demo Community / demo Pro" sign-in that stands in for Discord. The demo sign-in form is protected by a
 double-submit token (a cookie and a form field a cross-site page cannot read), sign-out by the session's
-CSRF token."""
+CSRF token; signing out ends the session on the server (`services.web_sessions`), so a copy of the cookie
+is signed out too."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ import secrets
 from aiohttp import web
 
 from access import Tier
+from engine.clock import utc_now
+from services import web_sessions
 from web.context import web_context
 from web.members import signed_in
-from web.session import CSRF_FIELD, Member, check_csrf, new_csrf, safe_next
+from web.redirect import safe_next, see_other
+from web.session import CSRF_FIELD, Member, check_csrf, new_csrf
 from web.templating import render
 
 SIGNIN_COOKIE = "stratum_signin"
@@ -71,8 +75,9 @@ async def demo_signin(request: web.Request) -> web.Response:
         checked_at=now.timestamp(),
         csrf=new_csrf(),
         demo=True,
+        session=await web_sessions.start(web_ctx.ctx, DEMO_USERS[tier], tier, utc_now()),
     )
-    response = web.HTTPSeeOther(safe_next(form.get("next")))
+    response = see_other(safe_next(form.get("next")))
     web_ctx.sessions.write(response, member)
     response.del_cookie(SIGNIN_COOKIE, path="/auth")
     raise response
@@ -82,6 +87,8 @@ async def signout(request: web.Request) -> web.Response:
     web_ctx = web_context(request)
     member = await signed_in(request)
     await check_csrf(request, member)
+    if member is not None:
+        await web_sessions.end(web_ctx.ctx, member.session)  # every copy of the cookie, not just this one
     response = web.HTTPSeeOther("/")
     web_ctx.sessions.clear(response)
     raise response
