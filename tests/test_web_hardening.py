@@ -8,6 +8,8 @@ here independently of the code under test."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from urllib.parse import unquote
 
@@ -298,3 +300,28 @@ async def test_a_tier_change_at_the_role_recheck_ends_the_older_cookies(template
         assert "pro-user · Community" in (await http.get("/")).text
         assert await _opens_me(rig, session_cookie(http))  # this browser carries on, as Community
         assert not await _opens_me(rig, first)  # the Pro cookie copied before is ended
+
+
+async def test_a_live_stream_opened_before_sign_out_ends_at_its_next_heartbeat(template_db, tmp_path, monkeypatch):
+    from web.routes import signals as signal_routes
+
+    monkeypatch.setattr(signal_routes, "HEARTBEAT_SECONDS", 0.2)
+    monkeypatch.setattr(signal_routes, "POLL_SECONDS", 0.1)
+    async with web_rig(template_db, tmp_path) as rig, rig.client(timeout=30) as http:
+        await demo_sign_in(http, "pro")
+        copied = session_cookie(http)
+        async with (
+            rig.client(cookies={"stratum_session": copied}, timeout=30) as other,
+            other.stream("GET", "/signals/live") as live,
+        ):
+            assert live.status_code == 200
+            await http.post("/auth/signout", data={"csrf": _csrf(await http.get("/me"))})
+            seen: list[str] = []
+
+            async def read_to_the_end() -> None:
+                seen.extend([line async for line in live.aiter_lines()])
+
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(read_to_the_end(), 10)  # heartbeats every 0.2 s: ended long before
+    assert "event: closed" in seen, seen[-5:]
+    assert any("You signed out" in line for line in seen)

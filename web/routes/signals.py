@@ -25,10 +25,10 @@ from aiohttp import web
 
 from access import NotFound, UserError, Viewer
 from engine.models import Market, SignalType
-from services import games, signals
+from services import games, signals, web_sessions
 from services.signals import SignalFilter
 from web.context import WEB_CONTEXT, WebContext, web_context
-from web.live import LiveHub, LiveStreamsFull, Stream
+from web.live import LiveHub, LiveStreamsFull, Stream, sse_event
 from web.members import signed_in, viewer
 from web.security import CSP, HEADERS
 from web.templating import render
@@ -37,6 +37,8 @@ from web.templating import render
 HEARTBEAT_SECONDS = 15.0
 #: How often a stream waiting for signals checks that its client is still there.
 POLL_SECONDS = 1.0
+#: The final event of a stream whose session was signed out (checked at each heartbeat).
+SIGNED_OUT = "You signed out, so this live feed has stopped. Sign in again to follow signals live."
 #: A stream that must re-check its member's tier lives at least this long.
 MIN_STREAM_SECONDS = 30.0
 #: What the browser waits before reconnecting a dropped stream (milliseconds).
@@ -214,6 +216,11 @@ async def live_stream(request: web.Request) -> web.StreamResponse:
                 idle += POLL_SECONDS
                 if idle >= HEARTBEAT_SECONDS:
                     idle = 0.0
+                    if member is not None and not await web_sessions.is_live(
+                        web_ctx.ctx, member.session, member.user_id
+                    ):
+                        await response.write(sse_event("closed", SIGNED_OUT))  # signed out in any browser
+                        break
                     await response.write(b": keepalive\n\n")
             if ended:  # the server is shutting down, the member opened too many, or it fell too far behind
                 break
