@@ -163,6 +163,7 @@ class SignalView:
     consensus_prob: float | None = None
     details: dict[str, Any] | None = None
     entry_prob: float | None = None  # the entry's no-vig probability: full views only
+    ev_at_fire: float | None = None  # the entry's EV against the no-vig consensus when it fired: full views only
 
 
 #: Detail keys that never reveal a book or a speed, so Community may keep them.
@@ -198,6 +199,7 @@ def view_signal(signal: Signal, tier: Tier, heat: int = 0) -> SignalView:
             consensus_prob=signal.consensus_prob,
             details=dict(signal.details),
             entry_prob=signal.entry.prob,
+            ev_at_fire=signal.ev_at_fire,
         )
     details = {key: value for key, value in signal.details.items() if key in _PUBLIC_DETAILS}
     return SignalView(

@@ -137,6 +137,14 @@ class Signal(Model):
     entry: Entry
     consensus: ConsensusRef
     details: dict[str, Any] = Field(description="Type-specific metadata (window, key number, gap, EV…).")
+    ev_at_fire: float | None = Field(
+        description=(
+            "Expected value per unit staked of the entry's own price, vig included, against the no-vig "
+            "consensus at the instant the signal fired (moneyline: decimal odds × fair probability − 1; spreads "
+            "and totals: through the cover model at the consensus number). A DISLOCATION fires only when this "
+            "is above dislocation.min_ev (0.005 by default); null for types that do not price their entry."
+        )
+    )
 
     @classmethod
     def build(cls, view: SignalView) -> Signal:
@@ -164,6 +172,7 @@ class Signal(Model):
             ),
             consensus=ConsensusRef(point=view.consensus_point, prob=view.consensus_prob),
             details=dict(view.details or {}),
+            ev_at_fire=view.ev_at_fire,
         )
 
 

@@ -31,7 +31,7 @@ def format_signal(signal: Signal, game: Game | None) -> str:
         parts.append(f"{len(signal.books)} books, first {signal.books[0]}")
         parts.append(f"{signal.magnitude * scale:.2f} {unit} at {signal.velocity * scale:.3f} {unit}/min")
     elif signal.type == SignalType.DISLOCATION:
-        parts.append(f"gap {signal.magnitude * scale:.2f} {unit}, EV {100 * signal.details['expected_value']:+.1f}%")
+        parts.append(f"gap {signal.magnitude * scale:.2f} {unit}, EV at fire {100 * (signal.ev_at_fire or 0.0):+.1f}%")
     else:
         details = signal.details
         parts.append(f"crossed {details['key_number']:g} ({details['from']:+g} → {details['to']:+g})")

@@ -17,7 +17,16 @@ from services.charts import row_name, signed_points
 from services.context import DemoInfo
 from services.games import matchup
 from services.odds import MarketBoard, OddsBoard
-from services.odds_text import BEST, MARKET_NAMES, both_sides, entry_text, fair_text, nickname
+from services.odds_text import (
+    BEST,
+    EV_AT_FIRE_BASIS,
+    MARKET_NAMES,
+    both_sides,
+    entry_text,
+    ev_at_fire_text,
+    fair_text,
+    nickname,
+)
 from storage import AlertRoute, StoredGame
 
 COLOURS = {
@@ -208,11 +217,9 @@ def signal_embed(view: SignalView, game: Game | None, demo: DemoInfo | None = No
         parts = " · ".join(f"{name.replace('_', ' ')} {value:.2f}" for name, value in view.breakdown.items())
         embed.add_field(name="Score breakdown", value=parts, inline=False)
     if view.type == SignalType.DISLOCATION and "gap" in details:
-        embed.add_field(
-            name="Dislocation",
-            value=f"gap {details['gap'] * scale:.2f} {unit} vs consensus · EV {100 * details['expected_value']:+.1f}%",
-            inline=False,
-        )
+        embed.add_field(name="Dislocation", value=f"gap {details['gap'] * scale:.2f} {unit} vs consensus", inline=False)
+    if ev := ev_at_fire_text(view):
+        embed.add_field(name="Value", value=f"{ev} {EV_AT_FIRE_BASIS}", inline=False)
     if view.type == SignalType.STEAM and details.get("consensus_before"):
         before, after = details["consensus_before"], details["consensus_after"]
         if view.market == Market.H2H:
@@ -227,8 +234,10 @@ def signal_embed(view: SignalView, game: Game | None, demo: DemoInfo | None = No
 def signal_line(view: SignalView, game: Game | None) -> str:
     score = f"{view.score}" if view.score is not None else view.score_band
     books = f" · {len(view.books)} books, first {view.books[0]}" if view.books else ""
+    ev = f" · {ev}" if (ev := ev_at_fire_text(view)) else ""
     return (
-        f"**{signal_title(view, game)}** · {score} · {HEAT[view.heat]}{books}\n{_time(view.created_at)} · `{view.id}`"
+        f"**{signal_title(view, game)}** · {score} · {HEAT[view.heat]}{books}{ev}\n"
+        f"{_time(view.created_at)} · `{view.id}`"
     )
 
 

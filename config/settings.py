@@ -218,8 +218,10 @@ class DislocationSettings(_Section):
     min_books: int = Field(5, ge=2)
     cooldown_seconds: float = Field(3600, ge=0)
     thresholds: MarketThresholds = Field(default_factory=lambda: MarketThresholds(spreads=1.0, totals=2.0, h2h=0.03))
-    prob_per_point: PointValue = Field(default_factory=PointValue)
+    prob_per_point: PointValue = Field(default_factory=PointValue)  # /bet log's plausibility check only
     max_outlier_share: float = Field(0.25, gt=0, le=1)
+    # The book's own price must beat the no-vig consensus by more than this EV per unit staked (0.5%).
+    min_ev: float = Field(0.005, ge=0, lt=1)
 
 
 class KeyCrossSettings(_Section):

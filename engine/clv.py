@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from engine.cover import CoverModel
-from engine.models import Bet, BetGrade, Close, Grade, Market, Side, Signal
+from engine.models import Bet, BetGrade, Close, Consensus, Grade, Market, Side, Signal
 from engine.odds import american_to_decimal, implied_probability
 
 #: Probabilities equal to this many decimals are the same price (0.01 percentage points).
@@ -70,16 +70,19 @@ class Ungradable(ValueError):
 
 
 def entry_value(
-    market: Market, side: Side, point: float | None, price: int, close: Close, cover: CoverModel
+    market: Market, side: Side, point: float | None, price: int, fair: Close | Consensus, cover: CoverModel
 ) -> EntryValue:
+    """The entry's expected value against a no-vig market: the close (its CLV), or the consensus of one
+    instant (a dislocation's EV when it fires, `engine.core`). One rule for both: moneyline decimal × the
+    side's no-vig probability − 1; spreads and totals through the cover model at `fair`'s number."""
     decimal = american_to_decimal(price)
-    close_prob = close.side_prob(side)
+    fair_prob = fair.side_prob(side)
     if market == Market.H2H:
-        return EntryValue(ev=decimal * close_prob - 1.0, win=close_prob, push=0.0, lose=1.0 - close_prob)
-    close_point = close.side_point(side)
-    if point is None or close_point is None:
+        return EntryValue(ev=decimal * fair_prob - 1.0, win=fair_prob, push=0.0, lose=1.0 - fair_prob)
+    fair_point = fair.side_point(side)
+    if point is None or fair_point is None:
         raise Ungradable(f"{market.value} entry or close without a point")
-    outcome = cover.outcome(market, side, point, close_point, close_prob)
+    outcome = cover.outcome(market, side, point, fair_point, fair_prob)
     return EntryValue(ev=outcome.expected_value(decimal), win=outcome.win, push=outcome.push, lose=outcome.lose)
 
 

@@ -8,14 +8,15 @@ keeps the in-memory `EngineState` it needs between snapshots.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from config.settings import Settings
-from engine.clv import grade_or_reason
+from engine.clv import entry_value, grade_or_reason
 from engine.consensus import build_consensus
 from engine.cover import CoverModel, cover_model_for
-from engine.detectors.dislocation import DislocationHit, detect_dislocations
+from engine.detectors.dislocation import DislocationHit, EntryEv, detect_dislocations
 from engine.detectors.key_cross import detect_key_cross, key_values, seed_sides
 from engine.detectors.steam import detect_steam, steam_window
 from engine.models import (
@@ -32,7 +33,7 @@ from engine.models import (
     Snapshot,
 )
 from engine.moves import move_between
-from engine.odds import devig, expected_value
+from engine.odds import devig
 from engine.providers.closes import ExternalCloses
 from engine.scoring import heat
 from engine.signals import best_entry, build_signal, entry_for, side_for
@@ -82,9 +83,29 @@ def signal_cooldown_key(signal: Signal, operators: dict[str, str] | None = None)
     return cooldown_key(signal.type, signal.game_id, signal.market, signal.side, discriminator)
 
 
+def cover_model_of(settings: Settings, sport_key: str) -> CoverModel:
+    """The cover model a sport's spreads and totals are priced with (the fitted NBA one, else the normal
+    fallback with the configured SDs)."""
+    clv = settings.clv
+    return cover_model_for(sport_key, sd_spreads=clv.fallback_sd_spreads, sd_totals=clv.fallback_sd_totals)
+
+
+def dislocation_ev(consensus: Consensus, lines: Mapping[str, BookLine], cover: CoverModel) -> EntryEv:
+    """A book's own price on a side, vig included, against the no-vig consensus of this instant, by the one
+    grader (`engine.clv.entry_value`): what a dislocation must be worth to fire."""
+
+    def ev(book: str, side: Side) -> float:
+        line = lines[book]
+        market = consensus.market
+        return entry_value(market, side, line.side_point(side), line.side_price(side), consensus, cover).ev
+
+    return ev
+
+
 def find_dislocations(
-    settings: Settings, consensus: Consensus, market_state: MarketState, operator=None
+    settings: Settings, consensus: Consensus, market_state: MarketState, cover: CoverModel, operator=None
 ) -> list[DislocationHit]:
+    """The dislocations worth taking now (`dislocation.min_ev`); the engine and a restart both ask this."""
     config = settings.dislocation
     return detect_dislocations(
         consensus,
@@ -94,6 +115,8 @@ def find_dislocations(
         min_books=config.min_books,
         max_outlier_share=config.max_outlier_share,
         operator=operator,
+        ev=dislocation_ev(consensus, market_state.lines, cover),
+        min_ev=config.min_ev,
     )
 
 
@@ -132,10 +155,7 @@ class Engine:
     def cover_model(self, sport_key: str) -> CoverModel:
         model = self._covers.get(sport_key)
         if model is None:
-            clv = self.settings.clv
-            model = self._covers[sport_key] = cover_model_for(
-                sport_key, sd_spreads=clv.fallback_sd_spreads, sd_totals=clv.fallback_sd_totals
-            )
+            model = self._covers[sport_key] = cover_model_of(self.settings, sport_key)
         return model
 
     # ---------------------------------------------------------------- public
@@ -328,7 +348,8 @@ class Engine:
     ) -> None:
         config = self.settings.dislocation
         threshold = config.thresholds.for_market(market.value)
-        hits = find_dislocations(self.settings, consensus, market_state, self.operator)
+        cover = self.cover_model(game_state.game.sport_key)
+        hits = find_dislocations(self.settings, consensus, market_state, cover, self.operator)
         # Keyed by operator: the group's other brand moving further out is the same dislocation.
         active = {(self.operator(hit.book), hit.side.value) for hit in hits}
         newly = [hit for hit in hits if (self.operator(hit.book), hit.side.value) not in market_state.dislocated]
@@ -339,11 +360,6 @@ class Engine:
                 continue
             line = market_state.lines[hit.book]
             entry = entry_for(line, market_state.probs[hit.book], hit.side)
-            fair = consensus.side_prob(hit.side)
-            if market != Market.H2H:
-                # The consensus probability is at the consensus line; each point better is worth about
-                # `prob_per_point` more (a documented approximation, see config.toml).
-                fair = min(0.99, fair + abs(hit.gap) * config.prob_per_point.for_market(market.value))
             details = {
                 "book": hit.book,
                 "book_point": entry.point,
@@ -351,7 +367,8 @@ class Engine:
                 "consensus_point": consensus.side_point(hit.side),
                 "consensus_prob": round(consensus.side_prob(hit.side), 6),
                 "gap": round(abs(hit.gap), 6),
-                "expected_value": round(expected_value(fair, entry.price), 6),
+                # The EV at fire time (what let it fire): this price against the no-vig consensus now.
+                "expected_value": round(hit.ev, 6),
                 "consensus_books": consensus.books,
                 "unit": "probability" if market == Market.H2H else "points",
             }

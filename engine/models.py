@@ -246,6 +246,14 @@ class Signal:
     def signal_class(self) -> str:
         return f"{self.type.value}:{self.market.value}"
 
+    @property
+    def ev_at_fire(self) -> float | None:
+        """The entry's expected value, vig included, against the no-vig consensus when the signal fired
+        (stored in `details["expected_value"]`). DISLOCATION fires only when it is above
+        `dislocation.min_ev`; None for the types that do not price their entry at fire time."""
+        value = self.details.get("expected_value")
+        return None if value is None else float(value)
+
 
 @dataclass(frozen=True, slots=True)
 class Close(_SidedNumber):

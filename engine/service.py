@@ -21,7 +21,15 @@ from datetime import datetime, timedelta
 
 from config.settings import Settings
 from engine.clv import grade_or_reason
-from engine.core import Engine, Tick, daily_cap_key, find_dislocations, move_retention, signal_cooldown_key
+from engine.core import (
+    Engine,
+    Tick,
+    cover_model_of,
+    daily_cap_key,
+    find_dislocations,
+    move_retention,
+    signal_cooldown_key,
+)
 from engine.detectors.key_cross import KEY_TOLERANCE, key_values, seed_sides
 from engine.events import CLV_GRADED, GAME_CLOSED, SIGNAL_CREATED, ClosedGame, EventBus, GradedSignal
 from engine.models import BookLine, Consensus, Market
@@ -242,7 +250,9 @@ async def restore_state(settings: Settings, repos: Repositories, cursor: datetim
             await _restore_key_sides(repos, consensus, values, market_state.key_sides)
         market_state.dislocated = {
             (operator(hit.book), hit.side.value)
-            for hit in find_dislocations(settings, consensus, market_state, operator)
+            for hit in find_dislocations(
+                settings, consensus, market_state, cover_model_of(settings, game_state.game.sport_key), operator
+            )
         }
     for game_id, game_state in state.games.items():
         game_state.pending.extend(await repos.signals.ungraded_for_game(game_id))

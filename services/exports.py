@@ -38,6 +38,7 @@ SIGNAL_COLUMNS: tuple[str, ...] = (
     "clv_points",
     "clv_prob",
     "beat_close",
+    "ev_at_fire",  # last, so the columns before it keep their places in members' spreadsheets
 )
 
 BET_COLUMNS: tuple[str, ...] = (
@@ -139,6 +140,7 @@ def _signal_row(signal: Signal, grade: Grade | None) -> list[str]:
         number(grade.clv_points if grade else None),
         number(grade.clv_prob if grade else None),
         beat_close(grade.beat if grade else None, grade.push if grade else None),
+        number(signal.ev_at_fire),
     ]
 
 

@@ -85,3 +85,16 @@ def entry_text(view: SignalView) -> str:
         return price
     point = f"{view.entry_point:+g}" if view.market == Market.SPREADS else f"{view.entry_point:g}"
     return f"{minus(point)} ({price})"
+
+
+#: What the EV at fire is measured against, said after it wherever there is room.
+EV_AT_FIRE_BASIS = "against the no-vig consensus (this price, vig included)"
+
+
+def ev_at_fire_text(view: SignalView) -> str:
+    """ "EV at fire +1.2%": the entry's expected value against the no-vig consensus when the signal fired, as
+    the bot and the dashboard show it; empty when the view carries none (Community, or a type that does not
+    price its entry)."""
+    if view.ev_at_fire is None:
+        return ""
+    return minus(f"EV at fire {100 * view.ev_at_fire:+.1f}%")

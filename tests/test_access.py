@@ -87,6 +87,13 @@ def test_pro_view_keeps_everything():
     assert view.breakdown["magnitude"] == 0.9 and view.entry_book == "betmgm"
 
 
+def test_the_ev_at_fire_is_a_pro_diagnostic():
+    dislocation = _signal(SignalType.DISLOCATION, details={"book": "betmgm", "gap": 1.0, "expected_value": 0.0123})
+    assert access.view_signal(dislocation, Tier.PRO).ev_at_fire == 0.0123
+    assert access.view_signal(dislocation, Tier.COMMUNITY).ev_at_fire is None
+    assert access.view_signal(_signal(), Tier.PRO).ev_at_fire is None  # a STEAM does not price its entry
+
+
 def test_pro_features_are_refused_to_community_with_an_upgrade_hint():
     community = Viewer(Tier.COMMUNITY, 1, 1)
     for feature in Feature:

@@ -149,6 +149,23 @@ async def test_community_titles_keep_the_number_but_name_no_book(stack):
         assert book not in text, book
 
 
+async def test_a_dislocation_alert_and_signal_show_the_ev_it_fired_on(stack):
+    fake, bot, clock = stack
+    channel = await _route_all(fake)
+    under = await _stored(bot, SignalType.DISLOCATION, Market.TOTALS, ATLANTA)
+    shown = f"EV at fire {100 * under.ev_at_fire:+.1f}%".replace("-", "\u2212")
+    await _poll(bot, [replace(under, id="ev-under", created_at=clock())])
+    assert await bot.deliver_outbox() == (1, 0)
+    [message] = fake.channel_messages[channel]
+    assert _fields(message["embeds"][0])["Value"].startswith(f"{shown} against the no-vig consensus")
+    pro = await final(await fake.invoke_slash("signal", {"id": under.id}, user_id=PRO))
+    assert _fields(pro.embeds[0])["Value"].startswith(shown)
+    listed = await final(await fake.invoke_slash("signals", {"type": "DISLOCATION"}, user_id=PRO))
+    assert shown in json.dumps(listed.embeds, ensure_ascii=False)
+    community = await final(await fake.invoke_slash("signal", {"id": under.id}, user_id=COMMUNITY))
+    assert "EV at fire" not in json.dumps(community.embeds, ensure_ascii=False)
+
+
 # ------------------------------------------------------------------ heat
 
 

@@ -678,6 +678,22 @@ async def test_games_odds_consensus_and_signal_detail(world: World):
             assert r["beat_rate"] is None and r["wilson_low"] is None
 
 
+async def test_a_signal_carries_its_ev_at_fire_documented(world: World):
+    """The EV a DISLOCATION fired on is served with it; types that do not price their entry serve null."""
+    stored = await world.repos.signals.list(limit=1000)
+    dislocation = next(s for s in stored if s.type == SignalType.DISLOCATION)
+    steam = next(s for s in stored if s.type == SignalType.STEAM)
+    served = (await world.get(f"/v1/signals/{dislocation.id}")).json()
+    assert served["ev_at_fire"] == dislocation.details["expected_value"]
+    assert served["ev_at_fire"] > world.ctx.settings.dislocation.min_ev
+    assert (await world.get(f"/v1/signals/{steam.id}")).json()["ev_at_fire"] is None
+    listed = (await world.get("/v1/signals", type="DISLOCATION", limit=200)).json()["data"]
+    assert listed and all(row["ev_at_fire"] > world.ctx.settings.dislocation.min_ev for row in listed)
+    doc = (await world.client.get("/v1/openapi.json")).json()
+    described = doc["components"]["schemas"]["Signal"]["properties"]["ev_at_fire"]["description"]
+    assert "no-vig consensus" in described and "dislocation.min_ev" in described
+
+
 # ---------------------------------------------------------------------- errors
 
 

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from app.bootstrap import BUNDLED_TAPE, build_app, start_web
 from app.cli import run_replay
+from engine.models import SignalType
 from engine.providers.tape import read_tape
 from services.keys import create_key
 from tests.engine_builders import settings
@@ -113,6 +114,11 @@ async def test_engine_events_reach_a_partners_webhook_signed(tmp_path):
                 envelope = json.loads(body)
                 assert envelope["type"] == "signal.created" and envelope["data"]["books"]
             assert {json.loads(b)["data"]["id"] for _, b in receiver.deliveries} == {s.id for s in stored}
+            # Each payload carries the EV its signal fired on (a DISLOCATION's, above the bar; null otherwise).
+            sent = {json.loads(b)["data"]["id"]: json.loads(b)["data"]["ev_at_fire"] for _, b in receiver.deliveries}
+            assert sent == {s.id: s.ev_at_fire for s in stored}
+            assert any(s.type == SignalType.DISLOCATION for s in stored)
+            assert all(sent[s.id] > config.dislocation.min_ev for s in stored if s.type == SignalType.DISLOCATION)
             signals = await http.get("/v1/signals", params={"limit": 5})
             assert signals.status_code == 200 and len(signals.json()["data"]) == 5
     finally:

@@ -6,6 +6,7 @@ import csv
 import io
 import struct
 import zlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -475,12 +476,12 @@ def test_signals_csv_exact_header_and_rows():
     assert lines[0] == (
         "id,created_at,type,game_id,market,side,score,magnitude,velocity,books,entry_book,entry_point,"
         "entry_price,entry_prob,consensus_point,consensus_prob,commence_time,graded,clv_points,clv_prob,"
-        "beat_close"
+        "beat_close,ev_at_fire"
     )
     assert lines[0].split(",") == list(SIGNAL_COLUMNS)
     assert lines[2] == (
         "sig-1,2026-01-10T18:20:05Z,STEAM,g1,spreads,away,72,0.5,0.25,fanduel,fanduel,3.5,-110,0.52381,"
-        "3,0.5,2026-01-11T00:00:00Z,no,,,"
+        "3,0.5,2026-01-11T00:00:00Z,no,,,,"
     )
     assert out.endswith("\n") and "\r" not in out
     rows = rows_of(out)
@@ -506,7 +507,14 @@ def test_signals_csv_exact_header_and_rows():
         "-0.5",
         "-0.02381",
         "no",
+        "",  # a STEAM does not price its entry at fire time
     ]
+
+
+def test_a_dislocation_exports_the_ev_it_fired_on_in_the_last_column():
+    signal = replace(make_signal(), type=SignalType.DISLOCATION, details={"gap": 1.5, "expected_value": 0.012345})
+    row = rows_of(signals_csv([(signal, None)]))[1]
+    assert SIGNAL_COLUMNS[-1] == "ev_at_fire" and row[-1] == "0.012345"
 
 
 def test_formula_injection_is_defused_in_text_but_numbers_stay_plain():

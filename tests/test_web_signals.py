@@ -301,6 +301,22 @@ async def test_the_signal_page_is_full_for_pro_redacted_for_community_and_hides_
         assert (await http.get("/signals/fresh-page-signal")).status_code == 200
 
 
+async def test_a_dislocation_shows_the_ev_it_fired_on_to_pro_in_the_feed_and_on_its_page(template_db, tmp_path):
+    async with web_rig(template_db, tmp_path) as rig, rig.client() as http:
+        old = [s for s in await _stored(rig) if s.created_at <= rig.now - timedelta(minutes=10)]
+        dislocation = next(s for s in old if s.type == SignalType.DISLOCATION)
+        shown = f"EV at fire {100 * dislocation.ev_at_fire:+.1f}%".replace("-", "\u2212")
+        await _as(http, "pro")
+        feed = await http.get("/signals", params={"type": "DISLOCATION"})
+        row = feed.text.split(f'data-signal="{dislocation.id}"', 1)[1].split("</tr>", 1)[0]
+        assert shown in row
+        page = await http.get(f"/signals/{dislocation.id}")
+        assert shown in _main(page) and "against the no-vig consensus" in _main(page)
+        await _as(http, "community")
+        assert "EV at fire" not in (await http.get("/signals")).text
+        assert "EV at fire" not in (await http.get(f"/signals/{dislocation.id}")).text
+
+
 async def test_a_graded_signal_shows_how_it_did_against_the_close(template_db, tmp_path):
     async with web_rig(template_db, tmp_path) as rig, rig.client() as http:
         [(signal, grade)] = await rig.app.ctx.repos.grades.list(limit=1)

@@ -11,7 +11,7 @@ from engine.audit import UNPROVEN, ClassAudit
 from engine.models import Close, Game, Grade, Market
 from services.charts import row_name, signed_points
 from services.odds import MarketBoard
-from services.odds_text import MARKET_NAMES, entry_text, fair_sides, sides
+from services.odds_text import MARKET_NAMES, entry_text, ev_at_fire_text, fair_sides, sides
 
 HEAT = ("·", "🔥", "🔥🔥", "🔥🔥🔥")
 
@@ -96,7 +96,7 @@ def signal_row(view: SignalView, game: Game, grade: Grade | None) -> SignalRow:
     return SignalRow(
         id=view.id,
         title=f"{view.type.value} · {MARKET_NAMES[view.market]} → {side}",
-        entry=entry_text(view),
+        entry=" · ".join(filter(None, (entry_text(view), ev_at_fire_text(view)))),
         score=f"{view.score}/100" if view.score is not None else view.score_band,
         at=view.created_at,
         verdict=verdict,

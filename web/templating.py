@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from services.odds_text import EV_AT_FIRE_BASIS, ev_at_fire_text
 from web.context import web_context
 from web.session import Member
 
@@ -25,6 +26,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["iso"] = lambda at: at.isoformat().replace("+00:00", "Z")
+    env.filters["ev_at_fire"] = ev_at_fire_text  # the bot's wording (services.odds_text), one place
+    env.globals["EV_AT_FIRE_BASIS"] = EV_AT_FIRE_BASIS
     return env
 
 
