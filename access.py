@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from config.settings import DiscordSettings, TierSettings
 from domain.billing import SubscriptionState
-from engine.models import Market, Side, Signal, SignalType
+from engine.models import Close, Market, Side, Signal, SignalType
 
 UPGRADE_HINT = "Upgrade to Pro with `/upgrade` to unlock it."
 
@@ -119,8 +119,36 @@ def require_real_time(viewer: Viewer, tiers: TierSettings) -> None:
         raise RealTimeRequired(late)
 
 
+def seen_by(fixed_at: datetime, horizon: datetime) -> bool:
+    """The one rule for every datum fixed at a moment — a signal fired, a close captured, a grade made: a
+    viewer whose horizon is `horizon` (`horizon` for a tier, `api_horizon` for an API audience) sees it
+    once it was fixed at or before that horizon, and not a microsecond earlier."""
+    return fixed_at <= horizon
+
+
 def can_see(signal: Signal, tier: Tier, now: datetime, tiers: TierSettings) -> bool:
-    return signal.created_at <= horizon(tier, now, tiers)
+    return seen_by(signal.created_at, horizon(tier, now, tiers))
+
+
+class _Graded(Protocol):
+    @property
+    def graded_at(self) -> datetime: ...
+
+
+GradeT = TypeVar("GradeT", bound=_Graded)
+
+
+def visible_grade(grade: GradeT | None, horizon: datetime) -> GradeT | None:
+    """A grade (a signal's or a bet's) as a viewer with this horizon may have it: None — "awaiting the
+    close" — until it was made at or before the horizon. A grade is data like any other: its verdict,
+    close, CLV and time would tell Community the closing consensus before the delay has passed."""
+    return grade if grade is not None and seen_by(grade.graded_at, horizon) else None
+
+
+def visible_closes(closes: Iterable[Close], horizon: datetime) -> list[Close]:
+    """The closes a viewer with this horizon may see: those captured at or before it (a close is the
+    consensus at tip-off, so Community sees it only once the delay has passed since then)."""
+    return [close for close in closes if seen_by(close.captured_at, horizon)]
 
 
 def watchlist_limit(tier: Tier, tiers: TierSettings) -> int:
@@ -345,8 +373,14 @@ def view_signal_for(signal: Signal, audience: ApiAudience) -> SignalView:
     return view_signal(signal, audience.tier)
 
 
+def api_horizon(audience: ApiAudience, now: datetime) -> datetime:
+    """The newest moment an API audience may see (its plan's delay before now: none for every plan), the
+    counterpart of `horizon` for `seen_by`, `visible_grade` and `visible_closes`."""
+    return now - audience.delay
+
+
 def api_can_see(signal: Signal, audience: ApiAudience, now: datetime) -> bool:
-    return signal.created_at <= now - audience.delay
+    return seen_by(signal.created_at, api_horizon(audience, now))
 
 
 # ---------------------------------------------------------------------- the commands of a tier (/help)

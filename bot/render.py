@@ -10,7 +10,7 @@ import discord
 
 from access import SignalView
 from engine.audit import ClassAudit
-from engine.models import Bet, BetGrade, Game, Market, SignalType
+from engine.models import Bet, BetGrade, Game, Grade, Market, SignalType
 from engine.reports import AuditReport
 from services.bets import ClvRecord
 from services.charts import row_name, signed_points
@@ -22,10 +22,13 @@ from services.odds_text import (
     EV_AT_FIRE_BASIS,
     MARKET_NAMES,
     both_sides,
+    close_number_text,
+    clv_text,
     entry_text,
     ev_at_fire_text,
     fair_text,
     nickname,
+    verdict,
 )
 from storage import AlertRoute, StoredGame
 
@@ -182,7 +185,21 @@ def pack_embeds(
     return messages
 
 
-def signal_embed(view: SignalView, game: Game | None, demo: DemoInfo | None = None) -> discord.Embed:
+def grade_text(grade: Grade, market: Market) -> str:
+    """How a signal did against the close, as on its dashboard page: "Beat the close · CLV +6.97% · +1 pt",
+    then the close and when it was graded."""
+    said, _ = verdict(grade)
+    return (
+        f"{said[0].upper()}{said[1:]} · {clv_text(grade, market)}\n"
+        f"Close {close_number_text(grade, market)} · graded {_time(grade.graded_at)}"
+    )
+
+
+def signal_embed(
+    view: SignalView, game: Game | None, demo: DemoInfo | None = None, grade: Grade | None = None
+) -> discord.Embed:
+    """One signal as `/signal` shows it; with its grade when the service gave one (it gives a grade only
+    from the viewer's horizon on: `services.signals.signal_detail`)."""
     embed = discord.Embed(
         title=alert_title(view, game),
         description=f"{matchup(game) if game else view.game_id} · {_time(view.created_at)} ({age(view.created_at)})",
@@ -202,6 +219,8 @@ def signal_embed(view: SignalView, game: Game | None, demo: DemoInfo | None = No
         embed.add_field(
             name="Key number", value=f"{details['key_number']:g} ({details['from']:+g} → {details['to']:+g})"
         )
+    if grade is not None:
+        embed.add_field(name="Against the close", value=grade_text(grade, view.market), inline=False)
     if view.redacted:
         footer = f"id {view.id} · Community view: diagnostics are Pro · /upgrade"
         embed.set_footer(text=" · ".join(filter(None, (demo_label(demo, at=view.created_at), footer))))

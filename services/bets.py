@@ -229,15 +229,20 @@ async def delete_bet(ctx: ServiceContext, viewer: Viewer, bet_id: str | int, now
     return bet, stored.game
 
 
-async def member_bets(ctx: ServiceContext, viewer: Viewer, since: datetime | None = None):
+async def member_bets(
+    ctx: ServiceContext, viewer: Viewer, since: datetime | None = None, now: datetime | None = None
+) -> list[tuple[Bet, Game | None, BetGrade | None]]:
+    """The member's bets, newest first, each with its game and its grade once graded at or before the
+    viewer's horizon as of `now` (default: the context's clock), like every grade (`access.visible_grade`)."""
     access.require(viewer, Feature.CLV_TRACKING)
+    horizon = access.horizon(viewer.tier, ctx.clock() if now is None else now, ctx.settings.tiers)
     rows = await ctx.repos.bets.for_member(viewer.guild_id, viewer.user_id, since)
     games = {}
     for bet, _ in rows:
         if bet.game_id not in games:
             stored = await ctx.repos.games.get(bet.game_id)
             games[bet.game_id] = stored.game if stored else None
-    return [(bet, games[bet.game_id], grade) for bet, grade in rows]
+    return [(bet, games[bet.game_id], access.visible_grade(grade, horizon)) for bet, grade in rows]
 
 
 @dataclass(frozen=True, slots=True)

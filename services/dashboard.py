@@ -47,17 +47,15 @@ class GamePage:
 async def game_page(ctx: ServiceContext, viewer: Viewer, game_id: str, now: datetime) -> GamePage:
     """One game by its exact id (NotFound otherwise): its odds board, its signals with their grades, and
     its closes. Everything stops at the viewer's horizon: a Community member sees no signal younger than
-    the delay (`recent_signals`), and no close or grade fixed after the horizon either."""
+    the delay (`recent_signals`), and no close or grade fixed after the horizon either
+    (`access.visible_grade`, `access.visible_closes`)."""
     stored = await game_by_id(ctx, game_id)
     horizon = access.horizon(viewer.tier, now, ctx.settings.tiers)
     views = await signal_service.recent_signals(ctx, viewer, now, game_id=stored.game.id)
-    graded = []
-    for view in views:
-        grade = await ctx.repos.grades.get(view.id)
-        graded.append(GradedSignal(view, grade if grade is not None and grade.graded_at <= horizon else None))
+    graded = [GradedSignal(v, access.visible_grade(await ctx.repos.grades.get(v.id), horizon)) for v in views]
     order = {market: index for index, market in enumerate(MARKET_ORDER)}
     closes = sorted(
-        (c for c in await ctx.repos.closes.for_game(stored.game.id) if c.captured_at <= horizon),
+        access.visible_closes(await ctx.repos.closes.for_game(stored.game.id), horizon),
         key=lambda c: order.get(c.market, len(order)),
     )
     return GamePage(

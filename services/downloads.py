@@ -27,20 +27,19 @@ def check_days(ctx: ServiceContext, days: int) -> int:
 
 
 async def export_signals(ctx: ServiceContext, viewer: Viewer, days: int, now: datetime) -> tuple[str, bytes]:
+    """The viewer's signals of the last `days` days as CSV, each with its grade once graded at or before
+    the viewer's horizon (a grade is data like any other: `access.visible_grade`)."""
     access.require(viewer, Feature.EXPORT)
     since = now - timedelta(days=check_days(ctx, days))
-    signals = await ctx.repos.signals.list(
-        since=since,
-        until=access.horizon(viewer.tier, now, ctx.settings.tiers) + timedelta(microseconds=1),
-        limit=100_000,
-    )
-    rows = [(signal, await ctx.repos.grades.get(signal.id)) for signal in reversed(signals)]
+    horizon = access.horizon(viewer.tier, now, ctx.settings.tiers)
+    signals = await ctx.repos.signals.list(since=since, until=horizon + timedelta(microseconds=1), limit=100_000)
+    rows = [(s, access.visible_grade(await ctx.repos.grades.get(s.id), horizon)) for s in reversed(signals)]
     return f"stratum-signals-{now:%Y%m%d}-{days}d.csv", signals_csv(rows).encode()
 
 
 async def export_bets(ctx: ServiceContext, viewer: Viewer, days: int, now: datetime) -> tuple[str, bytes]:
     access.require(viewer, Feature.EXPORT)
-    rows = await member_bets(ctx, viewer, since=now - timedelta(days=check_days(ctx, days)))
+    rows = await member_bets(ctx, viewer, since=now - timedelta(days=check_days(ctx, days)), now=now)
     return f"stratum-bets-{now:%Y%m%d}-{days}d.csv", bets_csv(reversed(rows)).encode()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
 
+import access
 from access import NotFound, UserError
 from engine.models import Close, Game, Market
 from services.context import ServiceContext
@@ -115,9 +116,14 @@ async def game_by_id(ctx: ServiceContext, game_id: str) -> StoredGame:
     return stored
 
 
-async def game_with_closes(ctx: ServiceContext, game_id: str) -> tuple[StoredGame, list[Close]]:
+async def game_with_closes(
+    ctx: ServiceContext, game_id: str, audience: access.ApiAudience
+) -> tuple[StoredGame, list[Close]]:
+    """A game by its exact id with its closes captured at or before the audience's horizon
+    (`access.visible_closes`)."""
     stored = await game_by_id(ctx, game_id)
-    return stored, await ctx.repos.closes.for_game(stored.game.id)
+    closes = await ctx.repos.closes.for_game(stored.game.id)
+    return stored, access.visible_closes(closes, access.api_horizon(audience, ctx.clock()))
 
 
 async def list_games(

@@ -17,7 +17,14 @@ async def graded_signals(
     limit: int = 50,
     before: tuple[datetime, str] | None = None,
 ) -> list[tuple[SignalView, Grade]]:
-    """Graded signals by (graded_at, signal_id) descending, strictly older than the cursor `before`."""
+    """Graded signals by (graded_at, signal_id) descending, strictly older than the cursor `before`: only
+    grades made at or before the audience's horizon (`access.visible_grade`; the bound is also the query's,
+    so a page is never cut short by the rule)."""
     now = ctx.clock()
-    rows = await ctx.repos.grades.list(limit=limit, before=before)
-    return [(access.view_signal_for(s, audience), g) for s, g in rows if access.api_can_see(s, audience, now)]
+    horizon = access.api_horizon(audience, now)
+    rows = await ctx.repos.grades.list(until=horizon, limit=limit, before=before)
+    return [
+        (access.view_signal_for(s, audience), g)
+        for s, g in rows
+        if access.api_can_see(s, audience, now) and access.visible_grade(g, horizon) is not None
+    ]

@@ -5,7 +5,7 @@ what is shown was already chosen for the viewer by `services.odds`."""
 from __future__ import annotations
 
 from access import SignalView
-from engine.models import MARKET_SIDES, Close, Consensus, Game, Market, Side
+from engine.models import MARKET_SIDES, BetGrade, Close, Consensus, Game, Grade, Market, Side
 from engine.odds import probability_to_american
 from services.odds import Quote, side_quote
 
@@ -98,3 +98,36 @@ def ev_at_fire_text(view: SignalView) -> str:
     if view.ev_at_fire is None:
         return ""
     return minus(f"EV at fire {100 * view.ev_at_fire:+.1f}%")
+
+
+def verdict(grade: Grade | BetGrade) -> tuple[str, str]:
+    """A grade's verdict as read ("beat the close", "missed the close", "push") and its kind ("beat",
+    "missed", "push"): the same words on the dashboard and in Discord."""
+    if grade.push:
+        return "push", "push"
+    return ("beat the close", "beat") if grade.beat else ("missed the close", "missed")
+
+
+def clv_points_text(value: float) -> str:
+    """CLV in points: "+1.5 pts", "−1 pt", "0 pts"."""
+    shown = "0" if value == 0 else minus(f"{value:+g}")
+    return f"{shown} pt" if abs(value) == 1 else f"{shown} pts"
+
+
+def clv_text(grade: Grade, market: Market) -> str:
+    """ "CLV +6.97% · +1.5 pts": the expected value at the close (the verdict's measure), and the points
+    gained on the number where the market has one."""
+    text = minus(f"CLV {100 * grade.clv_ev:+.2f}%")
+    if grade.clv_points is not None and market != Market.H2H:
+        text += f" · {clv_points_text(grade.clv_points)}"
+    return text
+
+
+def close_number_text(grade: Grade, market: Market) -> str:
+    """The close a signal was graded against, for its side: "−7.5 · 49.8% no-vig", "183.5 · 51.0% no-vig",
+    "52.4% no-vig" (moneyline)."""
+    prob = f"{100 * grade.close_prob:.1f}% no-vig"
+    if grade.close_point is None or market == Market.H2H:
+        return prob
+    point = f"{grade.close_point:+g}" if market == Market.SPREADS else f"{grade.close_point:g}"
+    return f"{minus(point)} · {prob}"

@@ -216,11 +216,14 @@ async def signal_detail(
     ctx: ServiceContext, signal_id: str, viewer: Viewer, now: datetime
 ) -> tuple[SignalView, Game | None, Grade | None]:
     """One signal for its page: `one_signal`'s view (an unseeable one is an unknown id), its game, and its
-    CLV grade once graded (the close is consensus, no book's, so every tier that may see the signal sees
-    whether it beat the close: the public audit is built from the same grades)."""
+    CLV grade once graded. The close is consensus, no book's, so every tier sees whether the signal beat
+    it — but, like any data, only from the viewer's horizon on (`access.visible_grade`): Community learns
+    the close the delay after tip-off, not before."""
     view = await one_signal(ctx, signal_id, viewer, now)
     stored = await ctx.repos.games.get(view.game_id)
-    return view, stored.game if stored is not None else None, await ctx.repos.grades.get(view.id)
+    horizon = access.horizon(viewer.tier, now, ctx.settings.tiers)
+    grade = access.visible_grade(await ctx.repos.grades.get(view.id), horizon)
+    return view, stored.game if stored is not None else None, grade
 
 
 async def suggest_signals(
@@ -317,10 +320,12 @@ async def api_signals(
 async def api_signal(
     ctx: ServiceContext, audience: access.ApiAudience, signal_id: str
 ) -> tuple[SignalView, Grade | None]:
-    """One signal as the API audience sees it, with its CLV grade once graded."""
+    """One signal as the API audience sees it, with its CLV grade once graded at or before the audience's
+    horizon (`access.visible_grade`)."""
     text = signal_id or ""
+    now = ctx.clock()
     signal = await ctx.repos.signals.get(text) if 0 < len(text) <= 200 else None
-    if signal is None or not access.api_can_see(signal, audience, ctx.clock()):
+    if signal is None or not access.api_can_see(signal, audience, now):
         raise NotFound(f"No signal with id “{text[:200]}”.")
-    grade = await ctx.repos.grades.get(signal.id)
+    grade = access.visible_grade(await ctx.repos.grades.get(signal.id), access.api_horizon(audience, now))
     return access.view_signal_for(signal, audience), grade

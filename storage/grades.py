@@ -165,10 +165,11 @@ class GradeRepository:
         self,
         *,
         since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 100,
         before: tuple[datetime, str] | None = None,
     ) -> builtins.list[tuple[Signal, Grade]]:
-        """Graded signals, most recently graded first, `graded_at >= since`.
+        """Graded signals, most recently graded first, `since <= graded_at <= until`.
 
         `before` is the keyset cursor (graded_at, signal_id) of the last row of the previous page.
         """
@@ -177,6 +178,9 @@ class GradeRepository:
         if since is not None:
             where.append("g.graded_at >= ?")
             params.append(to_db(since))
+        if until is not None:
+            where.append("g.graded_at <= ?")
+            params.append(to_db(until))
         if before is not None:
             where.append("(g.graded_at, g.signal_id) < (?, ?)")
             params.extend((to_db(before[0]), before[1]))

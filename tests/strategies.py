@@ -2,7 +2,8 @@
 
 Reusable: `signals()` draws a `Signal` of any type and market, its books from a pool of real-looking book
 keys ("draftkings", "williamhill_us") and display titles ("Caesars", "DraftKings": the feed's titles),
-created at a time drawn around a given `now` — either side of the Community delay and exactly on it.
+created at a time drawn around a given `now` — either side of the Community delay and exactly on it;
+`grades()` and `closes()` draw the moments a signal was graded and a game's close captured the same way.
 
 `assert_community_clean` is the tier promise as a scan of serialised text: no book name (key or title), no
 diagnostics key (velocity, breakdown, magnitude, movers), no exact score, and no timestamp younger than
@@ -28,7 +29,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from access import Tier
-from engine.models import MARKET_SIDES, Entry, Game, Market, ScoreBreakdown, Signal, SignalType
+from engine.models import MARKET_SIDES, Close, Entry, Game, Grade, Market, ScoreBreakdown, Signal, SignalType
 
 PROFILE = settings(
     derandomize=os.environ.get("HYPOTHESIS_PROFILE") != "random",
@@ -192,6 +193,32 @@ def signals(
         commence_time=game.commence_time,
         details=details_for(draw, kind, market, books, created),
     )
+
+
+@st.composite
+def grades(draw: st.DrawFn, signal: Signal, now: datetime, *, delay: timedelta = timedelta(minutes=10)) -> Grade:
+    """A grade of `signal` made at `now` plus a `created_offsets` offset — either side of the delay, exactly
+    on it, a microsecond after now — and never before the signal itself."""
+    graded_at = max(signal.created_at, now + draw(created_offsets(delay)))
+    beat, push = draw(st.sampled_from([(True, False), (False, False), (False, True)]))
+    point = draw(points_for(signal.market))
+    return Grade(signal_id=signal.id, graded_at=graded_at, close_point=point, close_prob=round(draw(unit_floats()), 6),
+                 clv_points=None if point is None else draw(st.integers(-10, 10)) / 2,
+                 clv_prob=round(draw(st.floats(-0.2, 0.2)), 6), beat=beat, push=push,
+                 consensus_clv_points=None, consensus_clv_prob=0.0,
+                 clv_ev=round(draw(st.floats(0.001, 0.2)) * (1 if beat else -1), 6))  # fmt: skip
+
+
+@st.composite
+def closes(draw: st.DrawFn, game_id: str, now: datetime, *, delay: timedelta = timedelta(minutes=10)) -> list[Close]:
+    """A close for each of a game's markets, each captured at `now` plus a `created_offsets` offset."""
+    drawn = []
+    for market in Market:
+        captured = now + draw(created_offsets(delay))
+        drawn.append(Close(game_id=game_id, market=market, captured_at=captured, at=captured - timedelta(minutes=1),
+                           point=draw(points_for(market)), prob_a=round(draw(unit_floats()), 6),
+                           books=draw(st.integers(1, 12))))  # fmt: skip
+    return drawn
 
 
 # ---------------------------------------------------------------------- the scan

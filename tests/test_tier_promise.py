@@ -3,12 +3,15 @@
 Community sees odds and signals `tiers.community_delay_seconds` late, with no book name, no velocity, no
 score breakdown, no mover list and no exact score; Pro sees everything at once; every API plan gets full
 diagnostics in real time, and per-book odds only where the operator's licence allows (`[api]
-redistribute_raw_odds`). Random signals (every type and market, books drawn from real keys and titles,
-created either side of the delay and exactly on it) against every surface:
+redistribute_raw_odds`). A grade and a close are data like any other (issue #16): shown to a viewer only
+once made at or before their horizon (Community: the delay before now; Pro and every plan: now). Random
+signals (every type and market, books drawn from real keys and titles, created either side of the delay
+and exactly on it), graded and closed at moments drawn the same way, against every surface:
 
 1. pure and service layer (many examples): `access.view_signal` and everything rendered from a Community
    view; the services over a real SQLite file (the bundled tape, plus the drawn signals) — signal lists,
-   one signal, heat, the odds board, the line chart's data, CSV exports, the Community digest's rows;
+   one signal with its grade, heat, the odds board, a game's page (its closes and grades), the line
+   chart's data, CSV exports (grades included), the Community digest's rows;
 2. the real transports (fewer examples): the bot through the loopback fake Discord, with random Community
    commands and button clicks and the digest it posts, and the REST API over loopback HTTP for each plan.
 
@@ -18,6 +21,8 @@ invariants (no name, no key, nothing young), not exact text, so render changes d
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 import shutil
@@ -33,9 +38,9 @@ import access
 from access import NotFound, Tier, UpgradeRequired, Viewer
 from bot import render
 from engine.events import EventBus
-from engine.models import Signal, SignalType
+from engine.models import Close, Grade, Market, Signal, SignalType
 from engine.service import EngineService
-from services import alerts, downloads, odds, signals
+from services import alerts, dashboard, downloads, odds, signals
 from services.books import book_names, display_name
 from services.charts import chart_data
 from services.context import ServiceContext
@@ -48,11 +53,14 @@ from tests.strategies import (
     PROFILE,
     _book_pattern,
     assert_community_clean,
+    created_offsets,
     games,
     heats,
     payload_text,
     tiers,
 )
+from tests.strategies import closes as close_strategy
+from tests.strategies import grades as grade_strategy
 from tests.strategies import signals as signal_strategy
 from tests.test_api import _world
 
@@ -113,6 +121,30 @@ def test_can_see_is_the_delay_to_the_microsecond(data, tier):
     assert access.visible_signals([signal], tier, now, settings().tiers) == ([signal] if wanted else [])
 
 
+@hsettings(PROFILE, max_examples=150)
+@given(
+    now=st.datetimes(min_value=EARLIEST, max_value=LATEST, timezones=st.just(UTC)),
+    offsets=st.lists(created_offsets(DELAY), min_size=2, max_size=2),
+    tier=tiers,
+    plan=st.sampled_from(sorted(settings().plans)),
+)
+def test_a_grade_and_a_close_are_seen_from_the_moment_they_were_fixed(now, offsets, tier, plan):
+    """Data like any other: the same rule as a signal's, at the moment the grade was made and the close
+    captured (`access.visible_grade`, `access.visible_closes`), for a tier and for every API plan."""
+    graded_at, captured_at = (now + offset for offset in offsets)
+    grade = Grade("s1", graded_at, -3.5, 0.5, 0.5, 0.01, True, False, None, 0.0, 0.02)
+    close = Close(game_id="g1", market=Market.SPREADS, captured_at=captured_at, at=captured_at, point=-3.5,
+                  prob_a=0.5, books=5)  # fmt: skip
+    late = DELAY if tier == Tier.COMMUNITY else timedelta(0)
+    horizon = access.horizon(tier, now, settings().tiers)
+    assert (access.visible_grade(grade, horizon) is grade) == (now - graded_at >= late)
+    assert access.visible_closes([close], horizon) == ([close] if now - captured_at >= late else [])
+    # Every API plan: no delay, so nothing fixed after now.
+    api = access.api_horizon(access.api_audience(plan, redistribute_raw_odds=False), now)
+    assert (access.visible_grade(grade, api) is grade) == (graded_at <= now)
+    assert access.visible_closes([close], api) == ([close] if captured_at <= now else [])
+
+
 # ---------------------------------------------------------------------- 1. services on a real database
 
 
@@ -152,6 +184,20 @@ async def _insert(ctx: ServiceContext, drawn: list[Signal]) -> None:
             assert await ctx.repos.signals.insert(signal)
 
 
+async def _grade_all(ctx: ServiceContext, drawn: list[Signal], data) -> dict[str, Grade]:
+    """A grade for each stored signal, made either side of the delay, on it, or a microsecond after now."""
+    graded = {s.id: data.draw(grade_strategy(s, ctx.clock(), delay=DELAY)) for s in drawn}
+    async with ctx.repos.db.transaction():
+        for grade in graded.values():
+            assert await ctx.repos.grades.insert(grade)
+    return graded
+
+
+def _shown(grade: Grade, horizon) -> Grade | None:
+    """What a viewer with this horizon is shown of a grade: all of it once made at or before it, else nothing."""
+    return grade if grade.graded_at <= horizon else None
+
+
 def _unknown_message(signal_id: str) -> str:
     return f"No signal with id “{signal_id}”."
 
@@ -172,6 +218,8 @@ async def test_signal_services_never_show_community_a_young_signal_or_a_diagnost
     heat_after = await signals.heat_board(ctx, COMMUNITY, now)
     assert [(g.game.id, h) for g, h in heat_after] == [(g.game.id, h) for g, h in heat_before]
     assert_community_clean(payload_text(heat_after), books, now, tips=_tips(stored), fresh_ids=fresh)
+    ctx.clock.now = now
+    graded = await _grade_all(ctx, drawn, filters)
 
     game_id = filters.draw(st.sampled_from([None, *(s.game_id for s in drawn)]))
     kind = filters.draw(st.sampled_from([None, *(s.type for s in drawn)]))
@@ -193,9 +241,12 @@ async def test_signal_services_never_show_community_a_young_signal_or_a_diagnost
                 shown = (await signals.one_signal(ctx, signal.id, PRO, now)).books
                 assert shown == tuple(display_name(names, book) for book in signal.books)
         else:
-            view = await signals.one_signal(ctx, signal.id, COMMUNITY, now)
+            view, _, grade = await signals.signal_detail(ctx, signal.id, COMMUNITY, now)
             assert view.redacted and view.created_at <= horizon
-            assert_community_clean(payload_text(view), books, now, tips=_tips(stored), fresh_ids=fresh)
+            assert grade == _shown(graded[signal.id], horizon)  # the close stays Pro's until the delay passed
+            assert_community_clean(payload_text(view, grade), books, now, tips=_tips(stored), fresh_ids=fresh)
+        if signal.created_at <= now:
+            assert (await signals.signal_detail(ctx, signal.id, PRO, now))[2] == _shown(graded[signal.id], now)
     with pytest.raises(NotFound) as unknown:
         await signals.one_signal(ctx, "no-such-signal", COMMUNITY, now)
     assert str(unknown.value) == _unknown_message("no-such-signal")
@@ -234,6 +285,24 @@ async def test_odds_and_charts_for_community_are_pros_as_of_the_delay_without_na
             assert mine.consensus is None
         else:
             assert mine.consensus == replace(theirs.consensus, components=())
+
+    # The game's page: its closes and its signals' grades, each only once fixed at or before the horizon.
+    ctx.clock.now = now
+    graded = await _grade_all(ctx, drawn, pick)
+    fixed = pick.draw(close_strategy(game.id, now, delay=DELAY))
+    async with ctx.repos.db.transaction():
+        await ctx.repos.db.conn.execute("DELETE FROM closes WHERE game_id = ?", (game.id,))
+        for close in fixed:
+            assert await ctx.repos.closes.insert(close)
+    for viewer, seen_until in ((COMMUNITY, horizon), (PRO, now)):
+        page = await dashboard.game_page(ctx, viewer, game.id, now)
+        assert {c.market for c in page.closes} == {c.market for c in fixed if c.captured_at <= seen_until}
+        for row in page.signals:
+            assert row.grade is None or row.grade.graded_at <= seen_until
+            if row.view.id in graded:
+                assert row.grade == _shown(graded[row.view.id], seen_until)
+        if viewer == COMMUNITY:
+            assert_community_clean(payload_text(page), books, now, tips=_tips(stored), fresh_ids=fresh)
 
     market = pick.draw(st.sampled_from(["spreads", "totals", "h2h"]))
     name, _ = await downloads.line_chart(ctx, COMMUNITY, game.id, market, now)
@@ -276,9 +345,14 @@ async def test_exports_are_pro_and_the_digest_holds_only_old_enough_signals(worl
     with pytest.raises(UpgradeRequired):
         await downloads.export_bets(ctx, COMMUNITY, 7, now)
     # The same export for Pro does carry the names (so the Community refusal is what keeps them out).
+    graded = await _grade_all(ctx, drawn, data)
     _, csv_bytes = await downloads.export_signals(ctx, PRO, 1, now)
     recent = [s for s in drawn if s.created_at >= now - timedelta(days=1) and s.created_at <= now]
     assert all(s.id in csv_bytes.decode() and _book_pattern(s.books[0]).search(csv_bytes.decode()) for s in recent)
+    # Each with its grade only once made at or before now (Pro's horizon).
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(csv_bytes.decode()))}
+    for signal in recent:
+        assert rows[signal.id]["graded"] == ("yes" if graded[signal.id].graded_at <= now else "no")
 
     await alerts.queue_digests(ctx, now)
     # This run's rows (queued at `now`): each signal in them was old enough at `now`.
@@ -359,6 +433,7 @@ async def test_nothing_the_bot_sends_a_community_member_holds_a_book_a_diagnosti
         for signal in drawn:
             await app.ctx.repos.signals.insert(signal)
             await app.fanout.signal_rows(signal, now)  # the alerts and watchlist DMs it owes
+    graded = await _grade_all(app.ctx, drawn, data)
     every = await app.ctx.repos.signals.list(since=now - timedelta(hours=4), limit=10_000)
     fresh = [s.id for s in every if fresh_at(s, now)]
     tips = _tips(stored)
@@ -378,6 +453,8 @@ async def test_nothing_the_bot_sends_a_community_member_holds_a_book_a_diagnosti
         if name == "signal" and options["id"] in fresh:
             unknown = await _answer(await fake.invoke_slash("signal", {"id": "no-such-signal"}, user_id=COMMUNITY_USER))
             assert said == _said(unknown).replace("no-such-signal", options["id"])
+        elif name == "signal" and options["id"] in graded:  # its grade, once made at or before the horizon
+            assert ("Against the close" in said) == (_shown(graded[options["id"]], now - DELAY) is not None)
         if name == "signals":  # and every button on the list, clicked
             message_id = (await record.response()).message_id or record.original_message_id
             for label, custom_id in fake.custom_ids(message_id).items() if message_id in fake.messages else ():
@@ -420,6 +497,7 @@ async def test_every_api_plan_gets_full_diagnostics_in_real_time_and_book_odds_o
     async with world.repos.db.transaction():
         for signal in drawn:
             await world.repos.signals.insert(signal)
+    graded = await _grade_all(world.ctx, drawn, data)
     plan = data.draw(st.sampled_from(PLANS))
     for signal in drawn:
         response = await world.get(f"/v1/signals/{signal.id}", plan)
@@ -432,6 +510,8 @@ async def test_every_api_plan_gets_full_diagnostics_in_real_time_and_book_odds_o
         assert body["books"] == list(signal.books) and body["score"] == signal.score
         assert set(body["breakdown"]) >= {"magnitude", "velocity", "breadth", "sharp", "time_to_tip"}
         assert (body["velocity"] is None) == (signal.velocity is None) and body["entry"]["book"] == signal.entry.book
+        # Its grade in real time too, but nothing made after now.
+        assert (body["grade"] is None) == (_shown(graded[signal.id], now) is None)
     listed = (await world.get("/v1/signals", plan, limit=50)).json()["data"]
     assert all(item["books"] and "breakdown" in item for item in listed)
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from access import SignalView
 from engine.audit import UNPROVEN, ClassAudit
-from engine.models import Close, Game, Grade, Market
+from engine.models import Close, Game, Grade
 from services.charts import row_name, signed_points
 from services.odds import MarketBoard
-from services.odds_text import MARKET_NAMES, entry_text, ev_at_fire_text, fair_sides, sides
+from services.odds_text import MARKET_NAMES, clv_text, entry_text, ev_at_fire_text, fair_sides, sides, verdict
 
 HEAT = ("·", "🔥", "🔥🔥", "🔥🔥🔥")
 
@@ -81,34 +81,20 @@ class SignalRow:
 def signal_row(view: SignalView, game: Game, grade: Grade | None) -> SignalRow:
     side = game.side_label(view.market, view.side)
     if grade is None:
-        verdict, kind, clv = "awaiting the close", "open", ""
+        said, kind, clv = "awaiting the close", "open", ""
     else:
-        verdict, kind = (
-            ("push", "push")
-            if grade.push
-            else ("beat the close", "beat")
-            if grade.beat
-            else ("missed the close", "missed")
-        )
-        clv = f"CLV {100 * grade.clv_ev:+.2f}%".replace("-", "−")
-        if grade.clv_points is not None and view.market != Market.H2H:
-            clv += f" · {_points(grade.clv_points)}"
+        said, kind = verdict(grade)
+        clv = clv_text(grade, view.market)
     return SignalRow(
         id=view.id,
         title=f"{view.type.value} · {MARKET_NAMES[view.market]} → {side}",
         entry=" · ".join(filter(None, (entry_text(view), ev_at_fire_text(view)))),
         score=f"{view.score}/100" if view.score is not None else view.score_band,
         at=view.created_at,
-        verdict=verdict,
+        verdict=said,
         verdict_class=kind,
         clv=clv,
     )
-
-
-def _points(value: float) -> str:
-    """CLV in points: "+1.5 pts", "−1 pt", "0 pts"."""
-    shown = "0" if value == 0 else f"{value:+g}".replace("-", "−")
-    return f"{shown} pt" if abs(value) == 1 else f"{shown} pts"
 
 
 def _rate(value: float | None) -> str:

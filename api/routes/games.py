@@ -42,7 +42,7 @@ async def list_games(call: Call) -> GamePage:
 
 
 async def get_game(call: Call) -> GameDetail:
-    stored, closes = await game_service.game_with_closes(call.ctx, call.path("game_id"))
+    stored, closes = await game_service.game_with_closes(call.ctx, call.path("game_id"), call.audience)
     return GameDetail(**Game.fields_of(stored), closes=[Close.build(c) for c in closes])
 
 

@@ -67,10 +67,9 @@ class Signals(commands.Cog):
     @app_commands.guild_only()
     async def signal(self, interaction: discord.Interaction, id: str) -> None:
         ctx, viewer = self.bot.ctx, viewer_of(interaction)
-        view = await signals.one_signal(ctx, id, viewer, ctx.clock())
-        stored = await ctx.repos.games.get(view.game_id)
-        game = stored.game if stored is not None else None
-        await interaction.response.send_message(embed=render.signal_embed(view, game, ctx.demo), ephemeral=True)
+        view, game, grade = await signals.signal_detail(ctx, id, viewer, ctx.clock())
+        embed = render.signal_embed(view, game, ctx.demo, grade)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @signal.autocomplete("id")
     async def signal_autocomplete(self, interaction: discord.Interaction, current: str):
