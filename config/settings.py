@@ -385,6 +385,11 @@ class WebSettings(_Section):
     # A "demo Community / demo Pro" sign-in instead of Discord's: only with no OAuth client configured and
     # the server bound to loopback (the demo on a developer's machine), never on a public address.
     demo_sign_in: bool = True
+    # Slow or idle clients (app.web): a connection must deliver its first request's line and headers within
+    # header_timeout_seconds of connecting, and a kept-alive connection waiting for its next request is
+    # closed after keepalive_timeout_seconds (which also bounds a later request's headers).
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    keepalive_timeout_seconds: float = Field(15.0, gt=0)
 
 
 def _default_presets() -> dict[str, PresetSettings]:
