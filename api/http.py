@@ -46,6 +46,7 @@ __all__ = [
     "PathParam",
     "StrParam",
     "TimeParam",
+    "canonical",
     "cursor_time",
     "encode_cursor",
     "error_response",
@@ -373,6 +374,17 @@ def parse_query(query: Any, params: Sequence[Param], settings: Settings) -> dict
     return out
 
 
+def canonical(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """Parsed parameters as one hashable value that does not depend on how the query was spelled: sorted
+    by name, lists (a cursor's values) as tuples, values as parsed (an instant in UTC, whatever offset it
+    was written with). The response cache keys on it."""
+    return tuple(sorted(((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()), key=_name))
+
+
+def _name(item: tuple[str, Any]) -> str:
+    return item[0]
+
+
 # ---------------------------------------------------------------------- operations
 
 
@@ -412,7 +424,7 @@ class Operation:
     status: int = 200
     description: str = ""
     body: type[Model] | None = None
-    #: Answers depend only on (path, query, audience, data version): served from the response cache.
+    #: Answers depend only on (parsed parameters, audience, data version): served from the response cache.
     cached: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

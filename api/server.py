@@ -16,7 +16,8 @@ with `Retry-After`): the budget is checked before the database is asked about an
 Per request, on the hot path, nothing touches the database: the key comes from an in-memory cache
 (cleared at once on revoke/rotate; within ~1 s after another process's commit), the limiter and the usage
 counts are in memory (counts flushed in batches, see `api.usage`), and answers that depend only on
-(path, query, audience, data version) come from a bounded response cache (`services.freshness`).
+(operation, parsed parameters, audience, data version) come from a bounded response cache
+(`ResponseCache`; the data version is `services.freshness`'s, which the usage flushes leave alone).
 
 Lists are paged by keyset (opaque cursors carrying the last row's sort key), so rows written between
 two page requests never cause a duplicate or a skip.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +38,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 
 from access import ApiAudience, PlanLimits, UserError, api_audience, plan_limits
-from api.http import Call, InvalidParameter, Operation, code_for, error_response, json_response, parse_query
+from api.http import (
+    Call,
+    InvalidParameter,
+    Operation,
+    canonical,
+    code_for,
+    error_response,
+    json_response,
+    parse_query,
+)
 from api.openapi import build_openapi
 from api.ratelimit import RateDecision, RateLimiter
 from api.routes import ROUTES
@@ -73,34 +84,62 @@ class WebhookPort(Protocol):
     async def rotate_secret(self, key: ApiKey, endpoint_id: str, now: datetime) -> str: ...
 
 
+#: What an entry costs beyond its body's bytes and its key: the dict slot and the order link, the
+#: (body, cost) pair and the body's object header (about 200 bytes on CPython 3.11; rounded up).
+ENTRY_OVERHEAD = 256
+
+
+def footprint(value: Any) -> int:
+    """The bytes an object holds (`sys.getsizeof`), a tuple or list with its items: what a key costs.
+    Objects the key shares with others (the operation id, the audience) are counted too: an over-count
+    only makes the budget stricter."""
+    size = sys.getsizeof(value)
+    if isinstance(value, tuple | list):
+        size += sum(footprint(item) for item in value)
+    return size
+
+
 class ResponseCache:
-    """Answer bytes by (operation, path, query, audience, data version), bounded in bytes, oldest out first.
+    """Answer bytes by (operation, parsed parameters, audience, data version), least recently used out first.
 
-    A new data version simply stops matching old entries, which age out."""
+    Bounded in bytes — each entry costs its body, its key and `ENTRY_OVERHEAD`, so a flood of distinct
+    valid queries with tiny answers (long filters, cursors) cannot hold more than the budget — and in
+    entries. A new data version simply stops matching old entries, which age out."""
 
-    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
-        self._entries: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024, max_entries: int = 10_000) -> None:
+        self._entries: OrderedDict[tuple[Any, ...], tuple[bytes, int]] = OrderedDict()
         self._bytes = 0
-        self._max = max_bytes
+        self._max_bytes = max_bytes
+        self._max_entries = max_entries
         self.hits = 0
         self.misses = 0
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size(self) -> int:
+        """The bytes the entries are counted as (bodies, keys, overhead): at most `max_bytes`."""
+        return self._bytes
+
     def get(self, key: tuple[Any, ...]) -> bytes | None:
-        body = self._entries.get(key)
-        if body is None:
+        entry = self._entries.get(key)
+        if entry is None:
             self.misses += 1
-        else:
-            self.hits += 1
-        return body
+            return None
+        self.hits += 1
+        self._entries.move_to_end(key)
+        return entry[0]
 
     def put(self, key: tuple[Any, ...], body: bytes) -> None:
-        if len(body) > self._max // 8 or key in self._entries:
+        cost = len(body) + footprint(key) + ENTRY_OVERHEAD
+        if self._max_entries <= 0 or cost > self._max_bytes // 8 or key in self._entries:
             return
-        self._entries[key] = body
-        self._bytes += len(body)
-        while self._bytes > self._max:
-            _, old = self._entries.popitem(last=False)
-            self._bytes -= len(old)
+        self._entries[key] = (body, cost)
+        self._bytes += cost
+        while self._bytes > self._max_bytes or len(self._entries) > self._max_entries:
+            _, (_, old) = self._entries.popitem(last=False)
+            self._bytes -= old
 
     def clear(self) -> None:
         self._entries.clear()
@@ -119,9 +158,9 @@ class ApiContext:
     webhooks: WebhookPort | None = None
     clock: Callable[[], datetime] = _utc_now
     keys: KeyCache = field(default_factory=KeyCache)
-    responses: ResponseCache = field(default_factory=ResponseCache)
     data: DataVersion | None = None
     audits: AuditCache = field(default_factory=AuditCache)
+    responses: ResponseCache = field(init=False)  # bounded by `[api] response_cache_max_bytes / _entries`
 
     @classmethod
     def create(
@@ -146,6 +185,8 @@ class ApiContext:
         return ctx
 
     def __post_init__(self) -> None:
+        api = self.settings.api
+        self.responses = ResponseCache(api.response_cache_max_bytes, api.response_cache_max_entries)
         if self.data is None:
             self.data = DataVersion(self.repos)
         watch(self.repos, self.keys)
@@ -290,18 +331,21 @@ def _endpoint(op: Operation) -> Callable[[web.Request], Any]:
         ctx: ApiContext = request.config_dict[CTX]
         limits: PlanLimits = request[LIMITS]
         audience = ctx.audience(limits)
-        cache_key = None
-        if op.cached:
-            assert ctx.data is not None  # noqa: S101 - set in __post_init__
-            version = await ctx.data.version()
-            cache_key = (op.operation_id, request.raw_path, audience.cache_key, version)
-            body = ctx.responses.get(cache_key)
-            if body is not None:
-                return json_response(body, op.status)
         params = parse_query(request.query, op.params, ctx.settings)
         for param in op.params:
             if param.where == "path":
                 params[param.name] = param.parse(request.match_info[param.name], ctx.settings)
+        cache_key = None
+        if op.cached:
+            # Keyed on what was asked (the parsed, canonical parameters), not on how the path spelled it:
+            # percent-encoded or reordered duplicates share one entry, and a key is never larger than the
+            # parameters' bounds allow.
+            assert ctx.data is not None  # noqa: S101 - set in __post_init__
+            version = await ctx.data.version()
+            cache_key = (op.operation_id, canonical(params), audience.cache_key, version)
+            body = ctx.responses.get(cache_key)
+            if body is not None:
+                return json_response(body, op.status)
         call = Call(request, ctx, params, request[KEY], limits, audience, request[RATE], ctx.clock())
         result = await op.handler(call)
         if isinstance(result, web.StreamResponse):

@@ -400,6 +400,12 @@ class ApiSettings(_Section):
     # Requests without a valid key, per client address (IPv6: per /64) and UTC minute; over it, 429 with
     # Retry-After before any key lookup. Valid keys are never counted here.
     unauthenticated_per_minute: int = Field(60, ge=1)
+    # The response cache (api.server.ResponseCache): answers by operation, parsed parameters, audience and
+    # data version. Each entry costs its body, its key and a fixed overhead against the byte budget, and
+    # the number of entries is capped too, so a flood of distinct valid queries cannot grow memory past
+    # these bounds. 0 entries turns the cache off.
+    response_cache_max_bytes: int = Field(32 * 1024 * 1024, ge=0)
+    response_cache_max_entries: int = Field(10_000, ge=0)
 
 
 class WebSettings(_Section):
@@ -421,6 +427,11 @@ class WebSettings(_Section):
     # oldest with a final `closed` event; past the server's total a new stream gets 503 with Retry-After.
     live_streams_per_member: int = Field(3, ge=1)
     live_streams_max: int = Field(500, ge=1)
+    # Slow or idle clients (app.web): a connection must deliver its first request's line and headers within
+    # header_timeout_seconds of connecting, and a kept-alive connection waiting for its next request is
+    # closed after keepalive_timeout_seconds (which also bounds a later request's headers).
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    keepalive_timeout_seconds: float = Field(15.0, gt=0)
 
 
 def _default_plans() -> dict[str, PlanSettings]:

@@ -1,10 +1,12 @@
 """How new the data is: a version that changes whenever the database does, read without a query.
 
-`version()` is (this connection's total changes, the database's `PRAGMA data_version`): the first moves
-with every row this process writes (the engine's snapshots, grades, the API's own usage batches), read
-from the connection in memory; the second moves when another process commits (an engine or a command
-line running separately) and is polled at most every `poll_seconds`. Responses cached under one version
-are therefore never served after this process writes, and at most `poll_seconds` after another does.
+`version()` is (this connection's data changes, the database's `PRAGMA data_version`): the first moves
+with every row this process writes (the engine's snapshots, grades, keys, webhooks) except bookkeeping
+that no answer is built from — the API's usage counters, flushed every ~2 s, are written in
+`transaction(bookkeeping=True)` and leave it alone (`storage.db.Database.data_changes`) — read from the
+connection in memory; the second moves when another process commits (an engine or a command line running
+separately) and is polled at most every `poll_seconds`. Responses cached under one version are therefore
+never served after this process writes data, and at most `poll_seconds` after another process commits.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class DataVersion:
                     row = await cur.fetchone()
                 self._external = int(row[0]) if row else None
                 self._checked = time.monotonic()
-        return self._repos.db.conn.total_changes, self._external
+        return self._repos.db.data_changes, self._external
 
     def refresh(self) -> None:
         """Check the other processes' commits on the next call (after an event says data moved)."""

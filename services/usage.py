@@ -12,11 +12,12 @@ from storage import Repositories
 
 
 async def add_counts(repos: Repositories, counts: Iterable[tuple[str, str, int, int]]) -> None:
-    """(key id, minute, requests, errors) rows added to the counters, in one transaction."""
+    """(key id, minute, requests, errors) rows added to the counters, in one transaction: bookkeeping,
+    which leaves the data version (and so the API's cached answers) as it was."""
     rows = list(counts)
     if not rows:
         return
-    async with repos.db.transaction():
+    async with repos.db.transaction(bookkeeping=True):
         for key_id, minute, requests, errors in rows:
             await repos.api.add_usage(key_id, minute, requests, errors)
 
@@ -31,7 +32,7 @@ async def requests_in(repos: Repositories, key_id: str, start: str, end: str) ->
 
 async def record_anomaly(repos: Repositories, key_id: str, kind: str, detail: str, at: datetime, dedupe: str) -> bool:
     """True if newly recorded (the dedupe key makes a repeat, even from another process, a no-op)."""
-    async with repos.db.transaction():
+    async with repos.db.transaction(bookkeeping=True):
         return await repos.api.record_anomaly(key_id, kind, detail, at, dedupe)
 
 

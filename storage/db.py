@@ -10,6 +10,10 @@ that opened it: other tasks calling `transaction()` wait their turn on a lock, w
 may nest `transaction()` freely (inner levels are SAVEPOINTs). Statements that other tasks run on the
 connection *outside* `transaction()` while one is open do run inside it (it is one SQLite
 connection), which is why every write should go through `transaction()`.
+
+`data_changes` counts the rows this connection changed, less those of transactions opened as
+`transaction(bookkeeping=True)` — writes no cached answer is built from (the API's usage counters) — so
+`services.freshness.DataVersion` moves with the data, not with the bookkeeping written every few seconds.
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ class Database:
         self._owner: asyncio.Task[object] | None = None
         self._depth = 0
         self._closed = False
+        self._bookkeeping_changes = 0
+        self._bookkeeping_from: int | None = None  # total_changes when the open bookkeeping transaction began
 
     @classmethod
     async def open(
@@ -106,13 +112,24 @@ class Database:
         """True while the current task is inside `transaction()`."""
         return self._depth > 0 and self._owner is asyncio.current_task()
 
+    @property
+    def data_changes(self) -> int:
+        """Rows this connection has changed, bookkeeping transactions excepted (see the module docstring).
+        While one is open it holds the write lock, so nothing but bookkeeping has changed since it began."""
+        changes = self.conn.total_changes if self._bookkeeping_from is None else self._bookkeeping_from
+        return changes - self._bookkeeping_changes
+
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
+    async def transaction(self, *, bookkeeping: bool = False) -> AsyncIterator[None]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``; ``ROLLBACK`` if the block raises (cancellation included).
 
         Nested use by the same task opens a SAVEPOINT, so an inner block that raises undoes only its
         own work when the outer block catches the error; if the error propagates, the outer block
         rolls everything back.
+
+        `bookkeeping=True` says the block writes only rows no cached answer is built from: its changes
+        are left out of `data_changes`. It applies to a transaction it opens, not to a nested block (whose
+        rows belong to the outer transaction).
         """
         task = asyncio.current_task()
         if self._depth > 0 and self._owner is task:
@@ -121,8 +138,11 @@ class Database:
             return
         async with self._lock:
             conn = self.conn
+            before = conn.total_changes
             await conn.execute("BEGIN IMMEDIATE")
             self._owner, self._depth = task, 1
+            if bookkeeping:
+                self._bookkeeping_from = before
             try:
                 try:
                     yield
@@ -136,6 +156,9 @@ class Database:
                     raise
             finally:
                 self._owner, self._depth = None, 0
+                if bookkeeping:  # still under the lock: every change since `before` was this block's
+                    self._bookkeeping_changes += conn.total_changes - before
+                    self._bookkeeping_from = None
 
     @asynccontextmanager
     async def _savepoint(self) -> AsyncIterator[None]:

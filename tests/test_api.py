@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import shutil
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -55,7 +56,8 @@ from tests.engine_builders import Clock, settings
 from tests.tape_games import ATLANTA, NEW_YORK, WASHINGTON
 
 #: app.bootstrap.BUNDLED_TAPE (named here so these tests do not import the wiring).
-BUNDLED_TAPE = Path(__file__).resolve().parent.parent / "engine" / "data" / "wnba_demo_tape.jsonl.gz"
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_TAPE = ROOT / "engine" / "data" / "wnba_demo_tape.jsonl.gz"
 CUT = datetime(2026, 8, 5, 23, 15, tzinfo=UTC)
 START = datetime(2026, 8, 5, 23, 20, 5, tzinfo=UTC)  # the API's clock: a few seconds into a minute
 
@@ -977,6 +979,77 @@ async def test_cached_answers_follow_new_data(world: World):
         await world.repos.signals.insert(replace(stored[0], id="newest", created_at=START))
     after = (await world.get("/v1/signals", limit=3)).json()
     assert after["data"][0]["id"] == "newest"
+
+
+async def test_spellings_of_one_query_share_one_cache_entry(world: World):
+    """The cache is keyed on the parsed parameters, not the raw path: percent-encoded names and values,
+    another order, the same instant at another offset, a percent-encoded path are all one entry."""
+    first = await world.client.get(
+        "/v1/signals?type=STEAM&min_score=10&since=2026-08-05T18:00:00Z&limit=5", headers=world.auth("pro")
+    )
+    assert first.status_code == 200
+    misses, hits = world.ctx.responses.misses, world.ctx.responses.hits
+    spellings = [
+        "/v1/signals?type=STEAM&min_score=10&since=2026-08-05T18:00:00Z&limit=5",
+        "/v1/signals?t%79pe=ST%45AM&min_score=%310&since=2026-08-05T18%3A00%3A00Z&limit=5",
+        "/v1/signals?limit=5&since=2026-08-05T14:00:00-04:00&min_score=10&type=STEAM",
+        "/v1/sign%61ls?type=STEAM&min_%73core=10&since=2026-08-05T18:00:00%2B00:00&limit=%35",
+    ]
+    for path in spellings:
+        again = await world.client.get(path, headers=world.auth("pro"))
+        assert again.status_code == 200 and again.content == first.content, path
+    assert world.ctx.responses.misses == misses
+    assert world.ctx.responses.hits == hits + len(spellings)
+
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("max_bytes", "max_entries"),
+    [(1 * MIB, 100_000), (32 * MIB, 300)],
+    ids=["byte-budget", "entry-cap"],
+)
+async def test_a_flood_of_distinct_valid_paths_stays_inside_the_cache_budget(
+    tmp_path: Path, max_bytes: int, max_entries: int
+):
+    """2,500 distinct valid requests of up to 3.9 KB (tiny bodies, huge raw paths) against a real server in a
+    child process: the memory they leave behind (tracemalloc, after a warm-up) stays within the cache's
+    budget plus a generous allowance, the cache's own accounting stays within its bounds, and every
+    re-spelling of a query is served from its entry."""
+    requests = 2500
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.cache_flood",
+        str(tmp_path / "flood.db"),
+        str(max_bytes),
+        str(max_entries),
+        str(requests),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 540)
+    assert process.returncode == 0, err.decode()[-3000:]
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    assert result["path_bytes"] > 3000 * requests  # the flood was what it says: ~10 MB of distinct paths
+    assert result["cache_bytes"] <= max_bytes and result["cache_entries"] <= max_entries
+    # Keyed on raw paths, without counting keys, the flood left ~9 MB behind; the allowance is for noise.
+    assert result["grown"] <= min(max_bytes, max_entries * 2048) + 2 * MIB, result
+    assert result["hits"] >= requests // 4  # every fourth request re-spells the one before it
+
+
+async def test_the_usage_flush_leaves_cached_answers_in_place(world: World):
+    """The usage counters written every ~2 s are bookkeeping, not data an answer is built from: writing
+    them must not make every cached answer look stale."""
+    first = await world.get("/v1/games", limit=2)
+    misses, hits = world.ctx.responses.misses, world.ctx.responses.hits
+    assert await world.ctx.usage.flush() >= 1  # what the 2-second timer does: the counts are written
+    assert await world.repos.api.usage_since(world.key_ids["pro"], "2000")
+    again = await world.get("/v1/games", limit=2)
+    assert again.content == first.content
+    assert (world.ctx.responses.misses, world.ctx.responses.hits) == (misses, hits + 1)
 
 
 async def test_usage_is_counted_in_memory_and_written_in_batches(world: World):

@@ -323,6 +323,37 @@ async def test_cancelled_transaction_rolls_back_and_frees_the_lock(repos: Reposi
     assert [q.book for q in await repos.quotes.history("g1")] == ["fanduel"]
 
 
+async def test_bookkeeping_writes_leave_the_data_version_alone_even_while_open(repos: Repositories) -> None:
+    """The API's usage counters (flushed every ~2 s) are bookkeeping: the data version cached answers are
+    keyed on does not move with them — not even while their transaction is open and a request reads the
+    version mid-flush — while a data write moves it."""
+    from services.freshness import DataVersion
+    from services.usage import add_counts
+
+    version = DataVersion(repos)
+    start = await version.version()
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_flush() -> None:
+        async with repos.db.transaction(bookkeeping=True):
+            await repos.api.add_usage("strat_k1", "2026-08-05T18:00", 3, 0)
+            inside.set()
+            await release.wait()
+            await repos.api.add_usage("strat_k1", "2026-08-05T18:01", 1, 1)
+
+    flush = asyncio.create_task(slow_flush())
+    async with asyncio.timeout(10):
+        await inside.wait()
+    assert await version.version() == start  # read while the flush is open
+    release.set()
+    await flush
+    await add_counts(repos, [("strat_k2", "2026-08-05T18:02", 5, 0)])
+    assert await version.version() == start
+    async with repos.db.transaction():
+        await repos.quotes.insert_many([line("pinnacle", 1)])
+    assert await version.version() != start
+
+
 async def test_committed_data_survives_restart(db_path: Path) -> None:
     repos = await Repositories.open(db_path)
     async with repos.db.transaction():
