@@ -1,6 +1,6 @@
 """Print a `--summary-json` audit as a Markdown table (how docs/signal-integrity.md's tables are made).
 
-Beside each class's whole record: its alert state (walk-forward, docs/signal-integrity.md §6) with the
+Beside each class's whole record: its alert state (walk-forward, docs/signal-integrity.md §7) with the
 instant it was reached, and its record since then (the signals fired after that instant, graded).
 
 python scripts/audit_table.py out.json [--kinds class,preset,score]
