@@ -121,7 +121,6 @@ class EngineService:
             raise
         except BaseException:
             self._stale = True
-            self.alert_states.reset()  # its memory took the tick too
             log.error("the commit of the tick at %s failed; rebuilding the engine's memory from the database", tick.at)
             try:
                 await self._rebuild_if_stale()
@@ -135,6 +134,7 @@ class EngineService:
         tick is ever computed on top of memory the database does not have."""
         if not self._stale:
             return
+        self.alert_states.reset()  # its walk-forward memory may have taken the tick too: rebuilt when next needed
         engine = self.engine
         rebuilt = await rebuild_engine(engine.settings, self.repos, self.source, engine.external_closes)
         engine.state = rebuilt.state
