@@ -331,6 +331,18 @@ class Record(Model):
     pushes: Count
 
 
+class ForwardRecord(Model):
+    """A class's record since its current alert state was reached (`engine.audit.ForwardRecord.as_dict()`):
+    its signals fired after `state_since`, graded, with the same null and bootstrap as the whole record."""
+
+    graded: Count = Field(description="Signals of the class fired since the state was reached, graded.")
+    beat_rate: Rate = Field(description="beats / graded; null when nothing is graded.")
+    null_rate: Rate = Field(description="Beat rate of their matched null.")
+    lift: Lift = Field(description="beat_rate − null_rate.")
+    lift_low: Lift = Field(description="95% interval of the lift, bootstrapped over whole games.")
+    lift_high: Lift
+
+
 class ClassAudit(Model):
     """One audit row, exactly `engine.audit.ClassAudit.as_dict()`."""
 
@@ -357,6 +369,22 @@ class ClassAudit(Model):
     record: Record | None = Field(description="Against the final results; null where not kept.")
     tier: Literal["S", "A", "B", "unproven"]
     reason: str = Field(description='Why the row is unproven; "" when it holds a tier.')
+    alert_state: Literal["tiered", "unproven", "refuted"] | None = Field(
+        description="Class rows: what the audit lets the class do, judged walk-forward as its grades came in "
+        "(only grades committed before an alert gate it). tiered (S/A/B) pings; unproven pings unless a server "
+        "or member asks for tiered; refuted (at least `clv.refute_min_graded` graded and the lift interval "
+        "entirely below zero) is still detected, stored, graded and shown but never pings a role or sends a "
+        "DM. Null for preset and score rows."
+    )
+    state_since: Time | None = Field(
+        description="When the class reached its alert state (the commit of the grades that made it); null when "
+        "it never changed (unproven from the start) and for preset and score rows."
+    )
+    state_reason: str = Field(description="Why the class is in its state (the evidence it rested on).")
+    forward: ForwardRecord | None = Field(
+        description="Class rows: the record since `state_since` (every signal when null), beside the whole "
+        "record above. Null for preset and score rows."
+    )
 
 
 class ClvSummary(Model):
@@ -564,6 +592,7 @@ COMPONENTS: tuple[type[Model], ...] = (
     Consensus,
     ClassAudit,
     ClvSummary,
+    ForwardRecord,
     Usage,
     WebhookEndpoint,
     WebhookEndpointCreated,

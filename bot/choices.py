@@ -19,6 +19,11 @@ from services.when import ago
 
 #: Discord's cap on the choices of one autocomplete answer.
 MAX_CHOICES = 25
+#: The bars of `/mod alerts set … minimum:` and `/alerts dm minimum:` (`engine.alert_state.MINIMUMS`).
+MINIMUM_CHOICES = [
+    app_commands.Choice(name="unproven: every class our audit does not refute", value="unproven"),
+    app_commands.Choice(name="tiered: only classes holding a tier (S/A/B)", value="tiered"),
+]
 
 
 def _entry_number(view: SignalView) -> str:

@@ -21,7 +21,9 @@ dropped by Discord like any other. A failed post carries nobody: the rows wait w
 **What an alert shows.** Heat is computed at send time for the viewer's tier by `services.signals.game_heat`
 (what `/signal` shows); the title carries the side, number and price (`render.alert_title`), the description
 the age. A channel alert whose newest signal is older than ``discord.alert_ping_max_age_seconds`` is still
-posted but pings nobody, and says how old it is."""
+posted but pings nobody, and says how old it is. A row the fan-out marked ``"ping": false`` (its class is
+refuted by the audit, or below the route's minimum) is posted without a ping, saying why, and never in one
+message with rows that ping."""
 
 from __future__ import annotations
 
@@ -115,6 +117,8 @@ class DiscordDelivery:
             same = row.kind == item.kind and row.created_at == item.created_at
             if not same or row.payload.get("guild_id") != item.payload.get("guild_id"):
                 break  # another kind or poll: its own message, in its turn
+            if row.payload.get("ping", True) != item.payload.get("ping", True):
+                break  # a row the audit keeps from pinging never rides on a ping (nor the reverse)
             group.append(row)
         return group
 
@@ -227,7 +231,11 @@ class DiscordDelivery:
             return
         newest = max(s.created_at for s in signals)
         max_age = self.bot.ctx.settings.discord.alert_ping_max_age_seconds
-        if (now - newest).total_seconds() <= max_age:
+        held = [row.payload["no_ping"] for row in rows if row.payload.get("ping", True) is False]
+        if held:  # the audit's verdict (`delivery.fanout`): posted for the record, pinging nobody, saying why
+            content = "\n".join(dict.fromkeys(str(reason) for reason in held))[:2000]
+            mentions = discord.AllowedMentions.none()
+        elif (now - newest).total_seconds() <= max_age:
             content = role.mention if role else None
             mentions = discord.AllowedMentions(everyone=False, users=False, roles=[role] if role else False)
         else:  # late (an outage, a backlog): posted for the record, pinging nobody

@@ -11,7 +11,7 @@ import discord
 from access import SignalView
 from engine.audit import ClassAudit
 from engine.models import Bet, BetGrade, Game, Grade, Market, SignalType
-from engine.reports import AuditReport
+from engine.reports import AuditReport, state_text
 from services.bets import ClvRecord
 from services.charts import row_name, signed_points
 from services.context import DemoInfo
@@ -305,10 +305,20 @@ def watchlist_embed(games: Sequence[StoredGame], limit: int) -> discord.Embed:
     return embed
 
 
+def ping_bar(minimum: str) -> str:
+    """What a bar (`/mod alerts set … minimum:`, `/alerts dm minimum:`) lets through, in words."""
+    if minimum == "tiered":
+        return "only for classes holding a tier (S/A/B) in our audit"
+    return "for every class our audit does not refute"
+
+
 def routes_embed(routes: Sequence[AlertRoute]) -> discord.Embed:
     embed = discord.Embed(title="Alert routes")
     embed.description = (
-        "\n".join(f"<#{r.channel_id}> · {', '.join(sorted(t.value for t in r.types))}" for r in routes)
+        "\n".join(
+            f"<#{r.channel_id}> · {', '.join(sorted(t.value for t in r.types))} · pings {ping_bar(r.min_state)}"
+            for r in routes
+        )
         or "No channel receives alerts yet. Use `/mod alerts set`."
     )
     return embed
@@ -402,6 +412,9 @@ def integrity_row_value(row: ClassAudit) -> str:
         lines.append(f"against the result {wins}-{losses}-{pushes} (W-L-P)")
     verdict = f"**{row.tier}**" + (f" — {row.reason}" if row.reason else "")
     lines.append(verdict)
+    state = state_text(row)
+    if state is not None:
+        lines.append(f"Alert state: {state}")
     return _clip("\n".join(lines), FIELD_VALUE_MAX)
 
 

@@ -290,6 +290,10 @@ class ClvSettings(_Section):
             TierRule(name="B", min_rate=0.52, min_graded=30),
         ],
     )
+    # A class is refuted (never pings, never DMs) with at least this many graded and its lift interval
+    # entirely below zero; a preset never rests on a class with fewer graded than `preset_min_graded`.
+    refute_min_graded: int = Field(30, ge=1)
+    preset_min_graded: int = Field(30, ge=0)
 
 
 class PresetSettings(_Section):

@@ -14,6 +14,12 @@ Keys are ``signal.created:<signal>:channel:<id>``, ``signal.created:<signal>:dm:
 Watchlist DMs honour the member's filters (`/alerts dm types:… min_score:…`, `storage.members.DmPrefs`)
 when the rows are written; the Discord sender groups one poll's rows for one target into one message.
 
+**The audit decides what pings.** A signal is gated by its class's alert state at the instant it fired
+(the last change strictly before it, `ClassStateRepository.before`: only grades known then): a refuted
+class, or one below the route's bar (`/mod alerts set … minimum:`), gets its channel row with
+``"ping": false`` and the reason members read (``"no_ping"``); a refuted class, or one below the member's
+bar (`/alerts dm minimum:`), gets no DM row at all (`engine.alert_state.no_ping_reason`).
+
 Usage anomalies (recorded by the API's usage counter) owe rows to the key's webhooks, its owner's DMs and the
 operators' channel, written together in one transaction keyed by the anomaly.
 """
@@ -28,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from config.settings import Settings
 from domain.api import ApiKey
+from engine.alert_state import ClassState, no_ping_reason
 from engine.models import Signal
 
 if TYPE_CHECKING:
@@ -74,30 +81,45 @@ class Fanout:
         queued = 0
         now = self.clock()
         routes = await self.repos.members.routes() if tick.signals else []
+        states: dict[datetime, dict[str, ClassState]] = {}
         for signal in tick.signals:
-            queued += await self.signal_rows(signal, now, routes)
+            if signal.created_at not in states:  # one poll's signals share one instant
+                states[signal.created_at] = await self.repos.class_states.before(signal.created_at)
+            queued += await self.signal_rows(signal, now, routes, states[signal.created_at])
         for signal, grade in tick.grades:
             if self.webhooks is not None:
                 data = {"signal": self.signal_json(signal), "grade": self.grade_json(grade)}
                 queued += await self.webhooks.publish("clv.graded", data, now, subject=signal.id)
         return queued
 
-    async def signal_rows(self, signal: Signal, now: datetime, routes=None) -> int:
+    async def signal_rows(
+        self, signal: Signal, now: datetime, routes=None, states: dict[str, ClassState] | None = None
+    ) -> int:
+        """The rows one signal owes. `states`: the classes' alert states when it fired (read if not given)."""
         queued = 0
         repos = self.repos
         if now - signal.created_at <= MAX_ALERT_AGE:
+            if states is None:
+                states = await repos.class_states.before(signal.created_at)
+            state = states.get(signal.signal_class)
             for route in routes if routes is not None else await repos.members.routes():
                 if signal.type in route.types:
+                    payload = {"signal_ids": [signal.id], "guild_id": route.guild_id, "target_id": route.channel_id}
+                    quiet = no_ping_reason(signal.signal_class, state, route.min_state, whose="this server's")
+                    if quiet is not None:
+                        payload |= {"ping": False, "no_ping": quiet}
                     queued += await repos.outbox.enqueue(
                         f"signal.created:{signal.id}:channel:{route.channel_id}",
                         "alert",
                         f"channel:{route.channel_id}",
-                        {"signal_ids": [signal.id], "guild_id": route.guild_id, "target_id": route.channel_id},
+                        payload,
                         now,
                     )
             for guild_id, user_id in await repos.members.watchers(signal.game_id):
                 prefs = await repos.members.dm_prefs(guild_id, user_id)
-                if prefs.accepts(signal.type, signal.score):  # on, and the member's types and minimum score
+                if prefs.accepts(signal.type, signal.score) and (  # on, and the member's types and minimum score
+                    no_ping_reason(signal.signal_class, state, prefs.min_state, whose="your") is None
+                ):  # and the class clears the member's bar (a refuted class clears none)
                     queued += await repos.outbox.enqueue(
                         f"signal.created:{signal.id}:dm:{guild_id}:{user_id}",
                         "watch_dm",

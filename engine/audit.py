@@ -19,6 +19,7 @@ import math
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -74,6 +75,41 @@ class ClassSample:
     ungraded: int = 0
     record: tuple[int, int, int] | None = None  # wins, losses, pushes against the final result
 
+    def add(self, own: Trial, nulls: Sequence[Trial], opposite: Trial | None) -> None:
+        """One graded signal with its null draws (matched to it by index) and its opposite side."""
+        index = len(self.signals)
+        self.signals.append(own)
+        self.null.extend((index, trial) for trial in nulls)
+        if opposite is not None:
+            self.opposite.append(opposite)
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardRecord:
+    """A class's record since its current alert state was reached: its signals fired after `since`,
+    graded, with the same null and game bootstrap as the whole record (`engine.integrity`)."""
+
+    graded: int
+    beats: int
+    null_rate: float | None
+    lift: float | None
+    lift_low: float | None
+    lift_high: float | None
+
+    @property
+    def beat_rate(self) -> float | None:
+        return self.beats / self.graded if self.graded else None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "graded": self.graded,
+            "beat_rate": _round(self.beat_rate),
+            "null_rate": _round(self.null_rate),
+            "lift": _round(self.lift),
+            "lift_low": _round(self.lift_low),
+            "lift_high": _round(self.lift_high),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class ClassAudit:
@@ -95,6 +131,12 @@ class ClassAudit:
     record: tuple[int, int, int] | None
     tier: str
     reason: str
+    #: Class rows only (type × market): the alert state (`engine.alert_state`), when it was reached (None:
+    #: never changed, unproven from the start), why, and the record of the signals fired since.
+    alert_state: str | None = None
+    state_since: datetime | None = None
+    state_reason: str = ""
+    forward: ForwardRecord | None = None
 
     @property
     def rate(self) -> float | None:
@@ -130,7 +172,26 @@ class ClassAudit:
             "record": record,
             "tier": self.tier,
             "reason": self.reason,
+            "alert_state": self.alert_state,
+            "state_since": _iso(self.state_since),
+            "state_reason": self.state_reason,
+            "forward": self.forward.as_dict() if self.forward is not None else None,
         }
+
+    def forward_record(self) -> ForwardRecord:
+        """This row's numbers as a record since some instant (the row being the signals fired since)."""
+        return ForwardRecord(
+            graded=self.graded,
+            beats=self.beats,
+            null_rate=self.null_rate,
+            lift=self.lift,
+            lift_low=self.lift_low,
+            lift_high=self.lift_high,
+        )
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _round(value: float | None) -> float | None:

@@ -9,19 +9,28 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from functools import cache
 from itertools import pairwise
 
 from config.settings import Settings
-from engine.audit import BOOTSTRAP_REPLICATES, UNPROVEN, ClassAudit, ClassSample, Trial, audit_samples
+from engine.alert_state import REFUTED, TIERED, UNPROVEN, ClassState, initial
+from engine.audit import (
+    BOOTSTRAP_REPLICATES,
+    ClassAudit,
+    ClassSample,
+    Trial,
+    audit_sample,
+    audit_samples,
+)
 from engine.cover import CoverModel, cover_model_for
-from engine.models import Close, Market, Signal, SignalType
+from engine.models import Close, Grade, Market, Signal, SignalType
 from engine.null import MarketTapes, NullContext, null_trials, opposite_trial
 from engine.presets import needs_audit, passes
 from engine.providers.closes import CLOSE_SOURCE_LABEL, outcome_against_result
 from engine.reports import AuditReport
+from engine.walkforward import WalkForward
 from storage import Repositories
 
 GUIDE = "docs/signal-integrity.md"
@@ -42,10 +51,14 @@ def _bucket_names(edges: Sequence[int]) -> list[str]:
     return [f"score:{low}-{min(high - 1, 100)}" for low, high in pairwise(bounds)]
 
 
-async def build_audit(repos: Repositories, settings: Settings) -> AuditReport:
+#: One graded signal as the audit measures it: its own trial, its null draws, its opposite side and its
+#: outcome against the final result (where a closes file carries scores).
+Measured = tuple[Signal, Trial, list[Trial], Trial | None, str | None]
+
+
+async def measure(repos: Repositories, settings: Settings, graded: Sequence[tuple[Signal, Grade]]) -> list[Measured]:
+    """Each graded signal once, in hindsight: its null drawn from every game of the database with a close."""
     clv = settings.clv
-    graded = await repos.grades.graded_signals()
-    ungraded = await repos.grades.ungraded()
     closes = {(c.game_id, c.market): c for c in await repos.closes.all()}
     stored_games = await repos.games.list(limit=1_000_000)
     tips = {g.game.id: g.scheduled_tip for g in stored_games}
@@ -71,9 +84,7 @@ async def build_audit(repos: Repositories, settings: Settings) -> AuditReport:
         devig_method=settings.consensus.devig,
     )
     candidates = {market: [g for g in tapes.games(market) if (g, market) in closes and g in tips] for market in Market}
-
-    # Each graded signal once: its own trial, its null draws, its opposite side, its result.
-    per_signal: list[tuple[Signal, Trial, list[Trial], Trial | None, str | None]] = []
+    per_signal: list[Measured] = []
     for signal, grade in graded:
         own = Trial(
             game_id=signal.game_id, beat=grade.beat, push=grade.push, clv=grade.clv_ev, clv_points=grade.clv_points
@@ -85,6 +96,15 @@ async def build_audit(repos: Repositories, settings: Settings) -> AuditReport:
         per_signal.append(
             (signal, own, null_trials(ctx, signal, candidates[signal.market]), opposite_trial(ctx, signal), result)
         )
+    return per_signal
+
+
+async def build_audit(repos: Repositories, settings: Settings) -> AuditReport:
+    clv = settings.clv
+    graded = await repos.grades.graded_signals()
+    ungraded = await repos.grades.ungraded()
+    closes = {(c.game_id, c.market): c for c in await repos.closes.all()}
+    per_signal = await measure(repos, settings, graded)
 
     samples: dict[str, ClassSample] = {}
 
@@ -108,7 +128,11 @@ async def build_audit(repos: Repositories, settings: Settings) -> AuditReport:
     for signal, _reason in ungraded:
         sample(signal.signal_class, "class").ungraded += 1
     _set_records(samples, records)
-    class_rows = audit_samples(samples.values(), clv.tiers, seed=clv.seed)
+    states = await repos.class_states.current()
+    class_rows = [
+        _with_state(row, states.get(row.name), per_signal, settings)
+        for row in audit_samples(samples.values(), clv.tiers, seed=clv.seed)
+    ]
     standings = {row.name: row for row in class_rows}
 
     derived: dict[str, ClassSample] = {}
@@ -151,6 +175,20 @@ async def build_audit(repos: Repositories, settings: Settings) -> AuditReport:
     )
 
 
+def _with_state(row: ClassAudit, state: ClassState | None, per_signal, settings: Settings) -> ClassAudit:
+    """A class row with its alert state (as stored, walk-forward), when it was reached, and the record of
+    the signals fired since then (all of them when the state never changed)."""
+    state = state or initial(row.name)
+    since = state.since
+    forward = ClassSample(name=row.name, kind="class")
+    for signal, own, nulls, opposite, _result in per_signal:
+        if signal.signal_class == row.name and (since is None or signal.created_at > since):
+            forward.add(own, nulls, opposite)
+    record = audit_sample(forward, settings.clv.tiers, seed=settings.clv.seed).forward_record()
+    reason = state.why() if since is not None else (row.reason or "unproven as its grades came in")
+    return replace(row, alert_state=state.state, state_since=since, state_reason=reason, forward=record)
+
+
 def _in_sample_guard(row: ClassAudit, settings: Settings) -> ClassAudit:
     """A preset chosen by this very table's class lifts is measured on the signals that chose it: its rate
     is biased upwards, so it never carries a tier of its own (its classes' rows do)."""
@@ -170,15 +208,21 @@ def _set_records(samples: dict[str, ClassSample], records: dict[str, list[str]])
 
 
 def _add(target: ClassSample, own: Trial, nulls: list[Trial], opposite: Trial | None) -> None:
-    index = len(target.signals)
-    target.signals.append(own)
-    target.null.extend((index, trial) for trial in nulls)
-    if opposite is not None:
-        target.opposite.append(opposite)
+    target.add(own, nulls, opposite)
 
 
 def _memberships(signal: Signal, settings: Settings, standings) -> list[str]:
-    names = [f"preset:{key}" for key, preset in settings.presets.items() if passes(signal, preset, standings)]
+    """The preset and score rows a signal counts in: none when its class is refuted (presets and the score
+    rest only on classes that are not)."""
+    standing = standings.get(signal.signal_class)
+    if standing is not None and standing.alert_state == REFUTED:
+        return []
+    minimum = settings.clv.preset_min_graded
+    names = [
+        f"preset:{key}"
+        for key, preset in settings.presets.items()
+        if passes(signal, preset, standings, min_graded=minimum)
+    ]
     names.append(score_bucket(signal.score, settings.clv.score_buckets))
     return names
 
@@ -195,3 +239,161 @@ def _close_label(closes) -> str:
 
 def close_map(closes: Sequence[Close]) -> dict[tuple[str, Market], Close]:
     return {(c.game_id, c.market): c for c in closes}
+
+
+# ---------------------------------------------------------------------- alert states, walk-forward
+
+#: How far the walk-forward audit has decided (the `graded_at` of the last grades it judged).
+STATES_CURSOR = "alert_states:graded_at"
+
+
+class AlertStates:
+    """The alert state of every class, kept by the engine service inside each snapshot's transaction.
+
+    Each commit that grades signals re-audits their classes as known at that commit (`WalkForward`) and
+    stores every change of state or tier (`class_states`) in the same transaction as the grades that made
+    it, so the record is never ahead of or behind the grades. The walk-forward memory is built from the
+    database at the first commit that grades anything (a restart resumes there; grades the cursor has not
+    judged yet — from before migration 0014 — are judged then, in their order) and then fed each commit's
+    quotes and closes. `reset` drops it after a failed commit; the next grading commit rebuilds it.
+    """
+
+    def __init__(self, settings: Settings, repos: Repositories) -> None:
+        self.settings = settings
+        self.repos = repos
+        self._walk: WalkForward | None = None
+        self._sports: dict[str, str] = {}
+
+    def reset(self) -> None:
+        self._walk = None
+
+    def _cover_for(self, sports: dict[str, str]):
+        clv = self.settings.clv
+
+        @cache
+        def of_sport(sport: str) -> CoverModel:
+            return cover_model_for(sport, sd_spreads=clv.fallback_sd_spreads, sd_totals=clv.fallback_sd_totals)
+
+        return lambda game_id: of_sport(sports.get(game_id, self.settings.feed.sport))
+
+    async def on_commit(self, tick) -> list[ClassState]:
+        """Inside the snapshot's transaction, after its writes: the changes its grades made (stored)."""
+        walk = self._walk
+        if walk is None:
+            return await self._load() if tick.grades else []
+        walk.add_lines(tick.lines)
+        walk.add_lines(tick.withdrawn, withdrawn=True)
+        for close in tick.closes:
+            stored = await self.repos.games.get(close.game_id)
+            if stored is not None:
+                self._sports[close.game_id] = stored.game.sport_key
+                walk.add_close(close, stored.scheduled_tip)
+        if not tick.grades:
+            return []
+        changes = walk.grade(tick.grades, tick.at)
+        await self._store(changes, tick.at)
+        return changes
+
+    async def _store(self, changes: list[ClassState], at: datetime) -> None:
+        for change in changes:
+            await self.repos.class_states.record(change)
+        await self.repos.cursors.set(STATES_CURSOR, at, at)
+
+    async def _load(self) -> list[ClassState]:
+        """Build the walk-forward memory from the database (this commit's writes included) and judge the
+        grades not judged yet, batch by batch in the order they were committed."""
+        repos = self.repos
+        stored_games = await repos.games.list(limit=1_000_000)
+        tips = {g.game.id: g.scheduled_tip for g in stored_games}
+        self._sports = {g.game.id: g.game.sport_key for g in stored_games}
+        walk = WalkForward(self.settings, self._cover_for(self._sports))
+        for line, withdrawn in await repos.quotes.all_timelines():
+            walk.tapes.add(line, withdrawn)
+        closes = sorted(await repos.closes.all(), key=lambda c: (c.captured_at, c.game_id, c.market.value))
+        batches: dict[datetime, list[tuple[Signal, Grade]]] = defaultdict(list)
+        for signal, grade in await repos.grades.graded_signals():
+            batches[grade.graded_at].append((signal, grade))
+        judged = await repos.cursors.get(STATES_CURSOR)
+        walk.states = await repos.class_states.current()
+        made: list[ClassState] = []
+        next_close = 0
+        for at in sorted(batches):
+            while next_close < len(closes) and closes[next_close].captured_at <= at:
+                close = closes[next_close]
+                if close.game_id in tips:
+                    walk.add_close(close, tips[close.game_id])
+                next_close += 1
+            if judged is not None and at <= judged:
+                walk.absorb(batches[at])
+            else:
+                changes = walk.grade(batches[at], at)
+                await self._store(changes, at)
+                made += changes
+        for close in closes[next_close:]:
+            if close.game_id in tips:
+                walk.add_close(close, tips[close.game_id])
+        self._walk = walk
+        return made
+
+
+# ---------------------------------------------------------------------- walk-forward, out of sample
+
+
+@dataclass(frozen=True, slots=True)
+class SplitRow:
+    """A class (or a pool of classes in one state) tested out of sample: its alert state at the split, as
+    earned from the grades committed before it, and the audit of its signals fired from the split on."""
+
+    name: str
+    state: ClassState
+    first_graded: int  # grades committed before the split
+    second: ClassAudit  # the signals fired at or after the split, graded; tiered on their own
+
+
+async def split_audit(repos: Repositories, settings: Settings, at: datetime) -> tuple[list[SplitRow], list[SplitRow]]:
+    """States earned before `at`, tested on what fired from `at` on: (per class, pooled per state).
+
+    The states are the stored walk-forward ones (`class_states`), as they gated alerts at `at`; the test
+    rows use the whole record's hindsight null (`measure`), tiered by the same rule on the later signals
+    alone, so a state that held up shows a later lift interval on the same side of zero."""
+    clv = settings.clv
+    graded = await repos.grades.graded_signals()
+    states = await repos.class_states.before(at)
+    first = defaultdict(int)
+    for signal, grade in graded:
+        if grade.graded_at < at:
+            first[signal.signal_class] += 1
+    later = [m for m in await measure(repos, settings, graded) if m[0].created_at >= at]
+    per_class: dict[str, ClassSample] = {}
+    pools: dict[str, ClassSample] = {}
+    names = sorted({m[0].signal_class for m in later} | set(first), key=_class_order)
+    held = {name: states.get(name) or initial(name) for name in names}
+    for name in names:
+        per_class[name] = ClassSample(name=name, kind="class")
+    for state in (TIERED, UNPROVEN, REFUTED):
+        pools[state] = ClassSample(name=f"{state} at the split", kind="pool")
+    for signal, own, nulls, opposite, _result in later:
+        name = signal.signal_class
+        per_class[name].add(own, nulls, opposite)
+        pools[held[name].state].add(own, nulls, opposite)
+    rows = [
+        SplitRow(name, held[name], first[name], audit_sample(per_class[name], clv.tiers, seed=clv.seed))
+        for name in names
+    ]
+    pooled = [
+        SplitRow(
+            pools[state].name,
+            ClassState(name=pools[state].name, state=state, tier=UNPROVEN, since=None),
+            sum(first[n] for n in names if held[n].state == state),
+            audit_sample(pools[state], clv.tiers, seed=clv.seed),
+        )
+        for state in (TIERED, UNPROVEN, REFUTED)
+    ]
+    return rows, pooled
+
+
+def _class_order(name: str) -> tuple[int, int]:
+    kind, _, market = name.partition(":")
+    kinds = [k.value for k in SignalType]
+    markets = [m.value for m in Market]
+    return (kinds.index(kind) if kind in kinds else 99, markets.index(market) if market in markets else 99)

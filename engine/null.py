@@ -43,6 +43,24 @@ class MarketTapes:
             self._times[key] = [line.observed_at for line, _ in events]
         self._memo: dict[tuple[str, Market, int], dict[str, BookLine]] = {}
 
+    def add(self, line: BookLine, withdrawn: bool = False) -> None:
+        """One more quote, as the walk-forward audit learns them commit by commit (in time order; an
+        earlier one is put in its place and the market's memo dropped)."""
+        key = (line.game_id, line.market)
+        events = self._events.setdefault(key, [])
+        times = self._times.setdefault(key, [])
+        if times and line.observed_at < times[-1]:
+            at = bisect_right(times, line.observed_at)
+            events.insert(at, (line, withdrawn))
+            times.insert(at, line.observed_at)
+            self._memo = {k: v for k, v in self._memo.items() if k[:2] != key}
+            return
+        events.append((line, withdrawn))
+        times.append(line.observed_at)
+
+    def has(self, game_id: str, market: Market) -> bool:
+        return bool(self._times.get((game_id, market)))
+
     def games(self, market: Market) -> list[str]:
         return sorted(game for game, m in self._events if m == market)
 

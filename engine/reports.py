@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.audit import ClassAudit
+from engine.audit import ClassAudit, ForwardRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,45 @@ def _pct(value: float | None, signed: bool = False) -> str:
     return f"{100 * value:+.1f}" if signed else f"{100 * value:.1f}"
 
 
+def _points(value: float) -> str:
+    return f"{100 * value:+.1f}".replace("-", "−")
+
+
+def forward_text(record: ForwardRecord) -> str:
+    """ "12 graded, 41.7% beat, null 45.0%, lift −3.3 pts (−20.0…+10.0)" (or "none graded yet")."""
+    if not record.graded:
+        return "none graded yet"
+    parts = [f"{record.graded} graded", f"{100 * (record.beat_rate or 0.0):.1f}% beat"]
+    if record.null_rate is not None:
+        parts.append(f"null {100 * record.null_rate:.1f}%")
+    if record.lift is not None:
+        lift = f"lift {_points(record.lift)} pts"
+        if record.lift_low is not None and record.lift_high is not None:
+            lift += f" ({_points(record.lift_low)}…{_points(record.lift_high)})"
+        parts.append(lift)
+    return ", ".join(parts)
+
+
+def state_label(row: ClassAudit) -> str | None:
+    """A class row's alert state, since when and why; None for preset and score rows.
+
+    "refuted since 2026-08-05 23:35 UTC — lift −10.0 pts (−14.2…−6.9) over 35 graded"."""
+    if row.alert_state is None:
+        return None
+    label = f"{row.alert_state} {row.tier}" if row.alert_state == "tiered" else row.alert_state
+    when = f" since {row.state_since:%Y-%m-%d %H:%M} UTC" if row.state_since is not None else " from the start"
+    return f"{label}{when}" + (f" — {row.state_reason}" if row.state_reason else "")
+
+
+def state_text(row: ClassAudit) -> str | None:
+    """`state_label` and the class's record since then: "… · since then: 12 graded, 41.7% beat, …"."""
+    label = state_label(row)
+    if label is None:
+        return None
+    since = forward_text(row.forward) if row.forward is not None else "none graded yet"
+    return f"{label} · since then: {since}"
+
+
 def format_audit(report: AuditReport) -> str:
     """A fixed-width table for the terminal."""
     header = (
@@ -78,6 +117,9 @@ def format_audit(report: AuditReport) -> str:
         if row.record is not None:
             wins, losses, pushes = row.record
             lines.append(f"{'':<26} against the result: {wins}-{losses}-{pushes} (W-L-P)")
+        state = state_text(row)
+        if state is not None:
+            lines.append(f"{'':<26} alert state: {state}")
     by_type = ", ".join(f"{kind} {count}" for kind, count in report.signals_by_type.items())
     lines.append(f"signals: {by_type}; graded {report.graded}; ungraded (no close) {report.ungraded}")
     return "\n".join(lines)

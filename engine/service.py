@@ -32,6 +32,7 @@ from engine.core import (
 )
 from engine.detectors.key_cross import KEY_TOLERANCE, key_values, seed_sides
 from engine.events import CLV_GRADED, GAME_CLOSED, SIGNAL_CREATED, ClosedGame, EventBus, GradedSignal
+from engine.integrity import AlertStates
 from engine.models import BookLine, Consensus, Market
 from engine.moves import move_between
 from engine.odds import devig
@@ -63,6 +64,8 @@ class EngineService:
         self.commit_hooks: list[Callable[[Tick], Awaitable[object]]] = []
         #: Book titles as last stored by this process: only a new or renamed one costs a write.
         self._titles: dict[str, str] = {}
+        #: The classes' alert states, re-judged (walk-forward) in the transaction of the grades that move them.
+        self.alert_states = AlertStates(engine.settings, repos)
 
     @classmethod
     async def restore(
@@ -131,6 +134,7 @@ class EngineService:
         tick is ever computed on top of memory the database does not have."""
         if not self._stale:
             return
+        self.alert_states.reset()  # its walk-forward memory may have taken the tick too: rebuilt when next needed
         engine = self.engine
         rebuilt = await rebuild_engine(engine.settings, self.repos, self.source, engine.external_closes)
         engine.state = rebuilt.state
@@ -177,6 +181,7 @@ class EngineService:
             if move_cursor:
                 gaps = self.engine.state.gaps
                 await repos.feed_state.save(self.source, tick.at, quota, tick.at, recent_gaps=gaps)
+            await self.alert_states.on_commit(tick)
             for hook in self.commit_hooks:
                 await hook(tick)
 

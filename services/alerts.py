@@ -18,6 +18,7 @@ from typing import Protocol
 
 import access
 from access import Feature, Tier, UserError, Viewer
+from engine import alert_state
 from engine.models import SignalType
 from services.context import ServiceContext
 from storage import AlertRoute
@@ -73,11 +74,38 @@ def parse_types(text: str | Iterable[str]) -> frozenset[SignalType]:
     return frozenset(types)
 
 
+def parse_minimum(text: str | None) -> str | None:
+    """A bar for what pings: "unproven" (every class the audit does not refute) or "tiered" (S/A/B only);
+    None when not given; a clear error for anything else."""
+    if text is None:
+        return None
+    try:
+        return alert_state.parse_minimum(text)
+    except ValueError:
+        raise UserError(
+            f"Unknown minimum “{text}”: use unproven (every class our audit does not refute) or tiered (S/A/B)."
+        ) from None
+
+
 async def set_route(
-    ctx: ServiceContext, guild_id: int, channel_id: int, types: frozenset[SignalType], by: int, now: datetime
-) -> None:
+    ctx: ServiceContext,
+    guild_id: int,
+    channel_id: int,
+    types: frozenset[SignalType],
+    by: int,
+    now: datetime,
+    minimum: str | None = None,
+) -> AlertRoute:
+    """Route alerts of `types` to a channel; `minimum` is its bar for pinging (not given: the route's
+    stored bar, "unproven" for a new route). Returns the route as stored."""
+    chosen = parse_minimum(minimum)
     async with ctx.repos.db.transaction():
-        await ctx.repos.members.set_route(guild_id, channel_id, types, by, now)
+        members = ctx.repos.members
+        if chosen is None:
+            current = next((r for r in await members.routes(guild_id) if r.channel_id == channel_id), None)
+            chosen = current.min_state if current is not None else alert_state.DEFAULT_MINIMUM
+        await members.set_route(guild_id, channel_id, types, by, now, chosen)
+        return next(r for r in await members.routes(guild_id) if r.channel_id == channel_id)
 
 
 PUBLIC_CHANNEL_EVENT = "alerts.channel_public"
@@ -125,16 +153,22 @@ async def set_dm_alerts(
     *,
     types: str | Iterable[str] | None = None,
     min_score: int | None = None,
+    minimum: str | None = None,
 ) -> DmPrefs:
-    """Watchlist DMs on or off, optionally filtered: `types` ("STEAM, KEY_CROSS", or "all" for every type) and
-    `min_score` (0-100; 0 for every score). A filter not given keeps its stored value. Returns the result."""
+    """Watchlist DMs on or off, optionally filtered: `types` ("STEAM, KEY_CROSS", or "all" for every type),
+    `min_score` (0-100; 0 for every score) and `minimum` (the lowest alert state of the signal's class:
+    "unproven" or "tiered"; a refuted class never DMs). A filter not given keeps its stored value. Returns
+    the result."""
     access.require(viewer, Feature.ALERTS)
     if min_score is not None and not 0 <= min_score <= 100:
         raise UserError("The minimum score is between 0 and 100.")
     chosen = parse_types(types) if types is not None else None
+    bar = parse_minimum(minimum)
     async with ctx.repos.db.transaction():
         members = ctx.repos.members
         await members.set_dm_alerts(viewer.guild_id, viewer.user_id, enabled)
+        if bar is not None:
+            await members.set_dm_min_state(viewer.guild_id, viewer.user_id, bar)
         if chosen is not None or min_score is not None:
             current = await members.dm_prefs(viewer.guild_id, viewer.user_id)
             kinds = current.types if chosen is None else (None if chosen == frozenset(SignalType) else chosen)

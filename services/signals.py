@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,7 +12,7 @@ from access import Feature, NotFound, SignalView, Viewer
 from config.settings import PresetSettings
 from engine.audit import ClassAudit
 from engine.models import Game, Grade, Market, Signal, SignalType
-from engine.presets import needs_audit, passes
+from engine.presets import passes
 from engine.reports import AuditReport
 from engine.scoring import heat
 from services.books import book_names, named_view
@@ -63,6 +63,14 @@ async def audit(ctx: ServiceContext) -> AuditReport:
     """The audit, rebuilt only when grading has moved on (every surface and preset filter reads it); the
     cache is the context's own (`ctx.audits`), shared by the bot's and the API's contexts at the wiring."""
     return await ctx.audits.get(ctx.repos, ctx.settings)
+
+
+async def preset_filter(ctx: ServiceContext, rules: PresetSettings) -> Callable[[Signal], bool]:
+    """A preset as one test of a signal (`engine.presets.passes`) over the audit's class rows, which carry
+    each class's alert state: every preset leaves refuted classes out."""
+    classes = (await audit(ctx)).class_lifts()
+    minimum = ctx.settings.clv.preset_min_graded
+    return lambda signal: passes(signal, rules, classes, min_graded=minimum)
 
 
 async def game_heat(ctx: ServiceContext, game_id: str, viewer: Viewer, now: datetime) -> int:
@@ -126,8 +134,8 @@ async def recent_signals(
         limit=MAX_LIST * (4 if rules else 1),
     )
     if rules is not None:
-        classes = (await audit(ctx)).class_lifts() if needs_audit(rules) else {}
-        signals = [s for s in signals if passes(s, rules, classes)]
+        keep = await preset_filter(ctx, rules)
+        signals = [s for s in signals if keep(s)]
     return await views(ctx, signals[:limit], viewer, now)
 
 
@@ -138,10 +146,12 @@ class LiveFilter:
 
     wanted: SignalFilter
     rules: PresetSettings | None = None
+    min_graded: int = 0  # `clv.preset_min_graded`
 
     @property
     def needs_audit(self) -> bool:
-        return self.rules is not None and needs_audit(self.rules)
+        """Every preset reads the class rows: each leaves refuted classes out (`engine.presets.passes`)."""
+        return self.rules is not None
 
     def admits(self, signal: Signal, classes: Mapping[str, ClassAudit]) -> bool:
         """As `recent_signals` would list it: the feed's filters, then the preset (with the audit's
@@ -152,7 +162,7 @@ class LiveFilter:
             and (w.kind is None or signal.type == w.kind)
             and (w.market is None or signal.market == w.market)
             and (w.min_score is None or signal.score >= w.min_score)
-            and (self.rules is None or passes(signal, self.rules, classes))
+            and (self.rules is None or passes(signal, self.rules, classes, min_graded=self.min_graded))
         )
 
 
@@ -161,7 +171,7 @@ def live_filter(ctx: ServiceContext, viewer: Viewer, wanted: SignalFilter) -> Li
     the upgrade refusal); a Pro filter asked for by Community and an unknown preset are refused as in
     `recent_signals`."""
     access.require_real_time(viewer, ctx.settings.tiers)
-    return LiveFilter(wanted, _rules(ctx, viewer, wanted))
+    return LiveFilter(wanted, _rules(ctx, viewer, wanted), ctx.settings.clv.preset_min_graded)
 
 
 async def live_views(
@@ -296,7 +306,7 @@ async def api_signals(
     if audience.delay:
         bound = ctx.clock() - audience.delay + timedelta(microseconds=1)
         until = bound if until is None else min(until, bound)
-    classes = (await audit(ctx)).class_lifts() if rules is not None and needs_audit(rules) else {}
+    keep = await preset_filter(ctx, rules) if rules is not None else None
     batch = limit if rules is None else max(PRESET_BATCH, limit)
     found: list[Signal] = []
     while len(found) < limit:
@@ -310,7 +320,7 @@ async def api_signals(
             limit=batch,
             before=before,
         )
-        found.extend(s for s in rows if rules is None or passes(s, rules, classes))
+        found.extend(s for s in rows if keep is None or keep(s))
         if len(rows) < batch:
             break
         before = (rows[-1].created_at, rows[-1].id)

@@ -22,6 +22,7 @@ from storage.api import ApiRepository
 from storage.bets import BetRepository
 from storage.billing import BillingRepository, StoredEvent
 from storage.books import BookRepository
+from storage.class_states import ClassStateRepository
 from storage.closes import CloseRepository
 from storage.codec import from_db, to_db
 from storage.consensus import ConsensusRepository
@@ -45,6 +46,7 @@ __all__ = [
     "BillingRepository",
     "BookRepository",
     "ClassRecord",
+    "ClassStateRepository",
     "CloseRepository",
     "ConsensusRepository",
     "CursorRepository",
@@ -87,6 +89,7 @@ class Repositories:
     billing: BillingRepository
     api: ApiRepository
     web_sessions: WebSessionRepository
+    class_states: ClassStateRepository
 
     @classmethod
     def for_database(cls, db: Database) -> Repositories:
@@ -108,6 +111,7 @@ class Repositories:
             billing=BillingRepository(db),
             api=ApiRepository(db),
             web_sessions=WebSessionRepository(db),
+            class_states=ClassStateRepository(db),
         )
 
     @classmethod

@@ -96,10 +96,12 @@ class GradeRepository:
             return cur.rowcount > 0
 
     async def version(self) -> tuple[object, ...]:
-        """Changes whenever a grade or an ungraded verdict is written: the audit's cache key."""
+        """Changes whenever a grade, an ungraded verdict, a result or a class's alert state is written: the
+        audit's cache key."""
         async with self._db.conn.execute(
             "SELECT (SELECT COUNT(*) FROM grades), (SELECT MAX(graded_at) FROM grades), "
-            "(SELECT COUNT(*) FROM ungraded_signals), (SELECT COUNT(*) FROM game_results)"
+            "(SELECT COUNT(*) FROM ungraded_signals), (SELECT COUNT(*) FROM game_results), "
+            "(SELECT COUNT(*) FROM class_states)"
         ) as cur:
             row = await cur.fetchone()
         return tuple(row) if row else ()

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from engine.alert_state import DEFAULT_MINIMUM
 from engine.models import SignalType
 from storage.codec import from_db, json_dumps, json_loads, to_db
 from storage.db import Database
@@ -21,15 +22,19 @@ class AlertRoute:
     types: frozenset[SignalType]
     created_by: int
     created_at: datetime
+    #: The route's bar (`engine.alert_state.MINIMUMS`): classes below it post without the ping.
+    min_state: str = DEFAULT_MINIMUM
 
 
 @dataclass(frozen=True, slots=True)
 class DmPrefs:
-    """A member's watchlist DM preferences: on/off, which signal types (None: every type), the lowest score."""
+    """A member's watchlist DM preferences: on/off, which signal types (None: every type), the lowest score,
+    and the lowest alert state of a signal's class (`engine.alert_state.MINIMUMS`)."""
 
     enabled: bool = False
     types: frozenset[SignalType] | None = None
     min_score: int = 0
+    min_state: str = DEFAULT_MINIMUM
 
     def accepts(self, kind: SignalType, score: int) -> bool:
         return self.enabled and (self.types is None or kind in self.types) and score >= self.min_score
@@ -74,13 +79,27 @@ class MemberRepository:
 
     # alert routes ---------------------------------------------------------------
     async def set_route(
-        self, guild_id: int, channel_id: int, types: Iterable[SignalType], by: int, at: datetime
+        self,
+        guild_id: int,
+        channel_id: int,
+        types: Iterable[SignalType],
+        by: int,
+        at: datetime,
+        min_state: str = DEFAULT_MINIMUM,
     ) -> None:
         await self._db.conn.execute(
-            "INSERT INTO alert_routes (guild_id, channel_id, types, created_by, created_at) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO alert_routes (guild_id, channel_id, types, created_by, created_at, min_state) "
+            "VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (guild_id, channel_id) DO UPDATE SET types = excluded.types, "
-            "created_by = excluded.created_by, created_at = excluded.created_at",
-            (str(guild_id), str(channel_id), json_dumps(sorted(t.value for t in types)), str(by), to_db(at)),
+            "created_by = excluded.created_by, created_at = excluded.created_at, min_state = excluded.min_state",
+            (
+                str(guild_id),
+                str(channel_id),
+                json_dumps(sorted(t.value for t in types)),
+                str(by),
+                to_db(at),
+                min_state,
+            ),
         )
 
     async def remove_route(self, guild_id: int, channel_id: int) -> bool:
@@ -90,7 +109,7 @@ class MemberRepository:
             return cur.rowcount > 0
 
     async def routes(self, guild_id: int | None = None) -> builtins.list[AlertRoute]:
-        sql = "SELECT guild_id, channel_id, types, created_by, created_at FROM alert_routes"
+        sql = "SELECT guild_id, channel_id, types, created_by, created_at, min_state FROM alert_routes"
         params: tuple[str, ...] = ()
         if guild_id is not None:
             sql += " WHERE guild_id = ?"
@@ -103,6 +122,7 @@ class MemberRepository:
                     types=frozenset(SignalType(t) for t in json_loads(row[2])),
                     created_by=int(row[3]),
                     created_at=from_db(row[4]),
+                    min_state=row[5],
                 )
                 for row in await cur.fetchall()
             ]
@@ -130,13 +150,24 @@ class MemberRepository:
             (str(guild_id), str(user_id), chosen, int(min_score)),
         )
 
+    async def set_dm_min_state(self, guild_id: int, user_id: int, min_state: str) -> None:
+        """The lowest alert state of a signal's class that still gets the member a watchlist DM."""
+        await self._db.conn.execute(
+            "INSERT INTO member_prefs (guild_id, user_id, dm_min_state) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id, user_id) DO UPDATE SET dm_min_state = excluded.dm_min_state",
+            (str(guild_id), str(user_id), min_state),
+        )
+
     async def dm_prefs(self, guild_id: int, user_id: int) -> DmPrefs:
         async with self._db.conn.execute(
-            "SELECT dm_alerts, dm_types, dm_min_score FROM member_prefs WHERE guild_id = ? AND user_id = ?",
+            "SELECT dm_alerts, dm_types, dm_min_score, dm_min_state FROM member_prefs "
+            "WHERE guild_id = ? AND user_id = ?",
             (str(guild_id), str(user_id)),
         ) as cur:
             row = await cur.fetchone()
         if row is None:
             return DmPrefs()
         types = None if row[1] is None else frozenset(SignalType(t) for t in json_loads(row[1]))
-        return DmPrefs(enabled=bool(row[0]), types=types, min_score=int(row[2] or 0))
+        return DmPrefs(
+            enabled=bool(row[0]), types=types, min_score=int(row[2] or 0), min_state=row[3] or DEFAULT_MINIMUM
+        )

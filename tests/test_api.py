@@ -621,7 +621,9 @@ async def test_signal_filters(world: World):
     assert expected and await ids(since=since.isoformat(), until=until.isoformat()) == expected
     eastern = since.astimezone(timezone(timedelta(hours=-5))).isoformat()  # any offset, the same instant
     assert await ids(since=eastern) == [s.id for s in stored if s.created_at >= since]
-    # Presets filter on the audit's class lifts (`class_lift`), as the server does.
+    # Presets filter on the audit's class lifts (`class_lift`), as the server does. No class of the template
+    # has the 30 graded a preset must rest on (tests/test_alert_state.py): lift that floor to see them filter.
+    world.ctx.settings.clv.preset_min_graded = 0
     classes = (await build_audit(world.repos, world.ctx.settings)).class_lifts()
     for name, preset in world.ctx.settings.presets.items():
         wanted = [s.id for s in stored if passes(s, preset, classes)]
@@ -1077,6 +1079,34 @@ def test_the_document_is_generated_from_the_models():
     presets = next(p for p in doc["paths"]["/v1/signals"]["get"]["parameters"] if p["name"] == "preset")
     assert presets["schema"]["enum"] == list(settings().presets)
     assert "raw_odds_not_licensed" in doc["paths"]["/v1/games/{game_id}/odds"]["get"]["description"]
+
+
+async def test_the_document_describes_alert_states_and_the_record_since(world: World):
+    """`GET /v1/clv/summary`'s class rows carry the alert state, when it was reached and the record since;
+    the served document says so (the same models serve both)."""
+    doc = (await world.client.get("/v1/openapi.json")).json()
+    schemas = doc["components"]["schemas"]
+    row = schemas["ClassAudit"]["properties"]
+    states = next(option for option in row["alert_state"]["anyOf"] if option.get("type") == "string")
+    assert states["enum"] == ["tiered", "unproven", "refuted"] and "refuted" in row["alert_state"]["description"]
+    since = next(option for option in row["state_since"]["anyOf"] if option.get("type") == "string")
+    assert since["format"] == "date-time" and "reached" in row["state_since"]["description"]
+    assert {"$ref": "#/components/schemas/ForwardRecord"} in row["forward"]["anyOf"]
+    assert set(schemas["ForwardRecord"]["properties"]) == {
+        "graded",
+        "beat_rate",
+        "null_rate",
+        "lift",
+        "lift_low",
+        "lift_high",
+    }
+    body = (await world.get("/v1/clv/summary")).json()
+    for item in body["classes"]:
+        if item["kind"] == "class":
+            assert item["alert_state"] in ("tiered", "unproven", "refuted")
+            assert set(item["forward"]) == set(schemas["ForwardRecord"]["properties"])
+        else:
+            assert item["alert_state"] is None and item["forward"] is None
 
 
 async def test_the_document_and_the_server_agree_on_parameter_edges(world: World):

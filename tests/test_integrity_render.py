@@ -175,3 +175,29 @@ def test_many_long_class_rows_are_cut_by_size_not_only_by_count():
     assert len(fields) <= EMBED_FIELDS_MAX and embed_size(embed) <= EMBED_TOTAL_MAX
     assert fields[-1]["name"] == "Not shown here"
     assert f"{30 - (len(fields) - 1)} more rows" in fields[-1]["value"]
+
+
+def test_a_class_row_shows_its_alert_state_since_when_and_its_record_since_then():
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from engine.audit import ForwardRecord
+
+    refuted = replace(
+        row("DISLOCATION:spreads", graded=35, beats=11, null_rate=0.423, lift_interval=(-0.157, -0.062)),
+        alert_state="refuted",
+        state_since=datetime(2026, 8, 5, 23, 35, 25, tzinfo=UTC),
+        state_reason="lift −10.9 pts (−15.7…−6.2) over 35 graded",
+        forward=ForwardRecord(graded=12, beats=5, null_rate=0.45, lift=5 / 12 - 0.45, lift_low=-0.2, lift_high=0.1),
+    )
+    assert integrity_row_value(refuted).split("\n")[-1] == (
+        "Alert state: refuted since 2026-08-05 23:35 UTC — lift −10.9 pts (−15.7…−6.2) over 35 graded · "
+        "since then: 12 graded, 41.7% beat, null 45.0%, lift −3.3 pts (−20.0…+10.0)"
+    )
+    fresh = replace(row("STEAM:totals"), alert_state="unproven", state_reason="too few: 6 graded, 30 needed")
+    fresh = replace(fresh, forward=ForwardRecord(0, 0, None, None, None, None))
+    assert integrity_row_value(fresh).endswith(
+        "Alert state: unproven from the start — too few: 6 graded, 30 needed · since then: none graded yet"
+    )
+    # Preset and score rows have no alert state: no such line.
+    assert "Alert state" not in integrity_row_value(row("preset:low_noise", "preset"))

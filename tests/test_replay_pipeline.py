@@ -3,7 +3,9 @@ storage and the event bus; reproducibility; and a restart in the middle that cha
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -82,10 +84,14 @@ async def test_replay_produces_every_signal_type_and_grades_them(tmp_path):
             assert not (grade.beat and grade.push), signal_id
         report = await build_audit(repos, settings())
         assert report.graded == len(grades)
-        # A preset row holds exactly the graded signals its rule lets through, judged by the classes' lift.
+        # A preset row holds exactly the graded signals its rule lets through, judged by the classes' lift
+        # (never a refuted class, never a class with fewer graded than `clv.preset_min_graded`).
         rows = {row.name: row for row in report.classes}
+        minimum = settings().clv.preset_min_graded
         for name, preset in settings().presets.items():
-            passing = [s for s in signals if s.id in grades and passes(s, preset, report.class_lifts())]
+            passing = [
+                s for s in signals if s.id in grades and passes(s, preset, report.class_lifts(), min_graded=minimum)
+            ]
             assert rows[f"preset:{name}"].graded == len(passing), name
         # Nothing is tiered without lift proven above zero and a rate above its opposite side's.
         for row in report.classes:
@@ -172,10 +178,35 @@ def test_main_job_runs_offline_and_writes_the_summary(tmp_path, capsys, monkeypa
         if row["graded"]:
             assert 0 <= row["wilson_low"] <= row["beat_rate"] <= row["wilson_high"] <= 1
         assert (row["tier"] == "unproven") == bool(row["reason"])
+    # Every class row carries its alert state, since when, and its record since then beside the whole record;
+    # preset and score rows have none.
+    forward_keys = {"graded", "beat_rate", "null_rate", "lift", "lift_low", "lift_high"}
+    graded = asyncio.run(_graded_signals(tmp_path / "stratum.db"))
+    for row in data["classes"]:
+        if row["kind"] != "class":
+            assert (row["alert_state"], row["state_since"], row["forward"]) == (None, None, None), row
+            continue
+        assert row["alert_state"] in ("tiered", "unproven", "refuted") and row["state_reason"], row
+        assert set(row["forward"]) == forward_keys
+        since = datetime.fromisoformat(row["state_since"]) if row["state_since"] else None
+        fired_since = [
+            s for s, _ in graded if s.signal_class == row["class"] and (since is None or s.created_at > since)
+        ]
+        assert row["forward"]["graded"] == len(fired_since), row
+        if since is None:  # never changed: the record since is the whole record
+            assert (row["forward"]["graded"], row["forward"]["beat_rate"]) == (row["graded"], row["beat_rate"])
     # A second run resumes: nothing new to replay, the same audit.
     assert main(["--summary-json", str(summary)]) == 0
     assert "already replayed" in capsys.readouterr().out
     assert json.loads(summary.read_text()) == data
+
+
+async def _graded_signals(path):
+    repos = await Repositories.open(path)
+    try:
+        return await repos.grades.graded_signals()
+    finally:
+        await repos.close()
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,8 @@ def restorable_view(state: EngineState, config: Settings) -> dict[object, object
 
 
 async def _outcome(repos: Repositories) -> dict[str, object]:
-    """What the database holds that the product promises: signals, closes, grades and the cursor."""
+    """What the database holds that the product promises: signals, closes, grades, the classes' alert states
+    (each change with the sample it rested on) and the cursor."""
     signals = await repos.signals.since(datetime.min.replace(tzinfo=SNAPSHOTS[0].fetched_at.tzinfo))
     async with repos.db.conn.execute("SELECT * FROM grades ORDER BY signal_id") as cursor:
         grades = [tuple(row) for row in await cursor.fetchall()]
@@ -100,6 +101,7 @@ async def _outcome(repos: Repositories) -> dict[str, object]:
         "signals": [(s.id, s.type, s.market, s.side, s.created_at, s.score, s.details, s.books) for s in signals],
         "closes": await repos.closes.all(),
         "grades": grades,
+        "alert_states": await repos.class_states.history(),
         "quotes": await repos.quotes.count(),
         "cursor": (await repos.feed_state.get("test")).cursor,
     }

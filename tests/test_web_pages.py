@@ -5,8 +5,11 @@ integrity page with its rendered guide, and the friendly error pages."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from access import Tier, UserError, Viewer
+from engine.alert_state import ClassState
+from engine.reports import forward_text
 from services import dashboard, downloads, signals
 from services.charts import row_name
 from tests.tape_games import ATLANTA, NEW_YORK
@@ -146,6 +149,11 @@ async def test_an_unexpected_error_is_logged_and_answered_with_an_apology(templa
 
 async def test_the_integrity_page_is_public_with_its_table_chart_and_guide(template_db, tmp_path):
     async with web_rig(template_db, tmp_path) as rig, rig.client() as http:
+        since = rig.now - timedelta(hours=30)  # a state the engine's commit stored, with its sample
+        async with rig.app.repos.db.transaction():
+            await rig.app.repos.class_states.record(
+                ClassState("STEAM:spreads", "refuted", "unproven", since, 35, 11, 0.423, -0.109, -0.157, -0.062)
+            )
         page = await http.get("/integrity")
         assert page.status_code == 200 and "Sign in" in page.text  # no sign-in needed
         report = await signals.audit(rig.app.ctx)
@@ -157,6 +165,13 @@ async def test_the_integrity_page_is_public_with_its_table_chart_and_guide(templ
             assert verdict in page.text.split(f'<th scope="row">{shown}</th>', 1)[1].split("</tr>", 1)[0]
         assert {r.name.split(":")[0] for r in report.rows("class")} >= {"STEAM", "DISLOCATION", "KEY_CROSS"}
         assert "unproven —" in page.text and "Wilson 95%" in page.text and "Lift (interval)" in page.text
+        # Beside the whole record: each class's alert state, since when, and its record since then.
+        assert "<th>Alert state</th><th>Since then</th>" in page.text
+        steam = page.text.split('<th scope="row">STEAM:spreads</th>', 1)[1].split("</tr>", 1)[0]
+        assert f"refuted since {since:%Y-%m-%d %H:%M} UTC — lift −10.9 pts (−15.7…−6.2) over 35 graded" in steam
+        [steam_row] = [r for r in report.classes if r.name == "STEAM:spreads"]
+        assert steam_row.alert_state == "refuted" and steam_row.forward is not None
+        assert forward_text(steam_row.forward) in steam
         assert '<img class="chart-img" src="/integrity.png"' in page.text
         assert "<h1>Signal Integrity &amp; CLV Audit Guide</h1>" in page.text  # the guide, rendered
         assert "<table>" in page.text.split('<section class="guide">', 1)[1]  # its tables too

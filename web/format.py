@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from access import SignalView
 from engine.audit import UNPROVEN, ClassAudit
 from engine.models import Close, Game, Grade
+from engine.reports import forward_text, state_label
 from services.charts import row_name, signed_points
 from services.odds import MarketBoard
 from services.odds_text import MARKET_NAMES, clv_text, entry_text, ev_at_fire_text, fair_sides, sides, verdict
@@ -114,6 +115,10 @@ class AuditRow:
     tier: str
     reason: str
     proven: bool
+    #: Class rows: the alert state with when it was reached and why, and the record since then ("" otherwise).
+    state: str = ""
+    state_class: str = ""
+    since_then: str = ""
 
 
 def audit_row(row: ClassAudit) -> AuditRow:
@@ -141,4 +146,7 @@ def audit_row(row: ClassAudit) -> AuditRow:
         tier=row.tier,
         reason=row.reason,
         proven=row.tier != UNPROVEN,
+        state=state_label(row) or "",
+        state_class=row.alert_state or "",
+        since_then=forward_text(row.forward) if row.forward is not None else "",
     )

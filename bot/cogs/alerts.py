@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
+from bot.choices import MINIMUM_CHOICES
 from bot.common import viewer_of
 from services import alerts
 
@@ -34,9 +35,11 @@ class Alerts(commands.GroupCog, group_name="alerts", group_description="Signal a
         enabled="on or off",
         types="Only these types: STEAM, DISLOCATION, KEY_CROSS (several), or all",
         min_score="Only signals scoring at least this (0-100; 0 for all)",
+        minimum="Which classes DM you: unproven (all our audit does not refute) or tiered (S/A/B only)",
     )
     @app_commands.choices(
-        enabled=[app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")]
+        enabled=[app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")],
+        minimum=MINIMUM_CHOICES,
     )
     async def dm(
         self,
@@ -44,17 +47,29 @@ class Alerts(commands.GroupCog, group_name="alerts", group_description="Signal a
         enabled: app_commands.Choice[str],
         types: str | None = None,
         min_score: app_commands.Range[int, 0, 100] | None = None,
+        minimum: app_commands.Choice[str] | None = None,
     ) -> None:
-        """Watchlist DMs on or off; `types` and `min_score` filter them (kept until changed; "all" and 0 lift
-        them). The filters apply to the DM rows a signal writes (`delivery.fanout`)."""
+        """Watchlist DMs on or off; `types`, `min_score` and `minimum` (the class's alert state) filter them
+        (kept until changed; "all", 0 and unproven lift them). The filters apply to the DM rows a signal
+        writes (`delivery.fanout`); a class our audit refutes never DMs."""
         on = enabled.value == "on"
-        prefs = await alerts.set_dm_alerts(self.bot.ctx, viewer_of(interaction), on, types=types, min_score=min_score)
+        prefs = await alerts.set_dm_alerts(
+            self.bot.ctx,
+            viewer_of(interaction),
+            on,
+            types=types,
+            min_score=min_score,
+            minimum=minimum.value if minimum is not None else None,
+        )
         if not on:
             text = "Watchlist DMs are off."
         else:
             kinds = ", ".join(sorted(t.value for t in prefs.types)) if prefs.types is not None else "all"
             floor = f", score {prefs.min_score}+" if prefs.min_score else ""
-            text = f"You will get a DM for signals on your watchlist games ({kinds}{floor})."
+            text = (
+                f"You will get a DM for signals on your watchlist games ({kinds}{floor}), "
+                f"{render.ping_bar(prefs.min_state)}."
+            )
         await interaction.response.send_message(text, ephemeral=True)
 
 

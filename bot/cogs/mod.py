@@ -21,6 +21,7 @@ from discord.ext import commands
 import access
 from access import UserError
 from bot import render
+from bot.choices import MINIMUM_CHOICES
 from bot.common import bot_cannot_post, channel_leak, find_pro_role
 from services import alerts, keys
 
@@ -59,12 +60,24 @@ class Mod(commands.GroupCog, group_name="mod", group_description="Moderators: al
     # ------------------------------------------------------------------ /mod alerts
 
     @alerts.command(name="set", description="Send alerts of these types to a channel")
-    @app_commands.describe(channel="Where alerts go", types="STEAM, DISLOCATION, KEY_CROSS, or all")
+    @app_commands.describe(
+        channel="Where alerts go",
+        types="STEAM, DISLOCATION, KEY_CROSS, or all",
+        minimum="Which classes ping: unproven (all our audit does not refute) or tiered (S/A/B only)",
+    )
+    @app_commands.choices(minimum=MINIMUM_CHOICES)
     @app_commands.checks.has_permissions(manage_guild=True)
-    async def alerts_set(self, interaction: discord.Interaction, channel: discord.TextChannel, types: str) -> None:
+    async def alerts_set(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel,
+        types: str,
+        minimum: app_commands.Choice[str] | None = None,
+    ) -> None:
         """Alerts carry the Pro diagnostics (books in move order, velocity, breakdown): a channel members
         who are not Pro can read is refused, with the fix (`bot.common.channel_leak`); the sender checks
-        again before every post (`bot.delivery`)."""
+        again before every post (`bot.delivery`). `minimum` raises the channel's bar: alerts of classes
+        below it are posted without the ping (a class our audit refutes never pings)."""
         chosen = alerts.parse_types(types)
         ctx = self.bot.ctx
         guild = interaction.guild or self.bot.get_guild(interaction.guild_id or 0)
@@ -76,10 +89,19 @@ class Mod(commands.GroupCog, group_name="mod", group_description="Moderators: al
             leak = bot_cannot_post(live)
         if leak is not None:
             raise UserError(leak)
-        await alerts.set_route(ctx, interaction.guild_id, channel.id, chosen, interaction.user.id, ctx.clock())
+        route = await alerts.set_route(
+            ctx,
+            interaction.guild_id,
+            channel.id,
+            chosen,
+            interaction.user.id,
+            ctx.clock(),
+            minimum.value if minimum is not None else None,
+        )
         names = ", ".join(sorted(t.value for t in chosen))
         await interaction.response.send_message(
-            f"{channel.mention} now receives {names} alerts, pinging the Pro role.", ephemeral=True
+            f"{channel.mention} now receives {names} alerts, pinging the Pro role {render.ping_bar(route.min_state)}.",
+            ephemeral=True,
         )
 
     @alerts.command(name="remove", description="Stop alerts in a channel")
