@@ -20,6 +20,7 @@ import pytest
 
 from app.bootstrap import build_app, build_bot
 from engine.models import SignalType
+from engine.poll_moves import move_id
 from services import signals as signal_service
 from storage import Repositories
 from tests.bot_rig import bot_on_fake, final
@@ -417,7 +418,7 @@ async def _fresh_signal(bot, clock, kind=SignalType.STEAM, game_id=ATLANTA):
 async def _fan_out(bot, signal) -> None:
     """What the engine's commit does for a new signal: write the outbox rows it owes, in one transaction."""
     async with bot.ctx.repos.db.transaction():
-        await bot.app.fanout.signal_rows(signal, bot.ctx.clock())
+        await bot.app.fanout.poll_rows([signal], bot.ctx.clock())
 
 
 async def test_alert_routes_are_for_moderators_and_ping_only_the_pro_role(stack):
@@ -518,7 +519,8 @@ async def test_an_alert_owed_across_a_restart_is_sent_once(template_db, tmp_path
         await app.close()
         assert fake.channel_messages.get(channel, []) == []
         repos = await Repositories.open(db)
-        assert [item.key for item in await repos.outbox.pending()] == [f"signal.created:{steam.id}:channel:{channel}"]
+        move = move_id(steam.game_id, steam.market, steam.side, steam.created_at)
+        assert [item.key for item in await repos.outbox.pending()] == [f"move.created:{move}:channel:{channel}"]
         await repos.close()
 
         app = await build_app(config, db_path=db, source="test", clock=clock)
