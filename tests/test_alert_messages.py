@@ -459,6 +459,24 @@ async def test_a_fan_out_that_dies_half_way_leaves_no_part_of_a_move_and_the_ret
     ]
 
 
+async def test_a_row_written_before_moves_is_still_sent_once(stack):
+    """A per-signal row still owed when the bot is upgraded (it holds only `signal_ids`) goes out as one
+    message, rendered at send time, as before."""
+    fake, bot, clock = stack
+    channel = await _route_all(fake)
+    steam = replace(await _stored(bot, SignalType.STEAM, Market.SPREADS, ATLANTA), id="legacy", created_at=clock())
+    payload = {"signal_ids": [steam.id], "guild_id": FakeDiscord.DEFAULT_GUILD_ID, "target_id": channel}
+    async with bot.ctx.repos.db.transaction():
+        await bot.ctx.repos.signals.insert(steam)
+        await bot.ctx.repos.outbox.enqueue(
+            f"signal.created:{steam.id}:channel:{channel}", "alert", f"channel:{channel}", payload, clock()
+        )
+    assert await bot.deliver_outbox() == (1, 0)
+    assert await bot.deliver_outbox() == (0, 0)
+    [message] = fake.channel_messages[channel]
+    assert [_signal_id(e) for e in message["embeds"]] == ["legacy"] and message["content"] == PING
+
+
 def test_packing_respects_the_character_limit():
     big = []
     for index in range(3):
