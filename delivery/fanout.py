@@ -24,8 +24,9 @@ message per signal) and ``clv.graded:<signal>:webhook:<endpoint>``; every insert
 routed for some types gets the move with those types' signals; watchlist DMs honour the member's filters
 (`/alerts dm types:… min_score:…`, `storage.members.DmPrefs`) the same way, when the rows are written.
 
-**The ping** is decided once per move here, by `decide_ping`: a move whose best price now is already worse
-than ``alerts.max_negative_ev`` against the fair price is still posted (and DMed), without a ping, saying why.
+**The ping** is decided here, per move and target, by the one rule `decide_ping`: a move whose best price now
+is already worse than ``alerts.max_negative_ev`` against the fair price is still posted (and DMed), without a
+ping, saying why.
 The sender may only take a ping away, never add one: an alert sent later than
 ``discord.alert_ping_max_age_seconds`` after its poll pings nobody either (it says how old it is).
 
@@ -175,30 +176,33 @@ class Fanout:
         if not channels and not members and not webhook:
             return 0
         price = await self.price_now(move.game_id, move.market, move.side, move.at)
-        decision = decide_ping(price=price, max_negative_ev=self.settings.alerts.max_negative_ev)
-        rendered: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        max_negative_ev = self.settings.alerts.max_negative_ev
+        rendered: dict[tuple[tuple[str, ...], str | None], list[dict[str, Any]]] = {}
 
-        async def message(part: PollMove) -> dict[str, Any]:
+        async def message(part: PollMove, decision: PingDecision) -> dict[str, Any]:
+            """The row's payload for one target: the move as that target takes it, rendered once per shape."""
             ids = tuple(s.id for s in part.signals)
-            if ids not in rendered:
-                rendered[ids] = await self.render_move(part, price, decision.reason, now)
+            if (ids, decision.reason) not in rendered:
+                rendered[ids, decision.reason] = await self.render_move(part, price, decision.reason, now)
             return {
                 "move_id": move.id,
                 "signal_ids": list(ids),
                 "fired_at": move.at.isoformat(),
                 "ping": decision.ping,
                 "note": decision.reason,
-                "embeds": rendered[ids],
+                "embeds": rendered[ids, decision.reason],
             }
 
         queued = 0
         outbox = self.repos.outbox
         for route, part in channels:
-            payload = {**await message(part), "guild_id": route.guild_id, "target_id": route.channel_id}
+            decision = decide_ping(price=price, max_negative_ev=max_negative_ev)  # per target: one rule
+            payload = {**await message(part, decision), "guild_id": route.guild_id, "target_id": route.channel_id}
             key = f"move.created:{move.id}:channel:{route.channel_id}"
             queued += await outbox.enqueue(key, "alert", f"channel:{route.channel_id}", payload, now)
         for guild_id, user_id, part in members:
-            payload = {**await message(part), "guild_id": guild_id, "target_id": user_id}
+            decision = decide_ping(price=price, max_negative_ev=max_negative_ev)
+            payload = {**await message(part, decision), "guild_id": guild_id, "target_id": user_id}
             key = f"move.created:{move.id}:dm:{guild_id}:{user_id}"
             queued += await outbox.enqueue(key, "watch_dm", f"user:{user_id}", payload, now)
         if webhook and self.webhooks is not None:
