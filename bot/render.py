@@ -294,7 +294,7 @@ MORE_RESERVE = 60
 
 def move_title(views: Sequence[SignalView], game: Game | None, price: PriceNow | None) -> str:
     """ "STEAM + DISLOCATION · Under 183.5 (−110) · Wings @ Mystics": the types that fired, the side with the
-    best price now (or, without one, the best entry the signals fired at), the game."""
+    best price now (or, without one, the entry its first signal fired at), the game."""
     first = views[0]
     side = game.side_label(first.market, first.side) if game else first.side.value
     if price is not None:

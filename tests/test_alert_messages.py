@@ -20,9 +20,9 @@ import discord
 import pytest
 
 from bot import render
-from engine.models import BookLine, Consensus, Market, Side, SignalType
+from engine.models import Market, Side, SignalType
 from engine.poll_moves import group_moves, move_id
-from tests.bot_rig import bot_on_fake, final
+from tests.bot_rig import bot_on_fake, final, price_market
 from tests.fake_discord import FakeDiscord
 from tests.tape_games import ATLANTA, BOOKS, WASHINGTON
 
@@ -72,19 +72,8 @@ async def _move(bot, at, count: int, *, prefix="poll", side=Side.HOME):
 
 
 async def _price_the_market(bot, at, price_a: int, price_b: int, *, best: tuple[str, int] | None = None) -> None:
-    """Atlanta's spreads as they stand at `at`: every book quoting them at home −4.5 (`price_a` / `price_b`),
-    `best` = (book, home price) one book better, and the consensus at −4.5, 50/50."""
-    repos = bot.ctx.repos
-    books = sorted({ln.book for ln in await repos.quotes.as_of(ATLANTA, at) if ln.market == Market.SPREADS})
-    lines = [
-        BookLine(ATLANTA, book, Market.SPREADS, -4.5, price_a, price_b, at, at)
-        if best is None or book != best[0]
-        else BookLine(ATLANTA, book, Market.SPREADS, -4.5, best[1], price_b, at, at)
-        for book in books
-    ]
-    async with repos.db.transaction():
-        await repos.quotes.insert_many(lines)
-        await repos.consensus.insert_many([Consensus(ATLANTA, Market.SPREADS, at, -4.5, 0.5, len(books))])
+    """Atlanta's spreads at `at`: every book at home −4.5 (`price_a` / `price_b`), the consensus −4.5, 50/50."""
+    await price_market(bot.ctx.repos, ATLANTA, Market.SPREADS, at, price_a, price_b, best=best)
 
 
 def _fields(embed) -> dict[str, str]:
@@ -239,7 +228,7 @@ async def test_signal_shows_the_best_price_now_and_its_ev(stack):
         for s in await bot.ctx.repos.signals.list(limit=500)
         if (s.type, s.game_id, s.market, s.side) == (SignalType.STEAM, ATLANTA, Market.SPREADS, Side.HOME)
     )
-    assert clock() - steam.created_at > timedelta(hours=1)  # fired hours ago: the price now is another
+    assert clock() - steam.created_at > timedelta(minutes=10)  # fired before: the price now is another
     clock.advance(minutes=1)
     await _price_the_market(bot, clock(), 110, -130, best=("bovada", 120))
     pro = await final(await fake.invoke_slash("signal", {"id": steam.id}, user_id=PRO))
@@ -279,7 +268,9 @@ async def test_a_dislocation_alert_and_signal_show_the_ev_it_fired_on(stack):
     await _poll(bot, [replace(under, id="ev-under", created_at=clock())])
     assert await bot.deliver_outbox() == (1, 0)
     [message] = fake.channel_messages[channel]
-    assert _fields(message["embeds"][0])["Value"].startswith(f"{shown} against the no-vig consensus")
+    # In the move's alert, the signal's own lines carry it (one field per signal).
+    [field] = [f["value"] for f in message["embeds"][0]["fields"] if f["name"].startswith("DISLOCATION · ")]
+    assert f"Value: {shown} against the no-vig consensus" in field
     pro = await final(await fake.invoke_slash("signal", {"id": under.id}, user_id=PRO))
     assert _fields(pro.embeds[0])["Value"].startswith(shown)
     listed = await final(await fake.invoke_slash("signals", {"type": "DISLOCATION"}, user_id=PRO))
@@ -526,10 +517,12 @@ async def test_dm_filters_by_type_and_minimum_score(stack):
     await final(await fake.invoke_slash("alerts dm", {"enabled": "on", "types": "all", "min_score": 0}, user_id=PRO))
     prefs = await bot.ctx.repos.members.dm_prefs(FakeDiscord.DEFAULT_GUILD_ID, PRO)
     assert prefs.types is None and prefs.min_score == 0
+    clock.advance(seconds=1)  # the next polls
     await _poll(bot, [replace(steam, id="steam-later", created_at=clock(), score=40)])
     assert await bot.deliver_outbox() == (1, 0)
     off = await final(await fake.invoke_slash("alerts dm", {"enabled": "off"}, user_id=PRO))
     assert "off" in off.content
+    clock.advance(seconds=1)
     await _poll(bot, [replace(cross, id="cross-off", created_at=clock(), score=99)])
     assert await bot.deliver_outbox() == (0, 0)
     assert [_move_ids(dm["embeds"][0]) for dm in fake.dms[PRO]][-1] == ["steam-later"]

@@ -23,7 +23,7 @@ from engine.models import SignalType
 from engine.poll_moves import move_id
 from services import signals as signal_service
 from storage import Repositories
-from tests.bot_rig import bot_on_fake, final
+from tests.bot_rig import bot_on_fake, final, price_market
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord, running_bot
 from tests.tape_games import ATLANTA, BOOKS, NEW_YORK, WASHINGTON
@@ -437,6 +437,8 @@ async def test_alert_routes_are_for_moderators_and_ping_only_the_pro_role(stack)
     assert "Unknown alert type" in bad.content
 
     steam = await _fresh_signal(bot, clock)
+    # Its best price now is worth taking (every book at +110 against a 50/50 fair price: +5%), so it pings.
+    await price_market(bot.ctx.repos, steam.game_id, steam.market, steam.created_at, 110, 110)
     dislocation = await _fresh_signal(bot, clock, SignalType.DISLOCATION)
     await _fan_out(bot, steam)
     await _fan_out(bot, dislocation)  # not routed to this channel
