@@ -13,13 +13,14 @@ itself drops a repeat sent within minutes, and a repeat is recognisable by it.
 when the row was written: heat, book names and the best price now as of the move) and whether it pings. The
 sender posts exactly the row, and never reads other rows. It can only take a ping away: a row sent later
 than ``discord.alert_ping_max_age_seconds`` after its poll (an outage, a backlog) pings nobody and says how
-old it is; a row the fan-out decided not to ping (its best price already too far −EV) says why. A DM that does
-not ping is sent silently (no notification). Rows written before moves (only ``signal_ids``) are rendered
-here, one message each."""
+old it is; a row the fan-out decided not to ping (every signal of it held back by the audit for this target,
+or its best price already too far −EV) says why. A DM that does not ping is sent silently (no notification).
+Rows written before moves (only ``signal_ids``) are rendered here, one message each."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -54,11 +55,16 @@ def nonce(item: OutboxItem) -> str:
 
 
 async def move_embeds(
-    ctx: ServiceContext, move: PollMove, price: PriceNow | None, note: str | None, now: datetime
+    ctx: ServiceContext,
+    move: PollMove,
+    price: PriceNow | None,
+    note: str | None,
+    held: Mapping[str, str],
+    now: datetime,
 ) -> list[dict[str, Any]]:
     """What a Pro target is sent for `move`, as Discord's JSON: the fan-out writes it into the row (the
     bootstrap hands this to `delivery.fanout.Fanout` as its renderer). Heat and names as `/signal` shows
-    them to Pro at `now`."""
+    them to Pro at `now`; `held`: per signal id, why the audit keeps it from pinging this target."""
     pro = Viewer(Tier.PRO)
     shown = await signal_views(ctx, list(move.signals), pro, now)
     stored = await ctx.repos.games.get(move.game_id)
@@ -69,6 +75,7 @@ async def move_embeds(
         move_id=move.id,
         at=move.at,
         note=note,
+        held=held,
         demo=ctx.demo,
     )
     return [embed.to_dict()]
@@ -118,7 +125,7 @@ class DiscordDelivery:
             signals = await self._signals(item)
             embeds = (await self._embeds(signals, Tier.PRO, now))[: render.MESSAGE_EMBEDS_MAX]
             fired = max((s.created_at for s in signals), default=now)
-        ping, note = bool(payload.get("ping", True)), payload.get("note")
+        ping, note = bool(payload.get("ping", True)), payload.get("note") or payload.get("no_ping")
         max_age = self.bot.ctx.settings.discord.alert_ping_max_age_seconds
         if ping and (now - fired).total_seconds() > max_age:  # late (an outage, a backlog): for the record only
             ping, note = False, render.late_note(fired, max_age)

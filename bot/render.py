@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import discord
@@ -306,13 +306,16 @@ def move_title(views: Sequence[SignalView], game: Game | None, price: PriceNow |
     return _clip(" · ".join([types, f"{side} {entry}".strip(), where]), 256)
 
 
-def _signal_field(view: SignalView) -> tuple[str, str]:
-    """One signal of a move: its type and score, the number it fired at, its diagnostics, its id."""
+def _signal_field(view: SignalView, held: str | None = None) -> tuple[str, str]:
+    """One signal of a move: its type and score, the number it fired at, why it does not ping here (`held`,
+    the audit's reason), its diagnostics, its id."""
     score = f"{view.score}/100" if view.score is not None else view.score_band
     lines = []
     if view.entry_price is not None:
         where = f" at {view.entry_book}" if view.entry_book else ""
         lines.append(f"Fired at {number(view.market, view.entry_point, view.entry_price)}{where}")
+    if held:
+        lines.append(f"*{held}*")
     lines += [f"{name}: {value}" for name, value, _ in public_details(view) + pro_details(view)]
     lines.append(f"id `{view.id}`")
     return _clip(f"{view.type.value} · {score}", FIELD_NAME_MAX), _fit(lines[0], lines[1:])
@@ -326,10 +329,12 @@ def move_embed(
     move_id: str,
     at: datetime,
     note: str | None = None,
+    held: Mapping[str, str] | None = None,
     demo: DemoInfo | None = None,
 ) -> discord.Embed:
     """One move as one alert: headed by the move (side, the best price now and its EV against the fair price),
-    then each signal that fired in it with its own diagnostics; `note` says why it does not ping."""
+    then each signal that fired in it with its own diagnostics; `note` says why it does not ping, `held` (by
+    signal id) why a signal of it would not have."""
     first = views[0]
     head = [f"{matchup(game) if game else first.game_id} · {_time(at)} ({age(at)})"]
     head.append(f"**Best price now** {price_now_value(first.market, price)}")
@@ -345,7 +350,7 @@ def move_embed(
     embed.set_footer(text=" · ".join(filter(None, (demo_label(demo, at=at), f"move {move_id}"))))
     shown = 0
     for view in views[:MOVE_SIGNALS_MAX]:
-        name, value = _signal_field(view)
+        name, value = _signal_field(view, (held or {}).get(view.id))
         if embed_size(embed) + len(name) + len(value) + MORE_RESERVE > EMBED_TOTAL_MAX:
             break
         embed.add_field(name=name, value=value, inline=False)

@@ -24,9 +24,17 @@ message per signal) and ``clv.graded:<signal>:webhook:<endpoint>``; every insert
 routed for some types gets the move with those types' signals; watchlist DMs honour the member's filters
 (`/alerts dm types:… min_score:…`, `storage.members.DmPrefs`) the same way, when the rows are written.
 
-**The ping** is decided here, per move and target, by the one rule `decide_ping`: a move whose best price now
-is already worse than ``alerts.max_negative_ev`` against the fair price is still posted (and DMed), without a
-ping, saying why.
+**The ping** is decided here, per move and target, by the one rule `decide_ping`, with its reason:
+
+- *the audit decides what pings*: each signal is gated by its class's alert state at the instant it fired
+  (the last change strictly before it, `ClassStateRepository.before`: only grades known then). A channel's
+  move pings only if one of its signals clears the route's bar (a refuted class clears none;
+  `/mod alerts set … minimum:`); a signal held back is still listed, saying why
+  (`engine.alert_state.no_ping_reason`). A DM lists only the signals that clear the member's bar
+  (`/alerts dm minimum:`): a move with none sends no DM at all;
+- *numbers a member can act on*: a move whose best price now is already worse than ``alerts.max_negative_ev``
+  against the fair price is still posted (and DMed), without a ping, saying why.
+
 The sender may only take a ping away, never add one: an alert sent later than
 ``discord.alert_ping_max_age_seconds`` after its poll pings nobody either (it says how old it is).
 
@@ -38,13 +46,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from config.settings import Settings
 from domain.api import ApiKey
+from engine.alert_state import ClassState, no_ping_reason
 from engine.models import Market, Side, Signal
 from engine.poll_moves import PollMove, group_moves
 from engine.price_now import PriceNow
@@ -67,8 +76,11 @@ Serialize = Callable[[Any], dict[str, Any]]
 #: The best price now on one side of a game's market at a moment (`services.prices.price_now`).
 PriceLookup = Callable[[str, Market, Side, datetime], Awaitable[PriceNow | None]]
 #: What a Discord target is sent for a move: the embeds (as Discord's JSON) of the move, its best price now,
-#: and the no-ping note if any, rendered at `now` (`bot.delivery.move_embeds`).
-RenderMove = Callable[[PollMove, PriceNow | None, str | None, datetime], Awaitable[list[dict[str, Any]]]]
+#: the no-ping note if any and, per signal id, why the audit holds that signal back from pinging this target,
+#: rendered at `now` (`bot.delivery.move_embeds`).
+RenderMove = Callable[
+    [PollMove, PriceNow | None, str | None, Mapping[str, str], datetime], Awaitable[list[dict[str, Any]]]
+]
 #: The `move.created` webhook's data (`api.serialize.move_json`).
 MoveJson = Callable[[PollMove, PriceNow | None], dict[str, Any]]
 
@@ -90,10 +102,14 @@ class PingDecision:
     reason: str | None = None
 
 
-def decide_ping(*, price: PriceNow | None, max_negative_ev: float) -> PingDecision:
-    """The one ping rule of a move, for channels and DMs alike: no ping when its best price now is already
-    negative expected value by more than `max_negative_ev` against the fair price (exactly the limit still
-    pings); a move without a price to judge by pings."""
+def decide_ping(*, price: PriceNow | None, max_negative_ev: float, held: Sequence[str | None] = ()) -> PingDecision:
+    """The one ping rule of a move for one target, channels and DMs alike. `held`: per signal the target is
+    sent, why the audit keeps it from pinging there (None: it may ping). No ping when every signal is held
+    back (the reasons, each once), or when the best price now is already negative expected value by more
+    than `max_negative_ev` against the fair price (exactly the limit still pings); a move without a price to
+    judge by pings."""
+    if held and all(held):
+        return PingDecision(False, "\n".join(dict.fromkeys(str(reason) for reason in held)))
     if price is not None and price.ev < -max_negative_ev:
         return PingDecision(
             False,
@@ -148,8 +164,11 @@ class Fanout:
         signals = list(signals)
         routes = routes if routes is not None else await self.repos.members.routes()
         queued = 0
+        states: dict[datetime, dict[str, ClassState]] = {}  # one read per poll instant, when any is alerted
         for move in group_moves(signals):
-            queued += await self.move_rows(move, now, routes)
+            if routes and now - move.at <= MAX_ALERT_AGE and move.at not in states:
+                states[move.at] = await self.repos.class_states.before(move.at)
+            queued += await self.move_rows(move, now, routes, states.get(move.at))
         if self.webhooks is not None:
             for signal in signals:
                 queued += await self.webhooks.publish(
@@ -157,19 +176,41 @@ class Fanout:
                 )
         return queued
 
-    async def move_rows(self, move: PollMove, now: datetime, routes: Sequence[AlertRoute]) -> int:
+    async def move_rows(
+        self,
+        move: PollMove,
+        now: datetime,
+        routes: Sequence[AlertRoute],
+        states: Mapping[str, ClassState] | None = None,
+    ) -> int:
         """One move's rows: an alert per routed channel (with the signals of the types it takes), a DM per
-        watcher (with the signals their filters take), a `move.created` per subscribed endpoint."""
-        channels: list[tuple[AlertRoute, PollMove]] = []
+        watcher (with the signals their filters and bar take), a `move.created` per subscribed endpoint.
+        `states`: the classes' alert states when the move fired (read if not given)."""
+        channels: list[tuple[AlertRoute, PollMove, dict[str, str | None]]] = []
         members: list[tuple[int, int, PollMove]] = []
         if now - move.at <= MAX_ALERT_AGE:
+            watchers = await self.repos.members.watchers(move.game_id)
+            if states is None and (routes or watchers):
+                states = await self.repos.class_states.before(move.at)
+            known = states or {}
+
+            def held(signal: Signal, minimum: str, whose: str) -> str | None:
+                return no_ping_reason(signal.signal_class, known.get(signal.signal_class), minimum, whose=whose)
+
             for route in routes:
                 taken = [s for s in move.signals if s.type in route.types]
                 if taken:
-                    channels.append((route, move.only(taken)))
-            for guild_id, user_id in await self.repos.members.watchers(move.game_id):
+                    reasons = {s.id: held(s, route.min_state, "this server's") for s in taken}
+                    channels.append((route, move.only(taken), reasons))
+            for guild_id, user_id in watchers:
                 prefs = await self.repos.members.dm_prefs(guild_id, user_id)
-                taken = [s for s in move.signals if prefs.accepts(s.type, s.score)]  # on, types, minimum score
+                # On, the member's types and minimum score, and a class that clears their bar (a refuted
+                # class clears none): the rest of the move is not theirs to be sent.
+                taken = [
+                    s
+                    for s in move.signals
+                    if prefs.accepts(s.type, s.score) and held(s, prefs.min_state, "your") is None
+                ]
                 if taken:
                     members.append((guild_id, user_id, move.only(taken)))
         webhook = self.webhooks is not None and await self.webhooks.subscribed("move.created")
@@ -177,32 +218,38 @@ class Fanout:
             return 0
         price = await self.price_now(move.game_id, move.market, move.side, move.at)
         max_negative_ev = self.settings.alerts.max_negative_ev
-        rendered: dict[tuple[tuple[str, ...], str | None], list[dict[str, Any]]] = {}
+        rendered: dict[tuple[tuple[str, ...], str | None, tuple[tuple[str, str], ...]], list[dict[str, Any]]] = {}
 
-        async def message(part: PollMove, decision: PingDecision) -> dict[str, Any]:
+        async def message(part: PollMove, decision: PingDecision, reasons: Mapping[str, str | None]) -> dict[str, Any]:
             """The row's payload for one target: the move as that target takes it, rendered once per shape."""
             ids = tuple(s.id for s in part.signals)
-            if (ids, decision.reason) not in rendered:
-                rendered[ids, decision.reason] = await self.render_move(part, price, decision.reason, now)
+            notes = {sid: why for sid, why in reasons.items() if why is not None}
+            shape = (ids, decision.reason, tuple(sorted(notes.items())))
+            if shape not in rendered:
+                rendered[shape] = await self.render_move(part, price, decision.reason, notes, now)
             return {
                 "move_id": move.id,
                 "signal_ids": list(ids),
                 "fired_at": move.at.isoformat(),
                 "ping": decision.ping,
                 "note": decision.reason,
-                "embeds": rendered[ids, decision.reason],
+                "embeds": rendered[shape],
             }
 
         queued = 0
         outbox = self.repos.outbox
-        for route, part in channels:
-            decision = decide_ping(price=price, max_negative_ev=max_negative_ev)  # per target: one rule
-            payload = {**await message(part, decision), "guild_id": route.guild_id, "target_id": route.channel_id}
+        for route, part, reasons in channels:
+            decision = decide_ping(price=price, max_negative_ev=max_negative_ev, held=list(reasons.values()))
+            payload = {
+                **await message(part, decision, reasons),
+                "guild_id": route.guild_id,
+                "target_id": route.channel_id,
+            }
             key = f"move.created:{move.id}:channel:{route.channel_id}"
             queued += await outbox.enqueue(key, "alert", f"channel:{route.channel_id}", payload, now)
         for guild_id, user_id, part in members:
-            decision = decide_ping(price=price, max_negative_ev=max_negative_ev)
-            payload = {**await message(part, decision), "guild_id": guild_id, "target_id": user_id}
+            decision = decide_ping(price=price, max_negative_ev=max_negative_ev)  # every signal cleared their bar
+            payload = {**await message(part, decision, {}), "guild_id": guild_id, "target_id": user_id}
             key = f"move.created:{move.id}:dm:{guild_id}:{user_id}"
             queued += await outbox.enqueue(key, "watch_dm", f"user:{user_id}", payload, now)
         if webhook and self.webhooks is not None:

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from app.bootstrap import App, build_app, build_bot
@@ -80,3 +80,6 @@ async def price_market(
     async with repos.db.transaction():
         await repos.quotes.insert_many(lines)
         await repos.consensus.insert_many([Consensus(game_id, market, at, point, 0.5, len(books))])
+    fair = await repos.consensus.latest_before(game_id, market, at + timedelta(microseconds=1))
+    if (fair.at, fair.point, fair.prob_a) != (at, point, 0.5):  # an instant of the tape keeps its own consensus
+        raise AssertionError(f"{at} already has a consensus for {market}: price the market at another instant")

@@ -389,6 +389,7 @@ async def test_two_polls_are_two_moves_and_two_messages(stack):
 async def test_a_failed_alert_is_retried_whole_under_the_same_nonce(stack, monkeypatch):
     fake, bot, clock = stack
     channel = await _route_all(fake)
+    clock.advance(minutes=1)  # past the tape's last poll: an instant of its own
     await _price_the_market(bot, clock(), 110, 110)  # worth taking: it pings
     signals = await _move(bot, clock(), 3)
     await _poll(bot, signals)
@@ -425,11 +426,11 @@ async def test_a_fan_out_that_dies_half_way_leaves_no_part_of_a_move_and_the_ret
     real = fanout.move_rows
     calls = []
 
-    async def dies_after_the_first_move(move, now, routes):
+    async def dies_after_the_first_move(move, now, routes, states=None):
         calls.append(move.id)
         if len(calls) == 2:
             raise RuntimeError("killed mid-fan-out")
-        return await real(move, now, routes)
+        return await real(move, now, routes, states)
 
     monkeypatch.setattr(fanout, "move_rows", dies_after_the_first_move)
     with pytest.raises(RuntimeError):

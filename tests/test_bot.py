@@ -436,6 +436,7 @@ async def test_alert_routes_are_for_moderators_and_ping_only_the_pro_role(stack)
     bad = await final(await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "SPAM"}, user_id=MOD))
     assert "Unknown alert type" in bad.content
 
+    clock.advance(minutes=1)  # past the tape's last poll: an instant of its own
     steam = await _fresh_signal(bot, clock)
     # Its best price now is worth taking (every book at +110 against a 50/50 fair price: +5%), so it pings.
     await price_market(bot.ctx.repos, steam.game_id, steam.market, steam.created_at, 110, 110)

@@ -185,3 +185,16 @@ def test_a_move_already_negative_ev_beyond_the_limit_goes_out_without_a_ping_and
         "No ping: the best price now is already \u22121.8% EV against the fair price (alerts ping down to \u22121.0%).",
     )
     assert not decide_ping(price=_price(-0.0001), max_negative_ev=0.0).ping  # 0: any −EV goes quietly
+
+
+def test_the_audit_holds_a_move_back_only_when_it_holds_back_every_signal_of_it():
+    refuted = "no ping: our audit refutes STEAM:spreads — lift −10.9 pts (−15.7…−6.2) over 35 graded"
+    below = "no ping: KEY_CROSS:spreads is unproven (too few), below this server's minimum (tiered)"
+    # One signal of the move clears the bar: the move pings (the held one is listed saying why).
+    assert decide_ping(price=None, max_negative_ev=0.01, held=[refuted, None]) == PingDecision(True, None)
+    # Every signal held back: no ping, each reason once, in order.
+    assert decide_ping(price=_price(0.05), max_negative_ev=0.01, held=[refuted, below, refuted]) == PingDecision(
+        False, f"{refuted}\n{below}"
+    )
+    # The audit lets it through, the price does not.
+    assert not decide_ping(price=_price(-0.05), max_negative_ev=0.01, held=[None]).ping

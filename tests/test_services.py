@@ -256,7 +256,7 @@ class RecordingDelivery:
 async def fan_out(ctx, signal, now) -> int:
     """What the engine's commit does for a new signal: the outbox rows it owes, in one transaction."""
 
-    async def render(move, price, note, at):
+    async def render(move, price, note, held, at):
         return [{"title": move.id}]
 
     fanout = Fanout(
