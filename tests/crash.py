@@ -50,8 +50,8 @@ if os.environ.get("CRASH_MID_FANOUT"):
         signals = list(signals)
         moves[0] = len(group_moves(signals))
         return await poll_rows(self, signals, now, routes)
-    async def move_rows_then_die(self, move, now, routes):
-        written = await move_rows(self, move, now, routes)
+    async def move_rows_then_die(self, move, now, routes, *args):
+        written = await move_rows(self, move, now, routes, *args)
         if written and moves[0] >= 2:
             os.kill(os.getpid(), signal.SIGKILL)
         return written
