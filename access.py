@@ -8,7 +8,7 @@ Pure functions: the member's roles and the time come in, a decision goes out.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 from config.settings import DiscordSettings, TierSettings
 from domain.billing import SubscriptionState
 from engine.models import Close, Market, Side, Signal, SignalType
+from engine.price_now import PriceNow
 
 UPGRADE_HINT = "Upgrade to Pro with `/upgrade` to unlock it."
 
@@ -238,6 +239,14 @@ def view_signal(signal: Signal, tier: Tier, heat: int = 0) -> SignalView:
         consensus_point=signal.consensus_point,
         details=details or None,
     )
+
+
+def view_price(price: PriceNow | None, tier: Tier) -> PriceNow | None:
+    """The best price now as `tier` may see it: the number, the price and its EV against the fair price for
+    everyone (the fair price is on the Community board too), the book only for Pro (like every book name)."""
+    if price is None or tier == Tier.PRO:
+        return price
+    return replace(price, book=None)
 
 
 def visible_signals(signals: Iterable[Signal], tier: Tier, now: datetime, tiers: TierSettings) -> list[Signal]:

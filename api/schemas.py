@@ -23,6 +23,7 @@ from engine.models import BookLine, Market, Side, SignalType
 from engine.models import Close as CloseRecord
 from engine.models import Consensus as ConsensusRecord
 from engine.models import Grade as GradeRecord
+from engine.price_now import PriceNow
 from storage import StoredGame
 
 API_VERSION = "2026-11-01"
@@ -206,6 +207,52 @@ class Grade(Model):
 
 class SignalDetail(Signal):
     grade: Grade | None = Field(description="Null until the game closes.")
+
+
+class BestPrice(Model):
+    """The best price on a side at a moment, and its expected value against the fair (no-vig consensus) price
+    of that moment (derived data: always served)."""
+
+    book: str
+    point: float | None = Field(description="The side's own number (away spread negated); null for moneyline.")
+    price: int = Field(description="American price.")
+    ev: float = Field(
+        description="Expected profit per unit staked at this price and number against the fair price "
+        "(moneyline: decimal × fair probability − 1; spreads and totals through the cover model)."
+    )
+    fair_point: float | None = Field(description="The consensus number as the side sees it.")
+    fair_prob: Prob = Field(description="The side's no-vig consensus probability at `fair_point`.")
+    fair_at: Time
+    books: Count = Field(description="Books in that consensus.")
+
+    @classmethod
+    def build(cls, price: PriceNow) -> BestPrice:
+        return cls(
+            book=price.book or "",
+            point=price.point,
+            price=price.price,
+            ev=round(price.ev, 6),
+            fair_point=price.fair_point,
+            fair_prob=_p(price.fair_prob),
+            fair_at=price.at,
+            books=price.books,
+        )
+
+
+class Move(Model):
+    """The data of the `move.created` webhook: the signals of one poll on one game × market × side — what a
+    Discord alert shows as one move — with the best price on that side then. Each signal is also sent on
+    its own as `signal.created`."""
+
+    id: str = Field(description="`mv_…`, a hash of game, market, side and the poll's time: the same on every repeat.")
+    game_id: str
+    market: Market
+    side: Side
+    created_at: Time = Field(description="The poll's time: every signal's `created_at`.")
+    types: list[SignalType] = Field(description="The signal types that fired, each once.")
+    score: int = Field(ge=SCORE_MIN, le=SCORE_MAX, description="The strongest signal's score.")
+    best_price: BestPrice | None = Field(description="Null when no book quoted the side or there was no consensus.")
+    signals: list[Signal]
 
 
 class GradedSignal(Model):
@@ -545,7 +592,12 @@ class WebhookCreate(Model):
     """The body of `POST /v1/webhooks`."""
 
     url: str = Field(min_length=1, description="Public https:// URL.", json_schema_extra={"format": "uri"})
-    events: list[str] | None = Field(None, description="Event types to receive; omitted means every event type.")
+    events: list[str] | None = Field(
+        None,
+        description="Event types to receive, omitted means every one: `signal.created` (data: Signal), "
+        "`move.created` (data: Move — one poll's signals on one game × market × side, as one Discord alert), "
+        "`clv.graded` (data: `{signal, grade}`), `usage.anomaly` (the key's own).",
+    )
 
 
 # ---------------------------------------------------------------------- pages
@@ -582,6 +634,8 @@ COMPONENTS: tuple[type[Model], ...] = (
     Error,
     Signal,
     SignalDetail,
+    BestPrice,
+    Move,
     Grade,
     GradedSignal,
     Game,

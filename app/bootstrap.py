@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from api.runtime import install_api
-from api.serialize import API_VERSION, grade_json, signal_json
+from api.serialize import API_VERSION, grade_json, move_json, signal_json
 from app.web import WebServer
 from config.settings import Settings
 from delivery.fanout import Fanout
@@ -39,6 +40,7 @@ from engine.providers.odds_api import OddsApiClient
 from engine.providers.replay import DemoClock, TimeShift
 from engine.providers.tape import TapeRecorder, read_tape
 from engine.service import EngineService
+from services import prices
 from services.context import DemoInfo, ServiceContext
 from storage import Repositories
 from web.security import security_headers
@@ -151,7 +153,20 @@ async def build_app(
         worker=worker,
         policy=policy,
     )
-    fanout = Fanout(repos, settings, clock=clock, webhooks=webhooks, signal_json=signal_json, grade_json=grade_json)
+    ctx = ServiceContext(settings, repos, service, clock, demo=demo)
+    from bot.delivery import move_embeds  # the alert the fan-out writes into each row (delivery/ imports no bot)
+
+    fanout = Fanout(
+        repos,
+        settings,
+        clock=clock,
+        webhooks=webhooks,
+        signal_json=signal_json,
+        grade_json=grade_json,
+        move_json=move_json,
+        price_now=partial(prices.price_now, ctx),
+        render_move=partial(move_embeds, ctx),
+    )
     fanout_box.append(fanout)
     service.commit_hooks.append(fanout.on_commit)
     await fanout.catch_up_legacy()
@@ -166,7 +181,7 @@ async def build_app(
         webhooks=webhooks,
         webhook_http=webhook_http,
         fanout=fanout,
-        ctx=ServiceContext(settings, repos, service, clock, demo=demo),
+        ctx=ctx,
     )
 
 

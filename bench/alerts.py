@@ -57,11 +57,12 @@ async def main(rounds: int) -> None:
                 await app.start()  # the outbox worker (and the scheduler), as run_bot.py starts them
                 base = (await app.repos.signals.list(limit=1))[0]
                 for n in range(rounds):
+                    clock.advance(seconds=1)  # a poll of its own: one move, one alert
                     fresh = replace(base, id=f"bench-{n}", created_at=clock())
                     before = len(fake.channel_messages.get(channel, []))
                     async with app.repos.db.transaction():  # what the engine's commit writes for a new signal
                         await app.repos.signals.insert(fresh)
-                        await app.fanout.signal_rows(fresh, clock())
+                        await app.fanout.poll_rows([fresh], clock())
                     committed = time.perf_counter()
                     while len(fake.channel_messages.get(channel, [])) <= before:
                         if time.perf_counter() - committed > 10:

@@ -8,28 +8,21 @@ failure — 403/404 permanent (`DeliveryFailed`), 429/5xx/network temporary (`De
 ``retry_after``). Every message carries the row's id as its nonce (with ``enforce_nonce``), so Discord
 itself drops a repeat sent within minutes, and a repeat is recognisable by it.
 
-**One message per poll and target.** The outbox keeps one row per (signal, channel) and (signal, member)
-— the keys ``signal.created:<signal>:channel:<id>`` / ``…:dm:<guild>:<user>`` stay per signal, so a
-re-fan-out is still a no-op. When the worker hands over the first of a target's due rows, the sender
-takes the rows right behind it in the target's order (same kind, same poll: the same ``created_at``, the
-same guild) and posts them as one message, up to Discord's 10 embeds and 6000 characters; the rest go as
-further messages. The rows so carried are remembered, and when the worker hands them over next (it serves
-a target's rows one after the other) they are reported sent without a second post. The message carries the
-first row's nonce, so a repeat after a crash (the group is formed again from the same pending rows) is
-dropped by Discord like any other. A failed post carries nobody: the rows wait with the first one.
-
-**What an alert shows.** Heat is computed at send time for the viewer's tier by `services.signals.game_heat`
-(what `/signal` shows); the title carries the side, number and price (`render.alert_title`), the description
-the age. A channel alert whose newest signal is older than ``discord.alert_ping_max_age_seconds`` is still
-posted but pings nobody, and says how old it is. A row the fan-out marked ``"ping": false`` (its class is
-refuted by the audit, or below the route's minimum) is posted without a ping, saying why, and never in one
-message with rows that ping."""
+**One move, one message.** An alert or watchlist DM row is one move (one poll's signals on one game × market
+× side) for one target, written by the fan-out with the embed this sender posts (`move_embeds`, rendered
+when the row was written: heat, book names and the best price now as of the move) and whether it pings. The
+sender posts exactly the row, and never reads other rows. It can only take a ping away: a row sent later
+than ``discord.alert_ping_max_age_seconds`` after its poll (an outage, a backlog) pings nobody and says how
+old it is; a row the fan-out decided not to ping (every signal of it held back by the audit for this target,
+or its best price already too far −EV) says why. A DM that does not ping is sent silently (no notification).
+Rows written before moves (only ``signal_ids``) are rendered here, one message each."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 
@@ -39,28 +32,53 @@ from bot import render
 from bot.common import channel_leak, find_pro_role
 from services import alerts
 from services.alerts import DeliveryFailed, DeliveryRetry
+from services.prices import shown_price
 from services.signals import views as signal_views
-
-if TYPE_CHECKING:
-    from storage.outbox import OutboxItem
 
 if TYPE_CHECKING:
     from bot.client import StratumBot
     from engine.models import Signal
+    from engine.poll_moves import PollMove
+    from engine.price_now import PriceNow
+    from services.context import ServiceContext
+    from storage.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
 
 
 KINDS = frozenset({"alert", "watch_dm", "digest", "message", "dm", "guild_post"})
-#: Kinds whose rows of one poll for one target go out together.
-GROUPED = frozenset({"alert", "watch_dm"})
-#: Due rows scanned for a row's companions (the worker reads as many per round).
-GROUP_SCAN = 1000
 
 
 def nonce(item: OutboxItem) -> str:
     """Discord nonces are at most 25 characters: the tail of the row's stable message id."""
     return item.msg_id.removeprefix("msg_")[-25:]
+
+
+async def move_embeds(
+    ctx: ServiceContext,
+    move: PollMove,
+    price: PriceNow | None,
+    note: str | None,
+    held: Mapping[str, str],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """What a Pro target is sent for `move`, as Discord's JSON: the fan-out writes it into the row (the
+    bootstrap hands this to `delivery.fanout.Fanout` as its renderer). Heat and names as `/signal` shows
+    them to Pro at `now`; `held`: per signal id, why the audit keeps it from pinging this target."""
+    pro = Viewer(Tier.PRO)
+    shown = await signal_views(ctx, list(move.signals), pro, now)
+    stored = await ctx.repos.games.get(move.game_id)
+    embed = render.move_embed(
+        shown,
+        stored.game if stored is not None else None,
+        await shown_price(ctx, price, pro),
+        move_id=move.id,
+        at=move.at,
+        note=note,
+        held=held,
+        demo=ctx.demo,
+    )
+    return [embed.to_dict()]
 
 
 class DiscordDelivery:
@@ -69,7 +87,6 @@ class DiscordDelivery:
     def __init__(self, bot: StratumBot, policy=None) -> None:
         self.bot = bot
         self.policy = policy  # the outbox's retry policy with Discord's limits (set by the app)
-        self._carried: dict[int, int] = {}  # row id -> id of the row whose message carried it
 
     def ready(self) -> bool:
         return self.bot.is_ready()
@@ -98,58 +115,23 @@ class DiscordDelivery:
         repos = self.bot.ctx.repos
         return [s for s in [await repos.signals.get(i) for i in item.payload.get("signal_ids", [])] if s]
 
-    async def _companions(self, item: OutboxItem, now: datetime) -> list[OutboxItem]:
-        """`item` and the due rows right behind it in its target's order that belong to the same message:
-        same kind, same poll (same `created_at`), same guild; none carried already."""
-        if item.kind not in GROUPED:
-            return [item]
-        repos = self.bot.ctx.repos
-        async with repos.db.transaction():  # committed rows only, as the worker reads them
-            due = await repos.outbox.due(item.queue, now, limit=GROUP_SCAN)
-        rows = sorted(
-            (r for r in due if r.target == item.target and r.id >= item.id and r.id not in self._carried),
-            key=lambda r: r.id,
-        )
-        if not rows or rows[0].id != item.id:
-            return [item]
-        group = [item]
-        for row in rows[1:]:
-            same = row.kind == item.kind and row.created_at == item.created_at
-            if not same or row.payload.get("guild_id") != item.payload.get("guild_id"):
-                break  # another kind or poll: its own message, in its turn
-            if row.payload.get("ping", True) != item.payload.get("ping", True):
-                break  # a row the audit keeps from pinging never rides on a ping (nor the reverse)
-            group.append(row)
-        return group
-
-    async def _message(
-        self, item: OutboxItem, now: datetime, tier: Tier
-    ) -> tuple[list[OutboxItem], list[Signal], list[discord.Embed]]:
-        """The rows one message carries (`item` first), their signals and embeds, within Discord's limits."""
-        rows: list[OutboxItem] = []
-        signals: list[Signal] = []
-        embeds: list[discord.Embed] = []
-        size = 0
-        for row in await self._companions(item, now):
-            row_signals = await self._signals(row)
-            row_embeds = await self._embeds(row_signals, tier, now)
-            row_size = sum(render.embed_size(e) for e in row_embeds)
-            too_many = len(embeds) + len(row_embeds) > render.MESSAGE_EMBEDS_MAX
-            if rows and (too_many or size + row_size > render.EMBED_TOTAL_MAX):
-                break
-            rows.append(row)
-            signals += row_signals
-            embeds += row_embeds
-            size += row_size
-        return rows, signals, embeds[: render.MESSAGE_EMBEDS_MAX]
-
-    def _carry(self, rows: list[OutboxItem]) -> None:
-        for row in rows[1:]:
-            self._carried[row.id] = rows[0].id
+    async def _move(self, item: OutboxItem, now: datetime) -> tuple[list[discord.Embed], bool, str | None]:
+        """The row's message: its embeds, whether it pings now, and the note it carries when it does not."""
+        payload = item.payload
+        if "embeds" in payload:
+            embeds = [discord.Embed.from_dict(e) for e in payload["embeds"]][: render.MESSAGE_EMBEDS_MAX]
+            fired = datetime.fromisoformat(payload["fired_at"])
+        else:  # a row from before moves: its signals, rendered now (one message, no grouping)
+            signals = await self._signals(item)
+            embeds = (await self._embeds(signals, Tier.PRO, now))[: render.MESSAGE_EMBEDS_MAX]
+            fired = max((s.created_at for s in signals), default=now)
+        ping, note = bool(payload.get("ping", True)), payload.get("note") or payload.get("no_ping")
+        max_age = self.bot.ctx.settings.discord.alert_ping_max_age_seconds
+        if ping and (now - fired).total_seconds() > max_age:  # late (an outage, a backlog): for the record only
+            ping, note = False, render.late_note(fired, max_age)
+        return embeds, ping, note
 
     async def send(self, item: OutboxItem, now: datetime | None = None) -> int | None:
-        if self._carried.pop(item.id, None) is not None:
-            return None  # went out in the message of an earlier row of its target
         now = now or self.bot.ctx.clock()
         try:
             if item.kind == "message":
@@ -225,24 +207,15 @@ class DiscordDelivery:
         guild = getattr(channel, "guild", None) or self.bot.get_guild(int(item.payload.get("guild_id") or 0))
         role = self.pro_role(guild) if guild else None
         await self._still_pro_only(item, channel, role)
-        rows, signals, embeds = await self._message(item, now, Tier.PRO)
+        embeds, ping, note = await self._move(item, now)
         if not embeds:
-            self._carry(rows)
             return
-        newest = max(s.created_at for s in signals)
-        max_age = self.bot.ctx.settings.discord.alert_ping_max_age_seconds
-        held = [row.payload["no_ping"] for row in rows if row.payload.get("ping", True) is False]
-        if held:  # the audit's verdict (`delivery.fanout`): posted for the record, pinging nobody, saying why
-            content = "\n".join(dict.fromkeys(str(reason) for reason in held))[:2000]
-            mentions = discord.AllowedMentions.none()
-        elif (now - newest).total_seconds() <= max_age:
+        if ping:
             content = role.mention if role else None
             mentions = discord.AllowedMentions(everyone=False, users=False, roles=[role] if role else False)
-        else:  # late (an outage, a backlog): posted for the record, pinging nobody
-            content = render.late_note(newest, max_age)
-            mentions = discord.AllowedMentions.none()
+        else:  # posted for the record, pinging nobody, saying why
+            content, mentions = note, discord.AllowedMentions.none()
         await channel.send(content=content, embeds=embeds, allowed_mentions=mentions, nonce=nonce(item))
-        self._carry(rows)
 
     async def _still_pro_only(
         self, item: OutboxItem, channel: discord.abc.Messageable, role: discord.Role | None
@@ -267,11 +240,16 @@ class DiscordDelivery:
         guild_id, user_id = int(item.payload.get("guild_id") or 0), int(item.payload["target_id"])
         if self.tier_of(guild_id, user_id) != Tier.PRO:
             raise DeliveryFailed("the member is not Pro (any more); no DM")
-        rows, _, embeds = await self._message(item, now, Tier.PRO)
+        embeds, ping, note = await self._move(item, now)
         if embeds:
             user = await self._user(user_id)
-            await user.send(embeds=embeds, allowed_mentions=discord.AllowedMentions.none(), nonce=nonce(item))
-        self._carry(rows)
+            await user.send(
+                content=None if ping else note,
+                embeds=embeds,
+                allowed_mentions=discord.AllowedMentions.none(),
+                nonce=nonce(item),
+                silent=not ping,  # no notification: the DM's own way of not pinging
+            )
 
     async def _digest(self, item: OutboxItem, now: datetime) -> None:
         signals = await self._signals(item)

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import discord
 
-from access import SignalView
+from access import SignalView, score_band
 from engine.audit import ClassAudit
 from engine.models import Bet, BetGrade, Game, Grade, Market, SignalType
+from engine.price_now import PriceNow
 from engine.reports import AuditReport, state_text
 from services.bets import ClvRecord
 from services.charts import row_name, signed_points
@@ -28,6 +29,8 @@ from services.odds_text import (
     ev_at_fire_text,
     fair_text,
     nickname,
+    price_line,
+    quote_text,
     verdict,
 )
 from storage import AlertRoute, StoredGame
@@ -195,11 +198,64 @@ def grade_text(grade: Grade, market: Market) -> str:
     )
 
 
+def public_details(view: SignalView) -> list[tuple[str, str, bool]]:
+    """What every tier sees of a signal's own numbers, as (name, value, inline): a key number's cross."""
+    details = view.details or {}
+    if view.type == SignalType.KEY_CROSS and "key_number" in details:
+        return [("Key number", f"{details['key_number']:g} ({details['from']:+g} → {details['to']:+g})", True)]
+    return []
+
+
+def pro_details(view: SignalView) -> list[tuple[str, str, bool]]:
+    """A signal's diagnostics (Pro; none in a redacted view), as (name, value, inline) in the order shown:
+    magnitude, velocity, movers, score breakdown, then the type's own numbers and its EV at fire."""
+    if view.redacted:
+        return []
+    details = view.details or {}
+    shown: list[tuple[str, str, bool]] = []
+    unit, scale = ("pp", 100.0) if view.market == Market.H2H else ("pts", 1.0)
+    if view.magnitude is not None:
+        shown.append(("Magnitude", f"{view.magnitude * scale:.2f} {unit}", True))
+    if view.velocity is not None:
+        shown.append(("Velocity", f"{view.velocity * scale:.3f} {unit}/min", True))
+    if view.books:
+        shown.append(("Books (first mover first)", ", ".join(view.books)[:1024], False))
+    if view.breakdown:
+        parts = " · ".join(f"{name.replace('_', ' ')} {value:.2f}" for name, value in view.breakdown.items())
+        shown.append(("Score breakdown", parts, False))
+    if view.type == SignalType.DISLOCATION and "gap" in details:
+        shown.append(("Dislocation", f"gap {details['gap'] * scale:.2f} {unit} vs consensus", False))
+    if ev := ev_at_fire_text(view):
+        shown.append(("Value", f"{ev} {EV_AT_FIRE_BASIS}", False))
+    if view.type == SignalType.STEAM and details.get("consensus_before"):
+        before, after = details["consensus_before"], details["consensus_after"]
+        if view.market == Market.H2H:
+            move = f"{100 * before['prob_a']:.1f}% → {100 * after['prob_a']:.1f}% (home)"
+        else:
+            move = f"{before['point']:g} → {after['point']:g}"
+        shown.append(("Consensus", f"{move} within {details['window_seconds'] / 60:.0f} min", False))
+    return shown
+
+
+def price_now_value(market: Market, price: PriceNow | None) -> str:
+    """The "Best price now" of an alert or `/signal`: the price, its EV against the fair price, as of when."""
+    if price is None:
+        return "none to take now (the game has started, or no book quotes this side against a fair price)"
+    return f"{price_line(market, price)} · fair as of {age(price.at)}"
+
+
 def signal_embed(
-    view: SignalView, game: Game | None, demo: DemoInfo | None = None, grade: Grade | None = None
+    view: SignalView,
+    game: Game | None,
+    demo: DemoInfo | None = None,
+    grade: Grade | None = None,
+    *,
+    price: PriceNow | None = None,
+    with_price: bool = False,
 ) -> discord.Embed:
     """One signal as `/signal` shows it; with its grade when the service gave one (it gives a grade only
-    from the viewer's horizon on: `services.signals.signal_detail`)."""
+    from the viewer's horizon on: `services.signals.signal_detail`) and, `with_price`, the best price on its
+    side now (`price`, as the viewer may see it; None: none to take)."""
     embed = discord.Embed(
         title=alert_title(view, game),
         description=f"{matchup(game) if game else view.game_id} · {_time(view.created_at)} ({age(view.created_at)})",
@@ -214,39 +270,94 @@ def signal_embed(
         entry = number(view.market, view.entry_point, view.entry_price)
         where = f" at {view.entry_book}" if view.entry_book else ""
         embed.add_field(name="Best number", value=f"{entry}{where}")
-    details = view.details or {}
-    if view.type == SignalType.KEY_CROSS and "key_number" in details:
-        embed.add_field(
-            name="Key number", value=f"{details['key_number']:g} ({details['from']:+g} → {details['to']:+g})"
-        )
+    if with_price:
+        embed.add_field(name="Best price now", value=price_now_value(view.market, price), inline=False)
+    for name, value, inline in public_details(view):
+        embed.add_field(name=name, value=value, inline=inline)
     if grade is not None:
         embed.add_field(name="Against the close", value=grade_text(grade, view.market), inline=False)
     if view.redacted:
         footer = f"id {view.id} · Community view: diagnostics are Pro · /upgrade"
         embed.set_footer(text=" · ".join(filter(None, (demo_label(demo, at=view.created_at), footer))))
         return embed
-    unit, scale = ("pp", 100.0) if view.market == Market.H2H else ("pts", 1.0)
-    if view.magnitude is not None:
-        embed.add_field(name="Magnitude", value=f"{view.magnitude * scale:.2f} {unit}")
-    if view.velocity is not None:
-        embed.add_field(name="Velocity", value=f"{view.velocity * scale:.3f} {unit}/min")
-    if view.books:
-        embed.add_field(name="Books (first mover first)", value=", ".join(view.books)[:1024], inline=False)
-    if view.breakdown:
-        parts = " · ".join(f"{name.replace('_', ' ')} {value:.2f}" for name, value in view.breakdown.items())
-        embed.add_field(name="Score breakdown", value=parts, inline=False)
-    if view.type == SignalType.DISLOCATION and "gap" in details:
-        embed.add_field(name="Dislocation", value=f"gap {details['gap'] * scale:.2f} {unit} vs consensus", inline=False)
-    if ev := ev_at_fire_text(view):
-        embed.add_field(name="Value", value=f"{ev} {EV_AT_FIRE_BASIS}", inline=False)
-    if view.type == SignalType.STEAM and details.get("consensus_before"):
-        before, after = details["consensus_before"], details["consensus_after"]
-        if view.market == Market.H2H:
-            move = f"{100 * before['prob_a']:.1f}% → {100 * after['prob_a']:.1f}% (home)"
-        else:
-            move = f"{before['point']:g} → {after['point']:g}"
-        embed.add_field(name="Consensus", value=f"{move} within {details['window_seconds'] / 60:.0f} min", inline=False)
+    for name, value, inline in pro_details(view):
+        embed.add_field(name=name, value=value, inline=inline)
     embed.set_footer(text=" · ".join(filter(None, (demo_label(demo, at=view.created_at), f"id {view.id}"))))
+    return embed
+
+
+#: The most signals one move's embed lists (a field each), leaving room for the head's fields; more than fit in
+#: Discord's 6000 characters are counted in a last field (`MORE_RESERVE` characters kept for it).
+MOVE_SIGNALS_MAX = 20
+MORE_RESERVE = 60
+
+
+def move_title(views: Sequence[SignalView], game: Game | None, price: PriceNow | None) -> str:
+    """ "STEAM + DISLOCATION · Under 183.5 (−110) · Wings @ Mystics": the types that fired, the side with the
+    best price now (or, without one, the entry its first signal fired at), the game."""
+    first = views[0]
+    side = game.side_label(first.market, first.side) if game else first.side.value
+    if price is not None:
+        entry = quote_text(first.market, price.point, price.price)
+    else:
+        entry = entry_text(first)
+    types = " + ".join(dict.fromkeys(view.type.value for view in views))
+    where = short_matchup(game) if game else first.game_id
+    return _clip(" · ".join([types, f"{side} {entry}".strip(), where]), 256)
+
+
+def _signal_field(view: SignalView, held: str | None = None) -> tuple[str, str]:
+    """One signal of a move: its type and score, the number it fired at, why it does not ping here (`held`,
+    the audit's reason), its diagnostics, its id."""
+    score = f"{view.score}/100" if view.score is not None else view.score_band
+    lines = []
+    if view.entry_price is not None:
+        where = f" at {view.entry_book}" if view.entry_book else ""
+        lines.append(f"Fired at {number(view.market, view.entry_point, view.entry_price)}{where}")
+    if held:
+        lines.append(f"*{held}*")
+    lines += [f"{name}: {value}" for name, value, _ in public_details(view) + pro_details(view)]
+    lines.append(f"id `{view.id}`")
+    return _clip(f"{view.type.value} · {score}", FIELD_NAME_MAX), _fit(lines[0], lines[1:])
+
+
+def move_embed(
+    views: Sequence[SignalView],
+    game: Game | None,
+    price: PriceNow | None,
+    *,
+    move_id: str,
+    at: datetime,
+    note: str | None = None,
+    held: Mapping[str, str] | None = None,
+    demo: DemoInfo | None = None,
+) -> discord.Embed:
+    """One move as one alert: headed by the move (side, the best price now and its EV against the fair price),
+    then each signal that fired in it with its own diagnostics; `note` says why it does not ping, `held` (by
+    signal id) why a signal of it would not have."""
+    first = views[0]
+    head = [f"{matchup(game) if game else first.game_id} · {_time(at)} ({age(at)})"]
+    head.append(f"**Best price now** {price_now_value(first.market, price)}")
+    if note:
+        head.append(note)
+    embed = discord.Embed(title=move_title(views, game, price), description="\n".join(head), colour=COLOURS[first.type])
+    scores = [view.score for view in views if view.score is not None]
+    if scores:
+        top = max(scores)
+        embed.add_field(name="Score", value=f"{top}/100 ({score_band(top)})")
+    embed.add_field(name="Heat", value=HEAT[max(view.heat for view in views)])
+    embed.add_field(name="Signals", value=str(len(views)))
+    embed.set_footer(text=" · ".join(filter(None, (demo_label(demo, at=at), f"move {move_id}"))))
+    shown = 0
+    for view in views[:MOVE_SIGNALS_MAX]:
+        name, value = _signal_field(view, (held or {}).get(view.id))
+        if embed_size(embed) + len(name) + len(value) + MORE_RESERVE > EMBED_TOTAL_MAX:
+            break
+        embed.add_field(name=name, value=value, inline=False)
+        shown += 1
+    if shown < len(views):
+        left = len(views) - shown
+        embed.add_field(name="More", value=f"{left} more signal{'s' if left != 1 else ''} in this move", inline=False)
     return embed
 
 

@@ -470,6 +470,14 @@ class DeliverySettings(_Section):
     webhook_timeout_seconds: float = Field(10.0, gt=0)
 
 
+class AlertSettings(_Section):
+    """What a Discord alert (a move) does beyond being posted."""
+
+    # A move whose best price now is already negative expected value by more than this (a fraction: 0.01 is
+    # 1%) against the fair price goes out without the Pro ping (channels) or notification (DMs), saying so.
+    max_negative_ev: float = Field(0.01, ge=0, le=1)
+
+
 class BetSettings(_Section):
     """What a logged bet must look like to count (services/bets.py): a price a book could quote, a
     number near the market at the moment it is logged."""
@@ -506,6 +514,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     stripe: StripeSettings = Field(default_factory=StripeSettings)
     web: WebSettings = Field(default_factory=WebSettings)

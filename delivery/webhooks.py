@@ -78,7 +78,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = ("signal.created", "clv.graded", "usage.anomaly")
+#: `move.created`: one poll's signals on one game × market × side, with the best price then (see README).
+EVENT_TYPES = ("signal.created", "move.created", "clv.graded", "usage.anomaly")
 #: Sent by `WebhookService.send_test` to any endpoint, whatever it subscribed to.
 TEST_EVENT = "webhook.test"
 #: The envelope's version; the app passes the API's own (`api.serialize.API_VERSION`).
@@ -375,7 +376,7 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 
 def _subject(event_type: str, data: dict[str, Any]) -> str:
     """What the event is about, for its idempotency key: the signal's id, or a digest of the data."""
-    if event_type == "signal.created" and data.get("id"):
+    if event_type in ("signal.created", "move.created") and data.get("id"):
         return str(data["id"])
     if event_type == "clv.graded" and isinstance(data.get("signal"), dict) and data["signal"].get("id"):
         return str(data["signal"]["id"])
@@ -578,6 +579,10 @@ class WebhookService:
         return delivery
 
     # publishing -------------------------------------------------------------------------------
+    async def subscribed(self, event_type: str) -> bool:
+        """Whether any active endpoint takes `event_type`: the fan-out skips building a message nobody takes."""
+        return any(event_type in e.events for e in await self.repos.api.endpoints(active_only=True))
+
     async def publish(
         self,
         event_type: str,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from access import SignalView
 from engine.models import MARKET_SIDES, BetGrade, Close, Consensus, Game, Grade, Market, Side
 from engine.odds import probability_to_american
+from engine.price_now import PriceNow
 from services.odds import Quote, side_quote
 
 #: Marks each side's best quote among the books (the same mark in the Community view: it names no book).
@@ -75,16 +76,22 @@ def fair_text(game: Game, market: Market, consensus: Consensus) -> str:
     return " · ".join(fair_sides(game, market, consensus))
 
 
+def quote_text(market: Market, point: float | None, price: int) -> str:
+    """A side's number and price as a bettor reads them, with real minus signs: "183.5 (−110)",
+    "−3.5 (−108)", "+150" (a moneyline, or a line without a number, is its price)."""
+    shown = minus(f"{price:+d}")
+    if market == Market.H2H or point is None:
+        return shown
+    number = f"{point:+g}" if market == Market.SPREADS else f"{point:g}"
+    return f"{minus(number)} ({shown})"
+
+
 def entry_text(view: SignalView) -> str:
     """The entry as the signal's side sees it, with real minus signs: "183.5 (−110)", "−3.5 (−108)", "+150";
     empty when the view carries no entry price."""
     if view.entry_price is None:
         return ""
-    price = minus(f"{view.entry_price:+d}")
-    if view.market == Market.H2H or view.entry_point is None:
-        return price
-    point = f"{view.entry_point:+g}" if view.market == Market.SPREADS else f"{view.entry_point:g}"
-    return f"{minus(point)} ({price})"
+    return quote_text(view.market, view.entry_point, view.entry_price)
 
 
 #: What the EV at fire is measured against, said after it wherever there is room.
@@ -131,3 +138,24 @@ def close_number_text(grade: Grade, market: Market) -> str:
         return prob
     point = f"{grade.close_point:+g}" if market == Market.SPREADS else f"{grade.close_point:g}"
     return f"{minus(point)} · {prob}"
+
+
+def percent(value: float) -> str:
+    """An expected value as a signed percentage with a real minus sign: "+1.2%", "−4.5%"."""
+    return minus(f"{round(100 * value, 1) + 0.0:+.1f}%")  # + 0.0: never "−0.0%"
+
+
+def fair_quote(market: Market, price: PriceNow) -> str:
+    """The fair price of the side `price` is on: its consensus number at the no-vig price, "+3 (−104)"."""
+    prob = min(max(price.fair_prob, 0.001), 0.999)
+    return quote_text(market, price.fair_point, probability_to_american(prob))
+
+
+def price_line(market: Market, price: PriceNow) -> str:
+    """ "−4.5 (+110) at Bovada · EV +5.0% against the fair −4.5 (−100)": the best price now, its book when
+    the viewer may see it, and its expected value against the fair price."""
+    where = f" at {price.book}" if price.book else ""
+    return (
+        f"{quote_text(market, price.point, price.price)}{where} · EV {percent(price.ev)} "
+        f"against the fair {fair_quote(market, price)}"
+    )

@@ -6,11 +6,12 @@ import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from app.bootstrap import App, build_app, build_bot
 from bot.client import StratumBot
+from engine.models import BookLine, Consensus, Market
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord, running_bot
 
@@ -51,3 +52,34 @@ async def final(record):
     if first.type == 5:
         return (await record.wait_followups(1))[-1]
     return first
+
+
+#: A half-point number per market (no push), so a price's EV at a 50/50 fair price is 0.5 × decimal − 1.
+HALF_POINT = {Market.SPREADS: -4.5, Market.TOTALS: 180.5, Market.H2H: None}
+
+
+async def price_market(
+    repos,
+    game_id: str,
+    market: Market,
+    at: datetime,
+    price_a: int,
+    price_b: int,
+    *,
+    best: tuple[str, int] | None = None,
+) -> None:
+    """The game's market as it stands at `at`, for a test that needs the best price now to be a known number:
+    every book quoting it at `HALF_POINT` (`price_a` / `price_b`), `best` = (book, side A price) one book
+    apart, and the consensus at that number, 50/50. +110 is then worth +5.0%, −130 −11.5%."""
+    point = HALF_POINT[market]
+    books = sorted({line.book for line in await repos.quotes.as_of(game_id, at) if line.market == market})
+    lines = [
+        BookLine(game_id, book, market, point, best[1] if best and book == best[0] else price_a, price_b, at, at)
+        for book in books
+    ]
+    async with repos.db.transaction():
+        await repos.quotes.insert_many(lines)
+        await repos.consensus.insert_many([Consensus(game_id, market, at, point, 0.5, len(books))])
+    fair = await repos.consensus.latest_before(game_id, market, at + timedelta(microseconds=1))
+    if (fair.at, fair.point, fair.prob_a) != (at, point, 0.5):  # an instant of the tape keeps its own consensus
+        raise AssertionError(f"{at} already has a consensus for {market}: price the market at another instant")

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Runs run_bot.py with discord.py pointed at the fake Discord (the same two class attributes
 #: `FakeDiscord.install` patches in-process); optionally kills itself right after the first snapshot commit
-#: that wrote signals (before `_publish` and before any send).
+#: that wrote signals (before `_publish` and before any send), or half-way through the first fan-out of a
+#: poll with two moves or more (its first move's rows written, inside the snapshot's transaction).
 LAUNCHER = """
 import os, runpy, signal, sys
 import discord, yarl
@@ -41,6 +42,20 @@ if os.environ.get("CRASH_AFTER_SIGNAL_COMMIT"):
         if tick.signals:
             os.kill(os.getpid(), signal.SIGKILL)
     EngineService._commit = commit_then_die
+if os.environ.get("CRASH_MID_FANOUT"):
+    from delivery.fanout import Fanout
+    from engine.poll_moves import group_moves
+    poll_rows, move_rows, moves = Fanout.poll_rows, Fanout.move_rows, [0]
+    async def counting_poll_rows(self, signals, now, routes=None):
+        signals = list(signals)
+        moves[0] = len(group_moves(signals))
+        return await poll_rows(self, signals, now, routes)
+    async def move_rows_then_die(self, move, now, routes, *args):
+        written = await move_rows(self, move, now, routes, *args)
+        if written and moves[0] >= 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return written
+    Fanout.poll_rows, Fanout.move_rows = counting_poll_rows, move_rows_then_die
 sys.argv = ["run_bot.py", *sys.argv[1:]]
 runpy.run_path(os.path.join(os.environ["STRATUM_ROOT"], "run_bot.py"), run_name="__main__")
 """

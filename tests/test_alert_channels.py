@@ -18,6 +18,7 @@ import pytest
 
 from app.bootstrap import build_app, build_bot
 from engine.models import SignalType
+from engine.poll_moves import move_id
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import BOT_CHANNEL_PERMISSIONS, VIEW_CHANNEL, FakeDiscord, FakeMember, running_bot
 
@@ -102,12 +103,14 @@ async def _overwrites(fake, bot, channel, overwrites) -> None:
 
 
 async def _fresh_signal(bot, clock, name: str):
+    """A signal of a poll of its own (a second later than the last), fanned out as the engine's commit does."""
     stored = await bot.ctx.repos.signals.list(limit=500)
     base = next(s for s in stored if s.type == SignalType.STEAM)
+    clock.advance(seconds=1)
     fresh = replace(base, id=name, created_at=clock())
     async with bot.ctx.repos.db.transaction():
         await bot.ctx.repos.signals.insert(fresh)
-        await bot.app.fanout.signal_rows(fresh, clock())
+        await bot.app.fanout.poll_rows([fresh], clock())
     return fresh
 
 
@@ -181,7 +184,8 @@ async def test_a_routed_channel_made_public_gets_no_pro_alert_and_the_moderators
     assert "deny View Channel for @everyone and allow it for @Pro" in notice["content"]
     assert notice["allowed_mentions"].get("parse", []) == []
     for signal in (first, second):
-        row = await bot.ctx.repos.outbox.by_key(f"signal.created:{signal.id}:channel:{channel}")
+        move = move_id(signal.game_id, signal.market, signal.side, signal.created_at)
+        row = await bot.ctx.repos.outbox.by_key(f"move.created:{move}:channel:{channel}")
         assert row.failed_at is not None and row.sent_at is None
         assert "not Pro-only any more" in row.last_error and "@everyone" in row.last_error
     # Later the same day: given up again, no second notice.

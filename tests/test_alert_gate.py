@@ -3,8 +3,13 @@ posted for the record without the ping, saying why, and sends no DM; a server (`
 minimum:`) and a member (`/alerts dm minimum:`) can raise the bar to tiered classes; and a state gates only
 what fired strictly after it was reached, so a replay alerts exactly as live members were alerted.
 
+Alerts are per move (one poll's signals on one game × market × side): a move pings when one of its signals
+clears the bar, and lists a signal held back with the reason; a move whose signals are all held back is
+posted without the ping, saying why; a DM lists only the signals that clear the member's bar.
+
 The classes' states are written as the engine's commit writes them (`class_states`), on the database of
-the bundled tape replayed to the morning of 2026-08-05 (tests/conftest.py)."""
+the bundled tape replayed to the morning of 2026-08-05 (tests/conftest.py). The books' prices at each poll are
+set so the best price is worth taking (+5%): only the audit stands between a move and its ping here."""
 
 from __future__ import annotations
 
@@ -15,8 +20,9 @@ from types import SimpleNamespace
 import pytest
 
 from engine.alert_state import REFUTED, TIERED, UNPROVEN, ClassState
-from engine.models import Market, SignalType
-from tests.bot_rig import bot_on_fake, final
+from engine.models import Market, Side, SignalType
+from engine.poll_moves import move_id
+from tests.bot_rig import bot_on_fake, final, price_market
 from tests.fake_discord import FakeDiscord
 from tests.tape_games import ATLANTA
 
@@ -29,6 +35,7 @@ REFUTES = "no ping: our audit refutes STEAM:spreads — lift −10.9 pts (−15.
 @pytest.fixture
 async def stack(template_db, tmp_path, monkeypatch):  # template_db: tests/conftest.py
     async with bot_on_fake(template_db, tmp_path, monkeypatch) as rig:
+        rig.clock.advance(minutes=2)  # past the tape's last poll: every poll here is an instant of its own
         yield rig.fake, rig.bot, rig.clock
 
 
@@ -70,7 +77,10 @@ async def _stored(bot, kind: SignalType, market: Market, game_id: str = ATLANTA)
 
 
 async def _poll(bot, signals) -> int:
-    """What the engine's commit does for one poll: its signals and the rows they owe, in one transaction."""
+    """What the engine's commit does for one poll: its signals and the rows they owe, in one transaction (the
+    books at +110 on both sides against a 50/50 fair price at that instant: every best price is worth +5%)."""
+    for at in {s.created_at for s in signals}:
+        await price_market(bot.ctx.repos, ATLANTA, Market.SPREADS, at, 110, 110)
     async with bot.ctx.repos.db.transaction():
         for signal in signals:
             await bot.ctx.repos.signals.insert(signal)
@@ -78,7 +88,14 @@ async def _poll(bot, signals) -> int:
 
 
 def _ids(message) -> list[str]:
-    return [e["footer"]["text"].split("id ", 1)[1].split(" ", 1)[0] for e in message["embeds"]]
+    """The signal ids the message's move lists (one embed per move; each signal's field ends with its id)."""
+    [embed] = message["embeds"]
+    return [f["value"].rsplit("id `", 1)[1].rstrip("`") for f in embed["fields"] if f["value"].endswith("`")]
+
+
+def _field(message, signal_id: str) -> str:
+    [embed] = message["embeds"]
+    return next(f["value"] for f in embed["fields"] if f["value"].endswith(f"id `{signal_id}`"))
 
 
 def _silent(message) -> bool:
@@ -102,20 +119,37 @@ async def test_a_refuted_class_is_posted_without_a_ping_says_why_and_sends_no_dm
     await _watch_with_dms(fake)
     await _refute_steam_spreads(bot, clock() - timedelta(hours=1))
     await _record(bot, "KEY_CROSS:spreads", UNPROVEN, clock() - timedelta(hours=1), graded=8, reason="too few")
-    steam = replace(await _stored(bot, SignalType.STEAM, Market.SPREADS), id="refuted-steam", created_at=clock())
-    cross = replace(await _stored(bot, SignalType.KEY_CROSS, Market.SPREADS), id="unproven-cross", created_at=clock())
+    steam_base = await _stored(bot, SignalType.STEAM, Market.SPREADS)
+    cross_base = await _stored(bot, SignalType.KEY_CROSS, Market.SPREADS)
+    # Two moves of one poll (home and away): the refuted STEAM's own, and the unproven KEY_CROSS's.
+    at = clock()
+    steam = replace(steam_base, id="refuted-steam", side=Side.HOME, created_at=at)
+    cross = replace(cross_base, id="unproven-cross", side=Side.AWAY, created_at=at)
     await _poll(bot, [steam, cross])
 
     keys = {row.key for row in await bot.ctx.repos.outbox.all()}
-    assert f"signal.created:{steam.id}:dm:{fake.guild_id}:{PRO}" not in keys  # no DM row at all
-    assert f"signal.created:{cross.id}:dm:{fake.guild_id}:{PRO}" in keys
+    steam_move, cross_move = (move_id(ATLANTA, Market.SPREADS, side, at) for side in (Side.HOME, Side.AWAY))
+    assert f"move.created:{steam_move}:dm:{fake.guild_id}:{PRO}" not in keys  # no DM row at all
+    assert f"move.created:{cross_move}:dm:{fake.guild_id}:{PRO}" in keys
     assert await bot.deliver_outbox() == (3, 0)  # two channel rows (two messages), one DM
 
     refuted, pinged = fake.channel_messages[channel]
     assert _ids(refuted) == [steam.id] and refuted["content"] == REFUTES and _silent(refuted)
-    assert _ids(pinged) == [cross.id] and pinged["content"] == PING  # never in one message with a ping
+    assert _ids(pinged) == [cross.id] and pinged["content"] == PING
     assert pinged["message"]["mention_roles"] == [str(FakeDiscord.PRO_ROLE_ID)]
     assert [_ids(dm) for dm in fake.dms[PRO]] == [[cross.id]]
+
+    # Both on one side in the next poll: one move, one alert. It pings for the KEY_CROSS, and the STEAM is
+    # listed for the record saying why it would not have; the DM lists only the KEY_CROSS.
+    clock.advance(minutes=1)
+    steam = replace(steam_base, id="refuted-steam-2", side=Side.HOME, created_at=clock())
+    cross = replace(cross_base, id="unproven-cross-2", side=Side.HOME, created_at=clock())
+    await _poll(bot, [steam, cross])
+    assert await bot.deliver_outbox() == (2, 0)
+    [both] = fake.channel_messages[channel][2:]
+    assert _ids(both) == [steam.id, cross.id] and both["content"] == PING
+    assert f"*{REFUTES}*" in _field(both, steam.id) and "no ping" not in _field(both, cross.id)
+    assert [_ids(dm) for dm in fake.dms[PRO]][-1] == [cross.id]
 
 
 async def test_a_state_gates_only_what_fired_strictly_after_it(stack):
@@ -126,7 +160,7 @@ async def test_a_state_gates_only_what_fired_strictly_after_it(stack):
     since = clock() - timedelta(minutes=1)
     await _refute_steam_spreads(bot, since)
     base = await _stored(bot, SignalType.STEAM, Market.SPREADS)
-    same_instant = replace(base, id="at-the-change", created_at=since)
+    same_instant = replace(base, id="at-the-change", created_at=since)  # two polls: two moves
     after = replace(base, id="just-after", created_at=since + timedelta(microseconds=1))
     await _poll(bot, [same_instant])
     await _poll(bot, [after])
@@ -151,8 +185,10 @@ async def test_a_server_can_ping_only_for_tiered_classes(stack):
     earlier = clock() - timedelta(hours=1)
     await _record(bot, "KEY_CROSS:spreads", TIERED, earlier, tier="B", graded=40, beats=28, lift=0.2)
     await _record(bot, "STEAM:spreads", UNPROVEN, earlier, graded=14, reason="too few: 14 graded, 30 needed")
-    cross = replace(await _stored(bot, SignalType.KEY_CROSS, Market.SPREADS), id="tiered-cross", created_at=clock())
-    steam = replace(await _stored(bot, SignalType.STEAM, Market.SPREADS), id="unproven-steam", created_at=clock())
+    cross = await _stored(bot, SignalType.KEY_CROSS, Market.SPREADS)
+    steam = await _stored(bot, SignalType.STEAM, Market.SPREADS)
+    cross = replace(cross, id="tiered-cross", side=Side.HOME, created_at=clock())  # two moves: home and away
+    steam = replace(steam, id="unproven-steam", side=Side.AWAY, created_at=clock())
     await _poll(bot, [cross, steam])
     assert await bot.deliver_outbox() == (2, 0)
     pinged, quiet = fake.channel_messages[channel]
@@ -172,8 +208,10 @@ async def test_a_member_can_take_dms_only_for_tiered_classes(stack):
     earlier = clock() - timedelta(hours=1)
     await _record(bot, "KEY_CROSS:spreads", TIERED, earlier, tier="B", graded=40, beats=28, lift=0.2)
     await _record(bot, "STEAM:spreads", UNPROVEN, earlier, graded=14, reason="too few")
-    cross = replace(await _stored(bot, SignalType.KEY_CROSS, Market.SPREADS), id="tiered-cross", created_at=clock())
-    steam = replace(await _stored(bot, SignalType.STEAM, Market.SPREADS), id="unproven-steam", created_at=clock())
+    cross = await _stored(bot, SignalType.KEY_CROSS, Market.SPREADS)
+    steam = await _stored(bot, SignalType.STEAM, Market.SPREADS)
+    cross = replace(cross, id="tiered-cross", side=Side.HOME, created_at=clock())  # one move: the DM lists
+    steam = replace(steam, id="unproven-steam", side=Side.HOME, created_at=clock())  # only what clears the bar
     await _poll(bot, [cross, steam])
     assert await bot.deliver_outbox() == (1, 0)
     assert [_ids(dm) for dm in fake.dms[PRO]] == [[cross.id]]

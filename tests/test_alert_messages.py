@@ -1,12 +1,17 @@
-"""Alerts that carry the number: titles with side, number and price; the heat `/signal` shows; the age and
-no ping when late; one message per poll and channel; watchlist DM filters.
+"""Alerts that carry the number: one alert per move (one poll's signals on one game × market × side), headed
+by the best price now and its EV against the fair price; the heat `/signal` shows; the age and no ping when
+late or already −EV; watchlist DMs per move with their filters.
 
 Driven like tests/test_bot.py: the real bot through discord.py against the fake Discord on loopback, the
-database holding the bundled tape replayed to the morning of 2026-08-05."""
+database holding the bundled tape replayed to the morning of 2026-08-05. Where a test needs the price now to
+be a known number it writes the books' lines and the consensus of that moment itself, and the EVs below are
+worked by hand: at a fair −4.5 / 50% (a half-point number: no push) the home side at decimal d is worth
+0.5 × d − 1 — +110 is +5.0%, +120 is +10.0%, −130 is 0.5 × 1.769231 − 1 = −11.5%."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import timedelta
 from types import SimpleNamespace
@@ -15,8 +20,9 @@ import discord
 import pytest
 
 from bot import render
-from engine.models import Entry, Market, Side, SignalType
-from tests.bot_rig import bot_on_fake, final
+from engine.models import Market, Side, SignalType
+from engine.poll_moves import group_moves, move_id
+from tests.bot_rig import bot_on_fake, final, price_market
 from tests.fake_discord import FakeDiscord
 from tests.tape_games import ATLANTA, BOOKS, WASHINGTON
 
@@ -24,6 +30,9 @@ COMMUNITY = FakeDiscord.COMMUNITY_USER_ID
 PRO = FakeDiscord.PRO_USER_ID
 MOD = FakeDiscord.MOD_USER_ID
 PING = f"<@&{FakeDiscord.PRO_ROLE_ID}>"
+#: Discord's SUPPRESS_NOTIFICATIONS message flag: how a DM goes out "without a ping".
+SILENT = 1 << 12
+FIELD_ID = re.compile(r"id `([^`]+)`$")
 
 
 @pytest.fixture
@@ -55,11 +64,16 @@ async def _poll(bot, signals) -> int:
         return await bot.app.fanout.on_commit(SimpleNamespace(signals=list(signals), grades=[]))
 
 
-async def _copies(bot, clock, count: int, *, at=None, prefix="poll"):
-    """`count` distinct signals of one poll (copies of stored ones, renamed, all created at `at`)."""
-    stored = await bot.ctx.repos.signals.list(limit=500)
-    at = at or clock()
-    return [replace(stored[i % len(stored)], id=f"{prefix}-{i:02d}", created_at=at) for i in range(count)]
+async def _move(bot, at, count: int, *, prefix="poll", side=Side.HOME):
+    """`count` distinct signals of one move: copies of Atlanta's stored spread signals (STEAM, KEY_CROSS and
+    DISLOCATIONs), renamed, on `side`, all created at `at`."""
+    stored = [s for s in await bot.ctx.repos.signals.list(limit=500) if s.game_id == ATLANTA and s.market == "spreads"]
+    return [replace(stored[i % len(stored)], id=f"{prefix}-{i:02d}", side=side, created_at=at) for i in range(count)]
+
+
+async def _price_the_market(bot, at, price_a: int, price_b: int, *, best: tuple[str, int] | None = None) -> None:
+    """Atlanta's spreads at `at`: every book at home −4.5 (`price_a` / `price_b`), the consensus −4.5, 50/50."""
+    await price_market(bot.ctx.repos, ATLANTA, Market.SPREADS, at, price_a, price_b, best=best)
 
 
 def _fields(embed) -> dict[str, str]:
@@ -82,54 +96,151 @@ def _within_discord_limits(message) -> None:
     assert 1 <= len(embeds) <= 10
     assert sum(_embed_chars(e) for e in embeds) <= 6000
     assert all(len(e.get("title", "")) <= 256 and len(e.get("fields", [])) <= 25 for e in embeds)
+    assert all(len(f["value"]) <= 1024 for e in embeds for f in e.get("fields", []))
     assert len(message.get("content") or "") <= 2000
 
 
 def _signal_id(embed) -> str:
+    """The id of a one-signal embed (`/signal`, the digest): the footer's."""
     return embed["footer"]["text"].split("id ", 1)[1].split(" ", 1)[0]
 
 
-# ------------------------------------------------------------------ titles
+def _in_move_order(signals) -> list[str]:
+    """The ids of one move's signals as it lists them (by type: STEAM, KEY_CROSS, DISLOCATION; then id)."""
+    [move] = group_moves(signals)
+    return [s.id for s in move.signals]
 
 
-async def test_titles_carry_side_number_and_price(stack):
+def _move_ids(embed) -> list[str]:
+    """The signal ids a move's embed lists, in its order (each signal's field ends with its id)."""
+    return [m.group(1) for f in embed.get("fields", []) if (m := FIELD_ID.search(f["value"]))]
+
+
+# ------------------------------------------------------------------ one move, one alert
+
+
+async def test_one_move_is_one_alert_headed_by_the_best_price_now_and_its_ev(stack):
     fake, bot, clock = stack
     channel = await _route_all(fake)
-    under = await _stored(bot, SignalType.DISLOCATION, Market.TOTALS, ATLANTA)
-    spread = await _stored(bot, SignalType.DISLOCATION, Market.SPREADS, WASHINGTON)
-    over = await _stored(bot, SignalType.STEAM, Market.TOTALS, WASHINGTON)
-    # The entries as stored (the tape's numbers), checked by hand against the titles below.
-    assert (under.side, under.entry.point, under.entry.price) == (Side.UNDER, 184.5, -110)
-    assert (spread.side, spread.entry.point, spread.entry.price) == (Side.AWAY, -2.5, -110)
-    assert (over.side, over.entry.point, over.entry.price) == (Side.OVER, 165.5, -110)
-    moneyline = replace(
-        under,
-        type=SignalType.DISLOCATION,
-        market=Market.H2H,
-        side=Side.HOME,
-        entry=Entry(book="fanduel", point=None, price=150, prob=0.4),
-        consensus_point=None,
-    )
+    clock.advance(minutes=1)
+    at = clock()
+    # Home −4.5 at +110 everywhere, +120 at Bovada; away +4.5 at +100 (the fair price: EV 0).
+    await _price_the_market(bot, at, 110, 100, best=("bovada", 120))
+    steam = await _stored(bot, SignalType.STEAM, Market.SPREADS, ATLANTA)
+    cross = await _stored(bot, SignalType.KEY_CROSS, Market.SPREADS, ATLANTA)
+    dislocation = await _stored(bot, SignalType.DISLOCATION, Market.SPREADS, ATLANTA)
+    # One poll: four signals on Atlanta's home spread (STEAM, KEY_CROSS, two DISLOCATIONs: one move), and
+    # one on the away side (another move).
     signals = [
-        replace(under, id="t-under", created_at=clock()),
-        replace(spread, id="t-spread", created_at=clock()),
-        replace(over, id="t-over", created_at=clock()),
-        replace(moneyline, id="t-moneyline", created_at=clock()),
+        replace(dislocation, id="m-disl-b", side=Side.HOME, created_at=at),
+        replace(steam, id="m-steam", side=Side.HOME, created_at=at),
+        replace(dislocation, id="m-away", side=Side.AWAY, created_at=at),
+        replace(cross, id="m-cross", side=Side.HOME, created_at=at),
+        replace(dislocation, id="m-disl-a", side=Side.HOME, created_at=at),
     ]
-    await _poll(bot, signals)
-    assert await bot.deliver_outbox() == (4, 0)
+    assert await _poll(bot, signals) == 2  # one row per move and channel
+    assert await bot.deliver_outbox() == (2, 0)
+    spread, away = fake.channel_messages[channel]
+    for message in (spread, away):
+        assert len(message["embeds"]) == 1 and message["content"] == PING  # one embed, one ping, per move
+        _within_discord_limits(message)
+    [embed] = spread["embeds"]
+    assert _move_ids(embed) == ["m-steam", "m-cross", "m-disl-a", "m-disl-b"]
+    assert _move_ids(away["embeds"][0]) == ["m-away"]
+    assert (
+        "+4.5 (+100) at " in away["embeds"][0]["description"]
+        and "EV +0.0% against the fair +4.5 (\u2212100)" in (away["embeds"][0]["description"])
+    )
+    # Headed by the move: the types that fired, the side with the best price now, the game.
+    assert embed["title"] == "STEAM + KEY_CROSS + DISLOCATION · Atlanta Dream \u22124.5 (+120) · Mercury @ Dream"
+    assert (
+        "**Best price now** \u22124.5 (+120) at Bovada · EV +10.0% against the fair \u22124.5 (\u2212100)"
+        in embed["description"]
+    )
+    fields = _fields(embed)
+    assert fields["Signals"] == "4" and fields["Heat"] in render.HEAT
+    assert fields["Score"].startswith(f"{max(s.score for s in signals[:2] + signals[3:])}/100")
+    # Each signal with its own diagnostics (Pro): the STEAM's velocity and movers, the dislocation's gap.
+    steam_field = next(f["value"] for f in embed["fields"] if f["name"].startswith("STEAM · "))
+    assert "Velocity: " in steam_field and "Books (first mover first): " in steam_field
+    disl_field = next(f["value"] for f in embed["fields"] if f["name"].startswith("DISLOCATION · "))
+    assert "Dislocation: gap " in disl_field and "Fired at " in disl_field
+    assert embed["footer"]["text"].endswith(f"move {move_id(ATLANTA, Market.SPREADS, Side.HOME, at)}")
+
+    # The rows are per move × target, keyed by the move's id, and carry exactly what was posted.
+    rows = await bot.ctx.repos.outbox.for_target(f"channel:{channel}")
+    spread_id = move_id(ATLANTA, Market.SPREADS, Side.HOME, at)
+    away_id = move_id(ATLANTA, Market.SPREADS, Side.AWAY, at)
+    assert [r.key for r in rows] == [
+        f"move.created:{spread_id}:channel:{channel}",
+        f"move.created:{away_id}:channel:{channel}",
+    ]
+    assert rows[0].payload["embeds"] == spread["embeds"] and rows[0].payload["ping"] is True
+    assert rows[0].payload["signal_ids"] == ["m-steam", "m-cross", "m-disl-a", "m-disl-b"]
+    # The same poll again (a re-fan-out, a replay): the same ids, nothing new owed, nothing posted twice.
+    async with bot.ctx.repos.db.transaction():
+        assert await bot.app.fanout.on_commit(SimpleNamespace(signals=list(reversed(signals)), grades=[])) == 0
+    assert await bot.deliver_outbox() == (0, 0)
+    assert len(fake.channel_messages[channel]) == 2
+
+
+async def test_a_move_already_negative_ev_goes_out_without_a_ping_and_says_so(stack):
+    fake, bot, clock = stack
+    channel = await _route_all(fake)
+    await final(await fake.invoke_slash("watch add", {"game": ATLANTA}, user_id=PRO))
+    await final(await fake.invoke_slash("alerts dm", {"enabled": "on"}, user_id=PRO))
+    assert bot.ctx.settings.alerts.max_negative_ev == 0.01
+    clock.advance(minutes=1)
+    at = clock()
+    await _price_the_market(bot, at, -130, -130)  # home −4.5 (−130) at every book: −11.5%
+    minus = await _move(bot, at, 2, prefix="minus")
+    await _poll(bot, minus)
+    assert await bot.deliver_outbox() == (2, 0)  # the channel's alert and the watcher's DM
+    note = (
+        "No ping: the best price now is already \u221211.5% EV against the fair price (alerts ping down to \u22121.0%)."
+    )
     [message] = fake.channel_messages[channel]
-    titles = [e["title"] for e in message["embeds"]]
-    assert titles == [
-        "DISLOCATION · Under 184.5 (\u2212110) · Mercury @ Dream",
-        "DISLOCATION · Dallas Wings \u22122.5 (\u2212110) · Wings @ Mystics",
-        "STEAM · Over 165.5 (\u2212110) · Wings @ Mystics",
-        "DISLOCATION · Atlanta Dream +150 · Mercury @ Dream",
-    ]
-    # Pro: the entry's book is named beside the number, by the feed's title; the movers too.
-    assert _fields(message["embeds"][0])["Best number"].endswith("at Bovada")
-    steam = _fields(message["embeds"][2])["Books (first mover first)"]
-    assert steam and not any(book in steam for book in BOOKS if "_" in book or book.endswith("ag"))
+    assert message["content"] == note and PING not in json.dumps(message)
+    assert message["message"]["mention_roles"] == []
+    assert message["allowed_mentions"].get("roles", []) == [] and message["allowed_mentions"].get("parse", []) == []
+    assert "EV \u221211.5% against the fair \u22124.5 (\u2212100)" in message["embeds"][0]["description"]
+    assert note in message["embeds"][0]["description"]
+    [dm] = fake.dms[PRO]
+    assert dm["content"] == note and int(dm.get("flags") or 0) & SILENT  # the DM comes without a notification
+    assert _move_ids(dm["embeds"][0]) == _in_move_order(minus)
+
+    # A minute later the books pay +110 (+5.0%): the next move pings, and its DM notifies.
+    clock.advance(minutes=1)
+    at = clock()
+    await _price_the_market(bot, at, 110, -130)
+    await _poll(bot, await _move(bot, at, 1, prefix="plus"))
+    assert await bot.deliver_outbox() == (2, 0)
+    ping = fake.channel_messages[channel][-1]
+    assert ping["content"] == PING and ping["message"]["mention_roles"] == [str(FakeDiscord.PRO_ROLE_ID)]
+    assert "EV +5.0% against the fair" in ping["embeds"][0]["description"]
+    assert not int(fake.dms[PRO][-1].get("flags") or 0) & SILENT and fake.dms[PRO][-1].get("content") is None
+
+
+async def test_signal_shows_the_best_price_now_and_its_ev(stack):
+    fake, bot, clock = stack
+    steam = next(
+        s
+        for s in await bot.ctx.repos.signals.list(limit=500)
+        if (s.type, s.game_id, s.market, s.side) == (SignalType.STEAM, ATLANTA, Market.SPREADS, Side.HOME)
+    )
+    assert clock() - steam.created_at > timedelta(minutes=10)  # fired before: the price now is another
+    clock.advance(minutes=1)
+    await _price_the_market(bot, clock(), 110, -130, best=("bovada", 120))
+    pro = await final(await fake.invoke_slash("signal", {"id": steam.id}, user_id=PRO))
+    assert _fields(pro.embeds[0])["Best price now"].startswith(
+        "\u22124.5 (+120) at Bovada · EV +10.0% against the fair \u22124.5 (\u2212100) · fair as of <t:"
+    )
+    # Community sees the price of its horizon (ten minutes ago: the tape's own lines), without the book.
+    community = await final(await fake.invoke_slash("signal", {"id": steam.id}, user_id=COMMUNITY))
+    shown = _fields(community.embeds[0])["Best price now"]
+    assert " at " not in shown and "EV " in shown and "against the fair" in shown
+    for book in BOOKS:
+        assert book not in json.dumps(community.embeds), book
 
 
 async def test_community_titles_keep_the_number_but_name_no_book(stack):
@@ -157,7 +268,9 @@ async def test_a_dislocation_alert_and_signal_show_the_ev_it_fired_on(stack):
     await _poll(bot, [replace(under, id="ev-under", created_at=clock())])
     assert await bot.deliver_outbox() == (1, 0)
     [message] = fake.channel_messages[channel]
-    assert _fields(message["embeds"][0])["Value"].startswith(f"{shown} against the no-vig consensus")
+    # In the move's alert, the signal's own lines carry it (one field per signal).
+    [field] = [f["value"] for f in message["embeds"][0]["fields"] if f["name"].startswith("DISLOCATION · ")]
+    assert f"Value: {shown} against the no-vig consensus" in field
     pro = await final(await fake.invoke_slash("signal", {"id": under.id}, user_id=PRO))
     assert _fields(pro.embeds[0])["Value"].startswith(shown)
     listed = await final(await fake.invoke_slash("signals", {"type": "DISLOCATION"}, user_id=PRO))
@@ -178,6 +291,7 @@ async def test_alert_heat_is_the_heat_signal_shows(stack):
     # The watcher's DM too.
     await final(await fake.invoke_slash("watch add", {"game": ATLANTA}, user_id=PRO))
     await final(await fake.invoke_slash("alerts dm", {"enabled": "on"}, user_id=PRO))
+    clock.advance(seconds=1)  # the next poll
     dm_signal = replace(base, id="hot-steam-2", created_at=clock(), score=90)
     await _poll(bot, [dm_signal])
     assert await bot.deliver_outbox() == (3, 0)
@@ -185,7 +299,7 @@ async def test_alert_heat_is_the_heat_signal_shows(stack):
     shown = await final(await fake.invoke_slash("signal", {"id": "hot-steam"}, user_id=PRO))
     heat = _fields(shown.embeds[0])["Heat"]
     assert heat != render.HEAT[0]  # a game with a score-90 steam now is hot: "·" would be the old bug
-    alert = next(e for m in fake.channel_messages[channel] for e in m["embeds"] if _signal_id(e) == "hot-steam")
+    alert = next(e for m in fake.channel_messages[channel] for e in m["embeds"] if _move_ids(e) == ["hot-steam"])
     assert _fields(alert)["Heat"] == heat
     shown = await final(await fake.invoke_slash("signal", {"id": "hot-steam-2"}, user_id=PRO))
     [dm] = fake.dms[PRO]
@@ -216,6 +330,7 @@ async def test_a_late_alert_posts_without_the_ping_and_says_its_age(stack):
     assert bot.ctx.settings.discord.alert_ping_max_age_seconds == 300
     base = await _stored(bot, SignalType.STEAM, Market.SPREADS, ATLANTA)
     late = replace(base, id="late-steam", created_at=clock() - timedelta(minutes=6))
+    await _price_the_market(bot, late.created_at, 110, 110)  # worth taking (+5.0%): only the age stops the ping
     await _poll(bot, [late])
     assert await bot.deliver_outbox() == (1, 0)
     [message] = fake.channel_messages[channel]
@@ -228,6 +343,7 @@ async def test_a_late_alert_posts_without_the_ping_and_says_its_age(stack):
 
     # A fresh one (four minutes old: within the age) still pings the Pro role, and shows its age too.
     fresh = replace(base, id="fresh-steam", created_at=clock() - timedelta(minutes=4))
+    await _price_the_market(bot, fresh.created_at, 110, 110)
     await _poll(bot, [fresh])
     assert await bot.deliver_outbox() == (1, 0)
     ping = fake.channel_messages[channel][-1]
@@ -236,64 +352,46 @@ async def test_a_late_alert_posts_without_the_ping_and_says_its_age(stack):
     assert f"<t:{int(fresh.created_at.timestamp())}:R>" in ping["embeds"][0]["description"]
 
 
-# ------------------------------------------------------------------ grouping
+# ------------------------------------------------------------------ moves and messages
 
 
-async def test_five_signals_of_one_poll_are_one_message(stack):
+async def test_twelve_signals_of_one_move_are_one_embed_within_discords_limits(stack):
     fake, bot, clock = stack
     channel = await _route_all(fake)
-    signals = await _copies(bot, clock, 5)
-    assert await _poll(bot, signals) >= 5
-    assert await bot.deliver_outbox() == (5, 0)
+    signals = await _move(bot, clock(), 12)
+    assert await _poll(bot, signals) == 1
+    assert await bot.deliver_outbox() == (1, 0)
     [message] = fake.channel_messages[channel]
     _within_discord_limits(message)
-    assert [_signal_id(e) for e in message["embeds"]] == [s.id for s in signals]
-    assert message["content"] == PING  # one ping for the poll
-    # Every row is sent; a repeated fan-out owes nothing new and posts nothing.
-    rows = [r for r in await bot.ctx.repos.outbox.for_target(f"channel:{channel}")]
-    assert [r.key for r in rows] == [f"signal.created:{s.id}:channel:{channel}" for s in signals]
-    assert all(r.sent_at is not None for r in rows)
-    async with bot.ctx.repos.db.transaction():
-        assert await bot.app.fanout.on_commit(SimpleNamespace(signals=signals, grades=[])) == 0
-    assert await bot.deliver_outbox() == (0, 0)
-    assert len(fake.channel_messages[channel]) == 1
+    [embed] = message["embeds"]
+    listed = _move_ids(embed)
+    more = _fields(embed).get("More", "0 more")
+    assert listed == _in_move_order(signals)[: len(listed)]
+    assert len(listed) + int(more.split()[0]) == 12 and _fields(embed)["Signals"] == "12"
 
 
-async def test_twelve_signals_are_two_messages_in_order(stack):
+async def test_two_polls_are_two_moves_and_two_messages(stack):
     fake, bot, clock = stack
     channel = await _route_all(fake)
-    signals = await _copies(bot, clock, 12)
-    await _poll(bot, signals)
-    assert await bot.deliver_outbox() == (12, 0)
-    messages = fake.channel_messages[channel]
-    assert [len(m["embeds"]) for m in messages] == [10, 2]
-    for message in messages:
-        _within_discord_limits(message)
-    assert [_signal_id(e) for m in messages for e in m["embeds"]] == [s.id for s in signals]
-    assert len({m["nonce"] for m in messages if m.get("nonce")}) == len(messages)
-
-
-async def test_two_polls_are_two_messages(stack):
-    fake, bot, clock = stack
-    channel = await _route_all(fake)
-    first = await _copies(bot, clock, 2, prefix="first")
+    first = await _move(bot, clock(), 2, prefix="first")
     await _poll(bot, first)
     clock.advance(seconds=60)
-    second = await _copies(bot, clock, 3, prefix="second")
+    second = await _move(bot, clock(), 3, prefix="second")
     await _poll(bot, second)
-    assert await bot.deliver_outbox() == (5, 0)
+    assert await bot.deliver_outbox() == (2, 0)
     messages = fake.channel_messages[channel]
-    assert [[_signal_id(e) for e in m["embeds"]] for m in messages] == [
-        [s.id for s in first],
-        [s.id for s in second],
+    assert [[_move_ids(e) for e in m["embeds"]] for m in messages] == [
+        [_in_move_order(first)],
+        [_in_move_order(second)],
     ]
 
 
-async def test_a_failed_group_is_retried_whole(stack, monkeypatch):
-    """A post that fails carries nobody: its rows wait behind the first one and go again as one message."""
+async def test_a_failed_alert_is_retried_whole_under_the_same_nonce(stack, monkeypatch):
     fake, bot, clock = stack
     channel = await _route_all(fake)
-    signals = await _copies(bot, clock, 3)
+    clock.advance(minutes=1)  # past the tape's last poll: an instant of its own
+    await _price_the_market(bot, clock(), 110, 110)  # worth taking: it pings
+    signals = await _move(bot, clock(), 3)
     await _poll(bot, signals)
     real_send = discord.abc.Messageable.send
     calls = []
@@ -305,15 +403,70 @@ async def test_a_failed_group_is_retried_whole(stack, monkeypatch):
         return await real_send(self, *args, **kwargs)
 
     monkeypatch.setattr(discord.abc.Messageable, "send", flaky)
-    assert await bot.deliver_outbox() == (0, 0)  # the first row waits for its retry, the others behind it
+    assert await bot.deliver_outbox() == (0, 0)  # the row waits for its retry
     assert fake.channel_messages.get(channel, []) == []
-    assert len(await bot.ctx.repos.outbox.pending()) == 3
+    assert len(await bot.ctx.repos.outbox.pending()) == 1
     clock.advance(seconds=30)  # past the first retry's backoff (≤ 5 s), well within the ping age
-    assert await bot.deliver_outbox() == (3, 0)
+    assert await bot.deliver_outbox() == (1, 0)
     [message] = fake.channel_messages[channel]
-    assert [_signal_id(e) for e in message["embeds"]] == [s.id for s in signals]
+    assert _move_ids(message["embeds"][0]) == _in_move_order(signals)
     assert message["content"] == PING
     assert calls[0] == calls[1]  # the same message, the same nonce
+
+
+async def test_a_fan_out_that_dies_half_way_leaves_no_part_of_a_move_and_the_retry_writes_each_once(stack, monkeypatch):
+    """The fan-out runs inside the poll's transaction: a failure after the first move's row rolls back the
+    poll with it, and the poll processed again writes every move once, whole, under the same keys."""
+    fake, bot, clock = stack
+    channel = await _route_all(fake)
+    at = clock()
+    spread = await _move(bot, at, 3, prefix="home")
+    other = await _move(bot, at, 2, prefix="away", side=Side.AWAY)
+    fanout = bot.app.fanout
+    real = fanout.move_rows
+    calls = []
+
+    async def dies_after_the_first_move(move, now, routes, states=None):
+        calls.append(move.id)
+        if len(calls) == 2:
+            raise RuntimeError("killed mid-fan-out")
+        return await real(move, now, routes, states)
+
+    monkeypatch.setattr(fanout, "move_rows", dies_after_the_first_move)
+    with pytest.raises(RuntimeError):
+        await _poll(bot, spread + other)
+    assert await bot.ctx.repos.outbox.pending() == [] and await bot.ctx.repos.signals.get("home-00") is None
+    monkeypatch.setattr(fanout, "move_rows", real)
+    assert await _poll(bot, spread + other) == 2
+    assert await _poll(bot, spread + other) == 0
+    assert await bot.deliver_outbox() == (2, 0)
+    keys = [r.key for r in await bot.ctx.repos.outbox.for_target(f"channel:{channel}")]
+    assert keys == [
+        f"move.created:{move_id(ATLANTA, Market.SPREADS, Side.HOME, at)}:channel:{channel}",
+        f"move.created:{move_id(ATLANTA, Market.SPREADS, Side.AWAY, at)}:channel:{channel}",
+    ]
+    assert [_move_ids(m["embeds"][0]) for m in fake.channel_messages[channel]] == [
+        _in_move_order(spread),
+        _in_move_order(other),
+    ]
+
+
+async def test_a_row_written_before_moves_is_still_sent_once(stack):
+    """A per-signal row still owed when the bot is upgraded (it holds only `signal_ids`) goes out as one
+    message, rendered at send time, as before."""
+    fake, bot, clock = stack
+    channel = await _route_all(fake)
+    steam = replace(await _stored(bot, SignalType.STEAM, Market.SPREADS, ATLANTA), id="legacy", created_at=clock())
+    payload = {"signal_ids": [steam.id], "guild_id": FakeDiscord.DEFAULT_GUILD_ID, "target_id": channel}
+    async with bot.ctx.repos.db.transaction():
+        await bot.ctx.repos.signals.insert(steam)
+        await bot.ctx.repos.outbox.enqueue(
+            f"signal.created:{steam.id}:channel:{channel}", "alert", f"channel:{channel}", payload, clock()
+        )
+    assert await bot.deliver_outbox() == (1, 0)
+    assert await bot.deliver_outbox() == (0, 0)
+    [message] = fake.channel_messages[channel]
+    assert [_signal_id(e) for e in message["embeds"]] == ["legacy"] and message["content"] == PING
 
 
 def test_packing_respects_the_character_limit():
@@ -345,6 +498,7 @@ async def test_dm_filters_by_type_and_minimum_score(stack):
     steam = await _stored(bot, SignalType.STEAM, Market.SPREADS, ATLANTA)
     dislocation = await _stored(bot, SignalType.DISLOCATION, Market.SPREADS, ATLANTA)
     at = clock()
+    # One move (Atlanta's home spread, one poll): the member's DM lists only what their filters take.
     signals = [
         replace(cross, id="cross-65", created_at=at, score=65),
         replace(cross, id="cross-59", created_at=at, score=59),
@@ -352,22 +506,31 @@ async def test_dm_filters_by_type_and_minimum_score(stack):
         replace(dislocation, id="disl-80", created_at=at, score=80),
         replace(cross, id="cross-60", created_at=at, score=60),
     ]
+    signals = [replace(s, side=Side.HOME) for s in signals]
     await _poll(bot, signals)
-    assert await bot.deliver_outbox() == (2, 0)
-    got = [_signal_id(e) for dm in fake.dms[PRO] for e in dm["embeds"]]
-    assert got == ["cross-65", "cross-60"]
+    assert await bot.deliver_outbox() == (1, 0)
+    [dm] = fake.dms[PRO]
+    assert len(dm["embeds"]) == 1 and _move_ids(dm["embeds"][0]) == ["cross-60", "cross-65"]
+    row = (await bot.ctx.repos.outbox.for_target(f"user:{PRO}"))[0]
+    assert row.key == f"move.created:{move_id(ATLANTA, Market.SPREADS, Side.HOME, at)}:dm:{dm_guild()}:{PRO}"
 
     # "all" and 0 lift the filters again; turning DMs off keeps them off.
     await final(await fake.invoke_slash("alerts dm", {"enabled": "on", "types": "all", "min_score": 0}, user_id=PRO))
     prefs = await bot.ctx.repos.members.dm_prefs(FakeDiscord.DEFAULT_GUILD_ID, PRO)
     assert prefs.types is None and prefs.min_score == 0
+    clock.advance(seconds=1)  # the next polls
     await _poll(bot, [replace(steam, id="steam-later", created_at=clock(), score=40)])
     assert await bot.deliver_outbox() == (1, 0)
     off = await final(await fake.invoke_slash("alerts dm", {"enabled": "off"}, user_id=PRO))
     assert "off" in off.content
+    clock.advance(seconds=1)
     await _poll(bot, [replace(cross, id="cross-off", created_at=clock(), score=99)])
     assert await bot.deliver_outbox() == (0, 0)
-    assert [_signal_id(e) for dm in fake.dms[PRO] for e in dm["embeds"]][-1] == "steam-later"
+    assert [_move_ids(dm["embeds"][0]) for dm in fake.dms[PRO]][-1] == ["steam-later"]
+
+
+def dm_guild() -> int:
+    return FakeDiscord.DEFAULT_GUILD_ID
 
 
 async def test_dm_types_are_checked(stack):

@@ -20,9 +20,10 @@ import pytest
 
 from app.bootstrap import build_app, build_bot
 from engine.models import SignalType
+from engine.poll_moves import move_id
 from services import signals as signal_service
 from storage import Repositories
-from tests.bot_rig import bot_on_fake, final
+from tests.bot_rig import bot_on_fake, final, price_market
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord, running_bot
 from tests.tape_games import ATLANTA, BOOKS, NEW_YORK, WASHINGTON
@@ -417,7 +418,7 @@ async def _fresh_signal(bot, clock, kind=SignalType.STEAM, game_id=ATLANTA):
 async def _fan_out(bot, signal) -> None:
     """What the engine's commit does for a new signal: write the outbox rows it owes, in one transaction."""
     async with bot.ctx.repos.db.transaction():
-        await bot.app.fanout.signal_rows(signal, bot.ctx.clock())
+        await bot.app.fanout.poll_rows([signal], bot.ctx.clock())
 
 
 async def test_alert_routes_are_for_moderators_and_ping_only_the_pro_role(stack):
@@ -435,7 +436,10 @@ async def test_alert_routes_are_for_moderators_and_ping_only_the_pro_role(stack)
     bad = await final(await fake.invoke_slash("mod alerts set", {"channel": channel, "types": "SPAM"}, user_id=MOD))
     assert "Unknown alert type" in bad.content
 
+    clock.advance(minutes=1)  # past the tape's last poll: an instant of its own
     steam = await _fresh_signal(bot, clock)
+    # Its best price now is worth taking (every book at +110 against a 50/50 fair price: +5%), so it pings.
+    await price_market(bot.ctx.repos, steam.game_id, steam.market, steam.created_at, 110, 110)
     dislocation = await _fresh_signal(bot, clock, SignalType.DISLOCATION)
     await _fan_out(bot, steam)
     await _fan_out(bot, dislocation)  # not routed to this channel
@@ -518,7 +522,8 @@ async def test_an_alert_owed_across_a_restart_is_sent_once(template_db, tmp_path
         await app.close()
         assert fake.channel_messages.get(channel, []) == []
         repos = await Repositories.open(db)
-        assert [item.key for item in await repos.outbox.pending()] == [f"signal.created:{steam.id}:channel:{channel}"]
+        move = move_id(steam.game_id, steam.market, steam.side, steam.created_at)
+        assert [item.key for item in await repos.outbox.pending()] == [f"move.created:{move}:channel:{channel}"]
         await repos.close()
 
         app = await build_app(config, db_path=db, source="test", clock=clock)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -18,7 +19,7 @@ from engine.events import EventBus
 from engine.models import BookLine, Market, Side, SignalType
 from engine.providers.tape import read_tape
 from engine.service import EngineService
-from services import alerts, bets, downloads, odds, signals, watchlist
+from services import alerts, bets, downloads, odds, prices, signals, watchlist
 from services.alerts import DeliveryFailed, DeliveryRetry
 from services.context import ServiceContext
 from storage import Repositories
@@ -254,9 +255,23 @@ class RecordingDelivery:
 
 async def fan_out(ctx, signal, now) -> int:
     """What the engine's commit does for a new signal: the outbox rows it owes, in one transaction."""
-    fanout = Fanout(ctx.repos, ctx.settings, clock=lambda: now, webhooks=None, signal_json=dict, grade_json=dict)
+
+    async def render(move, price, note, held, at):
+        return [{"title": move.id}]
+
+    fanout = Fanout(
+        ctx.repos,
+        ctx.settings,
+        clock=lambda: now,
+        webhooks=None,
+        signal_json=dict,
+        grade_json=dict,
+        move_json=lambda move, price: {},
+        price_now=partial(prices.price_now, ctx),
+        render_move=render,
+    )
     async with ctx.repos.db.transaction():
-        return await fanout.signal_rows(signal, now)
+        return await fanout.poll_rows([signal], now)
 
 
 async def deliver_due(ctx, sender, now) -> tuple[int, int]:

@@ -432,7 +432,7 @@ async def test_nothing_the_bot_sends_a_community_member_holds_a_book_a_diagnosti
     async with app.ctx.repos.db.transaction():
         for signal in drawn:
             await app.ctx.repos.signals.insert(signal)
-            await app.fanout.signal_rows(signal, now)  # the alerts and watchlist DMs it owes
+        await app.fanout.poll_rows(drawn, now)  # the alerts and watchlist DMs they owe
     graded = await _grade_all(app.ctx, drawn, data)
     every = await app.ctx.repos.signals.list(since=now - timedelta(hours=4), limit=10_000)
     fresh = [s.id for s in every if fresh_at(s, now)]

@@ -16,7 +16,7 @@ from bot.choices import MAX_CHOICES, signal_choices
 from bot.common import game_autocomplete, viewer_of
 from bot.views import SignalsState, signals_page
 from engine.models import SignalType
-from services import signals
+from services import prices, signals
 from services.games import find_game
 
 if TYPE_CHECKING:
@@ -67,8 +67,8 @@ class Signals(commands.Cog):
     @app_commands.guild_only()
     async def signal(self, interaction: discord.Interaction, id: str) -> None:
         ctx, viewer = self.bot.ctx, viewer_of(interaction)
-        view, game, grade = await signals.signal_detail(ctx, id, viewer, ctx.clock())
-        embed = render.signal_embed(view, game, ctx.demo, grade)
+        view, game, grade, price = await prices.signal_with_price(ctx, id, viewer, ctx.clock())
+        embed = render.signal_embed(view, game, ctx.demo, grade, price=price, with_price=True)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @signal.autocomplete("id")
