@@ -1,7 +1,7 @@
 """Alerts that carry the number: titles with side, number and price; the heat `/signal` shows; the age and
 no ping when late; one message per poll and channel; watchlist DM filters.
 
-Driven like tests/test_bot.py: the real bot through discord.py against the fake Discord on loopback, the
+Driven like tests/integration/test_bot.py: the real bot through discord.py against the fake Discord on loopback, the
 database holding the bundled tape replayed to the morning of 2026-08-05."""
 
 from __future__ import annotations
