@@ -4,7 +4,7 @@ Nothing here is created at import time; `load_settings()` is called once by the 
 result is passed down. Secrets are `SecretStr` and are refused in the TOML file, so they can only
 come from the environment and never print in a repr or a log line.
 
-The models' defaults are `config.toml`'s values (tests/test_settings.py compares every field), so a run
+The models' defaults are `config.toml`'s values (tests/integration/test_settings.py compares every field), so a run
 without the file behaves as one with it. A file named with --config must exist and be readable TOML.
 """
 

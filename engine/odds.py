@@ -1,6 +1,6 @@
 """Odds arithmetic, in one place: American prices, implied probability, de-vig, expected value.
 
-Pure functions with hand-worked tests (tests/test_odds.py). Everything else in the project calls
+Pure functions with hand-worked tests (tests/unit/test_odds.py). Everything else in the project calls
 these rather than re-deriving a conversion.
 """
 

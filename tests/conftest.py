@@ -1,4 +1,5 @@
-"""Fixtures shared by the bot's test modules."""
+"""The tier markers, put on each test from its folder (tests/tiers.py), and fixtures shared by the bot's
+test modules."""
 
 from __future__ import annotations
 
@@ -11,9 +12,15 @@ import pytest
 from app.bootstrap import BUNDLED_TAPE, build_app
 from engine.providers.tape import read_tape
 from tests.engine_builders import settings
+from tests.tiers import mark_by_folder
 
 #: The bot tests' moment: the morning of 2026-08-05, two games of the bundled tape still to tip that evening.
 CUT = datetime(2026, 8, 5, 12, 0, tzinfo=UTC)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`unit`, `integration` or `e2e` from the folder; a test module outside them fails the collection."""
+    mark_by_folder(items, Path(__file__).parent)
 
 
 @pytest.fixture(scope="session")

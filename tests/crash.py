@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from tests.fake_discord import FakeDiscord
+from tests.paths import ROOT
 
 if TYPE_CHECKING:
     from app.bootstrap import App
     from domain.api import ApiKey
-
-ROOT = Path(__file__).resolve().parent.parent
 
 #: Runs run_bot.py with discord.py pointed at the fake Discord (the same two class attributes
 #: `FakeDiscord.install` patches in-process); optionally kills itself right after the first snapshot commit

@@ -15,8 +15,7 @@ import pytest
 from app.bootstrap import BUNDLED_TAPE
 from engine.providers.tape import TapeRecorder, read_tape
 from storage import Repositories
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
 
 
 def mode(path: Path) -> int:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import random
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,17 +14,19 @@ import pytest
 from engine.models import BookLine, Market, Snapshot
 from engine.providers.base import RawSnapshot
 from engine.providers.parse import log_rejections, parse_snapshot, parse_timestamp
+from tests.odds_payloads import (
+    KNICKS_SPURS,
+    XMAS,
+    XMAS_LINES,
+    book_of,
+    load,
+    market_of,
+    parse_data,
+    total_lines,
+    xmas_data,
+)
 
-FIXTURES = Path(__file__).parent / "fixtures"
-
-XMAS = "nba_odds_2024-12-25_featured.json"
-KNICKS_SPURS = "973a6ea86af7d9e2bf4c52509822f5bf"
 WIZARDS_HORNETS = "4bfd5b23c0d4cad658d4a20ea0f06955"
-XMAS_LINES = 30 + 30 + 27 + 12
-
-
-def load(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 def raw_from_wrapper(name: str) -> RawSnapshot:
@@ -42,10 +42,6 @@ def line(snapshot: Snapshot, game_id: str, book: str, market: Market) -> BookLin
             assert len(matches) == 1
             return matches[0]
     raise AssertionError(f"no event {game_id}")
-
-
-def total_lines(snapshot: Snapshot) -> int:
-    return sum(len(event.lines) for event in snapshot.events)
 
 
 # --- real payloads -------------------------------------------------------------------------------
@@ -160,22 +156,6 @@ def test_quota_travels_with_the_snapshot() -> None:
 
 
 # --- malformed input -------------------------------------------------------------------------------
-
-
-def xmas_data() -> list[Any]:
-    return copy.deepcopy(load(XMAS)["data"])
-
-
-def parse_data(data: Any) -> Snapshot:
-    return parse_snapshot(RawSnapshot(fetched_at=datetime(2024, 12, 25, 11, 55, 38, tzinfo=UTC), data=data))
-
-
-def book_of(event: dict[str, Any], key: str) -> dict[str, Any]:
-    return next(b for b in event["bookmakers"] if b["key"] == key)
-
-
-def market_of(event: dict[str, Any], book: str, key: str) -> dict[str, Any]:
-    return next(m for m in book_of(event, book)["markets"] if m["key"] == key)
 
 
 def del_key(key: str) -> Any:

@@ -16,8 +16,8 @@ from engine.models import Quota
 from engine.providers.base import RawSnapshot
 from engine.providers.parse import parse_snapshot
 from engine.providers.tape import TapeRecorder, read_tape
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 

@@ -39,7 +39,8 @@ async def upcoming_ids(rig: WebRig) -> list[str]:
 
 
 async def two_more_games(rig: WebRig) -> None:
-    """The template has two upcoming games; a Community limit of three needs a fourth (as tests/test_bot.py)."""
+    """The template has two upcoming games; a Community limit of three needs a fourth (as
+    tests/integration/test_bot.py)."""
     atlanta_game = (await rig.app.repos.games.get(await atlanta(rig))).game
     async with rig.app.repos.db.transaction():
         for n in (1, 2):

@@ -23,7 +23,7 @@ from engine.service import EngineService, rebuild_engine
 from engine.state import EngineState
 from storage import Repositories
 from tests.engine_builders import settings
-from tests.test_parse import KNICKS_SPURS, XMAS_LINES, market_of, parse_data, total_lines, xmas_data
+from tests.odds_payloads import KNICKS_SPURS, XMAS_LINES, market_of, parse_data, total_lines, xmas_data
 
 # --- the parser ------------------------------------------------------------------------------------
 

@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from access import Tier
 from engine.models import Bet, BetGrade, Close, Grade, Market, Side, Signal
 from storage import Repositories
+from tests.api_rig import serve_api
 from tests.bot_rig import bot_on_fake, final
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord
 from tests.tape_games import ATLANTA, NEW_YORK
-from tests.test_api import _world
 from tests.web_rig import demo_sign_in, web_rig
 from web.routes.auth import DEMO_USERS
 
@@ -165,7 +165,7 @@ def _grade(signal_id: str, at: datetime) -> Grade:
 
 
 async def test_the_api_serves_no_grade_or_close_stamped_after_now(template_db, tmp_path):
-    async for world in _world(template_db[0], tmp_path):
+    async for world in serve_api(template_db[0], tmp_path):
         now = world.clock()
         ungraded = [s for s in await world.repos.signals.list(game_id=ATLANTA, limit=50) if s.created_at <= now]
         shown, later = ungraded[0], ungraded[1]

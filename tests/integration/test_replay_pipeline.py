@@ -20,6 +20,7 @@ from engine.providers.tape import read_tape
 from engine.service import EngineService
 from storage import Repositories
 from tests.engine_builders import settings
+from tests.paths import FIXTURES
 
 SNAPSHOTS = list(read_tape(BUNDLED_TAPE))
 
@@ -230,9 +231,6 @@ def test_a_bad_config_value_fails_at_start_naming_the_key(tmp_path, monkeypatch,
     monkeypatch.setenv("STRATUM_STEAM__MIN_BOOKS", "many")
     assert main(["--db", str(tmp_path / "x.db")]) == 2
     assert "steam.min_books" in capsys.readouterr().err
-
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_main_job_grades_nba_snapshots_against_a_closes_file(tmp_path, capsys, monkeypatch):

@@ -160,7 +160,7 @@ async def test_filters_narrow_the_feed_and_bad_values_are_a_400_that_says_why(te
 
 async def test_presets_are_pro_and_community_gets_the_upgrade_message(template_db, tmp_path):
     # By the template's morning no class has the 30 graded a preset resting on the audit needs (the floor is
-    # tested in tests/test_alert_state.py): lift it, to see the preset filter the page.
+    # tested in tests/integration/test_alert_state.py): lift it, to see the preset filter the page.
     config = web_settings()
     config.clv.preset_min_graded = 0
     async with web_rig(template_db, tmp_path, config) as rig, rig.client() as http:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,12 +15,13 @@ from app.bootstrap import BUNDLED_TAPE
 from engine.events import SIGNAL_CREATED
 from engine.providers.tape import read_tape
 from tests.browser import Browser, needs_browser
-from tests.test_web_auth import Clock, discord_rig
-from tests.web_rig import web_rig
+from tests.engine_builders import Clock
+from tests.paths import ROOT
+from tests.web_rig import discord_rig, web_rig
 
 pytestmark = needs_browser
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from engine.providers.closes import (
     ExternalLine,
     outcome_against_result,
 )
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 EXCERPT = FIXTURES / "nba_closes_excerpt.csv"
 CHRISTMAS_JSON = FIXTURES / "nba_odds_2024-12-25_featured.json"
 

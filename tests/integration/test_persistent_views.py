@@ -2,7 +2,7 @@
 the owner's click edits the message, and every other click (another member's, a Community member's on a
 Pro preset, a stale or forged custom_id) gets our own ephemeral answer — never silence, never a traceback.
 
-Driven like tests/test_bot.py: the real bot over the real discord.py against the fake Discord on loopback,
+Driven like tests/integration/test_bot.py: the real bot over the real discord.py against the fake Discord on loopback,
 on a copy of the database replayed from the bundled tape."""
 
 from __future__ import annotations

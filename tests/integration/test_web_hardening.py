@@ -19,10 +19,10 @@ from hypothesis import example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from tests.engine_builders import Clock
 from tests.fake_discord import FakeDiscord
 from tests.strategies import PROFILE
-from tests.test_web_auth import Clock, discord_rig, session_cookie, sign_in
-from tests.web_rig import demo_sign_in, web_rig, web_settings
+from tests.web_rig import demo_sign_in, discord_rig, session_cookie, sign_in, web_rig, web_settings
 from web.redirect import safe_next
 
 # ---------------------------------------------------------------------- a browser following Location
@@ -291,12 +291,12 @@ async def test_a_tier_change_at_the_role_recheck_ends_the_older_cookies(template
         first = session_cookie(http)
         assert first is not None
 
-        clock.advance(interval + 1)  # a re-check that finds the same tier keeps the session
+        clock.advance(seconds=interval + 1)  # a re-check that finds the same tier keeps the session
         assert "pro-user · Pro" in (await http.get("/")).text
         assert await _opens_me(rig, first)
 
         fake.member(FakeDiscord.PRO_USER_ID).role_ids.remove(FakeDiscord.PRO_ROLE_ID)  # the subscription lapsed
-        clock.advance(interval + 1)
+        clock.advance(seconds=interval + 1)
         assert "pro-user · Community" in (await http.get("/")).text
         assert await _opens_me(rig, session_cookie(http))  # this browser carries on, as Community
         assert not await _opens_me(rig, first)  # the Pro cookie copied before is ended

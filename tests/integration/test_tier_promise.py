@@ -45,6 +45,7 @@ from services.books import book_names, display_name
 from services.charts import chart_data
 from services.context import ServiceContext
 from storage import Repositories
+from tests.api_rig import serve_api
 from tests.bot_rig import bot_on_fake
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord
@@ -62,7 +63,6 @@ from tests.strategies import (
 from tests.strategies import closes as close_strategy
 from tests.strategies import grades as grade_strategy
 from tests.strategies import signals as signal_strategy
-from tests.test_api import _world
 
 COMMUNITY = Viewer(Tier.COMMUNITY, user_id=11, guild_id=1)
 PRO = Viewer(Tier.PRO, user_id=22, guild_id=1)
@@ -472,13 +472,13 @@ async def test_nothing_the_bot_sends_a_community_member_holds_a_book_a_diagnosti
 
 # ---------------------------------------------------------------------- 2. the REST API, each plan
 
-PLANS = ("builder", "pro_plain", "enterprise")  # tests/test_api.py's keys: one per configured plan
+PLANS = ("builder", "pro_plain", "enterprise")  # tests/integration/test_api.py's keys: one per configured plan
 
 
 @pytest.fixture(params=[True, False], ids=["raw-odds-licensed", "raw-odds-not-licensed"])
 async def api_world(request, template_db, tmp_path):
     source, _ = template_db
-    async for world in _world(source, tmp_path, raw_odds=request.param):
+    async for world in serve_api(source, tmp_path, raw_odds=request.param):
         async with world.repos.db.conn.execute("SELECT DISTINCT book FROM quotes") as cur:
             tape_books = {row["book"] for row in await cur.fetchall()}
         yield world, request.param, {*BOOK_NAMES, *tape_books}

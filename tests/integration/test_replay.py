@@ -10,8 +10,8 @@ import pytest
 from engine.providers.base import FeedError, OddsSource, RawSnapshot
 from engine.providers.replay import ReplayFinished, ReplaySource, parse_speed
 from engine.providers.tape import TapeRecorder
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 

@@ -1,7 +1,7 @@
 """The REST API over real HTTP on loopback, on a real SQLite file holding the bundled tape replayed up to
 2026-08-05 23:15Z (New York and Atlanta closed and graded, Washington still to tip).
 
-Every response any test receives goes through `DocumentChecker`: its body is parsed by the pydantic
+Every response any test receives goes through `DocumentChecker` (tests/api_rig.py): its body is parsed by the pydantic
 model the route declares (the contract the OpenAPI document is generated from) and must be exactly what
 that model writes back; its status, headers and query parameters are checked against the generated
 document; `test_every_operation_matches_the_document` makes sure each operation is exercised at least once.
@@ -13,10 +13,9 @@ import asyncio
 import json
 import logging
 import re
-import shutil
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,14 +23,12 @@ from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
 
-from access import NotFound, UserError, plan_limits
-from api.http import Operation, encode_cursor
+from access import plan_limits
+from api.http import encode_cursor
 from api.ratelimit import RateLimiter
 from api.routes import ROUTES
-from api.schemas import ClvSummary, Error, Model
-from api.server import ApiContext, build_api
+from api.schemas import ClvSummary
 from api.usage import (
     UsageRecorder,
     error_spike,
@@ -42,245 +39,30 @@ from api.usage import (
     soft_limit_thresholds,
     usage_warning,
 )
-from app.web import WebServer
-from domain.api import ApiKey, WebhookEndpoint
-from engine.events import EventBus
 from engine.integrity import build_audit
 from engine.models import Market, SignalType
 from engine.presets import passes
-from engine.providers.tape import read_tape
-from engine.service import EngineService
-from services.keys import create_key, revoke
+from services.keys import revoke
 from storage import Repositories
+from tests.api_rig import START, World, replay_to_cut, serve_api
 from tests.engine_builders import Clock, settings
+from tests.paths import ROOT
 from tests.tape_games import ATLANTA, NEW_YORK, WASHINGTON
 
-#: app.bootstrap.BUNDLED_TAPE (named here so these tests do not import the wiring).
-ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_TAPE = ROOT / "engine" / "data" / "wnba_demo_tape.jsonl.gz"
-CUT = datetime(2026, 8, 5, 23, 15, tzinfo=UTC)
-START = datetime(2026, 8, 5, 23, 20, 5, tzinfo=UTC)  # the API's clock: a few seconds into a minute
-
 log = logging.getLogger(__name__)
-
-
-# ---------------------------------------------------------------------- the contract: the models
-
-
-def find_operation(method: str, path: str) -> Operation | None:
-    for op in ROUTES:
-        pattern = "^/v1" + re.sub(r"\{[^}]+\}", "[^/]+", op.path) + "$"
-        if op.method == method and re.match(pattern, path):
-            return op
-    return None
-
-
-@dataclass
-class DocumentChecker:
-    """Parses each response with the operation's pydantic model (the contract) and checks it against the
-    generated document's statuses, headers and parameters; remembers which operations it saw succeed."""
-
-    doc: dict[str, Any]
-    seen: set[str] = field(default_factory=set)
-    checked: int = 0
-
-    async def __call__(self, response: httpx.Response) -> None:
-        await response.aread()
-        request = response.request
-        if not request.url.path.startswith("/v1/"):
-            return  # /healthz and the Stripe webhook are not the API's
-        if request.url.path == "/v1/openapi.json":
-            assert response.status_code == 200 and response.json()["openapi"] == "3.1.0"
-            self.seen.add("getOpenApi")
-            return
-        op = find_operation(request.method, request.url.path)
-        if op is None:
-            # Unknown paths and methods are answered with the documented error shape.
-            assert response.status_code in (401, 404, 405), (request.url, response.status_code)
-            conforms(Error, response)
-            return
-        documented = self.doc["paths"]["/v1" + op.path][op.method.lower()]
-        status = str(response.status_code)
-        assert status in documented["responses"], f"{request.method} {op.path} → undocumented {status}"
-        if response.status_code >= 400:
-            conforms(Error, response)
-        elif op.response is not None:
-            conforms(op.response, response)
-        else:
-            assert response.content == b""
-        for header in documented["responses"][status].get("headers", {}):
-            if header != "X-Usage-Warning":
-                assert header in response.headers, f"{op.operation_id}: no {header} on {status}"
-        if response.status_code < 400:
-            declared = {p.name for p in op.params if p.where == "query"}
-            undeclared = set(request.url.params) - declared
-            assert not undeclared, f"{op.operation_id}: undocumented parameters {undeclared}"
-            self.seen.add(op.operation_id)
-        self.checked += 1
-
-
-def conforms(model: type[Model], response: httpx.Response) -> None:
-    """The body parses with the model (extra keys forbidden, bounds, enums) and is exactly what the model
-    writes back (so times carry their Z and nothing is left out or added)."""
-    assert response.headers["Content-Type"].startswith("application/json")
-    parsed = model.model_validate_json(response.content)
-    assert json.loads(parsed.body()) == response.json(), model.__name__
-
-
-# ---------------------------------------------------------------------- the world
-
-
-async def _replay(path: Path) -> None:
-    repos = await Repositories.open(path)
-    try:
-        service = await EngineService.restore(settings(), repos, EventBus(), source="test")
-        for raw in read_tape(BUNDLED_TAPE):
-            if raw.fetched_at > CUT:
-                break
-            await service.process(raw)
-    finally:
-        await repos.close()
 
 
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tape replayed once per session; each test gets its own copy of the file."""
     path = tmp_path_factory.mktemp("api") / "template.db"
-    asyncio.run(_replay(path))
+    asyncio.run(replay_to_cut(path))
     return path
-
-
-class PlanLimitReached(UserError):
-    status = 403
-
-
-class FakeWebhooks:
-    """The webhook service's interface, in memory, with its ownership and plan-limit rules."""
-
-    def __init__(self, plans: dict[str, Any]) -> None:
-        self.plans = plans
-        self.endpoints: dict[str, WebhookEndpoint] = {}
-        self.calls: list[tuple[str, str]] = []
-
-    async def create(self, key: ApiKey, url: str, events: list[str] | None, now: datetime) -> tuple[Any, str]:
-        self.calls.append(("create", key.id))
-        if not url.startswith("https://"):
-            raise UserError("Webhook URLs must be https://.")
-        if sum(e.key_id == key.id for e in self.endpoints.values()) >= plan_limits(key, self.plans).webhooks:
-            raise PlanLimitReached("Your plan allows no more webhook endpoints.")
-        endpoint = WebhookEndpoint(
-            id=f"we_{len(self.endpoints) + 1}",
-            key_id=key.id,
-            url=url,
-            events=tuple(events or ("signal.created", "clv.graded", "usage.anomaly")),
-            secret="whsec_first",
-            created_at=now,
-        )
-        self.endpoints[endpoint.id] = endpoint
-        return replace(endpoint, secret=""), "whsec_first"
-
-    async def list(self, key: ApiKey) -> list[WebhookEndpoint]:
-        self.calls.append(("list", key.id))
-        return [replace(e, secret="") for e in self.endpoints.values() if e.key_id == key.id]
-
-    def _own(self, key: ApiKey, endpoint_id: str) -> WebhookEndpoint:
-        endpoint = self.endpoints.get(endpoint_id)
-        if endpoint is None or endpoint.key_id != key.id:
-            raise NotFound(f"No webhook endpoint {endpoint_id}.")
-        return endpoint
-
-    async def delete(self, key: ApiKey, endpoint_id: str) -> None:
-        self.calls.append(("delete", endpoint_id))
-        self._own(key, endpoint_id)
-        del self.endpoints[endpoint_id]
-
-    async def send_test(self, key: ApiKey, endpoint_id: str, now: datetime) -> Any:
-        self.calls.append(("test", endpoint_id))
-        self._own(key, endpoint_id)
-        return SimpleNamespace(id="msg_test1")
-
-    async def rotate_secret(self, key: ApiKey, endpoint_id: str, now: datetime) -> str:
-        self.calls.append(("rotate", endpoint_id))
-        endpoint = self._own(key, endpoint_id)
-        self.endpoints[endpoint_id] = replace(
-            endpoint, secret="whsec_second", old_secret="whsec_first", old_secret_until=now + timedelta(hours=24)
-        )
-        return "whsec_second"
-
-
-@dataclass
-class World:
-    ctx: ApiContext
-    clock: Clock
-    client: httpx.AsyncClient
-    keys: dict[str, str]  # name -> plaintext
-    key_ids: dict[str, str]
-    webhooks: FakeWebhooks
-    anomalies: list[tuple[str, str, str]]
-    checker: DocumentChecker
-    api_app: web.Application
-
-    @property
-    def repos(self) -> Repositories:
-        return self.ctx.repos
-
-    def auth(self, name: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.keys[name]}"}
-
-    async def get(self, path: str, key: str = "pro", **params: Any) -> httpx.Response:
-        return await self.client.get(path, params=params or None, headers=self.auth(key))
-
-
-KEYS = {
-    "builder": {"plan": "builder"},
-    "pro": {"plan": "pro_infra", "rpm_override": 100_000},  # data tests should not meet the limit
-    "pro_plain": {"plan": "pro_infra"},
-    "tiny": {"plan": "pro_infra", "monthly_override": 5},
-    "enterprise": {"plan": "enterprise"},
-    "revoked": {"plan": "pro_infra"},
-}
-
-
-async def _world(
-    template_db: Path, tmp_path: Path, *, webhooks: bool = True, raw_odds: bool = True
-) -> AsyncIterator[World]:
-    path = tmp_path / "stratum.db"
-    shutil.copyfile(template_db, path)
-    config = settings()
-    config.api.redistribute_raw_odds = raw_odds  # most tests: an operator licensed to pass per-book odds on
-    repos = await Repositories.open(path)
-    clock = Clock(START)
-    keys, key_ids = {}, {}
-    for name, options in KEYS.items():
-        key, plaintext = await create_key(repos, config, owner=f"owner-{name}", now=clock(), **options)
-        keys[name], key_ids[name] = plaintext, key.id
-    await revoke(repos, key_ids["revoked"], clock())
-    seen: list[tuple[str, str, str]] = []
-
-    async def on_anomaly(key: ApiKey, kind: str, detail: str) -> None:
-        seen.append((key.id, kind, detail))
-
-    fake = FakeWebhooks(config.plans)
-    ctx = ApiContext.create(config, repos, clock=clock, webhooks=fake if webhooks else None, on_anomaly=on_anomaly)
-    server = WebServer(config.web)
-    api_app = build_api(server.app, ctx)
-    port = await server.start()
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base, timeout=10) as plain:
-        doc = (await plain.get("/v1/openapi.json")).json()
-    checker = DocumentChecker(doc)
-    client = httpx.AsyncClient(base_url=base, timeout=10, event_hooks={"response": [checker]})
-    try:
-        yield World(ctx, clock, client, keys, key_ids, fake, seen, checker, api_app)
-    finally:
-        await client.aclose()
-        await server.stop()
-        await repos.close()
 
 
 @pytest.fixture
 async def world(template_db: Path, tmp_path: Path) -> AsyncIterator[World]:
-    async for w in _world(template_db, tmp_path):
+    async for w in serve_api(template_db, tmp_path):
         yield w
 
 
@@ -622,7 +404,8 @@ async def test_signal_filters(world: World):
     eastern = since.astimezone(timezone(timedelta(hours=-5))).isoformat()  # any offset, the same instant
     assert await ids(since=eastern) == [s.id for s in stored if s.created_at >= since]
     # Presets filter on the audit's class lifts (`class_lift`), as the server does. No class of the template
-    # has the 30 graded a preset must rest on (tests/test_alert_state.py): lift that floor to see them filter.
+    # has the 30 graded a preset must rest on (tests/integration/test_alert_state.py): lift that floor to see
+    # them filter.
     world.ctx.settings.clv.preset_min_graded = 0
     classes = (await build_audit(world.repos, world.ctx.settings)).class_lifts()
     for name, preset in world.ctx.settings.presets.items():
@@ -860,7 +643,7 @@ async def test_hostile_webhook_bodies_are_4xx_and_never_reach_json_loads(world: 
 
 
 async def test_webhook_routes_answer_503_without_a_service(template_db: Path, tmp_path: Path):
-    async for world in _world(template_db, tmp_path, webhooks=False):
+    async for world in serve_api(template_db, tmp_path, webhooks=False):
         for method, path in (
             ("GET", "/v1/webhooks"),
             ("POST", "/v1/webhooks"),
@@ -926,7 +709,7 @@ async def test_every_operation_matches_the_document(world: World):
 
 
 async def test_raw_odds_are_refused_without_a_licence(template_db: Path, tmp_path: Path):
-    async for world in _world(template_db, tmp_path, raw_odds=False):
+    async for world in serve_api(template_db, tmp_path, raw_odds=False):
         for path in (f"/v1/games/{ATLANTA}/odds", f"/v1/games/{ATLANTA}/odds/history", "/v1/games/nope/odds"):
             response = await world.get(path)
             assert response.status_code == 403, path

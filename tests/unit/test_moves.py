@@ -1,7 +1,7 @@
 """One move, one alert — the pure parts, against hand-worked values: which signals of a poll make one move and
 its id, the best price now and its EV against the fair price, and the one ping decision.
 
-The EVs are worked by hand from the normal cover model (σ = 10 for spreads), as in tests/test_clv.py: with
+The EVs are worked by hand from the normal cover model (σ = 10 for spreads), as in tests/unit/test_clv.py: with
 the fair price at away +3 / 50%, P(away margin = −3) = 2Φ(0.05) − 1 = 0.039878, so +3.5 wins 0.519939 and
 loses 0.480061."""
 

@@ -8,73 +8,20 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from itsdangerous import URLSafeTimedSerializer
-from pydantic import SecretStr
 
 from app.bootstrap import build_app, build_web
 from config.settings import ConfigError, load_settings
+from tests.engine_builders import Clock
 from tests.fake_discord import FAKE_TOKEN, FakeDiscord, FakeMember
-from tests.web_rig import WebRig, web_rig, web_settings
+from tests.web_rig import SESSION_SECRET, discord_rig, session_cookie, sign_in, web_rig, web_settings
 
-SESSION_SECRET = "a session secret for the tests"
 PRO = FakeDiscord.PRO_USER_ID
 COMMUNITY = FakeDiscord.COMMUNITY_USER_ID
-
-
-class Clock:
-    """The app's clock, moved forward by the tests (the tier re-check)."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@asynccontextmanager
-async def discord_rig(
-    template_db, tmp_path, *, pro_role: str = "Pro", secure: bool = False, clock: Clock | None = None
-) -> AsyncIterator[tuple[WebRig, FakeDiscord]]:
-    """The dashboard with Sign in with Discord configured against a fresh fake Discord."""
-    fake = FakeDiscord()
-    async with fake.listening():
-        config = web_settings()
-        discord = config.discord
-        discord.oauth_client_id = fake.oauth_client_id
-        discord.oauth_client_secret = SecretStr(fake.oauth_client_secret)
-        discord.token = SecretStr(FAKE_TOKEN)
-        discord.guild_id = fake.guild_id
-        discord.pro_role = pro_role
-        discord.api_base = fake.api_base
-        discord.oauth_authorize_url = fake.oauth_authorize_url
-        config.web.cookie_secure = secure
-        config.web.session_secret = SecretStr(SESSION_SECRET)
-        async with web_rig(template_db, tmp_path, config, clock) as rig:
-            fake.oauth_redirect_uris.append(f"{rig.base}/auth/callback")  # as registered in the Developer Portal
-            yield rig, fake
-
-
-async def sign_in(http: httpx.AsyncClient, then: str = "/") -> httpx.Response:
-    """The browser's path: the dashboard → Discord's authorize page → the callback. The callback's answer."""
-    start = await http.get("/auth/discord", params={"next": then})
-    assert start.status_code == 302, start.text
-    authorize = await http.get(start.headers["location"])
-    assert authorize.status_code == 302, authorize.text
-    return await http.get(authorize.headers["location"])
-
-
-def session_cookie(http: httpx.AsyncClient) -> str | None:
-    return next((c.value for c in http.cookies.jar if c.name == "stratum_session"), None)
 
 
 def member_lookups(fake: FakeDiscord, user_id: int) -> list[str]:
@@ -281,11 +228,11 @@ async def test_the_tier_is_read_again_after_the_recheck_interval(template_db, tm
         interval = rig.app.settings.web.tier_recheck_seconds
         await sign_in(http)
         fake.member(PRO).role_ids.remove(FakeDiscord.PRO_ROLE_ID)  # the subscription lapsed: billing took the role
-        clock.advance(interval - 1)
+        clock.advance(seconds=interval - 1)
         assert "pro-user · Pro" in (await http.get("/")).text  # not yet: the cookie's check is recent
         assert member_lookups(fake, PRO) == []
 
-        clock.advance(2)
+        clock.advance(seconds=2)
         page = await http.get("/")
         assert "pro-user · Community" in page.text and "minutes delayed" in page.text
         assert member_lookups(fake, PRO) == [f"Bot {FAKE_TOKEN}"]  # the bot's token, not the member's
@@ -294,7 +241,7 @@ async def test_the_tier_is_read_again_after_the_recheck_interval(template_db, tm
         assert len(member_lookups(fake, PRO)) == 1  # the refreshed cookie carries the new check
 
         fake.member(PRO).role_ids.append(FakeDiscord.PRO_ROLE_ID)  # renewed
-        clock.advance(interval + 1)
+        clock.advance(seconds=interval + 1)
         assert "pro-user · Pro" in (await http.get("/")).text
 
 
@@ -303,7 +250,7 @@ async def test_a_member_who_left_the_server_is_signed_out_at_the_recheck(templat
     async with discord_rig(template_db, tmp_path, clock=clock) as (rig, fake), rig.client() as http:
         await sign_in(http)
         del fake.members[PRO]
-        clock.advance(rig.app.settings.web.tier_recheck_seconds + 1)
+        clock.advance(seconds=rig.app.settings.web.tier_recheck_seconds + 1)
         page = await http.get("/")
         assert "pro-user" not in page.text and "Sign in" in page.text
         assert session_cookie(http) is None  # the cookie was cleared, not just ignored
@@ -319,7 +266,7 @@ async def test_discord_down_at_the_recheck_keeps_the_last_tier_and_never_raises_
             await sign_in(community)
             fake.member(PRO).role_ids.clear()
             fake.member(COMMUNITY).role_ids.append(FakeDiscord.PRO_ROLE_ID)
-            clock.advance(rig.app.settings.web.tier_recheck_seconds + 1)
+            clock.advance(seconds=rig.app.settings.web.tier_recheck_seconds + 1)
             members = f"/guilds/{fake.guild_id}/members/"
             fake.fail_next("GET", members, 503)
             fake.fail_next("GET", members, 503)
@@ -331,7 +278,7 @@ async def test_discord_down_at_the_recheck_keeps_the_last_tier_and_never_raises_
             assert "pro-user · Pro" in (await pro.get("/")).text
             assert len(member_lookups(fake, PRO)) == 1  # not hammering Discord on every page meanwhile
 
-            clock.advance(31)  # Discord is back
+            clock.advance(seconds=31)  # Discord is back
             assert "pro-user · Community" in (await pro.get("/")).text
             assert "community-user · Pro" in (await community.get("/")).text
 

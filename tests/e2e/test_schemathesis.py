@@ -34,8 +34,8 @@ from api.server import ApiContext, build_api  # noqa: E402
 from app.web import WebServer  # noqa: E402
 from services.keys import create_key  # noqa: E402
 from storage import Repositories  # noqa: E402
+from tests.api_rig import START, FakeWebhooks, replay_to_cut  # noqa: E402
 from tests.engine_builders import Clock, settings  # noqa: E402
-from tests.test_api import START, FakeWebhooks, _replay  # noqa: E402
 
 CHECKS = [
     not_a_server_error,
@@ -70,7 +70,7 @@ class ServerThread:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        await _replay(self.db)
+        await replay_to_cut(self.db)
         config = settings()
         config.api.redistribute_raw_odds = self.raw_odds
         repos = await Repositories.open(self.db)

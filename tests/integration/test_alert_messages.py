@@ -2,7 +2,7 @@
 by the best price now and its EV against the fair price; the heat `/signal` shows; the age and no ping when
 late or already −EV; watchlist DMs per move with their filters.
 
-Driven like tests/test_bot.py: the real bot through discord.py against the fake Discord on loopback, the
+Driven like tests/integration/test_bot.py: the real bot through discord.py against the fake Discord on loopback, the
 database holding the bundled tape replayed to the morning of 2026-08-05. Where a test needs the price now to
 be a known number it writes the books' lines and the consensus of that moment itself, and the EVs below are
 worked by hand: at a fair −4.5 / 50% (a half-point number: no push) the home side at decimal d is worth

@@ -1,5 +1,5 @@
 """The live hub's rule for a slow stream (`web.live`): dropped when its queue is full, never waited for, while
-the other streams of its audience get every signal. (What a browser sees is in `tests/test_web_signals.py`;
+the other streams of its audience get every signal. (What a browser sees is in `tests/integration/test_web_signals.py`;
 a client slow enough to fill a queue through loopback's socket buffers would need megabytes of signals.)"""
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""End-to-end tests: whole processes (run_bot.py, kill -9, the demo, the soak), a real browser, schemathesis."""
