@@ -35,7 +35,6 @@ from app.bootstrap import (
     start_live_polling,
 )
 from app.console import format_signal
-from bot.client import refusal
 from config.settings import ConfigError, Settings, load_settings
 from engine.events import GAME_CLOSED, SIGNAL_CREATED
 from engine.integrity import build_audit
@@ -224,6 +223,8 @@ async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | N
             try:
                 await asyncio.gather(running, return_exceptions=False)
             except Exception as exc:
+                from bot.client import refusal  # here: the bot's modules load only when a bot runs
+
                 message = refusal(exc)  # a wrong token or a switched-off intent: one line saying what to fix
                 if message is None:
                     raise

@@ -14,7 +14,6 @@ from engine.models import Bet, BetGrade, Game, Grade, Market, SignalType
 from engine.price_now import PriceNow
 from engine.reports import AuditReport, state_text
 from services.bets import ClvRecord
-from services.charts import row_name, signed_points
 from services.context import DemoInfo
 from services.games import matchup
 from services.odds import MarketBoard, OddsBoard
@@ -31,6 +30,8 @@ from services.odds_text import (
     nickname,
     price_line,
     quote_text,
+    row_name,
+    signed_points,
     verdict,
 )
 from storage import AlertRoute, StoredGame

@@ -36,6 +36,7 @@ from engine.models import MARKET_SIDES, Bet, BookLine, Consensus, Game, Market, 
 from engine.odds import InvalidPrice, devig, implied_probability
 from engine.reports import AuditReport
 from services.odds import quote_rank, side_quote  # the one definition of "a better number"
+from services.odds_text import row_name, signed_points
 
 #: (time, value) — one step of a line, in the chart's y units.
 Point = tuple[datetime, float]
@@ -604,20 +605,6 @@ class IntegrityChartData:
     footer: str
     omitted: int  # graded rows left out for space
     legend: tuple[str, ...]
-
-
-def signed_points(value: float) -> str:
-    """A rate difference in percentage points with a real minus sign: +3.7, −8.0."""
-    text = f"{100 * value:+.1f}"
-    return text.replace("-", "−")
-
-
-def row_name(name: str) -> str:
-    """How a row is called on charts and embeds: "preset high_confidence", "score 55-69"."""
-    for prefix in ("preset:", "score:"):
-        if name.startswith(prefix):
-            return f"{prefix[:-1]} {name[len(prefix) :]}"
-    return name
 
 
 def _tier_bars(report: AuditReport, tiers: Sequence[_TierRule] | None) -> tuple[tuple[str, float], ...]:

@@ -159,3 +159,17 @@ def price_line(market: Market, price: PriceNow) -> str:
         f"{quote_text(market, price.point, price.price)}{where} · EV {percent(price.ev)} "
         f"against the fair {fair_quote(market, price)}"
     )
+
+
+def signed_points(value: float) -> str:
+    """A rate difference in percentage points with a real minus sign: +3.7, −8.0."""
+    text = f"{100 * value:+.1f}"
+    return text.replace("-", "−")
+
+
+def row_name(name: str) -> str:
+    """How a row is called on charts and embeds: "preset high_confidence", "score 55-69"."""
+    for prefix in ("preset:", "score:"):
+        if name.startswith(prefix):
+            return f"{prefix[:-1]} {name[len(prefix) :]}"
+    return name

@@ -10,9 +10,18 @@ from access import SignalView
 from engine.audit import UNPROVEN, ClassAudit
 from engine.models import Close, Game, Grade
 from engine.reports import forward_text, state_label
-from services.charts import row_name, signed_points
 from services.odds import MarketBoard
-from services.odds_text import MARKET_NAMES, clv_text, entry_text, ev_at_fire_text, fair_sides, sides, verdict
+from services.odds_text import (
+    MARKET_NAMES,
+    clv_text,
+    entry_text,
+    ev_at_fire_text,
+    fair_sides,
+    row_name,
+    sides,
+    signed_points,
+    verdict,
+)
 
 HEAT = ("·", "🔥", "🔥🔥", "🔥🔥🔥")
 

@@ -11,7 +11,7 @@ from access import Tier, UserError, Viewer
 from engine.alert_state import ClassState
 from engine.reports import forward_text
 from services import dashboard, downloads, signals
-from services.charts import row_name
+from services.odds_text import row_name
 from tests.tape_games import ATLANTA, NEW_YORK
 from tests.web_rig import demo_sign_in, web_rig
 from web.guide import GUIDE, render_markdown
