@@ -164,11 +164,9 @@ class Fanout:
         signals = list(signals)
         routes = routes if routes is not None else await self.repos.members.routes()
         queued = 0
-        states: dict[datetime, dict[str, ClassState]] = {}  # one read per poll instant, when any is alerted
+        states: dict[datetime, Mapping[str, ClassState]] = {}  # per poll instant, shared by its moves
         for move in group_moves(signals):
-            if routes and now - move.at <= MAX_ALERT_AGE and move.at not in states:
-                states[move.at] = await self.repos.class_states.before(move.at)
-            queued += await self.move_rows(move, now, routes, states.get(move.at))
+            queued += await self.move_rows(move, now, routes, states)
         if self.webhooks is not None:
             for signal in signals:
                 queued += await self.webhooks.publish(
@@ -181,18 +179,20 @@ class Fanout:
         move: PollMove,
         now: datetime,
         routes: Sequence[AlertRoute],
-        states: Mapping[str, ClassState] | None = None,
+        states: dict[datetime, Mapping[str, ClassState]] | None = None,
     ) -> int:
         """One move's rows: an alert per routed channel (with the signals of the types it takes), a DM per
         watcher (with the signals their filters and bar take), a `move.created` per subscribed endpoint.
-        `states`: the classes' alert states when the move fired (read if not given)."""
+        `states`: the classes' alert states per poll instant, read into it the first time a move of that
+        instant has a target (so a poll's moves share one read)."""
         channels: list[tuple[AlertRoute, PollMove, dict[str, str | None]]] = []
         members: list[tuple[int, int, PollMove]] = []
         if now - move.at <= MAX_ALERT_AGE:
             watchers = await self.repos.members.watchers(move.game_id)
-            if states is None and (routes or watchers):
-                states = await self.repos.class_states.before(move.at)
-            known = states or {}
+            states = {} if states is None else states
+            if (routes or watchers) and move.at not in states:
+                states[move.at] = await self.repos.class_states.before(move.at)
+            known = states.get(move.at, {})
 
             def held(signal: Signal, minimum: str, whose: str) -> str | None:
                 return no_ping_reason(signal.signal_class, known.get(signal.signal_class), minimum, whose=whose)

@@ -76,14 +76,18 @@ def fair_text(game: Game, market: Market, consensus: Consensus) -> str:
     return " · ".join(fair_sides(game, market, consensus))
 
 
+def point_text(market: Market, point: float) -> str:
+    """A side's number with a real minus sign: signed on a spread ("−3.5", "+3"), plain on a total ("183.5")."""
+    return minus(f"{point:+g}" if market == Market.SPREADS else f"{point:g}")
+
+
 def quote_text(market: Market, point: float | None, price: int) -> str:
     """A side's number and price as a bettor reads them, with real minus signs: "183.5 (−110)",
     "−3.5 (−108)", "+150" (a moneyline, or a line without a number, is its price)."""
     shown = minus(f"{price:+d}")
     if market == Market.H2H or point is None:
         return shown
-    number = f"{point:+g}" if market == Market.SPREADS else f"{point:g}"
-    return f"{minus(number)} ({shown})"
+    return f"{point_text(market, point)} ({shown})"
 
 
 def entry_text(view: SignalView) -> str:
@@ -136,8 +140,7 @@ def close_number_text(grade: Grade, market: Market) -> str:
     prob = f"{100 * grade.close_prob:.1f}% no-vig"
     if grade.close_point is None or market == Market.H2H:
         return prob
-    point = f"{grade.close_point:+g}" if market == Market.SPREADS else f"{grade.close_point:g}"
-    return f"{minus(point)} · {prob}"
+    return f"{point_text(market, grade.close_point)} · {prob}"
 
 
 def percent(value: float) -> str:
@@ -163,8 +166,7 @@ def price_line(market: Market, price: PriceNow) -> str:
 
 def signed_points(value: float) -> str:
     """A rate difference in percentage points with a real minus sign: +3.7, −8.0."""
-    text = f"{100 * value:+.1f}"
-    return text.replace("-", "−")
+    return minus(f"{100 * value:+.1f}")
 
 
 def row_name(name: str) -> str:

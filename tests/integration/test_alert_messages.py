@@ -537,3 +537,26 @@ async def test_dm_types_are_checked(stack):
     fake, _, _ = stack
     answer = await final(await fake.invoke_slash("alerts dm", {"enabled": "on", "types": "SPAM"}, user_id=PRO))
     assert answer.ephemeral and "Unknown alert type" in answer.content
+
+
+async def test_a_polls_moves_read_the_class_states_once_for_watchlist_dms_alone(stack, monkeypatch):
+    """The alert states a poll's moves are gated by are the same for every move of that poll (the last change
+    before its instant): read once per poll, whether the targets are channels or only watchers' DMs."""
+    fake, bot, clock = stack
+    await final(await fake.invoke_slash("watch add", {"game": ATLANTA}, user_id=PRO))
+    await final(await fake.invoke_slash("alerts dm", {"enabled": "on"}, user_id=PRO))
+    repo = bot.ctx.repos.class_states
+    real, reads = repo.before, []
+
+    async def counted(at):
+        reads.append(at)
+        return await real(at)
+
+    monkeypatch.setattr(repo, "before", counted)
+    at = clock()
+    home = await _move(bot, at, 2, prefix="home")
+    away = await _move(bot, at, 2, prefix="away", side=Side.AWAY)
+    assert len(group_moves(home + away)) == 2
+    assert await _poll(bot, home + away) == 2  # a DM per move, no channel routed
+    assert reads == [at]
+    assert await bot.deliver_outbox() == (2, 0)
