@@ -19,10 +19,9 @@ import json
 import logging
 import signal as signals
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from app.bootstrap import (
     BUNDLED_TAPE,
@@ -396,26 +395,22 @@ async def run_apikey(settings: Settings, args: argparse.Namespace, db_path: Path
         await repos.close()
 
 
-def _run(main_coroutine: Coroutine[Any, Any, int]) -> int:
-    """Run one command; a configuration fault found while starting (a setting only checked when the part that
-    needs it is built, like Sign in with Discord's) is one line and exit code 2, never a traceback."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A configuration fault — in the file or the environment, or found while starting (a
+    setting only checked when the part that needs it is built, like Sign in with Discord's) — is one line and
+    exit code 2, never a traceback."""
     try:
-        return asyncio.run(main_coroutine)
+        return _main(list(sys.argv[1:] if argv is None else argv))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _main(argv: list[str]) -> int:
     if argv[:1] == ["apikey"]:
         key_args = parse_apikey_args(argv[1:])
-        try:
-            settings = load_settings(key_args.config)
-        except ConfigError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        return _run(run_apikey(settings, key_args, Path(key_args.db or settings.storage.path)))
+        settings = load_settings(key_args.config)
+        return asyncio.run(run_apikey(settings, key_args, Path(key_args.db or settings.storage.path)))
     args = parse_args(argv)
     level = logging.getLevelName(args.log_level.upper())
     if not isinstance(level, int):
@@ -423,11 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --log-level: {args.log_level!r} is not a level; use one of {known}", file=sys.stderr)
         return 2
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    settings = load_settings(args.config)
     speed_text = args.speed or settings.replay.speed
     try:
         speed = "max" if parse_speed(speed_text) is None else float(speed_text)
@@ -453,11 +444,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if args.fresh:
             _delete_database(db_path)
-        return _run(run_demo(settings, db_path))
+        return asyncio.run(run_demo(settings, db_path))
     if settings.discord.token is not None and not args.replay:
         if args.fresh:
             _delete_database(db_path)
-        return _run(run_discord(settings, db_path))
+        return asyncio.run(run_discord(settings, db_path))
     if args.replay:
         tape = Path(args.replay)
         if not tape.exists():
@@ -466,11 +457,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif settings.feed.api_key is not None:
         if args.fresh:
             _delete_database(db_path)
-        return _run(run_live(settings, db_path))
+        return asyncio.run(run_live(settings, db_path))
     else:
         tape = BUNDLED_TAPE
         print(f"No odds API key set (STRATUM_FEED__API_KEY): replaying the bundled demo tape {tape.name}.")
         print("It is real WNBA odds (The Odds API v4 shape), see engine/data/SOURCE.md.\n")
     if args.fresh:
         _delete_database(db_path)
-    return _run(run_replay(settings, args, tape, db_path, speed))
+    return asyncio.run(run_replay(settings, args, tape, db_path, speed))

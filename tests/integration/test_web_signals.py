@@ -205,6 +205,8 @@ async def test_pro_sees_a_new_signal_arrive_on_the_live_stream_without_a_reload(
             assert live.status_code == 200 and live.headers["content-type"].startswith("text/event-stream")
             assert (
                 live.headers["cache-control"] == "private, no-store"
+                and live.headers["vary"] == "Cookie"
+                and live.headers["x-frame-options"] == "DENY"
                 and "script-src 'self'" in (live.headers["content-security-policy"])
             )
             assert len(handlers) == before + 1  # subscribed to the engine's bus

@@ -30,7 +30,6 @@ from services.signals import SignalFilter
 from web.context import WEB_CONTEXT, WebContext, web_context
 from web.live import LiveHub, LiveStreamsFull, Stream, sse_event
 from web.members import signed_in, viewer
-from web.security import CSP, HEADERS
 from web.templating import render
 
 #: A comment line this often keeps an idle stream open through proxies.
@@ -185,13 +184,9 @@ async def live_stream(request: web.Request) -> web.StreamResponse:
             headers={"Retry-After": str(BUSY_RETRY_SECONDS)},
         ) from None
 
-    response = web.StreamResponse(
+    response = web.StreamResponse(  # the security headers are set as it is prepared, like any page's (`web.security`)
         headers={
-            **HEADERS,
-            "Content-Security-Policy": CSP,
             "Content-Type": "text/event-stream; charset=utf-8",
-            "Cache-Control": "private, no-store",
-            "Vary": "Cookie",
             "X-Accel-Buffering": "no",  # nginx: pass each event on at once
         }
     )
