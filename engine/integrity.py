@@ -8,7 +8,7 @@ null draws and opposite-side grade into each of them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
@@ -24,7 +24,7 @@ from engine.audit import (
     audit_sample,
     audit_samples,
 )
-from engine.cover import CoverModel, cover_model_for
+from engine.cover import CoverModel, cover_model_of
 from engine.models import Close, Grade, Market, Signal, SignalType
 from engine.null import MarketTapes, NullContext, null_trials, opposite_trial
 from engine.presets import needs_audit, passes
@@ -51,6 +51,17 @@ def _bucket_names(edges: Sequence[int]) -> list[str]:
     return [f"score:{low}-{min(high - 1, 100)}" for low, high in pairwise(bounds)]
 
 
+def cover_by_game(settings: Settings, sports: Mapping[str, str]) -> Callable[[str], CoverModel]:
+    """A game's cover model by its sport (`sports`, read at each call so later games count; the feed's
+    sport when unknown), built once per sport: the hindsight audit and the walk-forward one price alike."""
+
+    @cache
+    def of_sport(sport: str) -> CoverModel:
+        return cover_model_of(settings, sport)
+
+    return lambda game_id: of_sport(sports.get(game_id, settings.feed.sport))
+
+
 #: One graded signal as the audit measures it: its own trial, its null draws, its opposite side and its
 #: outcome against the final result (where a closes file carries scores).
 Measured = tuple[Signal, Trial, list[Trial], Trial | None, str | None]
@@ -64,20 +75,12 @@ async def measure(repos: Repositories, settings: Settings, graded: Sequence[tupl
     tips = {g.game.id: g.scheduled_tip for g in stored_games}
     sports = {g.game.id: g.game.sport_key for g in stored_games}
     results = await repos.closes.results()
-
-    @cache
-    def cover_of_sport(sport: str) -> CoverModel:
-        return cover_model_for(sport, sd_spreads=clv.fallback_sd_spreads, sd_totals=clv.fallback_sd_totals)
-
-    def cover_for(game_id: str) -> CoverModel:
-        return cover_of_sport(sports.get(game_id, settings.feed.sport))
-
     tapes = MarketTapes(await repos.quotes.all_timelines())
     ctx = NullContext(
         tapes=tapes,
         closes=closes,
         tips=tips,
-        cover_for=cover_for,
+        cover_for=cover_by_game(settings, sports),
         max_age=timedelta(seconds=clv.close_max_age_seconds),
         draws=clv.null_draws,
         seed=clv.seed,
@@ -122,7 +125,7 @@ async def build_audit(repos: Repositories, settings: Settings) -> AuditReport:
     # Class rows first: presets are defined from the classes' measured lift.
     records: dict[str, list[str]] = defaultdict(list)
     for signal, own, nulls, opposite, result in per_signal:
-        _add(sample(signal.signal_class, "class"), own, nulls, opposite)
+        sample(signal.signal_class, "class").add(own, nulls, opposite)
         if result is not None:
             records[signal.signal_class].append(result)
     for signal, _reason in ungraded:
@@ -142,7 +145,7 @@ async def build_audit(repos: Repositories, settings: Settings) -> AuditReport:
         derived[name] = ClassSample(name=name, kind="score")
     for signal, own, nulls, opposite, result in per_signal:
         for name in _memberships(signal, settings, standings):
-            _add(derived[name], own, nulls, opposite)
+            derived[name].add(own, nulls, opposite)
             if result is not None:
                 records[name].append(result)
     for signal, _reason in ungraded:
@@ -207,10 +210,6 @@ def _set_records(samples: dict[str, ClassSample], records: dict[str, list[str]])
             row_sample.record = (outcomes.count("win"), outcomes.count("loss"), outcomes.count("push"))
 
 
-def _add(target: ClassSample, own: Trial, nulls: list[Trial], opposite: Trial | None) -> None:
-    target.add(own, nulls, opposite)
-
-
 def _memberships(signal: Signal, settings: Settings, standings) -> list[str]:
     """The preset and score rows a signal counts in: none when its class is refuted (presets and the score
     rest only on classes that are not)."""
@@ -267,15 +266,6 @@ class AlertStates:
     def reset(self) -> None:
         self._walk = None
 
-    def _cover_for(self, sports: dict[str, str]):
-        clv = self.settings.clv
-
-        @cache
-        def of_sport(sport: str) -> CoverModel:
-            return cover_model_for(sport, sd_spreads=clv.fallback_sd_spreads, sd_totals=clv.fallback_sd_totals)
-
-        return lambda game_id: of_sport(sports.get(game_id, self.settings.feed.sport))
-
     async def on_commit(self, tick) -> list[ClassState]:
         """Inside the snapshot's transaction, after its writes: the changes its grades made (stored)."""
         walk = self._walk
@@ -306,7 +296,7 @@ class AlertStates:
         stored_games = await repos.games.list(limit=1_000_000)
         tips = {g.game.id: g.scheduled_tip for g in stored_games}
         self._sports = {g.game.id: g.game.sport_key for g in stored_games}
-        walk = WalkForward(self.settings, self._cover_for(self._sports))
+        walk = WalkForward(self.settings, cover_by_game(self.settings, self._sports))
         for line, withdrawn in await repos.quotes.all_timelines():
             walk.tapes.add(line, withdrawn)
         closes = sorted(await repos.closes.all(), key=lambda c: (c.captured_at, c.game_id, c.market.value))
