@@ -183,11 +183,14 @@ def _with_state(row: ClassAudit, state: ClassState | None, per_signal, settings:
     the signals fired since then (all of them when the state never changed)."""
     state = state or initial(row.name)
     since = state.since
-    forward = ClassSample(name=row.name, kind="class")
-    for signal, own, nulls, opposite, _result in per_signal:
-        if signal.signal_class == row.name and (since is None or signal.created_at > since):
-            forward.add(own, nulls, opposite)
-    record = audit_sample(forward, settings.clv.tiers, seed=settings.clv.seed).forward_record()
+    if since is None:
+        record = row.forward_record()  # every signal of the class: the row itself, already bootstrapped
+    else:
+        forward = ClassSample(name=row.name, kind="class")
+        for signal, own, nulls, opposite, _result in per_signal:
+            if signal.signal_class == row.name and signal.created_at > since:
+                forward.add(own, nulls, opposite)
+        record = audit_sample(forward, settings.clv.tiers, seed=settings.clv.seed).forward_record()
     reason = state.why() if since is not None else (row.reason or "unproven as its grades came in")
     return replace(row, alert_state=state.state, state_since=since, state_reason=reason, forward=record)
 
