@@ -356,7 +356,7 @@ async def split_audit(repos: Repositories, settings: Settings, at: datetime) -> 
     for signal, grade in graded:
         if grade.graded_at < at:
             first[signal.signal_class] += 1
-    later = [m for m in await measure(repos, settings, graded) if m[0].created_at >= at]
+    later = await measure(repos, settings, [(s, g) for s, g in graded if s.created_at >= at])  # draws: per signal
     per_class: dict[str, ClassSample] = {}
     pools: dict[str, ClassSample] = {}
     names = sorted({m[0].signal_class for m in later} | set(first), key=_class_order)
