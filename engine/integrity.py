@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 from itertools import pairwise
 
@@ -26,7 +26,7 @@ from engine.audit import (
 )
 from engine.cover import CoverModel, cover_model_of
 from engine.models import Close, Grade, Market, Signal, SignalType
-from engine.null import MarketTapes, NullContext, null_trials, opposite_trial
+from engine.null import MarketTapes, NullContext, measure_signal
 from engine.presets import needs_audit, passes
 from engine.providers.closes import CLOSE_SOURCE_LABEL, outcome_against_result
 from engine.reports import AuditReport
@@ -69,36 +69,21 @@ Measured = tuple[Signal, Trial, list[Trial], Trial | None, str | None]
 
 async def measure(repos: Repositories, settings: Settings, graded: Sequence[tuple[Signal, Grade]]) -> list[Measured]:
     """Each graded signal once, in hindsight: its null drawn from every game of the database with a close."""
-    clv = settings.clv
     closes = {(c.game_id, c.market): c for c in await repos.closes.all()}
     stored_games = await repos.games.list(limit=1_000_000)
     tips = {g.game.id: g.scheduled_tip for g in stored_games}
     sports = {g.game.id: g.game.sport_key for g in stored_games}
     results = await repos.closes.results()
     tapes = MarketTapes(await repos.quotes.all_timelines())
-    ctx = NullContext(
-        tapes=tapes,
-        closes=closes,
-        tips=tips,
-        cover_for=cover_by_game(settings, sports),
-        max_age=timedelta(seconds=clv.close_max_age_seconds),
-        draws=clv.null_draws,
-        seed=clv.seed,
-        devig_method=settings.consensus.devig,
-    )
+    ctx = NullContext.of(settings, tapes, closes, tips, cover_by_game(settings, sports))
     candidates = {market: [g for g in tapes.games(market) if (g, market) in closes and g in tips] for market in Market}
     per_signal: list[Measured] = []
     for signal, grade in graded:
-        own = Trial(
-            game_id=signal.game_id, beat=grade.beat, push=grade.push, clv=grade.clv_ev, clv_points=grade.clv_points
-        )
         result = None
         score = results.get(signal.game_id)
         if score is not None:
             result = outcome_against_result(signal.market, signal.side, signal.entry.point, *score)
-        per_signal.append(
-            (signal, own, null_trials(ctx, signal, candidates[signal.market]), opposite_trial(ctx, signal), result)
-        )
+        per_signal.append((signal, *measure_signal(ctx, signal, grade, candidates[signal.market]), result))
     return per_signal
 
 
