@@ -72,6 +72,19 @@ def _points(value: float) -> str:
     return f"{100 * value:+.1f}".replace("-", "−")
 
 
+def label_of(state: str, tier: str) -> str:
+    """ "tiered B", "unproven", "refuted": how a state is named wherever it is shown."""
+    return f"{TIERED} {tier}" if state == TIERED else state
+
+
+def lift_text(lift: float, low: float | None, high: float | None) -> str:
+    """ "lift −10.9 pts (−15.7…−6.2)" (the interval where there is one)."""
+    text = f"lift {_points(lift)} pts"
+    if low is not None and high is not None:
+        text += f" ({_points(low)}…{_points(high)})"
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class ClassState:
     """A class's alert state from `since` on, with the sample it rested on (what the audit said then)."""
@@ -108,16 +121,13 @@ class ClassState:
     @property
     def label(self) -> str:
         """ "tiered B", "unproven", "refuted"."""
-        return f"{TIERED} {self.tier}" if self.state == TIERED else self.state
+        return label_of(self.state, self.tier)
 
     def evidence(self) -> str:
         """ "lift −10.9 pts (−15.7…−6.2) over 35 graded" (or as much of it as is known)."""
         if self.lift is None:
             return f"{self.graded} graded, no null to compare with"
-        text = f"lift {_points(self.lift)} pts"
-        if self.lift_low is not None and self.lift_high is not None:
-            text += f" ({_points(self.lift_low)}…{_points(self.lift_high)})"
-        return f"{text} over {self.graded} graded"
+        return f"{lift_text(self.lift, self.lift_low, self.lift_high)} over {self.graded} graded"
 
     def why(self) -> str:
         """Why the class is in its state, in one line."""

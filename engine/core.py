@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from config.settings import Settings
 from engine.clv import entry_value, grade_or_reason
 from engine.consensus import build_consensus
-from engine.cover import CoverModel, cover_model_for
+from engine.cover import CoverModel, cover_model_of
 from engine.detectors.dislocation import DislocationHit, EntryEv, detect_dislocations
 from engine.detectors.key_cross import detect_key_cross, key_values, seed_sides
 from engine.detectors.steam import detect_steam, steam_window
@@ -81,13 +81,6 @@ def signal_cooldown_key(signal: Signal, operators: dict[str, str] | None = None)
     else:
         discriminator = ""
     return cooldown_key(signal.type, signal.game_id, signal.market, signal.side, discriminator)
-
-
-def cover_model_of(settings: Settings, sport_key: str) -> CoverModel:
-    """The cover model a sport's spreads and totals are priced with (the fitted NBA one, else the normal
-    fallback with the configured SDs)."""
-    clv = settings.clv
-    return cover_model_for(sport_key, sd_spreads=clv.fallback_sd_spreads, sd_totals=clv.fallback_sd_totals)
 
 
 def dislocation_ev(consensus: Consensus, lines: Mapping[str, BookLine], cover: CoverModel) -> EntryEv:

@@ -39,6 +39,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from config.settings import Settings
 from engine.models import Market, Side, is_side_a
 
 #: The bundled NBA table, next to this module.
@@ -374,3 +375,10 @@ def cover_model_for(sport_key: str, *, sd_spreads: float, sd_totals: float) -> C
     if sport_key == NBA_SPORT_KEY:
         return load_nba_model()
     return _normal_model(float(sd_spreads), float(sd_totals))
+
+
+def cover_model_of(settings: Settings, sport_key: str) -> CoverModel:
+    """The cover model a sport's spreads and totals are priced with (the fitted NBA one, else the normal
+    fallback with the configured SDs): the engine, its restart and the audits all ask this."""
+    clv = settings.clv
+    return cover_model_for(sport_key, sd_spreads=clv.fallback_sd_spreads, sd_totals=clv.fallback_sd_totals)

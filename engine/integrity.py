@@ -8,9 +8,9 @@ null draws and opposite-side grade into each of them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 from itertools import pairwise
 
@@ -24,9 +24,9 @@ from engine.audit import (
     audit_sample,
     audit_samples,
 )
-from engine.cover import CoverModel, cover_model_for
+from engine.cover import CoverModel, cover_model_of
 from engine.models import Close, Grade, Market, Signal, SignalType
-from engine.null import MarketTapes, NullContext, null_trials, opposite_trial
+from engine.null import MarketTapes, NullContext, measure_signal
 from engine.presets import needs_audit, passes
 from engine.providers.closes import CLOSE_SOURCE_LABEL, outcome_against_result
 from engine.reports import AuditReport
@@ -51,6 +51,17 @@ def _bucket_names(edges: Sequence[int]) -> list[str]:
     return [f"score:{low}-{min(high - 1, 100)}" for low, high in pairwise(bounds)]
 
 
+def cover_by_game(settings: Settings, sports: Mapping[str, str]) -> Callable[[str], CoverModel]:
+    """A game's cover model by its sport (`sports`, read at each call so later games count; the feed's
+    sport when unknown), built once per sport: the hindsight audit and the walk-forward one price alike."""
+
+    @cache
+    def of_sport(sport: str) -> CoverModel:
+        return cover_model_of(settings, sport)
+
+    return lambda game_id: of_sport(sports.get(game_id, settings.feed.sport))
+
+
 #: One graded signal as the audit measures it: its own trial, its null draws, its opposite side and its
 #: outcome against the final result (where a closes file carries scores).
 Measured = tuple[Signal, Trial, list[Trial], Trial | None, str | None]
@@ -58,44 +69,21 @@ Measured = tuple[Signal, Trial, list[Trial], Trial | None, str | None]
 
 async def measure(repos: Repositories, settings: Settings, graded: Sequence[tuple[Signal, Grade]]) -> list[Measured]:
     """Each graded signal once, in hindsight: its null drawn from every game of the database with a close."""
-    clv = settings.clv
     closes = {(c.game_id, c.market): c for c in await repos.closes.all()}
     stored_games = await repos.games.list(limit=1_000_000)
     tips = {g.game.id: g.scheduled_tip for g in stored_games}
     sports = {g.game.id: g.game.sport_key for g in stored_games}
     results = await repos.closes.results()
-
-    @cache
-    def cover_of_sport(sport: str) -> CoverModel:
-        return cover_model_for(sport, sd_spreads=clv.fallback_sd_spreads, sd_totals=clv.fallback_sd_totals)
-
-    def cover_for(game_id: str) -> CoverModel:
-        return cover_of_sport(sports.get(game_id, settings.feed.sport))
-
     tapes = MarketTapes(await repos.quotes.all_timelines())
-    ctx = NullContext(
-        tapes=tapes,
-        closes=closes,
-        tips=tips,
-        cover_for=cover_for,
-        max_age=timedelta(seconds=clv.close_max_age_seconds),
-        draws=clv.null_draws,
-        seed=clv.seed,
-        devig_method=settings.consensus.devig,
-    )
+    ctx = NullContext.of(settings, tapes, closes, tips, cover_by_game(settings, sports))
     candidates = {market: [g for g in tapes.games(market) if (g, market) in closes and g in tips] for market in Market}
     per_signal: list[Measured] = []
     for signal, grade in graded:
-        own = Trial(
-            game_id=signal.game_id, beat=grade.beat, push=grade.push, clv=grade.clv_ev, clv_points=grade.clv_points
-        )
         result = None
         score = results.get(signal.game_id)
         if score is not None:
             result = outcome_against_result(signal.market, signal.side, signal.entry.point, *score)
-        per_signal.append(
-            (signal, own, null_trials(ctx, signal, candidates[signal.market]), opposite_trial(ctx, signal), result)
-        )
+        per_signal.append((signal, *measure_signal(ctx, signal, grade, candidates[signal.market]), result))
     return per_signal
 
 
@@ -122,7 +110,7 @@ async def build_audit(repos: Repositories, settings: Settings) -> AuditReport:
     # Class rows first: presets are defined from the classes' measured lift.
     records: dict[str, list[str]] = defaultdict(list)
     for signal, own, nulls, opposite, result in per_signal:
-        _add(sample(signal.signal_class, "class"), own, nulls, opposite)
+        sample(signal.signal_class, "class").add(own, nulls, opposite)
         if result is not None:
             records[signal.signal_class].append(result)
     for signal, _reason in ungraded:
@@ -142,7 +130,7 @@ async def build_audit(repos: Repositories, settings: Settings) -> AuditReport:
         derived[name] = ClassSample(name=name, kind="score")
     for signal, own, nulls, opposite, result in per_signal:
         for name in _memberships(signal, settings, standings):
-            _add(derived[name], own, nulls, opposite)
+            derived[name].add(own, nulls, opposite)
             if result is not None:
                 records[name].append(result)
     for signal, _reason in ungraded:
@@ -180,11 +168,14 @@ def _with_state(row: ClassAudit, state: ClassState | None, per_signal, settings:
     the signals fired since then (all of them when the state never changed)."""
     state = state or initial(row.name)
     since = state.since
-    forward = ClassSample(name=row.name, kind="class")
-    for signal, own, nulls, opposite, _result in per_signal:
-        if signal.signal_class == row.name and (since is None or signal.created_at > since):
-            forward.add(own, nulls, opposite)
-    record = audit_sample(forward, settings.clv.tiers, seed=settings.clv.seed).forward_record()
+    if since is None:
+        record = row.forward_record()  # every signal of the class: the row itself, already bootstrapped
+    else:
+        forward = ClassSample(name=row.name, kind="class")
+        for signal, own, nulls, opposite, _result in per_signal:
+            if signal.signal_class == row.name and signal.created_at > since:
+                forward.add(own, nulls, opposite)
+        record = audit_sample(forward, settings.clv.tiers, seed=settings.clv.seed).forward_record()
     reason = state.why() if since is not None else (row.reason or "unproven as its grades came in")
     return replace(row, alert_state=state.state, state_since=since, state_reason=reason, forward=record)
 
@@ -205,10 +196,6 @@ def _set_records(samples: dict[str, ClassSample], records: dict[str, list[str]])
         outcomes = records.get(name)
         if outcomes:
             row_sample.record = (outcomes.count("win"), outcomes.count("loss"), outcomes.count("push"))
-
-
-def _add(target: ClassSample, own: Trial, nulls: list[Trial], opposite: Trial | None) -> None:
-    target.add(own, nulls, opposite)
 
 
 def _memberships(signal: Signal, settings: Settings, standings) -> list[str]:
@@ -267,15 +254,6 @@ class AlertStates:
     def reset(self) -> None:
         self._walk = None
 
-    def _cover_for(self, sports: dict[str, str]):
-        clv = self.settings.clv
-
-        @cache
-        def of_sport(sport: str) -> CoverModel:
-            return cover_model_for(sport, sd_spreads=clv.fallback_sd_spreads, sd_totals=clv.fallback_sd_totals)
-
-        return lambda game_id: of_sport(sports.get(game_id, self.settings.feed.sport))
-
     async def on_commit(self, tick) -> list[ClassState]:
         """Inside the snapshot's transaction, after its writes: the changes its grades made (stored)."""
         walk = self._walk
@@ -306,7 +284,7 @@ class AlertStates:
         stored_games = await repos.games.list(limit=1_000_000)
         tips = {g.game.id: g.scheduled_tip for g in stored_games}
         self._sports = {g.game.id: g.game.sport_key for g in stored_games}
-        walk = WalkForward(self.settings, self._cover_for(self._sports))
+        walk = WalkForward(self.settings, cover_by_game(self.settings, self._sports))
         for line, withdrawn in await repos.quotes.all_timelines():
             walk.tapes.add(line, withdrawn)
         closes = sorted(await repos.closes.all(), key=lambda c: (c.captured_at, c.game_id, c.market.value))
@@ -363,7 +341,7 @@ async def split_audit(repos: Repositories, settings: Settings, at: datetime) -> 
     for signal, grade in graded:
         if grade.graded_at < at:
             first[signal.signal_class] += 1
-    later = [m for m in await measure(repos, settings, graded) if m[0].created_at >= at]
+    later = await measure(repos, settings, [(s, g) for s, g in graded if s.created_at >= at])  # draws: per signal
     per_class: dict[str, ClassSample] = {}
     pools: dict[str, ClassSample] = {}
     names = sorted({m[0].signal_class for m in later} | set(first), key=_class_order)

@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from config.settings import Settings
 from engine.audit import Trial, stable_seed
 from engine.clv import Ungradable, close_usable, clv_points, entry_value
 from engine.cover import CoverModel
-from engine.models import MARKET_SIDES, BookLine, Close, Entry, Market, Side, Signal, SignalType
+from engine.models import MARKET_SIDES, BookLine, Close, Entry, Grade, Market, Side, Signal, SignalType
 from engine.odds import devig
 from engine.signals import best_entry, entry_for
 
@@ -96,6 +97,29 @@ class NullContext:
     seed: int
     devig_method: str = "multiplicative"
 
+    @classmethod
+    def of(
+        cls,
+        settings: Settings,
+        tapes: MarketTapes,
+        closes: Mapping[tuple[str, Market], Close],
+        tips: Mapping[str, datetime],
+        cover_for: Callable[[str], CoverModel],
+    ) -> NullContext:
+        """The null as configured (`clv.close_max_age_seconds`, `null_draws`, `seed`; `consensus.devig`): one
+        configuration for the hindsight audit and the walk-forward one."""
+        clv = settings.clv
+        return cls(
+            tapes=tapes,
+            closes=closes,
+            tips=tips,
+            cover_for=cover_for,
+            max_age=timedelta(seconds=clv.close_max_age_seconds),
+            draws=clv.null_draws,
+            seed=clv.seed,
+            devig_method=settings.consensus.devig,
+        )
+
 
 def _entry(
     kind: SignalType,
@@ -163,6 +187,14 @@ def null_trials(ctx: NullContext, signal: Signal, candidates: Sequence[str]) -> 
         if trial is not None:
             found.append(trial)
     return found
+
+
+def measure_signal(
+    ctx: NullContext, signal: Signal, grade: Grade, candidates: Sequence[str]
+) -> tuple[Trial, list[Trial], Trial | None]:
+    """One graded signal as both audits measure it: its own trial, its null draws and its opposite side."""
+    own = Trial(game_id=signal.game_id, beat=grade.beat, push=grade.push, clv=grade.clv_ev, clv_points=grade.clv_points)
+    return own, null_trials(ctx, signal, candidates), opposite_trial(ctx, signal)
 
 
 def opposite_trial(ctx: NullContext, signal: Signal) -> Trial | None:

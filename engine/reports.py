@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.alert_state import label_of, lift_text
 from engine.audit import ClassAudit, ForwardRecord
 
 
@@ -55,10 +56,6 @@ def _pct(value: float | None, signed: bool = False) -> str:
     return f"{100 * value:+.1f}" if signed else f"{100 * value:.1f}"
 
 
-def _points(value: float) -> str:
-    return f"{100 * value:+.1f}".replace("-", "−")
-
-
 def forward_text(record: ForwardRecord) -> str:
     """ "12 graded, 41.7% beat, null 45.0%, lift −3.3 pts (−20.0…+10.0)" (or "none graded yet")."""
     if not record.graded:
@@ -67,10 +64,7 @@ def forward_text(record: ForwardRecord) -> str:
     if record.null_rate is not None:
         parts.append(f"null {100 * record.null_rate:.1f}%")
     if record.lift is not None:
-        lift = f"lift {_points(record.lift)} pts"
-        if record.lift_low is not None and record.lift_high is not None:
-            lift += f" ({_points(record.lift_low)}…{_points(record.lift_high)})"
-        parts.append(lift)
+        parts.append(lift_text(record.lift, record.lift_low, record.lift_high))
     return ", ".join(parts)
 
 
@@ -80,7 +74,7 @@ def state_label(row: ClassAudit) -> str | None:
     "refuted since 2026-08-05 23:35 UTC — lift −10.0 pts (−14.2…−6.9) over 35 graded"."""
     if row.alert_state is None:
         return None
-    label = f"{row.alert_state} {row.tier}" if row.alert_state == "tiered" else row.alert_state
+    label = label_of(row.alert_state, row.tier)
     when = f" since {row.state_since:%Y-%m-%d %H:%M} UTC" if row.state_since is not None else " from the start"
     return f"{label}{when}" + (f" — {row.state_reason}" if row.state_reason else "")
 

@@ -24,12 +24,12 @@ from engine.clv import grade_or_reason
 from engine.core import (
     Engine,
     Tick,
-    cover_model_of,
     daily_cap_key,
     find_dislocations,
     move_retention,
     signal_cooldown_key,
 )
+from engine.cover import cover_model_of
 from engine.detectors.key_cross import KEY_TOLERANCE, key_values, seed_sides
 from engine.events import CLV_GRADED, GAME_CLOSED, SIGNAL_CREATED, ClosedGame, EventBus, GradedSignal
 from engine.integrity import AlertStates

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from bisect import insort
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from config.settings import Settings
 from engine.alert_state import ClassState
-from engine.audit import ClassSample, Trial, audit_sample
+from engine.audit import ClassSample, audit_sample
 from engine.cover import CoverModel
 from engine.models import BookLine, Close, Grade, Market, Signal
-from engine.null import MarketTapes, NullContext, null_trials, opposite_trial
+from engine.null import MarketTapes, NullContext, measure_signal
 
 
 class WalkForward:
@@ -42,16 +42,7 @@ class WalkForward:
         self.candidates: dict[Market, list[str]] = {market: [] for market in Market}
         self.samples: dict[str, ClassSample] = {}
         self.states: dict[str, ClassState] = {}
-        self.ctx = NullContext(
-            tapes=self.tapes,
-            closes=self.closes,
-            tips=self.tips,
-            cover_for=cover_for,
-            max_age=timedelta(seconds=clv.close_max_age_seconds),
-            draws=clv.null_draws,
-            seed=clv.seed,
-            devig_method=settings.consensus.devig,
-        )
+        self.ctx = NullContext.of(settings, self.tapes, self.closes, self.tips, cover_for)
 
     # what was committed ------------------------------------------------------------------------
     def add_lines(self, lines: Iterable[BookLine], *, withdrawn: bool = False) -> None:
@@ -72,20 +63,11 @@ class WalkForward:
         returns the classes touched. Deciding is `decide`'s."""
         touched = set()
         for signal, grade in graded:
-            own = Trial(
-                game_id=signal.game_id,
-                beat=grade.beat,
-                push=grade.push,
-                clv=grade.clv_ev,
-                clv_points=grade.clv_points,
-            )
-            nulls = null_trials(self.ctx, signal, self.candidates[signal.market])
-            opposite = opposite_trial(self.ctx, signal)
             name = signal.signal_class
             sample = self.samples.get(name)
             if sample is None:
                 sample = self.samples[name] = ClassSample(name=name, kind="class")
-            sample.add(own, nulls, opposite)
+            sample.add(*measure_signal(self.ctx, signal, grade, self.candidates[signal.market]))
             touched.add(name)
         return touched
 

@@ -49,8 +49,7 @@ def _state(row: SplitRow) -> str:
     state = row.state
     if state.since is None:
         return f"{state.state} from the start"
-    label = f"tiered {state.tier}" if state.state == "tiered" else state.state
-    return f"{label} since {state.since:%m-%d %H:%M}: {state.evidence()}"
+    return f"{state.label} since {state.since:%m-%d %H:%M}: {state.evidence()}"
 
 
 def _pool(pool: SplitRow, rows: list[SplitRow]) -> str:
