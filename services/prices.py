@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import access
 from access import SignalView, Viewer
-from engine.cover import cover_model_for
+from engine.cover import cover_model_of
 from engine.models import Game, Grade, Market, Side
 from engine.price_now import PriceNow, best_price_now
 from services.books import book_names, display_name
@@ -31,9 +31,7 @@ async def price_now(ctx: ServiceContext, game_id: str, market: Market, side: Sid
         return None
     lines = [line for line in await ctx.repos.quotes.as_of(game_id, at) if line.market == market]
     fair = await ctx.repos.consensus.latest_before(game_id, market, at + timedelta(microseconds=1))
-    clv = ctx.settings.clv
-    cover = cover_model_for(stored.game.sport_key, sd_spreads=clv.fallback_sd_spreads, sd_totals=clv.fallback_sd_totals)
-    return best_price_now(lines, fair, side, cover)
+    return best_price_now(lines, fair, side, cover_model_of(ctx.settings, stored.game.sport_key))
 
 
 async def shown_price(ctx: ServiceContext, price: PriceNow | None, viewer: Viewer) -> PriceNow | None:
