@@ -21,6 +21,7 @@ from services.odds_text import (
     BEST,
     EV_AT_FIRE_BASIS,
     MARKET_NAMES,
+    NO_PRICE_NOW,
     both_sides,
     close_number_text,
     clv_text,
@@ -241,7 +242,7 @@ def pro_details(view: SignalView) -> list[tuple[str, str, bool]]:
 def price_now_value(market: Market, price: PriceNow | None) -> str:
     """The "Best price now" of an alert or `/signal`: the price, its EV against the fair price, as of when."""
     if price is None:
-        return "none to take now (the game has started, or no book quotes this side against a fair price)"
+        return NO_PRICE_NOW
     return f"{price_line(market, price)} · fair as of {age(price.at)}"
 
 

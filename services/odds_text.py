@@ -154,6 +154,10 @@ def fair_quote(market: Market, price: PriceNow) -> str:
     return quote_text(market, price.fair_point, probability_to_american(prob))
 
 
+#: What "Best price now" says when there is none: the same words in Discord and on the dashboard.
+NO_PRICE_NOW = "none to take now (the game has started, or no book quotes this side against a fair price)"
+
+
 def price_line(market: Market, price: PriceNow) -> str:
     """ "−4.5 (+110) at Bovada · EV +5.0% against the fair −4.5 (−100)": the best price now, its book when
     the viewer may see it, and its expected value against the fair price."""

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from services.odds_text import EV_AT_FIRE_BASIS, ev_at_fire_text
+from services.odds_text import EV_AT_FIRE_BASIS, NO_PRICE_NOW, ev_at_fire_text, price_line
 from web.context import web_context
 from web.session import Member
 
@@ -28,6 +28,8 @@ def environment() -> Environment:
     env.filters["iso"] = lambda at: at.isoformat().replace("+00:00", "Z")
     env.filters["ev_at_fire"] = ev_at_fire_text  # the bot's wording (services.odds_text), one place
     env.globals["EV_AT_FIRE_BASIS"] = EV_AT_FIRE_BASIS
+    env.globals["NO_PRICE_NOW"] = NO_PRICE_NOW
+    env.globals["price_line"] = price_line  # "Best price now", worded as in Discord
     return env
 
 

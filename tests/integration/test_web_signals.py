@@ -7,6 +7,7 @@ import contextlib
 import re
 from dataclasses import replace
 from datetime import timedelta
+from html import escape
 
 import httpx
 import pytest
@@ -14,6 +15,8 @@ import pytest
 import access
 from engine.events import SIGNAL_CREATED
 from engine.models import Signal, SignalType
+from services import prices
+from services.odds_text import NO_PRICE_NOW, price_line
 from tests.web_rig import WebRig, demo_sign_in, web_rig, web_settings
 from web.routes import signals as signal_routes
 
@@ -461,3 +464,31 @@ async def test_a_signals_cost_does_not_grow_with_the_number_of_open_streams(temp
             await open_stream()
         crowded = await one_signal("two-hundred-streams")
         assert alone[1] >= 1 and crowded == alone, (alone, crowded)
+
+
+async def test_the_signal_page_shows_the_best_price_now_as_the_viewer_may_see_it(template_db, tmp_path):
+    """The same "Best price now" as `/signal` in Discord (`services.prices.signal_with_price`): Pro with the
+    book's name, Community as of its delay and without a book."""
+    async with web_rig(template_db, tmp_path) as rig, rig.client() as http:
+        ctx = rig.app.ctx
+        stored = await _stored(rig)
+        shown = {}
+        for signal in stored:
+            if signal.created_at > rig.now - timedelta(minutes=10):
+                continue
+            for tier in ("pro", "community"):
+                viewer = access.Viewer(tier=access.Tier.PRO if tier == "pro" else access.Tier.COMMUNITY)
+                *_, price = await prices.signal_with_price(ctx, signal.id, viewer, ctx.clock())
+                shown[tier] = price
+            if shown["pro"] is not None and shown["community"] is not None:
+                break
+        else:
+            pytest.fail("no signal of the template has a price to take now for both tiers")
+        assert shown["pro"].book is not None and shown["community"].book is None  # the book is Pro's
+
+        for tier, price in shown.items():
+            await _as(http, tier)
+            main = _main(await http.get(f"/signals/{signal.id}"))
+            assert "Best price now" in main
+            assert escape(price_line(signal.market, price)) in main, tier
+            assert NO_PRICE_NOW not in main

@@ -25,7 +25,7 @@ from aiohttp import web
 
 from access import NotFound, UserError, Viewer
 from engine.models import Market, SignalType
-from services import games, signals, web_sessions
+from services import games, prices, signals, web_sessions
 from services.signals import SignalFilter
 from web.context import WEB_CONTEXT, WebContext, web_context
 from web.live import LiveHub, LiveStreamsFull, Stream, sse_event
@@ -134,10 +134,12 @@ async def signal_page(request: web.Request) -> web.Response:
     ctx = web_ctx.ctx
     member = await signed_in(request)
     try:
-        view, game, grade = await signals.signal_detail(ctx, request.match_info["id"], viewer(member), ctx.clock())
+        view, game, grade, price = await prices.signal_with_price(
+            ctx, request.match_info["id"], viewer(member), ctx.clock()
+        )
     except NotFound:  # unknown, or younger than the viewer's delay: the same page, and no id echoed
         raise NotFound(NO_SIGNAL) from None
-    return render(request, "signal.html", member=member, view=view, game=game, grade=grade)
+    return render(request, "signal.html", member=member, view=view, game=game, grade=grade, price=price)
 
 
 # ---------------------------------------------------------------------- the live stream
