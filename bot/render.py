@@ -29,6 +29,7 @@ from services.odds_text import (
     ev_at_fire_text,
     fair_text,
     nickname,
+    point_text,
     price_line,
     quote_text,
     row_name,
@@ -51,10 +52,13 @@ FIELD_VALUE_MAX = 1024
 
 
 def number(market: Market, point: float | None, price: int | None = None) -> str:
+    """A number as members read it everywhere, with real minus signs (`services.odds_text`): "−3.5 (−108)",
+    "183.5", "+150"; "—" for neither."""
+    if price is not None:
+        return quote_text(market, point, price)
     if market == Market.H2H or point is None:
-        return "—" if price is None else f"{price:+d}"
-    shown = f"{point:+g}" if market == Market.SPREADS else f"{point:g}"
-    return shown if price is None else f"{shown} ({price:+d})"
+        return "—"
+    return point_text(market, point)
 
 
 def _time(at) -> str:

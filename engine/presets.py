@@ -49,7 +49,7 @@ def passes(
     preset: PresetSettings,
     classes: Mapping[str, ClassStanding] | None = None,
     *,
-    min_graded: int = 0,
+    min_graded: int,
 ) -> bool:
     """`classes` maps a class name ("STEAM:totals") to its audit row; needed when the preset asks for a
     class tier or lift (a class absent from it has neither), and to leave out refuted classes (every

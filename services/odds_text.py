@@ -108,7 +108,7 @@ def ev_at_fire_text(view: SignalView) -> str:
     price its entry)."""
     if view.ev_at_fire is None:
         return ""
-    return minus(f"EV at fire {100 * view.ev_at_fire:+.1f}%")
+    return f"EV at fire {percent(view.ev_at_fire)}"
 
 
 def verdict(grade: Grade | BetGrade) -> tuple[str, str]:

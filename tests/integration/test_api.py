@@ -409,13 +409,15 @@ async def test_signal_filters(world: World):
     world.ctx.settings.clv.preset_min_graded = 0
     classes = (await build_audit(world.repos, world.ctx.settings)).class_lifts()
     for name, preset in world.ctx.settings.presets.items():
-        wanted = [s.id for s in stored if passes(s, preset, classes)]
+        wanted = [s.id for s in stored if passes(s, preset, classes, min_graded=0)]
         assert await ids(preset=name) == wanted
         small_pages = [s["id"] for s in await all_pages(world, "/v1/signals", limit=3, preset=name)]
         assert small_pages == wanted
     low_noise = world.ctx.settings.presets["low_noise"]
     assert await ids(preset="low_noise", type="STEAM", min_score=60) == [
-        s.id for s in stored if passes(s, low_noise, classes) and s.type == SignalType.STEAM and s.score >= 60
+        s.id
+        for s in stored
+        if passes(s, low_noise, classes, min_graded=0) and s.type == SignalType.STEAM and s.score >= 60
     ]
 
 

@@ -311,12 +311,12 @@ async def test_bet_log_refused_with_the_current_line_and_bet_delete(stack):
     assert logged.ephemeral and logged.content.startswith("Logged bet #1: Phoenix Mercury @ Atlanta Dream · Over 183.5")
     # Autocomplete lists the member's own open bet; another member sees none of it.
     choices = (await (await fake.invoke_autocomplete("bet delete", {"bet": ""}, user_id=user)).response()).choices
-    assert choices == [{"name": "#1 Phoenix Mercury @ Atlanta Dream · Over 183.5 (-110)", "value": "1"}]
+    assert choices == [{"name": "#1 Phoenix Mercury @ Atlanta Dream · Over 183.5 (−110)", "value": "1"}]
     others = await fake.invoke_autocomplete("bet delete", {"bet": ""}, user_id=FakeDiscord.COMMUNITY_USER_ID)
     assert (await others.response()).choices == []
     deleted = await final(await fake.invoke_slash("bet delete", {"bet": "1"}, user_id=user))
     assert deleted.ephemeral
-    assert deleted.content == "Deleted bet #1 Phoenix Mercury @ Atlanta Dream · Over 183.5 (-110)."
+    assert deleted.content == "Deleted bet #1 Phoenix Mercury @ Atlanta Dream · Over 183.5 (−110)."
     again = await final(await fake.invoke_slash("bet delete", {"bet": "1"}, user_id=user))
     assert again.ephemeral and again.content == "You have no bet #1. `/bet list` shows yours."
     listed = await final(await fake.invoke_slash("bet list", {}, user_id=user))
