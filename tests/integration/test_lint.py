@@ -16,7 +16,7 @@ def _ruff() -> list[str]:
         return [str(local)]
     found = shutil.which("ruff")
     if found is None:
-        pytest.fail("ruff is part of the test extra: pip install -e '.[test]'")
+        pytest.fail("ruff is part of the test extra: pip install --require-hashes -r requirements-test.lock")
     return [found]
 
 
