@@ -23,8 +23,6 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-import pytest
-
 from bot.delivery import nonce
 from engine.models import Market, Side, SignalType
 from engine.poll_moves import move_id
@@ -33,16 +31,6 @@ from tests.crash import child_env, integrity, launch, query, stop, until
 from tests.fake_discord import FakeDiscord
 
 FIELD_ID = re.compile(r"id `([^`]+)`$")
-
-
-@pytest.fixture
-async def fake():
-    discord = FakeDiscord()
-    await discord.start()
-    try:
-        yield discord
-    finally:
-        await discord.stop()
 
 
 def _alerts(fake: FakeDiscord, channel: int) -> list[tuple[str, int, tuple[str, ...]]]:

@@ -17,8 +17,6 @@ import signal
 import sqlite3
 from collections import defaultdict
 
-import pytest
-
 from tests.crash import Receivers, app_with_webhooks, child_env, launch, stop, until
 from tests.crash import integrity as _integrity
 from tests.fake_discord import FakeDiscord
@@ -37,16 +35,6 @@ def _discord_marks(fake: FakeDiscord) -> dict[str, set[str]]:
             if content.startswith("owed #"):
                 marks[content].add(str(message.get("nonce")))
     return marks
-
-
-@pytest.fixture
-async def fake(monkeypatch):
-    discord = FakeDiscord()
-    await discord.start()
-    try:
-        yield discord
-    finally:
-        await discord.stop()
 
 
 async def test_a_kill_mid_delivery_loses_nothing_and_repeats_carry_the_same_id(tmp_path, fake):

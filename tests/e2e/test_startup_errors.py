@@ -106,16 +106,6 @@ def test_bad_start_up_input_is_one_line_and_exit_code_2(tmp_path, case):
     assert not db.exists()  # refused before anything was written
 
 
-@pytest.fixture
-async def fake():
-    discord = FakeDiscord()
-    await discord.start()
-    try:
-        yield discord
-    finally:
-        await discord.stop()
-
-
 async def _run_bot(fake: FakeDiscord, tmp_path: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
     """`run_bot.py` with a Discord token (the demo) against the fake; (exit code, stderr)."""
     process = await asyncio.create_subprocess_exec(
