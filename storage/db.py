@@ -1,43 +1,109 @@
-"""The one aiosqlite connection, its pragmas, and explicit transactions.
+"""The one SQL layer: SQLAlchemy 2 Core (async) on SQLite (aiosqlite) or PostgreSQL (psycopg 3).
 
-The connection runs in autocommit mode (``isolation_level=None``): Python's sqlite3 module then
-never opens transactions behind our back, and every transaction is the explicit
-``BEGIN IMMEDIATE`` of `Database.transaction`. IMMEDIATE takes the write lock up front, so a
-second process fails fast on ``busy_timeout`` instead of deadlocking on a read-to-write upgrade.
+Repositories hand `Database` a statement — a Core expression, or SQL text with ``:named`` parameters — and a
+mapping of values; they never hold a connection. Everything that differs between the two backends is decided
+here or in `storage.dialect`, not per repository:
 
-One connection is shared by every task of the process. A transaction therefore belongs to the task
-that opened it: other tasks calling `transaction()` wait their turn on a lock, while the owning task
-may nest `transaction()` freely (inner levels are SAVEPOINTs). Statements that other tasks run on the
-connection *outside* `transaction()` while one is open do run inside it (it is one SQLite
-connection), which is why every write should go through `transaction()`.
+- **Datetimes.** Values are aware `datetime`s. On SQLite a bound datetime is written as the fixed-width UTC
+  text of `storage.codec.to_db` (text order is time order, as in every file written so far); on PostgreSQL
+  it is bound as it is, into ``timestamptz`` columns. Reads go through `storage.codec.from_db`, which accepts
+  both the text and the datetime.
+- **Transactions.** `transaction()` is the only way to write. On SQLite it is ``BEGIN IMMEDIATE`` on the one
+  writer connection, under an asyncio lock (one writer per process; another process waits up to the busy
+  timeout instead of deadlocking on a read-to-write upgrade); reads outside a transaction use a small pool of
+  reader connections and, thanks to WAL, see the last commit without waiting for a writer. On PostgreSQL each
+  transaction takes a pooled connection at the server's default isolation, READ COMMITTED: every
+  read-modify-write in the repositories is one statement (an upsert, an ``UPDATE … WHERE``, or
+  ``RETURNING``), so none relies on a single writer. Statements outside a transaction run in autocommit.
+- **Ownership.** A transaction belongs to the task that opened it: that task's statements (and nested
+  `transaction()` blocks, which are SAVEPOINTs) run on its connection; other tasks, even ones it created,
+  get their own. An in-memory SQLite database is one shared connection, as before: there, a read by another
+  task while a transaction is open sees its uncommitted rows.
 
-`data_changes` counts the rows this connection changed, less those of transactions opened as
+`data_changes` counts the rows written by transactions this process committed, less those opened as
 `transaction(bookkeeping=True)` — writes no cached answer is built from (the API's usage counters) — so
 `services.freshness.DataVersion` moves with the data, not with the bookkeeping written every few seconds.
+`external_version()` moves when another process commits to the same SQLite file (``PRAGMA data_version`` on
+the writer connection, which only other processes change).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-import aiosqlite
+from sqlalchemy import event, text
+from sqlalchemy.engine import CursorResult, Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import TextClause
 
 from engine.providers.files import ensure_private, tighten
-from storage.migrations import apply_migrations
+from storage.codec import to_db
+from storage.url import DatabaseTarget, parse_target
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT_MS", "Database"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT_MS", "Database", "PoolSettings"]
 
 log = logging.getLogger(__name__)
 
 #: How long a statement waits for another process's write lock before raising "database is locked".
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 
-MEMORY = ":memory:"
+Params = Mapping[str, Any] | None
+
+#: SQL text whose first word is one of these only reads (everything else is run as a write).
+_READ_WORDS = ("SELECT", "WITH", "PRAGMA", "EXPLAIN", "VALUES")
+_TEXT_CACHE_MAX = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """Connection pool sizes and timeouts (``[storage]`` in config.toml)."""
+
+    pool_size: int = 5
+    max_overflow: int = 5
+    pool_timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 10.0
+    #: PostgreSQL only: a statement running longer is cancelled by the server.
+    statement_timeout_ms: int = 30_000
+    #: SQLite only: how long to wait for another process's write lock.
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+
+
+@dataclass(slots=True)
+class _Transaction:
+    task: asyncio.Task[Any] | None
+    conn: AsyncConnection
+    depth: int = 1
+    changes: int = 0
+
+
+@dataclass(slots=True)
+class _TextCache:
+    """`text()` objects per SQL string, so SQLAlchemy's compiled cache is hit on every repeat."""
+
+    clauses: dict[str, tuple[TextClause, bool]] = field(default_factory=dict)
+
+    def get(self, sql: str) -> tuple[TextClause, bool]:
+        hit = self.clauses.get(sql)
+        if hit is None:
+            writes = not sql.lstrip().upper().startswith(_READ_WORDS)
+            hit = (text(sql), writes)
+            if len(self.clauses) < _TEXT_CACHE_MAX:
+                self.clauses[sql] = hit
+        return hit
+
+
+_TEXTS = _TextCache()
 
 
 def _prepare_file(path: Path) -> None:
@@ -48,149 +114,304 @@ def _prepare_file(path: Path) -> None:
         tighten(f"{path}{suffix}")
 
 
-class Database:
-    """An open SQLite database with WAL, foreign keys and the schema migrated to the latest version."""
+def _sqlite_engine(target: DatabaseTarget, pool: PoolSettings, *, size: int) -> AsyncEngine:
+    if target.in_memory:
+        engine = create_async_engine(target.url, poolclass=StaticPool, pool_reset_on_return=None)
+    else:
+        engine = create_async_engine(
+            target.url,
+            pool_size=size,
+            max_overflow=0,
+            pool_timeout=pool.pool_timeout_seconds,
+            # Transactions are ours (BEGIN IMMEDIATE ... COMMIT/ROLLBACK): nothing is left open to reset.
+            pool_reset_on_return=None,
+            connect_args={"timeout": pool.busy_timeout_ms / 1000},
+        )
+    busy = int(pool.busy_timeout_ms)
 
-    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
-        """Wrap an already-configured connection; use `Database.open` instead."""
-        self._conn = conn
-        self.path = path
-        self._lock = asyncio.Lock()
-        self._owner: asyncio.Task[object] | None = None
-        self._depth = 0
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # The driver must never open transactions behind our back: `transaction()` emits BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # Pragmas take no bound parameters; the timeout is an int we control, not user text.
+        cursor.execute(f"PRAGMA busy_timeout = {busy}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    return engine
+
+
+def _postgres_engine(target: DatabaseTarget, pool: PoolSettings) -> AsyncEngine:
+    options = f"-c statement_timeout={int(pool.statement_timeout_ms)} -c timezone=UTC"
+    return create_async_engine(
+        target.url,
+        pool_size=pool.pool_size,
+        max_overflow=pool.max_overflow,
+        pool_timeout=pool.pool_timeout_seconds,
+        # A server restart leaves dead connections in the pool: each is tested when taken, and replaced.
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": max(1, round(pool.connect_timeout_seconds)), "options": options},
+    )
+
+
+class Database:
+    """An open database on either backend, its schema migrated to the latest revision."""
+
+    def __init__(self, target: DatabaseTarget, pool: PoolSettings) -> None:
+        """Build the engines; use `Database.open`, which also checks the connection and the schema."""
+        self.target = target
+        self.pool = pool
+        self.backend = target.backend
         self._closed = False
-        self._bookkeeping_changes = 0
-        self._bookkeeping_from: int | None = None  # total_changes when the open bookkeeping transaction began
+        self._write_lock = asyncio.Lock()
+        self._current: contextvars.ContextVar[_Transaction | None] = contextvars.ContextVar(
+            f"stratum_tx_{id(self)}", default=None
+        )
+        self._changes = 0
+        self._external: int | None = None
+        if target.is_sqlite:
+            self._writer = _sqlite_engine(target, pool, size=1)
+            self._reader = self._writer if target.in_memory else _sqlite_engine(target, pool, size=pool.pool_size)
+            self._autocommit = self._reader
+        else:
+            self._writer = self._reader = _postgres_engine(target, pool)
+            self._autocommit = self._writer.execution_options(isolation_level="AUTOCOMMIT")
 
     @classmethod
     async def open(
         cls,
-        path: str | Path,
+        target: str | Path | DatabaseTarget,
         *,
-        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        pool: PoolSettings | None = None,
         migrate: bool = True,
+        busy_timeout_ms: int | None = None,
     ) -> Database:
-        """Open (creating it if needed) the database at `path` and bring its schema up to date.
+        """Open (creating a SQLite file if needed) the database and bring its schema up to date.
 
-        ``":memory:"`` gives a private in-memory database (journal mode stays "memory" there).
-        A file database is made mode 0600 before SQLite opens it (it holds webhook signing secrets, key
-        hashes and Stripe links; see engine.providers.files), and SQLite gives its -wal and -shm that mode.
-        `migrate=False` exists for tests of the migration runner itself.
+        ``":memory:"`` gives a private in-memory SQLite database. A SQLite file is made mode 0600 before
+        SQLite opens it (it holds webhook signing secrets, key hashes and Stripe links; see
+        engine.providers.files), and SQLite gives its -wal and -shm that mode. `migrate=False` is for the
+        migration tests and ``db current``, which must see a schema as it is.
         """
-        location = str(path)
-        if location != MEMORY and not location.startswith("file:"):
-            await asyncio.to_thread(_prepare_file, Path(location))
-        conn = await aiosqlite.connect(location, isolation_level=None)
+        where = parse_target(target)
+        settings = pool or PoolSettings()
+        if busy_timeout_ms is not None:
+            settings = PoolSettings(**{**_fields(settings), "busy_timeout_ms": busy_timeout_ms})
+        if where.file is not None:
+            await asyncio.to_thread(_prepare_file, where.file)
+        db = cls(where, settings)
         try:
-            conn.row_factory = aiosqlite.Row
-            # Pragmas take no bound parameters; the timeout is an int we control, not user text.
-            await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            async with conn.execute("PRAGMA journal_mode = WAL") as cur:
-                row = await cur.fetchone()
-            mode = str(row[0]).lower() if row else ""
-            if mode != "wal" and location != MEMORY:
-                log.warning("SQLite journal_mode is %r, not 'wal', for %s", mode, location)
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            db = cls(conn, location)
+            if where.is_sqlite:
+                await db._check_journal_mode()
+            else:
+                await db.scalar("SELECT 1")
             if migrate:
-                await apply_migrations(db)
+                from storage.migrations import upgrade
+
+                await upgrade(db)
         except BaseException:
-            await conn.close()
+            await db.close()
             raise
         return db
 
+    async def _check_journal_mode(self) -> None:
+        mode = str(await self.scalar("PRAGMA journal_mode") or "").lower()
+        if mode != "wal" and not self.target.in_memory:
+            log.warning("SQLite journal_mode is %r, not 'wal', for %s", mode, self.target.shown)
+
+    # -- statements ---------------------------------------------------------------------------------------------
+
     @property
-    def conn(self) -> aiosqlite.Connection:
-        """The aiosqlite connection, for repositories (rows come back as `aiosqlite.Row`)."""
+    def is_sqlite(self) -> bool:
+        return self.target.is_sqlite
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """The engines (writer first), for tests that watch the statements sent."""
+        return (self._writer,) if self._reader is self._writer else (self._writer, self._reader)
+
+    def _bind(self, params: Params) -> dict[str, Any]:
+        """Values as the backend stores them: on SQLite an aware datetime becomes the codec's UTC text."""
+        if not params:
+            return {}
+        if not self.target.is_sqlite:
+            return dict(params)
+        return {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in params.items()}
+
+    def _owned(self) -> _Transaction | None:
+        state = self._current.get()
+        if state is not None and state.task is asyncio.current_task():
+            return state
+        return None
+
+    async def execute(self, statement: str | Executable, params: Params = None) -> CursorResult[Any]:
+        """Run one statement; the result is buffered (rows, ``rowcount``). A write outside a transaction
+        runs in one of its own."""
         if self._closed:
             raise RuntimeError("database is closed")
-        return self._conn
+        if isinstance(statement, str):
+            clause, writes = _TEXTS.get(statement)
+        else:
+            clause, writes = statement, bool(getattr(statement, "is_dml", False) or getattr(statement, "is_ddl", False))
+        bound = self._bind(params)
+        state = self._owned()
+        if state is not None:
+            result = await state.conn.execute(clause, bound)
+            if writes and result.rowcount > 0:
+                state.changes += result.rowcount
+            return result
+        if writes:
+            async with self.transaction():
+                return await self.execute(statement, params)
+        async with self._autocommit.connect() as conn:
+            return await conn.execute(clause, bound)
+
+    async def execute_many(self, statement: str | Executable, rows: Sequence[Mapping[str, Any]]) -> int:
+        """One statement over many parameter sets (an executemany); returns how many sets were sent."""
+        if not rows:
+            return 0
+        clause = _TEXTS.get(statement)[0] if isinstance(statement, str) else statement
+        bound = [self._bind(row) for row in rows]
+        state = self._owned()
+        if state is None:
+            async with self.transaction():
+                return await self.execute_many(statement, rows)
+        result = await state.conn.execute(clause, bound)
+        state.changes += result.rowcount if result.rowcount > 0 else len(bound)
+        return len(bound)
+
+    async def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(sync_connection, *args)`` on this task's transaction (DDL with ``metadata.create_all``,
+        Alembic's migration context); only inside `transaction()`."""
+        state = self._owned()
+        if state is None:
+            raise RuntimeError("run_sync needs an open transaction")
+        return await state.conn.run_sync(fn, *args)
+
+    async def fetch_all(self, statement: str | Executable, params: Params = None) -> list[Row[Any]]:
+        return list((await self.execute(statement, params)).all())
+
+    async def fetch_one(self, statement: str | Executable, params: Params = None) -> Row[Any] | None:
+        return (await self.execute(statement, params)).first()
+
+    async def scalar(self, statement: str | Executable, params: Params = None) -> Any:
+        return (await self.execute(statement, params)).scalar()
+
+    # -- transactions -------------------------------------------------------------------------------------------
 
     @property
     def in_transaction(self) -> bool:
         """True while the current task is inside `transaction()`."""
-        return self._depth > 0 and self._owner is asyncio.current_task()
+        return self._owned() is not None
 
     @property
     def data_changes(self) -> int:
-        """Rows this connection has changed, bookkeeping transactions excepted (see the module docstring).
-        While one is open it holds the write lock, so nothing but bookkeeping has changed since it began."""
-        changes = self.conn.total_changes if self._bookkeeping_from is None else self._bookkeeping_from
-        return changes - self._bookkeeping_changes
+        """Rows written by committed transactions of this process, bookkeeping ones excepted."""
+        return self._changes
 
     @asynccontextmanager
     async def transaction(self, *, bookkeeping: bool = False) -> AsyncIterator[None]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT``; ``ROLLBACK`` if the block raises (cancellation included).
+        """BEGIN … COMMIT; ROLLBACK if the block raises (cancellation included).
 
-        Nested use by the same task opens a SAVEPOINT, so an inner block that raises undoes only its
-        own work when the outer block catches the error; if the error propagates, the outer block
-        rolls everything back.
-
-        `bookkeeping=True` says the block writes only rows no cached answer is built from: its changes
-        are left out of `data_changes`. It applies to a transaction it opens, not to a nested block (whose
-        rows belong to the outer transaction).
+        Nested use by the same task opens a SAVEPOINT, so an inner block that raises undoes only its own work
+        when the outer block catches the error; if the error propagates, the outer block rolls everything back.
+        `bookkeeping=True`: the block writes only rows no cached answer is built from, so its changes are
+        left out of `data_changes` (it applies to a transaction it opens, not to a nested block).
         """
-        task = asyncio.current_task()
-        if self._depth > 0 and self._owner is task:
-            async with self._savepoint():
+        if self._closed:
+            raise RuntimeError("database is closed")
+        state = self._owned()
+        if state is not None:
+            async with self._savepoint(state):
                 yield
             return
-        async with self._lock:
-            conn = self.conn
-            before = conn.total_changes
-            await conn.execute("BEGIN IMMEDIATE")
-            self._owner, self._depth = task, 1
-            if bookkeeping:
-                self._bookkeeping_from = before
-            try:
-                try:
+        if self.target.is_sqlite:
+            async with self._write_lock, self._writer.connect() as conn:
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                async with self._run(conn, bookkeeping):
                     yield
-                except BaseException:
-                    await self._rollback()
-                    raise
-                try:
-                    await conn.execute("COMMIT")
-                except BaseException:
-                    await self._rollback()
-                    raise
-            finally:
-                self._owner, self._depth = None, 0
-                if bookkeeping:  # still under the lock: every change since `before` was this block's
-                    self._bookkeeping_changes += conn.total_changes - before
-                    self._bookkeeping_from = None
+        else:
+            # READ COMMITTED (PostgreSQL's default), stated: see the module docstring for why it is enough.
+            async with self._writer.connect() as conn:
+                await conn.begin()
+                async with self._run(conn, bookkeeping):
+                    yield
 
     @asynccontextmanager
-    async def _savepoint(self) -> AsyncIterator[None]:
-        self._depth += 1
-        # The name is built from our own counter, never from input.
-        name = f"stratum_sp_{self._depth}"
-        conn = self.conn
-        await conn.execute(f"SAVEPOINT {name}")
+    async def _run(self, conn: AsyncConnection, bookkeeping: bool) -> AsyncIterator[None]:
+        state = _Transaction(asyncio.current_task(), conn)
+        token = self._current.set(state)
         try:
             try:
                 yield
             except BaseException:
-                if conn.in_transaction:
-                    await conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
-                    await conn.execute(f"RELEASE SAVEPOINT {name}")
+                await self._rollback(conn)
                 raise
-            await conn.execute(f"RELEASE SAVEPOINT {name}")
+            try:
+                await conn.commit()
+            except BaseException:
+                await self._rollback(conn)
+                raise
         finally:
-            self._depth -= 1
+            self._current.reset(token)
+        if not bookkeeping:
+            self._changes += state.changes
 
-    async def _rollback(self) -> None:
-        # Some errors (SQLITE_FULL, SQLITE_IOERR, ...) already rolled the transaction back;
-        # a second ROLLBACK would raise and hide the original error.
-        if self._conn.in_transaction:
-            await self._conn.execute("ROLLBACK")
+    @asynccontextmanager
+    async def _savepoint(self, state: _Transaction) -> AsyncIterator[None]:
+        state.depth += 1
+        # The name is built from our own counter, never from input.
+        name = f"stratum_sp_{state.depth}"
+        conn = state.conn
+        await conn.exec_driver_sql(f"SAVEPOINT {name}")
+        try:
+            try:
+                yield
+            except BaseException:
+                if await _still_open(conn):
+                    await conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+                    await conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+                raise
+            await conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+        finally:
+            state.depth -= 1
+
+    async def _rollback(self, conn: AsyncConnection) -> None:
+        # Some SQLite errors (SQLITE_FULL, SQLITE_IOERR, ...) already rolled the transaction back; the
+        # driver's rollback is then a no-op rather than an error that would hide the original one.
+        try:
+            await asyncio.shield(conn.rollback())
+        except Exception:
+            log.debug("rollback after a failed transaction also failed", exc_info=True)
+
+    # -- other processes ----------------------------------------------------------------------------------------
+
+    async def external_version(self) -> int | None:
+        """A number that changes when another process commits to this SQLite file (None in memory and on
+        PostgreSQL, where #20's notifications take this role). Never waits for a running transaction: while
+        one holds the writer, the last value read is returned."""
+        if not self.target.is_sqlite or self.target.in_memory or self._closed:
+            return None
+        if self._write_lock.locked():
+            return self._external
+        async with self._write_lock, self._writer.connect() as conn:
+            value = (await conn.exec_driver_sql("PRAGMA data_version")).scalar()
+        self._external = None if value is None else int(value)
+        return self._external
+
+    # -- lifetime -----------------------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Close the connection (idempotent). WAL content is checkpointed by SQLite on last close."""
+        """Dispose of the pools (idempotent). WAL content is checkpointed by SQLite on last close."""
         if self._closed:
             return
         self._closed = True
-        await self._conn.close()
+        await self._writer.dispose()
+        if self._reader is not self._writer:
+            await self._reader.dispose()
 
     async def __aenter__(self) -> Database:
         return self
@@ -202,3 +423,23 @@ class Database:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+async def _still_open(conn: AsyncConnection) -> bool:
+    """Whether the server-side transaction survived the error (SQLite may have rolled it back itself)."""
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    in_tx = getattr(driver, "in_transaction", None)
+    if isinstance(in_tx, bool):
+        return in_tx
+    status = getattr(getattr(driver, "info", None), "transaction_status", None)
+    if status is None:
+        return True
+    from psycopg.pq import TransactionStatus
+
+    # INERROR: PostgreSQL keeps the transaction, refusing statements until ROLLBACK TO SAVEPOINT.
+    return status in (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+
+
+def _fields(settings: PoolSettings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in PoolSettings.__dataclass_fields__}

@@ -25,7 +25,7 @@ from storage.codec import to_db
 if TYPE_CHECKING:
     from storage.db import Database
 
-__all__ = ["Migration", "applied_versions", "apply_migrations", "load_migrations", "split_statements"]
+__all__ = ["Migration", "applied_versions", "apply_migrations", "load_migrations", "split_statements", "upgrade"]
 
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -88,15 +88,25 @@ def _strip_comments(text: str) -> str:
 
 
 async def applied_versions(db: Database) -> set[int]:
-    async with db.conn.execute("SELECT version FROM schema_migrations") as cur:
-        return {int(row[0]) for row in await cur.fetchall()}
+    return {int(row[0]) for row in await db.fetch_all("SELECT version FROM schema_migrations")}
+
+
+async def upgrade(db: Database) -> None:
+    """Bring the schema up to date (SQLite: the numbered files; PostgreSQL: the declared schema)."""
+    if db.is_sqlite:
+        await apply_migrations(db)
+        return
+    from storage.schema import metadata
+
+    async with db.transaction():
+        await db.run_sync(metadata.create_all)
 
 
 async def apply_migrations(db: Database, migrations: Iterable[Migration] | None = None) -> list[int]:
     """Apply every migration not yet recorded; return the versions applied now (oldest first)."""
     todo: Sequence[Migration] = sorted(load_migrations() if migrations is None else migrations, key=lambda m: m.version)
     async with db.transaction():
-        await db.conn.execute(_CREATE_VERSION_TABLE)
+        await db.execute(_CREATE_VERSION_TABLE)
     applied: list[int] = []
     for migration in todo:
         async with db.transaction():
@@ -104,10 +114,10 @@ async def apply_migrations(db: Database, migrations: Iterable[Migration] | None 
             if migration.version in await applied_versions(db):
                 continue
             for statement in split_statements(migration.sql):
-                await db.conn.execute(statement)
-            await db.conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (migration.version, migration.name, to_db(datetime.now(UTC))),
+                await db.execute(statement)
+            await db.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (:version, :name, :at)",
+                {"version": migration.version, "name": migration.name, "at": to_db(datetime.now(UTC))},
             )
         applied.append(migration.version)
     return applied

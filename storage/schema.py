@@ -52,6 +52,7 @@ position, any text) and ``api_usage.minute`` (a ``YYYY-MM-DDTHH:MM`` bucket key)
 from __future__ import annotations
 
 from sqlalchemy import (
+    TIMESTAMP,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -69,7 +70,7 @@ from sqlalchemy import (
     text,
 )
 
-__all__ = ["UTC_COLUMNS", "metadata"]
+__all__ = ["UTC_COLUMNS", "UTC_TIME", "metadata"]
 
 #: Names for constraints that the migrations leave unnamed, so Alembic can address them on both engines.
 NAMING_CONVENTION = {
@@ -88,9 +89,13 @@ _ROWID = BigInteger().with_variant(Integer(), "sqlite")
 _MARKETS = "('h2h', 'spreads', 'totals')"
 
 
+#: An instant: ISO-8601 UTC text on SQLite (see storage/codec.py), ``timestamptz`` on PostgreSQL.
+UTC_TIME = Text().with_variant(TIMESTAMP(timezone=True), "postgresql")
+
+
 def _utc(name: str, *, nullable: bool = False) -> Column:
-    """An ISO-8601 UTC text column today; ``timestamptz`` on PostgreSQL once the repositories move."""
-    return Column(name, Text, nullable=nullable, info={"utc": True})
+    """An instant column: fixed-width UTC text on SQLite, ``timestamptz`` on PostgreSQL."""
+    return Column(name, UTC_TIME, nullable=nullable, info={"utc": True})
 
 
 def _market() -> Column:

@@ -44,6 +44,7 @@ from engine.models import Market, SignalType
 from engine.presets import passes
 from services.keys import revoke
 from storage import Repositories
+from tests.backends import Backend
 from tests.api_rig import START, World, replay_to_cut, serve_api
 from tests.engine_builders import Clock, settings
 from tests.paths import ROOT
@@ -53,9 +54,9 @@ log = logging.getLogger(__name__)
 
 
 @pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tape replayed once per session; each test gets its own copy of the file."""
-    path = tmp_path_factory.mktemp("api") / "template.db"
+def template_db(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The tape replayed once per session and backend; each test gets its own copy of the database."""
+    path = backend.fresh(tmp_path_factory.mktemp("api"), "template.db")
     asyncio.run(replay_to_cut(path))
     return path
 

@@ -1,0 +1,36 @@
+"""The few SQL spellings that differ between SQLite and PostgreSQL, chosen per backend in one place.
+
+Almost all of the project's SQL is written once and runs on both (``ON CONFLICT … DO UPDATE/NOTHING``,
+``RETURNING``, row values, ``COALESCE``, ``TRUE``/``FALSE``): repositories call these only for what is
+not. Each returns a fixed SQL fragment built from a column name the repository wrote, never from input.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["json_flag", "json_text"]
+
+_NAME = re.compile(r"^[a-z_][a-z0-9_.]*$")
+_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def _checked(column: str, key: str) -> None:
+    if not _NAME.match(column) or not _KEY.match(key):
+        raise ValueError(f"not a column and key the SQL may name: {column!r}, {key!r}")
+
+
+def json_text(backend: str, column: str, key: str) -> str:
+    """A top-level field of a JSON document held in a TEXT column, as text (NULL when absent)."""
+    _checked(column, key)
+    if backend == "postgresql":
+        return f"(({column})::jsonb ->> '{key}')"
+    return f"json_extract({column}, '$.{key}')"
+
+
+def json_flag(backend: str, column: str, key: str) -> str:
+    """True when a top-level JSON field is ``true`` (absent, ``false`` or ``null`` are not)."""
+    _checked(column, key)
+    if backend == "postgresql":
+        return f"COALESCE((({column})::jsonb -> '{key}') = 'true'::jsonb, FALSE)"
+    return f"COALESCE(json_extract({column}, '$.{key}') = 1, 0)"
