@@ -37,8 +37,8 @@ async def test_the_database_and_its_wal_and_shm_are_0600(tmp_path, usual_umask) 
     repos = await Repositories.open(db)
     try:
         async with repos.db.transaction():
-            await repos.db.conn.execute("CREATE TABLE probe (x)")
-            await repos.db.conn.execute("INSERT INTO probe VALUES (1)")
+            await repos.db.execute("CREATE TABLE probe (x)")
+            await repos.db.execute("INSERT INTO probe VALUES (1)")
         wal, shm = Path(f"{db}-wal"), Path(f"{db}-shm")
         # WAL mode keeps both while the database is open (`mode` raises if either is missing).
         assert {path.name: mode(path) for path in (db, wal, shm)} == {

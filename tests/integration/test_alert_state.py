@@ -315,7 +315,7 @@ async def test_grades_from_before_the_states_existed_are_judged_in_their_order(t
     await _commit_all(path, _ticks(range(tape.GAMES)), restart=False)
     repos = await Repositories.open(path)
     async with repos.db.transaction():
-        await repos.db.conn.execute("DELETE FROM class_states")
+        await repos.db.execute("DELETE FROM class_states")
         assert await repos.cursors.delete(STATES_CURSOR)
     await repos.close()
     history = await _commit_all(path, _ticks(range(tape.GAMES, tape.GAMES + 1)), restart=True)

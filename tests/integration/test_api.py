@@ -44,8 +44,8 @@ from engine.models import Market, SignalType
 from engine.presets import passes
 from services.keys import revoke
 from storage import Repositories
-from tests.backends import Backend
 from tests.api_rig import START, World, replay_to_cut, serve_api
+from tests.backends import Backend
 from tests.engine_builders import Clock, settings
 from tests.paths import ROOT
 from tests.tape_games import ATLANTA, NEW_YORK, WASHINGTON

@@ -174,8 +174,7 @@ async def test_forged_stale_and_malformed_webhooks_get_400_and_change_nothing(ri
 
 
 async def _stored_events(rig) -> int:
-    async with rig.bot.ctx.repos.db.conn.execute("SELECT count(*) FROM stripe_events") as cur:
-        return (await cur.fetchone())[0]
+    return await rig.bot.ctx.repos.db.scalar("SELECT count(*) FROM stripe_events")
 
 
 async def test_signed_bodies_that_are_not_event_objects_get_400_and_store_nothing(rig):

@@ -184,7 +184,7 @@ async def test_a_failed_commit_leaves_memory_equal_to_the_database_and_the_next_
         service = await EngineService.restore(settings(), repos, EventBus(), source="test")
         for raw in good:
             await service.process(raw)
-        await repos.db.conn.execute(_FAIL_QUOTES)
+        await repos.db.execute(_FAIL_QUOTES)
         quotes_before = await repos.quotes.count()
         with pytest.raises(sqlite3.IntegrityError, match="injected commit failure"):
             await service.process(failing)
@@ -194,7 +194,7 @@ async def test_a_failed_commit_leaves_memory_equal_to_the_database_and_the_next_
         assert _view(service.engine.state) == _view(from_database.state)
         assert service.engine.state.last_fetched_at == good[-1].fetched_at
 
-        await repos.db.conn.execute("DROP TRIGGER injected_failure")
+        await repos.db.execute("DROP TRIGGER injected_failure")
         tick = await service.process(failing)
         assert not tick.skipped
         assert sorted(map(repr, tick.lines)) == sorted(map(repr, straight_tick.lines))
@@ -215,7 +215,7 @@ async def test_a_failed_close_commit_is_not_remembered_either(tmp_path) -> None:
             await service.process(raw)
         open_games = {game.game.id: game.scheduled_tip for game in service.engine.open_games()}
         assert open_games
-        await repos.db.conn.execute(
+        await repos.db.execute(
             "CREATE TRIGGER injected_failure BEFORE UPDATE ON games "
             "BEGIN SELECT RAISE(ABORT, 'injected commit failure'); END"
         )
@@ -224,7 +224,7 @@ async def test_a_failed_close_commit_is_not_remembered_either(tmp_path) -> None:
             await service.close_due(after_every_tip)
         assert {game.game.id for game in service.engine.open_games()} == set(open_games)
         assert not service.engine.state.closed.keys() & open_games.keys()
-        await repos.db.conn.execute("DROP TRIGGER injected_failure")
+        await repos.db.execute("DROP TRIGGER injected_failure")
         tick = await service.close_due(after_every_tip)
         assert sorted(tick.closed_games) == sorted(open_games)
         assert {stored.game.id for stored in await repos.games.list_open()} == set()

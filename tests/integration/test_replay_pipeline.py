@@ -283,7 +283,7 @@ async def test_grades_of_the_old_rule_are_regraded_at_start(tmp_path):
     expected = {s.id: g for s, g in await repos.grades.graded_signals()}
     ungraded = await repos.grades.ungraded()
     async with repos.db.transaction():
-        await repos.db.conn.execute("UPDATE grades SET clv_ev = NULL, beat = 1")
+        await repos.db.execute("UPDATE grades SET clv_ev = NULL, beat = TRUE")
     assert await repos.grades.graded_signals() == []
     await EngineService.restore(settings(), repos, EventBus(), source="test")
     try:

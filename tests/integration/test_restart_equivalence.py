@@ -95,8 +95,7 @@ async def _outcome(repos: Repositories) -> dict[str, object]:
     """What the database holds that the product promises: signals, closes, grades, the classes' alert states
     (each change with the sample it rested on) and the cursor."""
     signals = await repos.signals.since(datetime.min.replace(tzinfo=SNAPSHOTS[0].fetched_at.tzinfo))
-    async with repos.db.conn.execute("SELECT * FROM grades ORDER BY signal_id") as cursor:
-        grades = [tuple(row) for row in await cursor.fetchall()]
+    grades = [tuple(row) for row in await repos.db.fetch_all("SELECT * FROM grades ORDER BY signal_id")]
     return {
         "signals": [(s.id, s.type, s.market, s.side, s.created_at, s.score, s.details, s.books) for s in signals],
         "closes": await repos.closes.all(),

@@ -146,16 +146,16 @@ async def test_open_creates_file_with_wal_pragmas_and_schema(db_path: Path) -> N
     db = await Database.open(db_path)
     try:
         assert await asyncio.to_thread(db_path.exists)
-        async with db.conn.execute("PRAGMA journal_mode") as cur:
-            assert (await cur.fetchone())[0] == "wal"
-        async with db.conn.execute("PRAGMA foreign_keys") as cur:
-            assert (await cur.fetchone())[0] == 1
-        async with db.conn.execute("PRAGMA synchronous") as cur:
-            assert (await cur.fetchone())[0] == 1  # NORMAL
-        async with db.conn.execute("PRAGMA busy_timeout") as cur:
-            assert (await cur.fetchone())[0] == 5000
-        async with db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") as cur:
-            tables = {row[0] for row in await cur.fetchall()}
+        cur = await db.execute("PRAGMA journal_mode")
+        assert cur.first()[0] == "wal"
+        cur = await db.execute("PRAGMA foreign_keys")
+        assert cur.first()[0] == 1
+        cur = await db.execute("PRAGMA synchronous")
+        assert cur.first()[0] == 1  # NORMAL
+        cur = await db.execute("PRAGMA busy_timeout")
+        assert cur.first()[0] == 5000
+        cur = await db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        tables = {row[0] for row in cur.all()}
         assert tables >= {
             "schema_migrations",
             "games",
@@ -176,16 +176,16 @@ async def test_migrations_applied_once_and_idempotent_on_reopen(db_path: Path) -
     assert shipped[0].name == "initial"
 
     db = await Database.open(db_path)
-    async with db.conn.execute("SELECT version, name, applied_at FROM schema_migrations") as cur:
-        first = [tuple(row) for row in await cur.fetchall()]
+    cur = await db.execute("SELECT version, name, applied_at FROM schema_migrations")
+    first = [tuple(row) for row in cur.all()]
     assert [(v, n) for v, n, _ in first] == [(m.version, m.name) for m in shipped]
     assert await apply_migrations(db) == []  # nothing left to do
     await db.close()
 
     db = await Database.open(db_path)  # reopen: must not try CREATE TABLE games again
     try:
-        async with db.conn.execute("SELECT version, name, applied_at FROM schema_migrations") as cur:
-            again = [tuple(row) for row in await cur.fetchall()]
+        cur = await db.execute("SELECT version, name, applied_at FROM schema_migrations")
+        again = [tuple(row) for row in cur.all()]
         assert again == first
     finally:
         await db.close()
@@ -204,14 +204,14 @@ async def test_failing_migration_is_rolled_back_entirely(db_path: Path) -> None:
         )
         with pytest.raises(sqlite3.OperationalError, match="nope"):
             await apply_migrations(db, [*shipped, bad])
-        async with db.conn.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'") as cur:
-            assert await cur.fetchall() == []
-        async with db.conn.execute("SELECT version FROM schema_migrations ORDER BY version") as cur:
-            assert [row[0] for row in await cur.fetchall()] == shipped_versions
+        cur = await db.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'")
+        assert cur.all() == []
+        cur = await db.execute("SELECT version FROM schema_migrations ORDER BY version")
+        assert [row[0] for row in cur.all()] == shipped_versions
         good = Migration(nxt, "fixed", "CREATE TABLE later (x INTEGER);")
         assert await apply_migrations(db, [*shipped, good]) == [nxt]
-        async with db.conn.execute("SELECT version, name FROM schema_migrations ORDER BY version") as cur:
-            rows = [tuple(row) for row in await cur.fetchall()]
+        cur = await db.execute("SELECT version, name FROM schema_migrations ORDER BY version")
+        rows = [tuple(row) for row in cur.all()]
         assert rows == [*((m.version, m.name) for m in shipped), (nxt, "fixed")]
     finally:
         await db.close()
@@ -256,7 +256,7 @@ async def test_transaction_rollback_leaves_nothing_written(repos: Repositories) 
             raise RuntimeError("boom")
     assert await repos.games.get("g1") is None
     assert await repos.quotes.count() == 0
-    assert not repos.db.conn.in_transaction
+    assert not repos.db.in_transaction
     # The connection is usable afterwards.
     async with repos.db.transaction():
         await repos.quotes.insert_many([line("pinnacle", 2)])
@@ -399,13 +399,13 @@ async def test_games_upsert_keeps_scheduled_tip_and_status(repos: Repositories) 
     assert stored.status == "closed"
     assert await repos.games.list_open() == []
 
-    async with repos.db.conn.execute("SELECT first_seen, last_seen FROM games WHERE id = 'g1'") as cur:
-        first_seen, last_seen = await cur.fetchone()
+    cur = await repos.db.execute("SELECT first_seen, last_seen FROM games WHERE id = 'g1'")
+    first_seen, last_seen = cur.first()
     assert (from_db(first_seen), from_db(last_seen)) == (at(0), at(6))
     async with repos.db.transaction():
         await repos.games.upsert(game(commence=moved), seen_at=at(1))  # out of order: last_seen stays
-    async with repos.db.conn.execute("SELECT last_seen FROM games WHERE id = 'g1'") as cur:
-        assert from_db((await cur.fetchone())[0]) == at(6)
+    cur = await repos.db.execute("SELECT last_seen FROM games WHERE id = 'g1'")
+    assert from_db(cur.first()[0]) == at(6)
 
 
 async def test_games_list_filters_and_cursor_pagination(repos: Repositories) -> None:

@@ -11,6 +11,7 @@ from html import escape
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 import access
 from engine.events import SIGNAL_CREATED
@@ -419,12 +420,17 @@ class _Cost:
         monkeypatch.setattr(access, "view_signal", counted)
         self.rig = rig
 
+    def _sent(self, _conn, _cursor, statement, *_args) -> None:
+        self.statements.append(statement)
+
     async def __aenter__(self) -> _Cost:
-        await self.rig.app.repos.db.conn.set_trace_callback(self.statements.append)
+        for engine in self.rig.app.repos.db.engines:
+            event.listen(engine.sync_engine, "before_cursor_execute", self._sent)
         return self
 
     async def __aexit__(self, *exc) -> None:
-        await self.rig.app.repos.db.conn.set_trace_callback(None)
+        for engine in self.rig.app.repos.db.engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", self._sent)
 
     def reset(self) -> None:
         self.statements.clear()
