@@ -23,8 +23,7 @@ here or in `storage.dialect`, not per repository:
 `data_changes` counts the rows written by transactions this process committed, less those opened as
 `transaction(bookkeeping=True)` — writes no cached answer is built from (the API's usage counters) — so
 `services.freshness.DataVersion` moves with the data, not with the bookkeeping written every few seconds.
-`external_version()` moves when another process commits to the same SQLite file (``PRAGMA data_version`` on
-the writer connection, which only other processes change).
+`external_version()` moves when another process commits (on SQLite exactly, on PostgreSQL conservatively).
 """
 
 from __future__ import annotations
@@ -390,11 +389,18 @@ class Database:
     # -- other processes ----------------------------------------------------------------------------------------
 
     async def external_version(self) -> int | None:
-        """A number that changes when another process commits to this SQLite file (None in memory and on
-        PostgreSQL, where #20's notifications take this role). Never waits for a running transaction: while
-        one holds the writer, the last value read is returned."""
-        if not self.target.is_sqlite or self.target.in_memory or self._closed:
+        """A number that changes when another process commits (None for a private in-memory database).
+
+        SQLite: ``PRAGMA data_version`` on the writer connection, which only other processes' commits move;
+        it never waits for a running transaction (while one holds the writer, the last value read is
+        returned). PostgreSQL has no such counter per connection: the server's WAL position stands in, which
+        moves with every commit of every process (ours and bookkeeping too), so a cache keyed on it is dropped
+        more often than needed but never kept past a commit it did not see."""
+        if self._closed or self.target.in_memory:
             return None
+        if not self.target.is_sqlite:
+            lsn = await self.scalar("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+            return None if lsn is None else int(lsn)
         if self._write_lock.locked():
             return self._external
         async with self._write_lock, self._writer.connect() as conn:
