@@ -8,10 +8,12 @@ import math
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 
 from engine.models import (
     BookComponent,
@@ -29,8 +31,12 @@ from engine.models import (
     SignalType,
 )
 from storage import ClassRecord, Repositories, StoredGame
+from tests.backends import Backend
 
 T0 = datetime(2024, 11, 5, 17, 0, tzinfo=UTC)
+#: Snapshots of the bundled tape before its first close: restarts over them read every restored table, and
+#: no grade is made (the alert states' table is another repository's).
+FIRST_CLOSE = 260
 TIP = datetime(2024, 11, 6, 0, 30, tzinfo=UTC)
 
 
@@ -214,7 +220,9 @@ async def test_games_list_filters_and_keyset_pages(repos: Repositories) -> None:
 
     window = await repos.games.list(since=TIP + timedelta(hours=1), until=TIP + timedelta(hours=3))
     assert [g.game.id for g in window] == ["g03", "g04", "g05", "g06", "g07", "g08"]
-    scheduled = await repos.games.list(since=TIP + timedelta(hours=1), until=TIP + timedelta(hours=3), status="scheduled")
+    scheduled = await repos.games.list(
+        since=TIP + timedelta(hours=1), until=TIP + timedelta(hours=3), status="scheduled"
+    )
     assert [g.game.id for g in scheduled] == ["g03", "g05", "g06", "g07", "g08"]
     assert [g.game.id for g in await repos.games.list(status="closed")] == ["g04"]
     assert [g.game.id for g in await repos.games.list_open()] == [g.id for g in games if g.id != "g04"]
@@ -520,6 +528,13 @@ async def test_grades_without_clv_ev_are_legacy_on_both_backends(repos: Reposito
     assert await repos.grades.get("s1") is not None
 
 
+async def test_a_grade_needs_its_signal_stored_on_both_backends(repos: Repositories) -> None:
+    with pytest.raises(IntegrityError):
+        async with repos.db.transaction():
+            await repos.grades.insert(grade("ghost", at(1), beat=True))
+    assert await repos.grades.get("ghost") is None
+
+
 # --- feed state --------------------------------------------------------------------------------------------
 
 
@@ -567,3 +582,53 @@ async def test_a_snapshots_bulk_writes_are_one_statement_per_table(repos: Reposi
     assert all(many for _, many in sent)
     assert await repos.quotes.count() == len(lines) + 3
     assert len(await repos.consensus.history("g4")) == 5
+
+
+# --- the engine rebuilt from these repositories ------------------------------------------------------------
+
+
+async def test_the_engine_rebuilt_from_either_backend_remembers_what_the_running_one_did(
+    db_url: str, backend: Backend, tmp_path: Path
+) -> None:
+    """Every read a restart makes (open games, last quotes, consensus and its history, key sides, moves as of
+    the retention cutoff, recent and pending signals, the cursor) on the backend of this run: the tape up to
+    its first close, replayed straight and with restarts (130 is where a KEY_CROSS on a key number was once
+    lost), makes the same signals, and each rebuilt memory equals the running one's."""
+    from engine.events import EventBus
+    from engine.service import EngineService
+    from tests.engine_builders import settings
+    from tests.integration.test_restart_equivalence import SNAPSHOTS, restorable_view
+
+    config = settings()
+    tape = SNAPSHOTS[:FIRST_CLOSE]
+    restarts = {index for index in range(1, len(tape)) if index % 30 == 7} | {123, 130, 252}
+    straight_repos = await Repositories.open(db_url)
+    location = backend.fresh(tmp_path, "restarted.db")  # a second database on the same backend
+    repos = await Repositories.open(location)
+    try:
+        straight = await EngineService.restore(config, straight_repos, EventBus(), source="test")
+        service = await EngineService.restore(config, repos, EventBus(), source="test")
+        made: list[tuple[str, SignalType]] = []
+        for index, raw in enumerate(tape):
+            if index in restarts:
+                await repos.close()
+                repos = await Repositories.open(location)
+                service = await EngineService.restore(config, repos, EventBus(), source="test")
+                assert restorable_view(service.engine.state, config) == restorable_view(
+                    straight.engine.state, config
+                ), f"the memory rebuilt before snapshot {index} differs"
+            expected = await straight.process(raw)
+            tick = await service.process(raw)
+            assert not tick.closes, "the slice ends before the first close"
+            assert [(s.id, s.details) for s in tick.signals] == [(s.id, s.details) for s in expected.signals], index
+            made.extend((s.id, s.type) for s in tick.signals)
+        assert SignalType.KEY_CROSS in {kind for _, kind in made}
+        for side in (repos, straight_repos):
+            assert sorted((s.id, s.type) for s in await side.signals.since(tape[0].fetched_at)) == sorted(made)
+            state = await side.feed_state.get("test")
+            assert state is not None
+            assert state.cursor == tape[-1].fetched_at
+        assert await repos.quotes.count() == await straight_repos.quotes.count()
+    finally:
+        await straight_repos.close()
+        await repos.close()
