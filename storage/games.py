@@ -36,6 +36,8 @@ class StoredGame:
     status: str
 
 
+# One statement: `last_seen` only moves forward even with two writers (READ COMMITTED on PostgreSQL), because the
+# comparison with the stored value happens in the row lock the upsert takes, not in a read beforehand.
 _UPSERT = """
 INSERT INTO games (id, sport_key, home_team, away_team, commence_time, scheduled_tip, status,
                    first_seen, last_seen)
