@@ -47,6 +47,7 @@ _NAMES = (
     "last_error",
 )
 _COLUMNS = ", ".join(_NAMES)
+_O_COLUMNS = ", ".join(f"o.{name}" for name in _NAMES)
 #: Payload keys of secrets (an API key sent by DM): dropped from the row once it was sent or given up.
 SENSITIVE = "sensitive"
 
@@ -198,34 +199,35 @@ class OutboxRepository:
         self, queue: str | None, now: datetime, limit: int = 200, *, kinds: Iterable[str] | None = None
     ) -> builtins.list[OutboxItem]:
         """Pending rows whose time has come (of `queue`, or all), oldest first, leaving out every row of a
-        target that has an older row still waiting for its retry (per-target order)."""
+        target that has an older row still waiting for its retry (per-target order).
+
+        One statement: the rows held back are left out before the `limit` is applied (a target with `limit`
+        rows queued behind a retry does not hide every other target's), and the rows due and the targets held
+        are read from one snapshot (each statement of a PostgreSQL READ COMMITTED transaction sees its own),
+        so a row cannot overtake an older one of its target that another worker moved to a later retry."""
         params: dict[str, Any] = {"now": now, "limit": limit}
-        where = [_PENDING, "next_attempt_at <= :now"]
+        waiting = [_PENDING, "next_attempt_at > :now"]
+        where = ["o.sent_at IS NULL AND o.failed_at IS NULL", "o.next_attempt_at <= :now"]
         if queue is not None:
-            where.append("queue = :queue")
+            waiting.append("queue = :queue")
+            where.append("o.queue = :queue")
             params["queue"] = queue
         if kinds is not None:
             chosen = builtins.list(kinds)
             if not chosen:
                 return []
             names = [f"kind_{i}" for i in range(len(chosen))]
-            where.append(f"kind IN ({', '.join(':' + name for name in names)})")
+            where.append(f"o.kind IN ({', '.join(':' + name for name in names)})")
             params.update(zip(names, chosen, strict=True))
-        # Only fixed fragments and generated parameter names are formatted into the text.
-        rows = await self._rows(
-            f"SELECT {_COLUMNS} FROM outbox WHERE {' AND '.join(where)} ORDER BY id LIMIT :limit",  # noqa: S608
+        # Only fixed fragments and generated parameter names are formatted into the text. `waiting` is the
+        # few targets with a row waiting for its retry (read through the outbox_pending index), each with its
+        # oldest such row: a target's rows from there on wait too.
+        return await self._rows(
+            f"WITH waiting AS (SELECT target, MIN(id) AS first_id FROM outbox WHERE {' AND '.join(waiting)} "  # noqa: S608
+            f"GROUP BY target) SELECT {_O_COLUMNS} FROM outbox o LEFT JOIN waiting w ON w.target = o.target "
+            f"WHERE {' AND '.join(where)} AND (w.first_id IS NULL OR o.id < w.first_id) ORDER BY o.id LIMIT :limit",
             params,
         )
-        if not rows:
-            return rows
-        blocked_sql = f"SELECT target, MIN(id) AS first_id FROM outbox WHERE {_PENDING} AND next_attempt_at > :now"  # noqa: S608
-        blocked_params: dict[str, Any] = {"now": now}
-        if queue is not None:
-            blocked_sql += " AND queue = :queue"
-            blocked_params["queue"] = queue
-        found = await self._db.fetch_all(blocked_sql + " GROUP BY target", blocked_params)
-        blocked = {row.target: int(row.first_id) for row in found}
-        return [r for r in rows if r.target not in blocked or r.id < blocked[r.target]]
 
     async def queues(self) -> builtins.list[str]:
         rows = await self._db.fetch_all(f"SELECT DISTINCT queue FROM outbox WHERE {_PENDING}")  # noqa: S608

@@ -123,6 +123,21 @@ async def test_outbox_due_holds_a_targets_younger_rows_behind_one_waiting_for_it
     )
 
 
+async def test_outbox_due_a_held_target_does_not_use_up_the_limit(repos: Repositories) -> None:
+    """A target held behind a retry with `limit` or more rows due must not hide every other target's rows
+    (the worker stops a round when `due` comes back empty, so those would wait for the retry)."""
+    async with repos.db.transaction():
+        for n in range(5):
+            await repos.outbox.enqueue(f"held{n}", "alert", "channel:1", {}, at(0))
+        await repos.outbox.enqueue("free", "alert", "channel:2", {}, at(0))
+    head = await repos.outbox.by_key("held0")
+    assert head is not None
+    async with repos.db.transaction():
+        await repos.outbox.retry_later(head.id, "503", at(30))
+    assert [i.key for i in await repos.outbox.due("discord", at(5), limit=3)] == ["free"]
+    assert [i.key for i in await repos.outbox.due(None, at(5), limit=1)] == ["free"]
+
+
 async def test_outbox_sent_and_given_up_rows_forget_a_sensitive_payload(repos: Repositories) -> None:
     async with repos.db.transaction():
         await repos.outbox.enqueue_dm("key", "k1", USER, "secret one", at(0), sensitive=True)
