@@ -120,8 +120,10 @@ class OutboxRepository:
         )
 
     def listen(self, callback: Callable[[str], None]) -> None:
-        """Call `callback(queue)` whenever a row is queued (in-process wake-up of the worker; the worker reads
-        inside a transaction, so it only ever sees the row once the enqueuing transaction committed)."""
+        """Call `callback(queue)` whenever a row is queued (in-process wake-up of the worker). A reader only
+        ever sees committed rows. On SQLite the worker reads inside a transaction, which waits for the
+        enqueuing one to commit; on PostgreSQL its read does not wait, so a wake-up that comes before the
+        commit finds nothing and the row goes at the next poll (#20 wakes workers with NOTIFY on commit)."""
         self._listeners.append(callback)
 
     def unlisten(self, callback: Callable[[str], None]) -> None:
