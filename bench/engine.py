@@ -299,8 +299,10 @@ def _checkout(revision: str) -> Iterator[Path]:
             raise VariantFailed(f"git worktree add {revision}: {_one_line(added.stderr)}")
         yield tree
     finally:
-        subprocess.run([*git, "worktree", "remove", "--force", str(tree)], capture_output=True)  # noqa: S603
-        shutil.rmtree(parent, ignore_errors=True)
+        try:
+            subprocess.run([*git, "worktree", "remove", "--force", str(tree)], capture_output=True)  # noqa: S603
+        finally:
+            shutil.rmtree(parent, ignore_errors=True)
 
 
 def _postgres_databases(url: str) -> Any:
