@@ -18,7 +18,7 @@
    (c) this checkout on PostgreSQL: a throwaway database created on the server of ``--postgres URL`` (or
        ``STRATUM_TEST_POSTGRES_URL``; a role that may create databases, e.g. from .ci/postgres.sh) and dropped.
    Then the ratios b/a (#18 wants ≥ 0.8) and c/b (≥ 0.5), each the median of the rounds' own pairs, and, from
-   one more replay of (b) and of (c) with SQLAlchemy's before/after_cursor_execute listeners on, the three
+   one more replay of (b) and of (c) with `Database.watch` on, the three
    most expensive statements per snapshot (calls and time per statement text; COMMIT timed as one too). A
    variant that fails prints its one-line error (and where in the code) and the others still run.
 

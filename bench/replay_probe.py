@@ -10,7 +10,7 @@ uses only what both versions have (`Repositories.open`, `EngineService.restore`/
 It prints one JSON line: snapshots, seconds of the replay with its database writes, seconds of the engine
 alone on the same snapshots (so storage's share is 1 - engine/replay), changed quotes stored, the audit's
 seconds, and with `--profile` every SQL statement the replay sent (count and seconds per statement text,
-through SQLAlchemy's before/after_cursor_execute events; the listeners cost a little, so bench/engine.py takes
+through `Database.watch`; the watcher costs a little, so bench/engine.py takes
 speeds from unprofiled runs). Failures go to stderr and the exit code; bench/engine.py shows their last line.
 """
 
@@ -32,49 +32,21 @@ def _use_checkout(root: Path) -> None:
 
 
 class StatementProfile:
-    """Count and time every statement the engines send, keyed by its SQL text, and each COMMIT.
-
-    Statements through SQLAlchemy's before/after_cursor_execute events; a COMMIT is no cursor statement (the
-    driver's own call), so the dialect's do_commit is timed as "COMMIT". PostgreSQL's BEGIN is sent by psycopg
-    with a transaction's first statement and counted in that statement's time.
-    """
+    """Count and time every statement the database sends, keyed by its SQL text (BEGIN and COMMIT included),
+    through `Database.watch`, which sees both of its paths on both backends."""
 
     def __init__(self) -> None:
         self.stats: dict[str, list[float]] = {}  # text -> [count, seconds]
         self.recording = False
 
-    def attach(self, engines: Any) -> None:
-        from sqlalchemy import event
+    def attach(self, db: Any) -> None:
+        db.watch(self._record)
 
-        dialects: dict[int, Any] = {}
-        for engine in engines:
-            event.listen(engine.sync_engine, "before_cursor_execute", self._before)
-            event.listen(engine.sync_engine, "after_cursor_execute", self._after)
-            dialects[id(engine.sync_engine.dialect)] = engine.sync_engine.dialect
-        for dialect in dialects.values():
-            dialect.do_commit = self._timed_commit(dialect.do_commit)
-
-    def _record(self, statement: str, elapsed: float) -> None:
+    def _record(self, sent: Any) -> None:
         if self.recording:
-            entry = self.stats.setdefault(" ".join(statement.split()), [0, 0.0])
+            entry = self.stats.setdefault(" ".join(sent.sql.split()), [0, 0.0])
             entry[0] += 1
-            entry[1] += elapsed
-
-    def _before(self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
-        conn.info.setdefault("bench_started", []).append(time.perf_counter())
-
-    def _after(self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
-        self._record(statement, time.perf_counter() - conn.info["bench_started"].pop())
-
-    def _timed_commit(self, commit: Any) -> Any:
-        def do_commit(dbapi_connection: Any) -> None:
-            started = time.perf_counter()
-            try:
-                commit(dbapi_connection)
-            finally:
-                self._record("COMMIT", time.perf_counter() - started)
-
-        return do_commit
+            entry[1] += sent.seconds
 
 
 async def replay(db: str, profile: bool) -> dict[str, Any]:
@@ -95,11 +67,10 @@ async def replay(db: str, profile: bool) -> dict[str, Any]:
     statements = None
     try:
         if profile:
-            engines = getattr(repos.db, "engines", None)
-            if engines is None:
+            if not hasattr(repos.db, "watch"):
                 raise SystemExit("--profile needs the SQLAlchemy storage layer (#18); this checkout has none")
             statements = StatementProfile()
-            statements.attach(engines)
+            statements.attach(repos.db)
         service = await EngineService.restore(settings, repos, EventBus(), source="bench")
         if statements is not None:
             statements.recording = True

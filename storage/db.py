@@ -31,6 +31,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import re
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -41,6 +44,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import CursorResult, Row
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.base import Executable
@@ -48,9 +52,10 @@ from sqlalchemy.sql.elements import TextClause
 
 from engine.providers.files import ensure_private, tighten
 from storage.codec import to_db
+from storage.sqlite_driver import one_trip_dbapi, run_on_thread
 from storage.url import DatabaseTarget, parse_target
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT_MS", "Database", "PoolSettings"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT_MS", "Database", "PoolSettings", "SentStatement", "WriteResult"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +67,7 @@ Params = Mapping[str, Any] | None
 #: SQL text whose first word is one of these only reads (everything else is run as a write).
 _READ_WORDS = ("SELECT", "WITH", "PRAGMA", "EXPLAIN", "VALUES")
 _TEXT_CACHE_MAX = 1024
+_RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,25 +84,106 @@ class PoolSettings:
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
 
 
+class _Control:
+    """Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT) of one connection.
+
+    On PostgreSQL it goes through SQLAlchemy's connection. On SQLite it goes straight to the aiosqlite
+    connection, one trip to its thread each: SQLAlchemy's pysqlite-style dialects do not emit BEGIN themselves
+    (the driver is in autocommit; see the module docstring), so there is no transaction state of SQLAlchemy's
+    to keep in step, and the ~80 µs SQLAlchemy adds to each statement would be spent twice per snapshot on
+    statements it does not need to see (bench/engine.py).
+    """
+
+    def __init__(self, conn: AsyncConnection, sqlite: Any | None = None, db: Database | None = None) -> None:
+        self.conn = conn
+        self.sqlite = sqlite  # the aiosqlite connection, on SQLite
+        self._db = db
+
+    async def sql(self, statement: str) -> None:
+        started = time.perf_counter()
+        if self.sqlite is not None:
+            await self.sqlite.execute_fetchall(statement)
+        else:
+            await self.conn.exec_driver_sql(statement)
+        if self._db is not None and self._db._watchers:
+            self._db._tell(statement, False, started)
+
+    async def commit(self) -> None:
+        started = time.perf_counter()
+        await (self.sqlite.commit() if self.sqlite is not None else self.conn.commit())
+        if self._db is not None and self._db._watchers:
+            self._db._tell("COMMIT", False, started)
+
+    async def rollback(self) -> None:
+        # Some SQLite errors (SQLITE_FULL, SQLITE_IOERR, ...) already rolled the transaction back; the
+        # driver's rollback is then a no-op rather than an error that would hide the original one.
+        try:
+            await asyncio.shield(self.sqlite.rollback() if self.sqlite is not None else self.conn.rollback())
+        except Exception:
+            log.debug("rollback after a failed transaction also failed", exc_info=True)
+
+    async def still_open(self) -> bool:
+        """Whether the transaction survived an error (SQLite may have rolled it back itself; PostgreSQL keeps
+        a failed one, refusing statements until ROLLBACK TO SAVEPOINT)."""
+        if self.sqlite is not None:
+            return bool(self.sqlite.in_transaction)
+        from psycopg.pq import TransactionStatus
+
+        driver = (await self.conn.get_raw_connection()).driver_connection
+        status = driver.info.transaction_status
+        return status in (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+
+
+@dataclass(frozen=True, slots=True)
+class SentStatement:
+    """One statement as `Database.watch` reports it: its SQL, whether it ran over many parameter sets, and
+    how long it took from the event loop's side (driver and thread hand-offs included)."""
+
+    sql: str
+    many: bool
+    seconds: float
+
+
+class WriteResult:
+    """What a write sent straight to SQLite returns (see `Database._send`): the rows it changed."""
+
+    __slots__ = ("rowcount",)
+
+    def __init__(self, rowcount: int) -> None:
+        self.rowcount = rowcount
+
+
 @dataclass(slots=True)
 class _Transaction:
     task: asyncio.Task[Any] | None
-    conn: AsyncConnection
+    control: _Control
     depth: int = 1
     changes: int = 0
+
+    @property
+    def conn(self) -> AsyncConnection:
+        return self.control.conn
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """A SQL string, parsed once: its `text()` (so SQLAlchemy's compiled cache is hit on every repeat),
+    whether it writes, and whether it returns rows."""
+
+    clause: TextClause
+    writes: bool
+    returns_rows: bool
 
 
 @dataclass(slots=True)
 class _TextCache:
-    """`text()` objects per SQL string, so SQLAlchemy's compiled cache is hit on every repeat."""
+    clauses: dict[str, _Text] = field(default_factory=dict)
 
-    clauses: dict[str, tuple[TextClause, bool]] = field(default_factory=dict)
-
-    def get(self, sql: str) -> tuple[TextClause, bool]:
+    def get(self, sql: str) -> _Text:
         hit = self.clauses.get(sql)
         if hit is None:
             writes = not sql.lstrip().upper().startswith(_READ_WORDS)
-            hit = (text(sql), writes)
+            hit = _Text(text(sql), writes, not writes or bool(_RETURNING.search(sql)))
             if len(self.clauses) < _TEXT_CACHE_MAX:
                 self.clauses[sql] = hit
         return hit
@@ -115,10 +202,13 @@ def _prepare_file(path: Path) -> None:
 
 def _sqlite_engine(target: DatabaseTarget, pool: PoolSettings, *, size: int) -> AsyncEngine:
     if target.in_memory:
-        engine = create_async_engine(target.url, poolclass=StaticPool, pool_reset_on_return=None)
+        engine = create_async_engine(
+            target.url, module=one_trip_dbapi(), poolclass=StaticPool, pool_reset_on_return=None
+        )
     else:
         engine = create_async_engine(
             target.url,
+            module=one_trip_dbapi(),
             pool_size=size,
             max_overflow=0,
             pool_timeout=pool.pool_timeout_seconds,
@@ -171,6 +261,8 @@ class Database:
         )
         self._changes = 0
         self._external: int | None = None
+        self._writer_control: _Control | None = None
+        self._watchers: list[Callable[[SentStatement], None]] = []
         if target.is_sqlite:
             self._writer = _sqlite_engine(target, pool, size=1)
             self._reader = self._writer if target.in_memory else _sqlite_engine(target, pool, size=pool.pool_size)
@@ -246,41 +338,104 @@ class Database:
             return state
         return None
 
-    async def execute(self, statement: str | Executable, params: Params = None) -> CursorResult[Any]:
+    async def execute(self, statement: str | Executable, params: Params = None) -> CursorResult[Any] | WriteResult:
         """Run one statement; the result is buffered (rows, ``rowcount``). A write outside a transaction
-        runs in one of its own."""
+        runs in one of its own. A write without RETURNING may answer with a `WriteResult` (its ``rowcount``
+        is all a write has to say)."""
         if self._closed:
             raise RuntimeError("database is closed")
         if isinstance(statement, str):
-            clause, writes = _TEXTS.get(statement)
+            parsed = _TEXTS.get(statement)
+            clause, writes = parsed.clause, parsed.writes
         else:
+            parsed = None
             clause, writes = statement, bool(getattr(statement, "is_dml", False) or getattr(statement, "is_ddl", False))
         bound = self._bind(params)
         state = self._owned()
         if state is not None:
-            result = await state.conn.execute(clause, bound)
+            result = await self._send(state, statement, parsed, clause, bound, many=False)
             if writes and result.rowcount > 0:
                 state.changes += result.rowcount
             return result
         if writes:
             async with self.transaction():
                 return await self.execute(statement, params)
+        started = time.perf_counter()
         async with self._autocommit.connect() as conn:
-            return await conn.execute(clause, bound)
+            result = await (
+                conn.exec_driver_sql(statement, bound)
+                if self.target.is_sqlite and parsed is not None
+                else conn.execute(clause, bound)
+            )
+        if self._watchers:
+            self._tell(statement, False, started)
+        return result
 
     async def execute_many(self, statement: str | Executable, rows: Sequence[Mapping[str, Any]]) -> int:
         """One statement over many parameter sets (an executemany); returns how many sets were sent."""
         if not rows:
             return 0
-        clause = _TEXTS.get(statement)[0] if isinstance(statement, str) else statement
+        parsed = _TEXTS.get(statement) if isinstance(statement, str) else None
+        clause = parsed.clause if parsed is not None else statement
         bound = [self._bind(row) for row in rows]
         state = self._owned()
         if state is None:
             async with self.transaction():
                 return await self.execute_many(statement, rows)
-        result = await state.conn.execute(clause, bound)
+        result = await self._send(state, statement, parsed, clause, bound, many=True)
         state.changes += result.rowcount if result.rowcount > 0 else len(bound)
         return len(bound)
+
+    async def _send(
+        self,
+        state: _Transaction,
+        statement: str | Executable,
+        parsed: _Text | None,
+        clause: Executable,
+        bound: Any,
+        *,
+        many: bool,
+    ) -> CursorResult[Any] | WriteResult:
+        """Send one statement on the transaction's connection.
+
+        On SQLite, SQL text goes to the driver as it is written (sqlite3 takes ``:named`` parameters itself).
+        A write that returns no rows goes straight to the aiosqlite connection in one trip to its thread:
+        SQLAlchemy's execution context and result (~50 µs a statement here, against ~30 µs for the statement
+        itself) would buy nothing for a write whose only answer is a row count, and the replay writes a few
+        per snapshot (bench/engine.py). Driver errors are raised as SQLAlchemy's, as on the other path.
+        PostgreSQL's driver spells parameters ``%(name)s``, so there the text is compiled (once, then cached)
+        by SQLAlchemy."""
+        started = time.perf_counter()
+        raw = state.control.sqlite
+        if raw is not None and parsed is not None:
+            if not parsed.returns_rows:
+                text_sql: str = statement  # type: ignore[assignment]
+                try:
+                    finished, _rows = await raw._execute(run_on_thread, raw, text_sql, bound, many)
+                except sqlite3.Error as error:
+                    raise DBAPIError.instance(text_sql, bound, error, sqlite3.Error) from error
+                result: CursorResult[Any] | WriteResult = WriteResult(finished.rowcount)
+            else:
+                result = await state.conn.exec_driver_sql(statement, bound)  # type: ignore[arg-type]
+        else:
+            result = await state.conn.execute(clause, bound)
+        if self._watchers:
+            self._tell(statement, many, started)
+        return result
+
+    # -- watching -----------------------------------------------------------------------------------------------
+
+    def watch(self, callback: Callable[[SentStatement], None]) -> Callable[[], None]:
+        """Call `callback` after every statement this database sends (transaction control included), on both
+        paths and both backends; returns the function that stops it. For tests that count statements and for
+        bench/engine.py's most expensive statements."""
+        self._watchers.append(callback)
+        return lambda: self._watchers.remove(callback) if callback in self._watchers else None
+
+    def _tell(self, statement: str | Executable, many: bool, started: float) -> None:
+        sent = SentStatement(str(statement), many, time.perf_counter() - started)
+        for watcher in list(self._watchers):
+            watcher(sent)
 
     async def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(sync_connection, *args)`` on this task's transaction (DDL with ``metadata.create_all``,
@@ -328,31 +483,41 @@ class Database:
                 yield
             return
         if self.target.is_sqlite:
-            async with self._write_lock, self._writer.connect() as conn:
-                await conn.exec_driver_sql("BEGIN IMMEDIATE")
-                async with self._run(conn, bookkeeping):
+            async with self._write_lock:
+                control = await self._sqlite_writer()
+                await control.sql("BEGIN IMMEDIATE")
+                async with self._run(control, bookkeeping):
                     yield
         else:
             # READ COMMITTED (PostgreSQL's default), stated: see the module docstring for why it is enough.
             async with self._writer.connect() as conn:
                 await conn.begin()
-                async with self._run(conn, bookkeeping):
+                async with self._run(_Control(conn, db=self), bookkeeping):
                     yield
 
+    async def _sqlite_writer(self) -> _Control:
+        """The one SQLite writer connection, kept for the database's life (taking it from the pool and giving
+        it back around every transaction cost more than the transaction's statements)."""
+        if self._writer_control is None:
+            conn = await self._writer.connect()
+            raw = (await conn.get_raw_connection()).driver_connection
+            self._writer_control = _Control(conn, raw, db=self)
+        return self._writer_control
+
     @asynccontextmanager
-    async def _run(self, conn: AsyncConnection, bookkeeping: bool) -> AsyncIterator[None]:
-        state = _Transaction(asyncio.current_task(), conn)
+    async def _run(self, control: _Control, bookkeeping: bool) -> AsyncIterator[None]:
+        state = _Transaction(asyncio.current_task(), control)
         token = self._current.set(state)
         try:
             try:
                 yield
             except BaseException:
-                await self._rollback(conn)
+                await control.rollback()
                 raise
             try:
-                await conn.commit()
+                await control.commit()
             except BaseException:
-                await self._rollback(conn)
+                await control.rollback()
                 raise
         finally:
             self._current.reset(token)
@@ -364,27 +529,19 @@ class Database:
         state.depth += 1
         # The name is built from our own counter, never from input.
         name = f"stratum_sp_{state.depth}"
-        conn = state.conn
-        await conn.exec_driver_sql(f"SAVEPOINT {name}")
+        control = state.control
+        await control.sql(f"SAVEPOINT {name}")
         try:
             try:
                 yield
             except BaseException:
-                if await _still_open(conn):
-                    await conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
-                    await conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+                if await control.still_open():
+                    await control.sql(f"ROLLBACK TO SAVEPOINT {name}")
+                    await control.sql(f"RELEASE SAVEPOINT {name}")
                 raise
-            await conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+            await control.sql(f"RELEASE SAVEPOINT {name}")
         finally:
             state.depth -= 1
-
-    async def _rollback(self, conn: AsyncConnection) -> None:
-        # Some SQLite errors (SQLITE_FULL, SQLITE_IOERR, ...) already rolled the transaction back; the
-        # driver's rollback is then a no-op rather than an error that would hide the original one.
-        try:
-            await asyncio.shield(conn.rollback())
-        except Exception:
-            log.debug("rollback after a failed transaction also failed", exc_info=True)
 
     # -- other processes ----------------------------------------------------------------------------------------
 
@@ -403,9 +560,10 @@ class Database:
             return None if lsn is None else int(lsn)
         if self._write_lock.locked():
             return self._external
-        async with self._write_lock, self._writer.connect() as conn:
-            value = (await conn.exec_driver_sql("PRAGMA data_version")).scalar()
-        self._external = None if value is None else int(value)
+        async with self._write_lock:
+            control = await self._sqlite_writer()
+            rows = list(await control.sqlite.execute_fetchall("PRAGMA data_version"))
+        self._external = int(rows[0][0]) if rows else None
         return self._external
 
     # -- lifetime -----------------------------------------------------------------------------------------------
@@ -415,6 +573,9 @@ class Database:
         if self._closed:
             return
         self._closed = True
+        if self._writer_control is not None:
+            await self._writer_control.conn.close()
+            self._writer_control = None
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
@@ -429,22 +590,6 @@ class Database:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
-
-
-async def _still_open(conn: AsyncConnection) -> bool:
-    """Whether the server-side transaction survived the error (SQLite may have rolled it back itself)."""
-    raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
-    in_tx = getattr(driver, "in_transaction", None)
-    if isinstance(in_tx, bool):
-        return in_tx
-    status = getattr(getattr(driver, "info", None), "transaction_status", None)
-    if status is None:
-        return True
-    from psycopg.pq import TransactionStatus
-
-    # INERROR: PostgreSQL keeps the transaction, refusing statements until ROLLBACK TO SAVEPOINT.
-    return status in (TransactionStatus.INTRANS, TransactionStatus.INERROR)
 
 
 def _fields(settings: PoolSettings) -> dict[str, Any]:

@@ -9,10 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from engine.models import (
@@ -137,18 +135,11 @@ async def repos(db_url: str) -> AsyncIterator[Repositories]:
 def statements(repos: Repositories) -> Iterator[list[tuple[str, bool]]]:
     """Every statement sent to the database meanwhile: (SQL, whether it was an executemany)."""
     sent: list[tuple[str, bool]] = []
-
-    def record(_conn: Any, _cursor: Any, sql: str, _params: Any, _context: Any, executemany: bool) -> None:
-        sent.append((sql, executemany))
-
-    engines = [engine.sync_engine for engine in repos.db.engines]
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", record)
+    stop = repos.db.watch(lambda statement: sent.append((statement.sql, statement.many)))
     try:
         yield sent
     finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
+        stop()
 
 
 # --- instants and games ------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from html import escape
 
 import httpx
 import pytest
-from sqlalchemy import event
 
 import access
 from engine.events import SIGNAL_CREATED
@@ -420,17 +419,12 @@ class _Cost:
         monkeypatch.setattr(access, "view_signal", counted)
         self.rig = rig
 
-    def _sent(self, _conn, _cursor, statement, *_args) -> None:
-        self.statements.append(statement)
-
     async def __aenter__(self) -> _Cost:
-        for engine in self.rig.app.repos.db.engines:
-            event.listen(engine.sync_engine, "before_cursor_execute", self._sent)
+        self._stop = self.rig.app.repos.db.watch(lambda sent: self.statements.append(sent.sql))
         return self
 
     async def __aexit__(self, *exc) -> None:
-        for engine in self.rig.app.repos.db.engines:
-            event.remove(engine.sync_engine, "before_cursor_execute", self._sent)
+        self._stop()
 
     def reset(self) -> None:
         self.statements.clear()
