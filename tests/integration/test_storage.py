@@ -1,4 +1,5 @@
-"""Storage against a real SQLite file: migrations, WAL, transactions, and every repository's round trip."""
+"""Storage against a real database: migrations and WAL (a SQLite file), transactions and every repository's
+round trip (on SQLite and PostgreSQL: the `repos` fixture takes the `db_url` of each backend)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from engine.models import (
     BookComponent,
@@ -114,8 +116,8 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def repos(db_path: Path) -> AsyncIterator[Repositories]:
-    r = await Repositories.open(db_path)
+async def repos(db_url: str) -> AsyncIterator[Repositories]:
+    r = await Repositories.open(db_url)
     try:
         yield r
     finally:
@@ -742,7 +744,7 @@ async def test_grades_round_trip_records_and_pagination(repos: Repositories) -> 
 
 
 async def test_grade_requires_stored_signal(repos: Repositories) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         async with repos.db.transaction():
             await repos.grades.insert(grade("ghost", at(1), beat=True))
     assert await repos.grades.get("ghost") is None
