@@ -1,6 +1,8 @@
 """Shared helpers of the kill -9 tests (`test_outbox_crash`, `test_bot_crash`, `test_api_crash`): the
 launcher that runs `run_bot.py` in a child process with discord.py pointed at the loopback fake Discord,
-loopback webhook receivers, and the waits and checks on the database afterwards."""
+loopback webhook receivers, and the waits and checks on the database afterwards. SQLite only until
+`run_bot.py --db` accepts a database URL (the command line's part of #18): then `launch` passes a URL and the
+checks below read it through `storage` instead of `sqlite3`."""
 
 from __future__ import annotations
 
