@@ -356,8 +356,8 @@ async def test_bookkeeping_writes_leave_the_data_version_alone_even_while_open(r
     assert await version.version() != start
 
 
-async def test_committed_data_survives_restart(db_path: Path) -> None:
-    repos = await Repositories.open(db_path)
+async def test_committed_data_survives_restart(db_url: str) -> None:
+    repos = await Repositories.open(db_url)
     async with repos.db.transaction():
         await repos.games.upsert(game(), seen_at=at(0))
         await repos.quotes.insert_many([line("pinnacle", 1, point=-6.0)])
@@ -365,7 +365,7 @@ async def test_committed_data_survives_restart(db_path: Path) -> None:
         await repos.feed_state.save("odds_api", at(1), Quota(480, 20, 3), now=at(1))
     await repos.close()
 
-    reopened = await Repositories.open(db_path)
+    reopened = await Repositories.open(db_url)
     try:
         assert (await reopened.games.get("g1")) == StoredGame(game(), TIP, "scheduled")
         assert await reopened.quotes.latest() == [line("pinnacle", 1, point=-6.0)]
