@@ -219,7 +219,7 @@ async def _graded_signals(path):
     ],
 )
 def test_main_job_rejects_bad_arguments(tmp_path, monkeypatch, argv, message, capsys):
-    """SQLite only until `run_bot.py --db` accepts a database URL (the command line's part of #18)."""
+    """SQLite only: "refused before anything is written" is checked as no database file created."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("STRATUM_FEED__API_KEY", raising=False)
     assert main([*argv, "--db", str(tmp_path / "x.db")]) == 2
@@ -234,10 +234,9 @@ def test_a_bad_config_value_fails_at_start_naming_the_key(tmp_path, monkeypatch,
     assert "steam.min_books" in capsys.readouterr().err
 
 
-def test_main_job_grades_nba_snapshots_against_a_closes_file(tmp_path, capsys, monkeypatch):
+def test_main_job_grades_nba_snapshots_against_a_closes_file(db_url, tmp_path, capsys, monkeypatch):
     """The NBA daily-snapshot audit: the Christmas 2024 slate (a morning snapshot, no later one) graded
-    against the lines+scores CSV excerpt, with the record against the final score. SQLite only until
-    `run_bot.py --db` accepts a database URL (the command line's part of #18)."""
+    against the lines+scores CSV excerpt, with the record against the final score."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("STRATUM_FEED__API_KEY", raising=False)
     summary = tmp_path / "nba.json"
@@ -247,7 +246,7 @@ def test_main_job_grades_nba_snapshots_against_a_closes_file(tmp_path, capsys, m
         "--closes",
         str(FIXTURES / "nba_closes_excerpt.csv"),
         "--db",
-        str(tmp_path / "nba.db"),
+        db_url,
         "--summary-json",
         str(summary),
         "--quiet",
@@ -263,7 +262,7 @@ def test_main_job_grades_nba_snapshots_against_a_closes_file(tmp_path, capsys, m
 
 
 def test_a_missing_closes_file_is_refused_before_anything_is_written(tmp_path, capsys, monkeypatch):
-    """SQLite only until `run_bot.py --db` accepts a database URL (the command line's part of #18)."""
+    """SQLite only: "before anything is written" is checked as no database file created."""
     monkeypatch.chdir(tmp_path)
     argv = [
         "--replay",
