@@ -74,20 +74,28 @@ class PostgresServer:
         """A new database holding what the database at `url` holds (nothing may be connected to it)."""
         return self.create(template=make_url(url).database)
 
+    def prepare(self) -> None:
+        """Migrate the session's empty database that `fresh` copies, once. It runs its own event loop, so
+        tests/conftest.py calls it from the (synchronous) `backend` fixture: a test that asks `fresh` for a
+        database from inside its running loop (`backend.fresh(tmp_path)` in an async test) finds it done."""
+        if self._empty is not None:
+            return
+        import asyncio
+
+        from storage.db import Database
+
+        url = self.create()
+
+        async def migrate() -> None:
+            await (await Database.open(url)).close()
+
+        asyncio.run(migrate())
+        self._empty = url
+
     def fresh(self) -> str:
         """A new database with the schema migrated (copied from one migrated once per session)."""
-        if self._empty is None:
-            import asyncio
-
-            from storage.db import Database
-
-            url = self.create()
-
-            async def migrate() -> None:
-                await (await Database.open(url)).close()
-
-            asyncio.run(migrate())
-            self._empty = url
+        self.prepare()
+        assert self._empty is not None
         return self.copy(self._empty)
 
     def drop_all(self) -> None:

@@ -64,6 +64,7 @@ def backend(request, postgres_server) -> Backend:
         return Backend("sqlite")
     if postgres_server is None:
         pytest.skip(MISSING)
+    postgres_server.prepare()
     return Backend("postgresql", postgres_server)
 
 

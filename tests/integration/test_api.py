@@ -749,7 +749,7 @@ async def test_a_revoked_or_rotated_key_stops_at_once_despite_the_cache(world: W
 
 async def test_a_revocation_by_another_process_is_seen_within_the_poll(world: World):
     assert (await world.get("/v1/usage", "pro_plain")).status_code == 200
-    other = await Repositories.open(world.repos.db.path)  # another connection: the `apikey` command line
+    other = await Repositories.open(world.repos.db.target)  # another connection: the `apikey` command line
     try:
         await revoke(other, world.key_ids["pro_plain"], world.clock())
     finally:
@@ -799,7 +799,7 @@ MIB = 1024 * 1024
     ids=["byte-budget", "entry-cap"],
 )
 async def test_a_flood_of_distinct_valid_paths_stays_inside_the_cache_budget(
-    tmp_path: Path, max_bytes: int, max_entries: int
+    db_url: str, max_bytes: int, max_entries: int
 ):
     """2,500 distinct valid requests of up to 3.9 KB (tiny bodies, huge raw paths) against a real server in a
     child process: the memory they leave behind (tracemalloc, after a warm-up) stays within the cache's
@@ -810,7 +810,7 @@ async def test_a_flood_of_distinct_valid_paths_stays_inside_the_cache_budget(
         sys.executable,
         "-m",
         "tests.cache_flood",
-        str(tmp_path / "flood.db"),
+        db_url,
         str(max_bytes),
         str(max_entries),
         str(requests),

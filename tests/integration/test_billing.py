@@ -67,7 +67,7 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(stripe_stack, tmp_path, monkeypatch):
+async def rig(stripe_stack, db_url, monkeypatch):
     config = settings()
     config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
     config.stripe.secret_key = SecretStr("sk_test_12345")
@@ -77,7 +77,7 @@ async def rig(stripe_stack, tmp_path, monkeypatch):
     fake = FakeDiscord()
     config.stripe.mod_log_channel = fake.channels["mod-log"]
     clock = Clock()
-    app = await build_app(config, db_path=tmp_path / "stratum.db", source="test", clock=clock)
+    app = await build_app(config, db_path=db_url, source="test", clock=clock)
     bot = build_bot(app)
     build_web(app)
     await app.web.start()

@@ -1,4 +1,5 @@
-"""Storage against a real SQLite file: migrations, WAL, transactions, and every repository's round trip."""
+"""Storage against a real database: migrations and WAL (a SQLite file), transactions and every repository's
+round trip (on SQLite and PostgreSQL: the `repos` fixture takes the `db_url` of each backend)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from engine.models import (
     BookComponent,
@@ -114,8 +116,8 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def repos(db_path: Path) -> AsyncIterator[Repositories]:
-    r = await Repositories.open(db_path)
+async def repos(db_url: str) -> AsyncIterator[Repositories]:
+    r = await Repositories.open(db_url)
     try:
         yield r
     finally:
@@ -354,8 +356,8 @@ async def test_bookkeeping_writes_leave_the_data_version_alone_even_while_open(r
     assert await version.version() != start
 
 
-async def test_committed_data_survives_restart(db_path: Path) -> None:
-    repos = await Repositories.open(db_path)
+async def test_committed_data_survives_restart(db_url: str) -> None:
+    repos = await Repositories.open(db_url)
     async with repos.db.transaction():
         await repos.games.upsert(game(), seen_at=at(0))
         await repos.quotes.insert_many([line("pinnacle", 1, point=-6.0)])
@@ -363,7 +365,7 @@ async def test_committed_data_survives_restart(db_path: Path) -> None:
         await repos.feed_state.save("odds_api", at(1), Quota(480, 20, 3), now=at(1))
     await repos.close()
 
-    reopened = await Repositories.open(db_path)
+    reopened = await Repositories.open(db_url)
     try:
         assert (await reopened.games.get("g1")) == StoredGame(game(), TIP, "scheduled")
         assert await reopened.quotes.latest() == [line("pinnacle", 1, point=-6.0)]
@@ -742,7 +744,7 @@ async def test_grades_round_trip_records_and_pagination(repos: Repositories) -> 
 
 
 async def test_grade_requires_stored_signal(repos: Repositories) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         async with repos.db.transaction():
             await repos.grades.insert(grade("ghost", at(1), beat=True))
     assert await repos.grades.get("ghost") is None

@@ -25,7 +25,6 @@ import csv
 import io
 import itertools
 import json
-import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -46,6 +45,7 @@ from services.charts import chart_data
 from services.context import ServiceContext
 from storage import Repositories
 from tests.api_rig import serve_api
+from tests.backends import copy_database
 from tests.bot_rig import bot_on_fake
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord
@@ -151,8 +151,7 @@ def test_a_grade_and_a_close_are_seen_from_the_moment_they_were_fixed(now, offse
 @pytest.fixture
 async def world(template_db, tmp_path):
     source, now = template_db
-    path = tmp_path / "stratum.db"
-    shutil.copy(source, path)
+    path = copy_database(source, tmp_path)
     config = settings()
     config.discord.community_channels = [DIGEST_CHANNEL]
     repos = await Repositories.open(path)
