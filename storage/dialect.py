@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["json_flag", "json_text"]
+__all__ = ["json_flag", "json_text", "table_names"]
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_.]*$")
 _KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -34,3 +34,11 @@ def json_flag(backend: str, column: str, key: str) -> str:
     if backend == "postgresql":
         return f"COALESCE((({column})::jsonb -> '{key}') = 'true'::jsonb, FALSE)"
     return f"COALESCE(json_extract({column}, '$.{key}') = 1, 0)"
+
+
+def table_names(backend: str) -> str:
+    """A query listing the tables of the database (PostgreSQL: of its current schema), one name per row,
+    SQLite's internal ``sqlite_*`` tables left out."""
+    if backend == "postgresql":
+        return "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
+    return "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!'"
