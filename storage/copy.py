@@ -44,6 +44,7 @@ __all__ = [
     "TableCopy",
     "canonical_row",
     "check_source",
+    "check_target",
     "copy_database",
 ]
 
@@ -127,17 +128,22 @@ def _for_insert(table: Table, row: Sequence[Any]) -> dict[str, Any]:
     return values
 
 
-async def _emptiness(target: Database) -> str | None:
-    """Why `target` cannot take a copy (None: it can)."""
+async def check_target(target: Database) -> None:
+    """`CopyRefused` unless `target` is empty: no row in any table of ours, no table of anyone else's, and no
+    schema newer than this code."""
     state = await read_state(target)
-    reason = state.refusal(target.target.shown)
+    reason = state.refusal(target.target.shown) or await _occupied(target, state.tables)
     if reason is not None:
-        return reason
-    foreign = sorted(state.tables - set(metadata.tables) - _TOOL_TABLES)
+        raise CopyRefused(reason)
+
+
+async def _occupied(target: Database, tables: frozenset[str]) -> str | None:
+    """Why `target`, holding `tables`, is not empty (None: it is)."""
+    foreign = sorted(tables - set(metadata.tables) - _TOOL_TABLES)
     if foreign:
         unknown = ", ".join(foreign)
         return f"the target {target.target.shown} is not empty: it holds tables Stratum does not know ({unknown})"
-    for name in sorted(state.tables & set(metadata.tables)):
+    for name in sorted(tables & set(metadata.tables)):
         if await target.scalar(select(literal(1)).select_from(metadata.tables[name]).limit(1)) is not None:
             return (
                 f"the target {target.target.shown} is not empty (table {name} holds rows): copy into an empty database"
@@ -172,9 +178,7 @@ async def copy_database(source: Database, target: Database, *, chunk: int = CHUN
     if source.target.url == target.target.url:
         raise CopyRefused(f"the source and the target are the same database ({source.target.shown})")
     await check_source(source)
-    reason = await _emptiness(target)
-    if reason is not None:
-        raise CopyRefused(reason)
+    await check_target(target)
     await upgrade(target)
     tables: list[TableCopy] = []
     async with source.snapshot(), target.transaction():

@@ -120,22 +120,27 @@ class SchemaState:
             return "unknown"
         return "behind"
 
-    def describe(self) -> str:
-        """What ``db current`` prints after the location."""
+    @property
+    def version_text(self) -> str:
+        """The version alone: ``revision 0014``, ``schema_migrations version 9, from before Alembic``, …"""
         if self.revisions:
-            what = f"revision {self.revision}"
-        elif self.legacy_versions is not None:
-            what = f"schema_migrations version {self.legacy_version}, from before Alembic"
-        elif self.standing == "unknown":
-            return f"tables ({', '.join(sorted(self.tables)[:5])}…) but no schema version (unknown)"
-        else:
-            what = "no schema yet"
+            return f"revision {self.revision}"
+        if self.legacy_versions is not None:
+            return f"schema_migrations version {self.legacy_version}, from before Alembic"
+        if self.standing == "unknown":
+            return f"tables ({', '.join(sorted(self.tables)[:5])}) but no schema version"
+        return "no schema yet"
+
+    def describe(self) -> str:
+        """The version and where it stands, as ``db current`` prints it after the location."""
         standing = self.standing
         if standing == "head":
-            return f"{what} (head)"
+            return f"{self.version_text} (head)"
         if standing == "newer":
-            return f"{what} (newer: this Stratum's head is {self.head})"
-        return f"{what} (behind: head is {self.head}; `run_bot.py db upgrade` or any start brings it there)"
+            return f"{self.version_text} (newer: this Stratum's head is {self.head})"
+        if standing == "unknown":
+            return f"{self.version_text} (unknown)"
+        return f"{self.version_text} (behind: head is {self.head}; run_bot.py db upgrade or any start brings it there)"
 
     def refusal(self, shown: str) -> str | None:
         """The one line `upgrade` refuses this database with (None: it may go ahead)."""
