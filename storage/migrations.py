@@ -223,6 +223,10 @@ async def upgrade(db: Database, *, script_location: str | Path | None = None) ->
         adopt = not state.revisions and state.legacy_versions is not None
 
         def run(connection: Any) -> None:
+            # Alembic must see the transaction as the caller's, or it would commit it itself. On SQLite the
+            # BEGIN IMMEDIATE went to the driver, not through SQLAlchemy: tell SQLAlchemy (it sends nothing).
+            if not connection.in_transaction():
+                connection.begin()
             config.attributes["connection"] = connection
             if adopt:
                 command.stamp(config, BASELINE)

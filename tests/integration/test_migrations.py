@@ -78,8 +78,10 @@ async def add_rows(db: Database) -> None:
 
 
 def statements_of(db: Database) -> list[str]:
-    """Every statement `db` sends from now on (a list that fills as they go)."""
+    """Every statement `db` sends from now on, on both of its paths (a list that fills as they go), and every
+    statement SQLAlchemy sends for it (Alembic's, through `run_sync`)."""
     sent: list[str] = []
+    db.watch(lambda statement: sent.append(" ".join(statement.sql.split())))
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         sent.append(" ".join(statement.split()))

@@ -12,6 +12,9 @@ empty database, then corrected where autogenerate cannot know and frozen:
 - ``grades.beat``/``push`` keep their CHECK (IN (0, 1)) under the naming convention's names (SQLite only:
   PostgreSQL's boolean needs none).
 
+Before any database had it, it was brought up to date once with `storage/schema.py` (the API keys' limits
+became BIGINT on PostgreSQL); from now on a change is a new revision.
+
 On SQLite it builds what the files built (``tests/integration/test_schema_metadata.py`` compares the two
 catalogues), so a file of before Alembic at version 14 is adopted by stamping this revision, untouched. On
 PostgreSQL the instants are ``timestamptz``, the flags ``boolean`` and the rowid keys ``bigserial``.
@@ -60,9 +63,9 @@ def upgrade() -> None:
         sa.Column("key_hash", sa.Text(), nullable=False),
         sa.Column("owner", sa.Text(), nullable=False),
         sa.Column("plan", sa.Text(), nullable=False),
-        sa.Column("rpm_override", sa.Integer(), nullable=True),
-        sa.Column("webhooks_override", sa.Integer(), nullable=True),
-        sa.Column("monthly_override", sa.Integer(), nullable=True),
+        sa.Column("rpm_override", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("webhooks_override", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("monthly_override", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("created_at", sa.Text().with_variant(sa.TIMESTAMP(timezone=True), "postgresql"), nullable=False),
         sa.Column("revoked_at", sa.Text().with_variant(sa.TIMESTAMP(timezone=True), "postgresql"), nullable=True),
         sa.Column("replaced_by", sa.Text(), nullable=True),
