@@ -12,7 +12,7 @@ code knows to the head revision:
 
 What this code cannot know is refused with `SchemaError` — one line, printed by the command line without a
 traceback (exit code 2) — before anything is written: a revision this code does not have (a newer Stratum
-wrote it), ``schema_migrations`` past 14, tables with no version of either kind.
+wrote it), ``schema_migrations`` past 14, Stratum's tables with no version of either kind.
 
 Adoption and upgrade run in one `Database.transaction()` (DDL is transactional on both backends: a revision
 that fails leaves nothing, not even the revisions before it in the same run). Two processes migrating at
@@ -35,6 +35,7 @@ from alembic.util import CommandError
 
 from storage.dialect import table_names
 from storage.legacy_migrations import LAST_VERSION, apply_migrations, load_migrations
+from storage.schema import metadata
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -59,6 +60,7 @@ BASELINE = "0014"
 #: ``pg_advisory_xact_lock``'s key for the migration transaction (any constant; "stratum" in ASCII).
 MIGRATION_LOCK = 0x73747261_74756D
 _VERSION_TABLE = "alembic_version"
+_OURS = frozenset(metadata.tables)
 _LEGACY_TABLE = "schema_migrations"
 
 
@@ -111,14 +113,20 @@ class SchemaState:
     @property
     def standing(self) -> str:
         """``head``, ``behind`` (upgrade brings it to head), ``newer`` (a newer Stratum's), or ``unknown``
-        (tables but no version of either kind)."""
+        (Stratum's tables, or some of them, with no version of either kind: nothing says what they hold).
+        Tables of no concern to Stratum are left alone, as the SQL runner of before Alembic left them."""
         if self.unknown or (self.legacy_version or 0) > LAST_VERSION:
             return "newer"
         if self.revisions:
             return "head" if self.revisions == (self.head,) else "behind"
-        if self.legacy_versions is None and self.tables - {_VERSION_TABLE}:
+        if self.legacy_versions is None and self.unversioned:
             return "unknown"
         return "behind"
+
+    @property
+    def unversioned(self) -> list[str]:
+        """Stratum's tables found in a database that records no schema version."""
+        return [] if self.revisions or self.legacy_versions is not None else sorted(self.tables & _OURS)
 
     @property
     def version_text(self) -> str:
@@ -128,7 +136,7 @@ class SchemaState:
         if self.legacy_versions is not None:
             return f"schema_migrations version {self.legacy_version}, from before Alembic"
         if self.standing == "unknown":
-            return f"tables ({', '.join(sorted(self.tables)[:5])}) but no schema version"
+            return f"Stratum's tables ({', '.join(self.unversioned[:3])}, …) but no schema version"
         return "no schema yet"
 
     def describe(self) -> str:
@@ -156,8 +164,8 @@ class SchemaState:
             )
         if self.standing == "unknown":
             return (
-                f"database at {shown} holds tables but no Stratum schema version: point storage.url at an "
-                "empty database or at a Stratum one"
+                f"database at {shown} holds Stratum's tables ({', '.join(self.unversioned[:3])}, …) but no schema "
+                "version, so nothing says what they hold: point storage.url at an empty database or a versioned one"
             )
         return None
 
