@@ -29,10 +29,8 @@ from storage.migrations import SCRIPT_LOCATION, alembic_config, upgrade
 async def write_revision(message: str, rev_id: str | None, location: str) -> None:
     db = await Database.open(location, migrate=False)
     try:
-        if any((SCRIPT_LOCATION / "versions").glob("*.py")) and any(
-            p.name != "__init__.py" for p in (SCRIPT_LOCATION / "versions").glob("*.py")
-        ):
-            await upgrade(db)
+        if any(path.name != "__init__.py" for path in (SCRIPT_LOCATION / "versions").glob("*.py")):
+            await upgrade(db)  # to the current head, which the new revision follows
         config = alembic_config()
 
         def revise(connection) -> None:
