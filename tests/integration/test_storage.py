@@ -1,10 +1,10 @@
-"""Storage against a real database: migrations and WAL (a SQLite file), transactions and every repository's
-round trip (on SQLite and PostgreSQL: the `repos` fixture takes the `db_url` of each backend)."""
+"""Storage against a real database: transactions and every repository's round trip (on SQLite and PostgreSQL:
+the `repos` fixture takes the `db_url` of each backend). The migrations and a new file's WAL and pragmas:
+tests/integration/test_migrations.py."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -140,7 +140,7 @@ def test_to_db_fixed_width_utc_and_text_order_is_time_order() -> None:
         to_db(datetime(2024, 1, 1))  # noqa: DTZ001 - the point of the test
 
 
-# --- database, migrations, transactions ------------------------------------------------------------
+# --- database, transactions ------------------------------------------------------------------------
 
 
 async def test_memory_database_works() -> None:
