@@ -55,7 +55,7 @@ from storage.codec import to_db
 from storage.sqlite_driver import one_trip_dbapi, run_on_thread
 from storage.url import DatabaseTarget, parse_target
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT_MS", "Database", "PoolSettings", "SentStatement", "WriteResult"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT_MS", "Database", "DatabaseUnavailable", "PoolSettings", "SentStatement", "WriteResult"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,11 @@ class PoolSettings:
     statement_timeout_ms: int = 30_000
     #: SQLite only: how long to wait for another process's write lock.
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or opened (no server, a refused login, an unreadable file): one line,
+    naming it by `DatabaseTarget.shown`."""
 
 
 class _Control:
@@ -295,10 +300,15 @@ class Database:
             await asyncio.to_thread(_prepare_file, where.file)
         db = cls(where, settings)
         try:
-            if where.is_sqlite:
-                await db._check_journal_mode()
-            else:
-                await db.scalar("SELECT 1")
+            try:
+                if where.is_sqlite:
+                    await db._check_journal_mode()
+                else:
+                    await db.scalar("SELECT 1")
+            except DBAPIError as exc:
+                raise DatabaseUnavailable(
+                    f"cannot connect to the database at {where.shown}: {_reason(exc, where)}"
+                ) from None
             if migrate:
                 from storage.migrations import upgrade
 
@@ -445,6 +455,19 @@ class Database:
             raise RuntimeError("run_sync needs an open transaction")
         return await state.conn.run_sync(fn, *args)
 
+    async def stream(
+        self, statement: str | Executable, params: Params = None, *, chunk: int = 1000
+    ) -> AsyncIterator[list[Row[Any]]]:
+        """The rows of one query in lists of up to `chunk`, never all held at once (a server-side cursor on
+        PostgreSQL); only inside `transaction()` or `snapshot()`, whose connection it reads on."""
+        state = self._owned()
+        if state is None:
+            raise RuntimeError("stream needs an open transaction or snapshot")
+        clause = _TEXTS.get(statement).clause if isinstance(statement, str) else statement
+        result = await state.conn.stream(clause, self._bind(params))
+        async for rows in result.partitions(chunk):
+            yield list(rows)
+
     async def fetch_all(self, statement: str | Executable, params: Params = None) -> list[Row[Any]]:
         return list((await self.execute(statement, params)).all())
 
@@ -494,6 +517,31 @@ class Database:
                 await conn.begin()
                 async with self._run(_Control(conn, db=self), bookkeeping):
                     yield
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[None]:
+        """A read-only transaction: every read in it sees the database as of its first read, while other
+        connections (another process) go on writing. For long reads that must agree with themselves, such
+        as ``db copy``'s. SQLite: a deferred ``BEGIN`` on a reader connection (WAL keeps its view; no lock
+        that would stop a writer); PostgreSQL: ``REPEATABLE READ, READ ONLY``."""
+        if self._closed:
+            raise RuntimeError("database is closed")
+        if self._owned() is not None:
+            raise RuntimeError("a snapshot cannot be nested in a transaction")
+        if self.target.in_memory:
+            async with self.transaction(bookkeeping=True):  # one shared connection: the writer's
+                yield
+            return
+        async with self._reader.connect() as conn:
+            if self.target.is_sqlite:
+                control = _Control(conn, (await conn.get_raw_connection()).driver_connection, db=self)
+                await control.sql("BEGIN")
+            else:
+                control = _Control(conn, db=self)
+                await conn.begin()
+                await control.sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            async with self._run(control, bookkeeping=True):
+                yield
 
     async def _sqlite_writer(self) -> _Control:
         """The one SQLite writer connection, kept for the database's life (taking it from the pool and giving
@@ -594,3 +642,10 @@ class Database:
 
 def _fields(settings: PoolSettings) -> dict[str, Any]:
     return {name: getattr(settings, name) for name in PoolSettings.__dataclass_fields__}
+
+
+def _reason(exc: DBAPIError, where: DatabaseTarget) -> str:
+    """The driver's own words for a failed connection, on one line, never with the password."""
+    words = " ".join(str(exc.orig or exc).split()) or type(exc).__name__
+    password = where.url.password
+    return words.replace(str(password), "***") if password else words

@@ -144,7 +144,7 @@ async def test_replaying_an_already_ingested_tape_adds_nothing(db_url):
 
 
 def test_main_job_runs_offline_and_writes_the_summary(tmp_path, capsys, monkeypatch):
-    """SQLite only: with no `--db` the database is the default `storage.path`, a SQLite file."""
+    """SQLite only: with no `--db` the database is the default `storage.url`, a SQLite file."""
     monkeypatch.delenv("STRATUM_FEED__API_KEY", raising=False)
     monkeypatch.delenv("STRATUM_DISCORD__TOKEN", raising=False)
     monkeypatch.chdir(tmp_path)

@@ -1,10 +1,10 @@
-"""Storage against a real database: migrations and WAL (a SQLite file), transactions and every repository's
-round trip (on SQLite and PostgreSQL: the `repos` fixture takes the `db_url` of each backend)."""
+"""Storage against a real database: transactions and every repository's round trip (on SQLite and PostgreSQL:
+the `repos` fixture takes the `db_url` of each backend). The migrations and a new file's WAL and pragmas:
+tests/integration/test_migrations.py."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -27,9 +27,8 @@ from engine.models import (
     Signal,
     SignalType,
 )
-from storage import ClassRecord, Database, Repositories, StoredGame
+from storage import ClassRecord, Repositories, StoredGame
 from storage.codec import from_db, to_db
-from storage.migrations import Migration, apply_migrations, load_migrations, split_statements
 
 T0 = datetime(2024, 11, 5, 17, 0, tzinfo=UTC)
 TIP = datetime(2024, 11, 6, 0, 30, tzinfo=UTC)
@@ -141,100 +140,7 @@ def test_to_db_fixed_width_utc_and_text_order_is_time_order() -> None:
         to_db(datetime(2024, 1, 1))  # noqa: DTZ001 - the point of the test
 
 
-# --- database, migrations, transactions ------------------------------------------------------------
-
-
-async def test_open_creates_file_with_wal_pragmas_and_schema(db_path: Path) -> None:
-    db = await Database.open(db_path)
-    try:
-        assert await asyncio.to_thread(db_path.exists)
-        cur = await db.execute("PRAGMA journal_mode")
-        assert cur.first()[0] == "wal"
-        cur = await db.execute("PRAGMA foreign_keys")
-        assert cur.first()[0] == 1
-        cur = await db.execute("PRAGMA synchronous")
-        assert cur.first()[0] == 1  # NORMAL
-        cur = await db.execute("PRAGMA busy_timeout")
-        assert cur.first()[0] == 5000
-        cur = await db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        tables = {row[0] for row in cur.all()}
-        assert tables >= {
-            "schema_migrations",
-            "games",
-            "quotes",
-            "consensus",
-            "signals",
-            "closes",
-            "grades",
-            "feed_state",
-        }
-    finally:
-        await db.close()
-
-
-async def test_migrations_applied_once_and_idempotent_on_reopen(db_path: Path) -> None:
-    shipped = load_migrations()
-    assert shipped[0].version == 1
-    assert shipped[0].name == "initial"
-
-    db = await Database.open(db_path)
-    cur = await db.execute("SELECT version, name, applied_at FROM schema_migrations")
-    first = [tuple(row) for row in cur.all()]
-    assert [(v, n) for v, n, _ in first] == [(m.version, m.name) for m in shipped]
-    assert await apply_migrations(db) == []  # nothing left to do
-    await db.close()
-
-    db = await Database.open(db_path)  # reopen: must not try CREATE TABLE games again
-    try:
-        cur = await db.execute("SELECT version, name, applied_at FROM schema_migrations")
-        again = [tuple(row) for row in cur.all()]
-        assert again == first
-    finally:
-        await db.close()
-
-
-async def test_failing_migration_is_rolled_back_entirely(db_path: Path) -> None:
-    db = await Database.open(db_path)
-    try:
-        shipped = load_migrations()
-        shipped_versions = [m.version for m in shipped]
-        nxt = max(shipped_versions) + 1
-        bad = Migration(
-            nxt,
-            "broken",
-            "CREATE TABLE half_done (x INTEGER);\nINSERT INTO half_done VALUES (1);\nSELECT * FROM nope;",
-        )
-        with pytest.raises(sqlite3.OperationalError, match="nope"):
-            await apply_migrations(db, [*shipped, bad])
-        cur = await db.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'")
-        assert cur.all() == []
-        cur = await db.execute("SELECT version FROM schema_migrations ORDER BY version")
-        assert [row[0] for row in cur.all()] == shipped_versions
-        good = Migration(nxt, "fixed", "CREATE TABLE later (x INTEGER);")
-        assert await apply_migrations(db, [*shipped, good]) == [nxt]
-        cur = await db.execute("SELECT version, name FROM schema_migrations ORDER BY version")
-        rows = [tuple(row) for row in cur.all()]
-        assert rows == [*((m.version, m.name) for m in shipped), (nxt, "fixed")]
-    finally:
-        await db.close()
-
-
-def test_split_statements_respects_strings_comments_and_triggers() -> None:
-    sql = """
-    -- a comment; with a semicolon
-    CREATE TABLE a (x TEXT DEFAULT 'x;y');
-    CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = 'z'; END;
-    INSERT INTO a VALUES ('1'); INSERT INTO a VALUES ('2');
-    -- trailing comment
-    """
-    statements = split_statements(sql)
-    assert len(statements) == 4
-    assert "'x;y'" in statements[0]
-    assert statements[1].endswith("END;")
-    with pytest.raises(ValueError, match="incomplete"):
-        split_statements("CREATE TABLE b (x TEXT DEFAULT 'unterminated);")
-    # A last statement without its semicolon is still a statement.
-    assert split_statements("CREATE TABLE b (x INTEGER)") == ["CREATE TABLE b (x INTEGER);"]
+# --- database, transactions ------------------------------------------------------------------------
 
 
 async def test_memory_database_works() -> None:
