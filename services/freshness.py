@@ -5,7 +5,7 @@ with every row this process writes (the engine's snapshots, grades, keys, webhoo
 that no answer is built from — the API's usage counters, flushed every ~2 s, are written in
 `transaction(bookkeeping=True)` and leave it alone (`storage.db.Database.data_changes`) — counted in
 memory; the second (`Database.external_version`) moves when another process commits to the same database
-(an engine or a command line running separately; on PostgreSQL conservatively, see there) and is polled
+(an engine or a command line running separately; LISTEN/NOTIFY on PostgreSQL, see storage.changes) and is polled
 at most every `poll_seconds`. Responses cached under one version are therefore never served after this
 process writes data, and at most `poll_seconds` after another process commits.
 """

@@ -23,7 +23,8 @@ here or in `storage.dialect`, not per repository:
 `data_changes` counts the rows written by transactions this process committed, less those opened as
 `transaction(bookkeeping=True)` — writes no cached answer is built from (the API's usage counters) — so
 `services.freshness.DataVersion` moves with the data, not with the bookkeeping written every few seconds.
-`external_version()` moves when another process commits (on SQLite exactly, on PostgreSQL conservatively).
+`external_version()` moves when another process commits data (SQLite's ``PRAGMA data_version``; PostgreSQL's
+``NOTIFY``, see `storage.changes`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import TextClause
 
 from engine.providers.files import ensure_private, tighten
+from storage.changes import CHANNEL, ChangeFeed
 from storage.codec import to_db
 from storage.sqlite_driver import one_trip_dbapi, run_on_thread
 from storage.url import DatabaseTarget, parse_target
@@ -67,6 +69,7 @@ Params = Mapping[str, Any] | None
 #: SQL text whose first word is one of these only reads (everything else is run as a write).
 _READ_WORDS = ("SELECT", "WITH", "PRAGMA", "EXPLAIN", "VALUES")
 _TEXT_CACHE_MAX = 1024
+_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :token)")
 _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 
 
@@ -164,6 +167,7 @@ class _Transaction:
     control: _Control
     depth: int = 1
     changes: int = 0
+    after_commit: list[Callable[[], object]] = field(default_factory=list)
 
     @property
     def conn(self) -> AsyncConnection:
@@ -267,6 +271,7 @@ class Database:
         self._changes = 0
         self._external: int | None = None
         self._writer_control: _Control | None = None
+        self._changes_feed: ChangeFeed | None = None
         self._watchers: list[Callable[[SentStatement], None]] = []
         if target.is_sqlite:
             self._writer = _sqlite_engine(target, pool, size=1)
@@ -274,6 +279,7 @@ class Database:
             self._autocommit = self._reader
         else:
             self._writer = self._reader = _postgres_engine(target, pool)
+            self._changes_feed = ChangeFeed(target.url, pool.connect_timeout_seconds)
             self._autocommit = self._writer.execution_options(isolation_level="AUTOCOMMIT")
 
     @classmethod
@@ -563,6 +569,8 @@ class Database:
                 await control.rollback()
                 raise
             try:
+                if self._changes_feed is not None and not bookkeeping and state.changes:
+                    await control.conn.execute(_NOTIFY, {"token": self._changes_feed.token})
                 await control.commit()
             except BaseException:
                 await control.rollback()
@@ -571,6 +579,18 @@ class Database:
             self._current.reset(token)
         if not bookkeeping:
             self._changes += state.changes
+        for callback in state.after_commit:
+            callback()
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Call `callback()` once the current task's transaction has committed (dropped if it rolls back; a
+        callback registered inside a savepoint that rolled back still runs, so it must tolerate a spurious
+        call); right away outside a transaction. For in-process wake-ups that must not outrun the commit."""
+        state = self._owned()
+        if state is None:
+            callback()
+        else:
+            state.after_commit.append(callback)
 
     @asynccontextmanager
     async def _savepoint(self, state: _Transaction) -> AsyncIterator[None]:
@@ -598,14 +618,12 @@ class Database:
 
         SQLite: ``PRAGMA data_version`` on the writer connection, which only other processes' commits move;
         it never waits for a running transaction (while one holds the writer, the last value read is
-        returned). PostgreSQL has no such counter per connection: the server's WAL position stands in, which
-        moves with every commit of every process (ours and bookkeeping too), so a cache keyed on it is dropped
-        more often than needed but never kept past a commit it did not see."""
+        returned). PostgreSQL: the count of other processes' data commits heard by `storage.changes.ChangeFeed`
+        (``LISTEN``/``NOTIFY``; bookkeeping announces nothing, as on SQLite it moves nothing of ours)."""
         if self._closed or self.target.in_memory:
             return None
-        if not self.target.is_sqlite:
-            lsn = await self.scalar("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
-            return None if lsn is None else int(lsn)
+        if self._changes_feed is not None:
+            return await self._changes_feed.version()
         if self._write_lock.locked():
             return self._external
         async with self._write_lock:
@@ -621,6 +639,8 @@ class Database:
         if self._closed:
             return
         self._closed = True
+        if self._changes_feed is not None:
+            await self._changes_feed.close()
         if self._writer_control is not None:
             await self._writer_control.conn.close()
             self._writer_control = None

@@ -120,10 +120,9 @@ class OutboxRepository:
         )
 
     def listen(self, callback: Callable[[str], None]) -> None:
-        """Call `callback(queue)` whenever a row is queued (in-process wake-up of the worker). A reader only
-        ever sees committed rows. On SQLite the worker reads inside a transaction, which waits for the
-        enqueuing one to commit; on PostgreSQL its read does not wait, so a wake-up that comes before the
-        commit finds nothing and the row goes at the next poll (#20 wakes workers with NOTIFY on commit)."""
+        """Call `callback(queue)` once a queued row is committed (in-process wake-up of the worker). The call
+        waits for the enqueuing transaction's commit (`Database.after_commit`): a worker woken earlier would
+        read before the row is visible, on either backend, and leave it for its next poll."""
         self._listeners.append(callback)
 
     def unlisten(self, callback: Callable[[str], None]) -> None:
@@ -157,9 +156,9 @@ class OutboxRepository:
             },
         )
         new = result.rowcount > 0
-        if new:
-            for listener in builtins.list(self._listeners):
-                listener(queue)
+        if new and self._listeners:
+            listeners = builtins.list(self._listeners)
+            self._db.after_commit(lambda: [listener(queue) for listener in listeners])
         return new
 
     async def enqueue_dm(
