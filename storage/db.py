@@ -45,7 +45,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import CursorResult, Row
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.base import Executable
@@ -66,10 +66,12 @@ DEFAULT_BUSY_TIMEOUT_MS = 5000
 
 Params = Mapping[str, Any] | None
 
+#: A pooled PostgreSQL connection idle longer than this is tested before use (see `_postgres_engine`).
+IDLE_PING_SECONDS = 5.0
+
 #: SQL text whose first word is one of these only reads (everything else is run as a write).
 _READ_WORDS = ("SELECT", "WITH", "PRAGMA", "EXPLAIN", "VALUES")
 _TEXT_CACHE_MAX = 1024
-_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :token)")
 _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 
 
@@ -116,9 +118,20 @@ class _Control:
         if self._db is not None and self._db._watchers:
             self._db._tell(statement, False, started)
 
-    async def commit(self) -> None:
+    async def commit(self, notify: str | None = None) -> None:
+        """COMMIT; on PostgreSQL with `notify`, ``pg_notify(channel, notify)`` first, in the same round trip
+        (psycopg's pipeline: one trip to the server instead of two for every data transaction)."""
         started = time.perf_counter()
-        await (self.sqlite.commit() if self.sqlite is not None else self.conn.commit())
+        if self.sqlite is not None:
+            await self.sqlite.commit()
+        elif notify is not None:
+            driver = (await self.conn.get_raw_connection()).driver_connection
+            async with driver.pipeline():
+                await driver.execute("SELECT pg_notify(%s, %s)", (CHANNEL, notify))
+                await driver.commit()
+            await self.conn.commit()  # SQLAlchemy's side of it: the server has nothing left to commit
+        else:
+            await self.conn.commit()
         if self._db is not None and self._db._watchers:
             self._db._tell("COMMIT", False, started)
 
@@ -244,15 +257,35 @@ def _sqlite_engine(target: DatabaseTarget, pool: PoolSettings, *, size: int) -> 
 
 def _postgres_engine(target: DatabaseTarget, pool: PoolSettings) -> AsyncEngine:
     options = f"-c statement_timeout={int(pool.statement_timeout_ms)} -c timezone=UTC"
-    return create_async_engine(
+    engine = create_async_engine(
         target.url,
         pool_size=pool.pool_size,
         max_overflow=pool.max_overflow,
         pool_timeout=pool.pool_timeout_seconds,
-        # A server restart leaves dead connections in the pool: each is tested when taken, and replaced.
-        pool_pre_ping=True,
         connect_args={"connect_timeout": max(1, round(pool.connect_timeout_seconds)), "options": options},
     )
+    dialect = engine.sync_engine.dialect
+
+    # SQLAlchemy's pool_pre_ping tests every connection taken from the pool: one more round trip per
+    # transaction (the replay's snapshots measurably, bench/engine.py). A connection back within
+    # IDLE_PING_SECONDS is taken as it is; one idle longer (across a server restart, a firewall's timeout)
+    # is tested, and replaced if dead. A restart under load fails the statements then in flight once, and
+    # SQLAlchemy's disconnect handling replaces the pool's other connections.
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["stratum_returned"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("stratum_returned")
+        if returned is None or time.monotonic() - returned < IDLE_PING_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError(f"a pooled connection idle for a while is dead: {error}") from error
+
+    return engine
 
 
 class Database:
@@ -569,9 +602,8 @@ class Database:
                 await control.rollback()
                 raise
             try:
-                if self._changes_feed is not None and not bookkeeping and state.changes:
-                    await control.conn.execute(_NOTIFY, {"token": self._changes_feed.token})
-                await control.commit()
+                announce = self._changes_feed is not None and not bookkeeping and state.changes
+                await control.commit(self._changes_feed.token if announce and self._changes_feed else None)
             except BaseException:
                 await control.rollback()
                 raise
