@@ -108,6 +108,7 @@ class _Control:
         self.conn = conn
         self.sqlite = sqlite  # the aiosqlite connection, on SQLite
         self._db = db
+        self._driver: Any = sqlite
 
     async def sql(self, statement: str) -> None:
         started = time.perf_counter()
@@ -125,7 +126,7 @@ class _Control:
         if self.sqlite is not None:
             await self.sqlite.commit()
         elif notify is not None:
-            driver = (await self.conn.get_raw_connection()).driver_connection
+            driver = await self.driver()
             async with driver.pipeline():
                 await driver.execute("SELECT pg_notify(%s, %s)", (CHANNEL, notify))
                 await driver.commit()
@@ -142,6 +143,12 @@ class _Control:
             await asyncio.shield(self.sqlite.rollback() if self.sqlite is not None else self.conn.rollback())
         except Exception:
             log.debug("rollback after a failed transaction also failed", exc_info=True)
+
+    async def driver(self) -> Any:
+        """The driver's own connection under SQLAlchemy's (psycopg's, on PostgreSQL), found once."""
+        if self._driver is None:
+            self._driver = (await self.conn.get_raw_connection()).driver_connection
+        return self._driver
 
     async def still_open(self) -> bool:
         """Whether the transaction survived an error (SQLite may have rolled it back itself; PostgreSQL keeps
@@ -190,11 +197,12 @@ class _Transaction:
 @dataclass(frozen=True, slots=True)
 class _Text:
     """A SQL string, parsed once: its `text()` (so SQLAlchemy's compiled cache is hit on every repeat),
-    whether it writes, and whether it returns rows."""
+    whether it writes, whether it returns rows, and its text as compiled for a driver's parameter style."""
 
     clause: TextClause
     writes: bool
     returns_rows: bool
+    compiled: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -447,30 +455,52 @@ class Database:
     ) -> CursorResult[Any] | WriteResult:
         """Send one statement on the transaction's connection.
 
-        On SQLite, SQL text goes to the driver as it is written (sqlite3 takes ``:named`` parameters itself).
-        A write that returns no rows goes straight to the aiosqlite connection in one trip to its thread:
-        SQLAlchemy's execution context and result (~50 µs a statement here, against ~30 µs for the statement
-        itself) would buy nothing for a write whose only answer is a row count, and the replay writes a few
-        per snapshot (bench/engine.py). Driver errors are raised as SQLAlchemy's, as on the other path.
-        PostgreSQL's driver spells parameters ``%(name)s``, so there the text is compiled (once, then cached)
-        by SQLAlchemy."""
+        A write of SQL text that returns no rows goes straight to the driver: SQLAlchemy's execution context
+        and result (~50 µs a statement here, against ~30 µs for the statement itself on SQLite) would buy
+        nothing for a write whose only answer is a row count, and the replay writes a few per snapshot
+        (bench/engine.py). On SQLite that is one trip to aiosqlite's thread, the text as written (sqlite3 takes
+        ``:named`` parameters itself); on PostgreSQL psycopg runs the text as SQLAlchemy compiled it once for
+        psycopg's ``%(name)s`` (cached), in the transaction SQLAlchemy began on that same connection. Driver
+        errors are raised as SQLAlchemy's, as on the other path. Reads, RETURNING and Core expressions go
+        through SQLAlchemy."""
         started = time.perf_counter()
         raw = state.control.sqlite
-        if raw is not None and parsed is not None:
-            if not parsed.returns_rows:
+        result: CursorResult[Any] | WriteResult
+        if parsed is not None and not parsed.returns_rows:
+            if raw is not None:
                 text_sql: str = statement  # type: ignore[assignment]
                 try:
                     finished, _rows = await raw._execute(run_on_thread, raw, text_sql, bound, many)
                 except sqlite3.Error as error:
                     raise DBAPIError.instance(text_sql, bound, error, sqlite3.Error) from error
-                result: CursorResult[Any] | WriteResult = WriteResult(finished.rowcount)
+                result = WriteResult(finished.rowcount)
             else:
-                result = await state.conn.exec_driver_sql(statement, bound)  # type: ignore[arg-type]
+                result = await self._postgres_write(state, parsed, bound, many)
+        elif raw is not None and parsed is not None:
+            result = await state.conn.exec_driver_sql(statement, bound)  # type: ignore[arg-type]
         else:
             result = await state.conn.execute(clause, bound)
         if self._watchers:
             self._tell(statement, many, started)
         return result
+
+    async def _postgres_write(self, state: _Transaction, parsed: _Text, bound: Any, many: bool) -> WriteResult:
+        import psycopg
+
+        sql = parsed.compiled.get(self.backend)
+        if sql is None:
+            sql = str(parsed.clause.compile(dialect=self._writer.dialect))
+            parsed.compiled[self.backend] = sql
+        driver = await state.control.driver()
+        try:
+            async with driver.cursor() as cursor:
+                if many:
+                    await cursor.executemany(sql, bound)
+                else:
+                    await cursor.execute(sql, bound)
+                return WriteResult(cursor.rowcount)
+        except psycopg.Error as error:
+            raise DBAPIError.instance(sql, bound, error, psycopg.Error) from error
 
     # -- watching -----------------------------------------------------------------------------------------------
 
