@@ -27,7 +27,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from api.runtime import install_api
 from api.serialize import API_VERSION, grade_json, move_json, signal_json
 from app.web import WebServer
-from config.settings import Settings
+from config.settings import Settings, StorageSettings
 from delivery.fanout import Fanout
 from delivery.policy import RetryPolicy
 from delivery.webhooks import WebhookService, webhook_session
@@ -42,7 +42,7 @@ from engine.providers.tape import TapeRecorder, read_tape
 from engine.service import EngineService
 from services import prices
 from services.context import DemoInfo, ServiceContext
-from storage import Repositories
+from storage import DatabaseTarget, PoolSettings, Repositories
 from web.security import security_headers
 
 if TYPE_CHECKING:
@@ -108,16 +108,28 @@ class App:
         await self.repos.close()
 
 
+def pool_settings(storage: StorageSettings) -> PoolSettings:
+    """`[storage]`'s connection pool sizes and timeouts, as the database layer takes them."""
+    return PoolSettings(
+        pool_size=storage.pool_size,
+        max_overflow=storage.max_overflow,
+        pool_timeout_seconds=storage.pool_timeout_seconds,
+        connect_timeout_seconds=storage.connect_timeout_seconds,
+        statement_timeout_ms=storage.statement_timeout_ms,
+        busy_timeout_ms=storage.busy_timeout_ms,
+    )
+
+
 async def build_app(
     settings: Settings,
     *,
-    db_path: str | Path,
+    db_path: str | Path | DatabaseTarget,
     source: str,
     closes: ExternalCloses | None = None,
     clock: Callable[[], datetime] = utc_now,
     demo: DemoInfo | None = None,
 ) -> App:
-    repos = await Repositories.open(db_path)
+    repos = await Repositories.open(db_path, pool=pool_settings(settings.storage))
     bus = EventBus()
     service = await EngineService.restore(settings, repos, bus, source=source, closes=closes)
     config = settings.delivery
@@ -198,7 +210,11 @@ class DemoPlan:
 
 
 async def prepare_demo(
-    db_path: str | Path, *, tape: Path = BUNDLED_TAPE, wall: Callable[[], datetime] = utc_now
+    db_path: str | Path | DatabaseTarget,
+    *,
+    tape: Path = BUNDLED_TAPE,
+    wall: Callable[[], datetime] = utc_now,
+    pool: PoolSettings | None = None,
 ) -> DemoPlan:
     """The demo's time shift, fixed once per database: a new database puts the tape's first snapshot at
     now (stored as `DEMO_ORIGIN`); a database that has one keeps its offset and resumes from its cursor,
@@ -207,7 +223,7 @@ async def prepare_demo(
     if first is None:
         raise RuntimeError(f"the demo tape {tape} holds no snapshot")
     source = f"demo:{tape.name}"
-    repos = await Repositories.open(db_path)
+    repos = await Repositories.open(db_path, pool=pool)
     try:
         now = wall()
         origin = await repos.cursors.get(DEMO_ORIGIN)

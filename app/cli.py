@@ -5,8 +5,13 @@ STRATUM_DISCORD__TOKEN=... python run_bot.py [--demo-speed N|max] [--fresh]
                                         # the bot; no odds key: the demo (the bundled tape, shifted to now)
 python run_bot.py --demo [--port N] [--demo-speed N|max] [--fresh]
                                         # the dashboard over that demo, no token needed (prints its address)
-python run_bot.py --replay PATH [--speed max|N] [--db PATH] [--summary-json PATH] [--fresh]
+python run_bot.py --replay PATH [--speed max|N] [--db PATH_OR_URL] [--summary-json PATH] [--fresh]
 STRATUM_FEED__API_KEY=... python run_bot.py   # poll The Odds API live until Ctrl-C
+python run_bot.py apikey create|revoke|rotate|list …   # REST API keys
+python run_bot.py db upgrade|current|copy …            # the database's schema; moving it (app/db_cli.py)
+
+The database is `--db PATH_OR_URL`, else `storage.url` (a SQLite file by default, or PostgreSQL from
+STRATUM_STORAGE__URL); it is printed and logged only as `DatabaseTarget.shown`, without its password.
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ from app.bootstrap import (
     build_app,
     build_bot,
     build_web,
+    pool_settings,
     prepare_demo,
     start_live_polling,
 )
 from app.console import format_signal
+from app.db_cli import parse_db_args, run_db
 from config.settings import ConfigError, Settings, load_settings
 from engine.events import GAME_CLOSED, SIGNAL_CREATED
 from engine.integrity import build_audit
@@ -43,6 +50,9 @@ from engine.providers.files import write_private_text
 from engine.providers.replay import ReplaySource, parse_speed
 from engine.reports import format_audit
 from services import bets
+from storage.db import DatabaseUnavailable
+from storage.migrations import SchemaError
+from storage.url import DatabaseTarget, parse_target
 
 log = logging.getLogger("stratum")
 
@@ -51,7 +61,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="run_bot.py", description="Stratum: NBA odds signals and CLV audit.")
     parser.add_argument("--replay", metavar="PATH", help="replay a tape (JSON Lines, .gz, a JSON file or a folder)")
     parser.add_argument("--speed", default=None, help='replay speed: "max" (default) or a multiple of real time')
-    parser.add_argument("--db", metavar="PATH", help="SQLite database file (default: storage.path in config)")
+    parser.add_argument(
+        "--db",
+        metavar="PATH_OR_URL",
+        help="the database: a SQLite file or a URL, sqlite:///PATH or postgresql+psycopg://… (default: storage.url)",
+    )
     parser.add_argument("--summary-json", metavar="PATH", help="write the CLV audit as JSON to PATH")
     parser.add_argument(
         "--closes",
@@ -86,7 +100,27 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _delete_database(path: Path) -> None:
+def database_target(db: str | None, settings: Settings) -> DatabaseTarget:
+    """The database to open: `--db`, else `storage.url` (or an old config's `storage.path`); a bad location
+    is a `ConfigError` naming where it came from (one line at start)."""
+    try:
+        return parse_target(db or settings.storage.location)
+    except ValueError as exc:
+        raise ConfigError(f"{'--db' if db else 'storage.url'}: {exc}") from None
+
+
+def _delete_database(target: DatabaseTarget) -> None:
+    """`--fresh`: delete the SQLite file (and its -wal and -shm). A PostgreSQL database is never dropped by
+    the app: the operator does that, knowingly."""
+    if target.file is None:
+        if target.in_memory:
+            return
+        raise ConfigError(
+            f"--fresh deletes a SQLite file; {target.shown} is a PostgreSQL database, which Stratum never drops: "
+            "empty it yourself (DROP DATABASE, then CREATE DATABASE) or point storage.url at a new one, and "
+            "start without --fresh"
+        )
+    path = target.file
     for suffix in ("", "-wal", "-shm"):
         candidate = path.with_name(path.name + suffix)
         if candidate.exists():
@@ -97,10 +131,11 @@ async def run_replay(
     settings: Settings,
     args: argparse.Namespace,
     tape: Path,
-    db_path: Path,
+    db_path: str | Path | DatabaseTarget,
     speed: str | float,
     stop: asyncio.Event | None = None,
 ) -> int:
+    where = parse_target(db_path)
     closes = None
     if getattr(args, "closes", None):
         try:
@@ -108,7 +143,7 @@ async def run_replay(
         except (OSError, ValueError) as exc:
             print(f"error: --closes: {exc}", file=sys.stderr)
             return 2
-    app = await build_app(settings, db_path=db_path, source=f"replay:{tape.name}", closes=closes)
+    app = await build_app(settings, db_path=where, source=f"replay:{tape.name}", closes=closes)
     try:
         if not args.quiet:
             app.bus.subscribe(SIGNAL_CREATED, _printer(app))
@@ -126,9 +161,9 @@ async def run_replay(
             if open_tips:
                 await app.service.close_due(max(open_tips))
         if resumed_from is not None and processed == 0:
-            print(f"{tape.name} was already replayed into {db_path} (up to {resumed_from:%Y-%m-%d %H:%MZ}).")
+            print(f"{tape.name} was already replayed into {where.shown} (up to {resumed_from:%Y-%m-%d %H:%MZ}).")
             print("Use --fresh to replay it again from scratch.")
-        print(f"\nreplayed {processed} snapshots of {tape.name} into {db_path}\n")
+        print(f"\nreplayed {processed} snapshots of {tape.name} into {where.shown}\n")
         report = await build_audit(app.repos, settings)
         if closes is not None:
             print(f"closes: {closes.label}: {len(closes)} games in {Path(args.closes).name}")
@@ -166,7 +201,7 @@ def _printer(app: App):
     return print_signal
 
 
-async def run_live(settings: Settings, db_path: Path, stop: asyncio.Event | None = None) -> int:
+async def run_live(settings: Settings, db_path: str | Path | DatabaseTarget, stop: asyncio.Event | None = None) -> int:
     """Poll until SIGINT/SIGTERM (or `stop` is set), then stop the jobs and close the database."""
     app = await build_app(settings, db_path=db_path, source=f"oddsapi:{settings.feed.sport}")
     stop = stop or _signal_event()
@@ -182,7 +217,9 @@ async def run_live(settings: Settings, db_path: Path, stop: asyncio.Event | None
         await app.close()
 
 
-async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | None = None) -> int:
+async def run_discord(
+    settings: Settings, db_path: str | Path | DatabaseTarget, stop: asyncio.Event | None = None
+) -> int:
     """The bot, with the engine in its event loop: live odds with a key, else the demo.
     Runs until the bot disconnects for good, Ctrl-C, or `stop` is set.
 
@@ -192,7 +229,8 @@ async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | N
     on the demo's clock and its context carries the `DemoInfo` every footer labels itself with. A restart
     resumes from the stored cursor with the stored offset; `--fresh` starts over."""
     live = settings.feed.api_key is not None
-    demo = None if live else await prepare_demo(db_path)
+    db_path = parse_target(db_path)
+    demo = None if live else await prepare_demo(db_path, pool=pool_settings(settings.storage))
     if demo is not None:
         _plain_http_on_loopback(settings)
     if demo is None:
@@ -234,7 +272,7 @@ async def run_discord(settings: Settings, db_path: Path, stop: asyncio.Event | N
     return 0
 
 
-async def replay_demo(app: App, demo: DemoPlan, db_path: Path) -> None:
+async def replay_demo(app: App, demo: DemoPlan, db_path: str | Path | DatabaseTarget) -> None:
     """The demo's feed: the bundled tape replayed shifted to now (`prepare_demo`), each raw snapshot through
     `EngineService.process` like a live poll, at `discord.demo_replay_speed` × real time, the demo clock
     keeping up with it. The one feed of both demos (`run_discord` without an odds key, `run_demo`)."""
@@ -244,7 +282,7 @@ async def replay_demo(app: App, demo: DemoPlan, db_path: Path) -> None:
         demo.info.original_date,
         demo.info.offset,
         speed,
-        db_path,
+        parse_target(db_path).shown,
     )
     async for raw in ReplaySource(demo.tape, speed, shift=demo.shift, after=app.service.cursor):
         demo.clock.reach(raw.fetched_at)
@@ -293,7 +331,7 @@ def _plain_http_on_loopback(settings: Settings) -> None:
         web_settings.cookie_secure = False
 
 
-async def run_demo(settings: Settings, db_path: Path, stop: asyncio.Event | None = None) -> int:
+async def run_demo(settings: Settings, db_path: str | Path | DatabaseTarget, stop: asyncio.Event | None = None) -> int:
     """`run_bot.py --demo`: the dashboard over the demo, no Discord token and no odds key needed.
 
     The same time-shifted replay of the bundled real tape as the Discord demo (`replay_demo`, on the demo
@@ -304,7 +342,8 @@ async def run_demo(settings: Settings, db_path: Path, stop: asyncio.Event | None
         print("error: --demo shows the dashboard: web.enabled and web.dashboard must be on", file=sys.stderr)
         return 2
     _plain_http_on_loopback(settings)
-    demo = await prepare_demo(db_path)
+    db_path = parse_target(db_path)
+    demo = await prepare_demo(db_path, pool=pool_settings(settings.storage))
     app = await build_app(settings, db_path=db_path, source=demo.source, clock=demo.clock, demo=demo.info)
     stop = stop or _signal_event()
     feed: asyncio.Task | None = None
@@ -344,7 +383,9 @@ def _signal_event() -> asyncio.Event:
 
 def parse_apikey_args(argv: Sequence[str]) -> argparse.Namespace:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", metavar="PATH", help="SQLite database file (default: storage.path in config)")
+    common.add_argument(
+        "--db", metavar="PATH_OR_URL", help="the database: a SQLite file or a URL (default: storage.url in config)"
+    )
     common.add_argument("--config", metavar="PATH", help="config file")
     parser = argparse.ArgumentParser(prog="run_bot.py apikey", description="Manage REST API keys.")
     commands = parser.add_subparsers(dest="action", required=True)
@@ -362,12 +403,12 @@ def parse_apikey_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def run_apikey(settings: Settings, args: argparse.Namespace, db_path: Path) -> int:
+async def run_apikey(settings: Settings, args: argparse.Namespace, db_path: str | Path | DatabaseTarget) -> int:
     from access import UserError
     from services import keys
     from storage import Repositories
 
-    repos = await Repositories.open(db_path)
+    repos = await Repositories.open(db_path, pool=pool_settings(settings.storage))
     now = datetime.now(UTC)
     try:
         if args.action == "create":
@@ -398,10 +439,11 @@ async def run_apikey(settings: Settings, args: argparse.Namespace, db_path: Path
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. A configuration fault — in the file or the environment, or found while starting (a
     setting only checked when the part that needs it is built, like Sign in with Discord's) — is one line and
-    exit code 2, never a traceback."""
+    exit code 2, never a traceback; so is a database that cannot be reached, or whose schema is newer than
+    this code (`SchemaError`)."""
     try:
         return _main(list(sys.argv[1:] if argv is None else argv))
-    except ConfigError as exc:
+    except (ConfigError, DatabaseUnavailable, SchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -410,7 +452,12 @@ def _main(argv: list[str]) -> int:
     if argv[:1] == ["apikey"]:
         key_args = parse_apikey_args(argv[1:])
         settings = load_settings(key_args.config)
-        return asyncio.run(run_apikey(settings, key_args, Path(key_args.db or settings.storage.path)))
+        return asyncio.run(run_apikey(settings, key_args, database_target(key_args.db, settings)))
+    if argv[:1] == ["db"]:
+        db_args = parse_db_args(argv[1:])
+        settings = load_settings(db_args.config)
+        where = database_target(db_args.db, settings)
+        return asyncio.run(run_db(db_args, where, pool_settings(settings.storage)))
     args = parse_args(argv)
     level = logging.getLevelName(args.log_level.upper())
     if not isinstance(level, int):
@@ -425,7 +472,7 @@ def _main(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"error: --speed: {exc}", file=sys.stderr)
         return 2
-    db_path = Path(args.db or settings.storage.path)
+    db_path = database_target(args.db, settings)
     if args.port is not None:
         if not 0 <= args.port <= 65535:
             print("error: --port must be between 0 and 65535", file=sys.stderr)

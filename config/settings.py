@@ -17,6 +17,7 @@ import tomllib
 from pathlib import Path
 from types import UnionType
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import (
@@ -322,9 +323,30 @@ class PlanSettings(_Section):
     commercial_use: bool = False
 
 
+#: The database a new install uses: a SQLite file in the working directory.
+DEFAULT_STORAGE_URL = "sqlite:///stratum.db"
+
+
 class StorageSettings(_Section):
-    path: str = "stratum.db"
+    # A secret: a PostgreSQL URL may carry the database password (it is then accepted from the environment
+    # only, see _SecretFreeToml). `location` is the value to open; print only storage.url's masked form.
+    url: SecretStr = SecretStr(DEFAULT_STORAGE_URL)
+    path: str | None = None  # before #18: a SQLite file path, still read (the same as url = "sqlite:///PATH")
     retention_days: int = Field(120, ge=1)
+    pool_size: int = Field(5, ge=1)
+    max_overflow: int = Field(5, ge=0)
+    pool_timeout_seconds: float = Field(10.0, gt=0)
+    connect_timeout_seconds: float = Field(10.0, gt=0)
+    statement_timeout_ms: int = Field(30_000, ge=0)
+    busy_timeout_ms: int = Field(5000, ge=0)
+
+    @property
+    def location(self) -> str:
+        """The database to open: `url`, or an old config's `path` where `url` is not set to something else."""
+        url = self.url.get_secret_value()
+        if self.path and ("url" not in self.model_fields_set or url == DEFAULT_STORAGE_URL):
+            return self.path
+        return url
 
 
 class ReplaySettings(_Section):
@@ -551,7 +573,23 @@ class _SecretFreeToml(InitSettingsSource):
                     f"{path}: {section}.{key} is a secret and is read only from the environment "
                     f"(STRATUM_{section.upper()}__{key.upper()})"
                 )
+        storage = data.get("storage")
+        for key in ("url", "path"):
+            value = storage.get(key) if isinstance(storage, dict) else None
+            if isinstance(value, str) and _has_password(value):
+                raise ConfigError(
+                    f"{path}: storage.{key} holds a database password, which is read only from the environment: "
+                    "set the whole URL as STRATUM_STORAGE__URL"
+                )
         super().__init__(settings_cls, data)
+
+
+def _has_password(url: str) -> bool:
+    """Whether a database URL carries a password (``scheme://user:password@host/...``)."""
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return ":" in url.partition("://")[2].partition("@")[0] and "@" in url
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -53,7 +53,7 @@ from engine.providers.replay import ReplaySource  # noqa: E402
 from services import bets  # noqa: E402
 from services.keys import hash_key  # noqa: E402
 from storage import Repositories  # noqa: E402
-from storage.migrations import load_migrations  # noqa: E402
+from storage.legacy_migrations import load_migrations  # noqa: E402
 
 TAPE = ROOT / "tests" / "fixtures" / "wnba_tape_excerpt.jsonl.gz"
 GAME = "51369aa71fcd604bdf38a760b6bcc223"  # Seattle Storm @ New York Liberty, tips 2026-08-03 23:04Z

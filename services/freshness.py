@@ -1,12 +1,13 @@
 """How new the data is: a version that changes whenever the database does, read without a query.
 
-`version()` is (this connection's data changes, the database's `PRAGMA data_version`): the first moves
+`version()` is (this process's data changes, the other processes' commits): the first moves
 with every row this process writes (the engine's snapshots, grades, keys, webhooks) except bookkeeping
 that no answer is built from — the API's usage counters, flushed every ~2 s, are written in
-`transaction(bookkeeping=True)` and leave it alone (`storage.db.Database.data_changes`) — read from the
-connection in memory; the second moves when another process commits (an engine or a command line running
-separately) and is polled at most every `poll_seconds`. Responses cached under one version are therefore
-never served after this process writes data, and at most `poll_seconds` after another process commits.
+`transaction(bookkeeping=True)` and leave it alone (`storage.db.Database.data_changes`) — counted in
+memory; the second (`Database.external_version`) moves when another process commits to the same database
+(an engine or a command line running separately; LISTEN/NOTIFY on PostgreSQL, see storage.changes) and is polled
+at most every `poll_seconds`. Responses cached under one version are therefore never served after this
+process writes data, and at most `poll_seconds` after another process commits.
 """
 
 from __future__ import annotations
@@ -32,9 +33,7 @@ class DataVersion:
     async def version(self) -> tuple[int, int | None]:
         if time.monotonic() - self._checked >= self._poll and not self._lock.locked():
             async with self._lock:
-                async with self._repos.db.conn.execute("PRAGMA data_version") as cur:
-                    row = await cur.fetchone()
-                self._external = int(row[0]) if row else None
+                self._external = await self._repos.db.external_version()
                 self._checked = time.monotonic()
         return self._repos.db.data_changes, self._external
 

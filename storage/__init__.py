@@ -1,8 +1,8 @@
-"""Persistence: one aiosqlite database (WAL), numbered SQL migrations, a repository per aggregate.
+"""Persistence: one SQL layer (SQLAlchemy Core, async) on SQLite or PostgreSQL, a repository per aggregate.
 
-All SQL of the project lives in this package, with bound parameters only, and keeps to what
-PostgreSQL also runs. Repositories never commit: callers group writes in ``db.transaction()`` so a
-snapshot's games, quotes, consensus and signals land together or not at all. Reads need no
+All SQL of the project lives in this package, with bound parameters only, and runs on both backends
+(`storage.db` says how the differences are handled). Repositories never commit: callers group writes in
+``db.transaction()`` so a snapshot's games, quotes, consensus and signals land together or not at all. Reads need no
 transaction.
 
     repos = await Repositories.open("stratum.db")
@@ -27,7 +27,7 @@ from storage.closes import CloseRepository
 from storage.codec import from_db, to_db
 from storage.consensus import ConsensusRepository
 from storage.cursors import CursorRepository
-from storage.db import Database
+from storage.db import Database, PoolSettings
 from storage.feed_state import FeedState, FeedStateRepository
 from storage.games import CLOSED, SCHEDULED, GameRepository, StoredGame
 from storage.grades import ClassRecord, GradeRepository
@@ -35,6 +35,7 @@ from storage.members import AlertRoute, MemberRepository
 from storage.outbox import OutboxItem, OutboxRepository
 from storage.quotes import QuoteRepository
 from storage.signals import SignalRepository
+from storage.url import DatabaseTarget, parse_target
 from storage.web_sessions import WebSessionRepository
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "ConsensusRepository",
     "CursorRepository",
     "Database",
+    "DatabaseTarget",
     "FeedState",
     "FeedStateRepository",
     "GameRepository",
@@ -58,6 +60,7 @@ __all__ = [
     "MemberRepository",
     "OutboxItem",
     "OutboxRepository",
+    "PoolSettings",
     "QuoteRepository",
     "Repositories",
     "SignalRepository",
@@ -65,6 +68,7 @@ __all__ = [
     "StoredGame",
     "WebSessionRepository",
     "from_db",
+    "parse_target",
     "to_db",
 ]
 
@@ -115,9 +119,10 @@ class Repositories:
         )
 
     @classmethod
-    async def open(cls, path: str | Path) -> Repositories:
-        """Open (and migrate) the database at `path` (``":memory:"`` works) and bundle the repositories."""
-        return cls.for_database(await Database.open(path))
+    async def open(cls, target: str | Path | DatabaseTarget, *, pool: PoolSettings | None = None) -> Repositories:
+        """Open (and migrate) the database at `target` — a SQLite path, ``":memory:"``, or a URL of either
+        backend (storage.url) — and bundle the repositories."""
+        return cls.for_database(await Database.open(target, pool=pool))
 
     async def close(self) -> None:
         await self.db.close()

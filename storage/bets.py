@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import builtins
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Row
 
 from engine.models import Bet, BetGrade, Market, Side
-from storage.codec import from_db, to_db
+from storage.codec import from_db
 from storage.db import Database
 
 __all__ = ["BetRepository"]
@@ -17,34 +20,34 @@ _GRADE_COLUMNS = (
 )
 
 
-def _bet(row) -> Bet:
+def _bet(row: Row[Any]) -> Bet:
     return Bet(
-        id=int(row[0]),
-        guild_id=int(row[1]),
-        user_id=int(row[2]),
-        game_id=row[3],
-        market=Market(row[4]),
-        side=Side(row[5]),
-        point=None if row[6] is None else float(row[6]),
-        price=int(row[7]),
-        book=row[8],
-        placed_at=from_db(row[9]),
+        id=int(row.id),
+        guild_id=int(row.guild_id),
+        user_id=int(row.user_id),
+        game_id=row.game_id,
+        market=Market(row.market),
+        side=Side(row.side),
+        point=None if row.point is None else float(row.point),
+        price=int(row.price),
+        book=row.book,
+        placed_at=from_db(row.placed_at),
     )
 
 
-def _grade(row, offset: int) -> BetGrade | None:
-    if row[offset] is None:
+def _grade(row: Row[Any]) -> BetGrade | None:
+    if row.bet_id is None:
         return None
     return BetGrade(
-        bet_id=int(row[offset]),
-        graded_at=from_db(row[offset + 1]),
-        close_point=None if row[offset + 2] is None else float(row[offset + 2]),
-        close_prob=float(row[offset + 3]),
-        clv_points=None if row[offset + 4] is None else float(row[offset + 4]),
-        clv_prob=float(row[offset + 5]),
-        beat=bool(row[offset + 6]),
-        push=bool(row[offset + 7]),
-        clv_ev=float("nan") if row[offset + 8] is None else float(row[offset + 8]),
+        bet_id=int(row.bet_id),
+        graded_at=from_db(row.graded_at),
+        close_point=None if row.close_point is None else float(row.close_point),
+        close_prob=float(row.close_prob),
+        clv_points=None if row.clv_points is None else float(row.clv_points),
+        clv_prob=float(row.clv_prob),
+        beat=bool(row.beat),
+        push=bool(row.push),
+        clv_ev=float("nan") if row.clv_ev is None else float(row.clv_ev),
     )
 
 
@@ -53,107 +56,108 @@ class BetRepository:
         self._db = db
 
     async def insert(self, bet: Bet) -> int:
-        async with self._db.conn.execute(
+        value = await self._db.scalar(
             "INSERT INTO bets (guild_id, user_id, game_id, market, side, point, price, book, placed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                str(bet.guild_id),
-                str(bet.user_id),
-                bet.game_id,
-                bet.market.value,
-                bet.side.value,
-                bet.point,
-                bet.price,
-                bet.book,
-                to_db(bet.placed_at),
-            ),
-        ) as cur:
-            return int(cur.lastrowid)
+            "VALUES (:guild_id, :user_id, :game_id, :market, :side, :point, :price, :book, :placed_at) RETURNING id",
+            {
+                "guild_id": str(bet.guild_id),
+                "user_id": str(bet.user_id),
+                "game_id": bet.game_id,
+                "market": bet.market.value,
+                "side": bet.side.value,
+                "point": bet.point,
+                "price": bet.price,
+                "book": bet.book,
+                "placed_at": bet.placed_at,
+            },
+        )
+        return int(value)
 
     async def for_member(
         self, guild_id: int, user_id: int, since: datetime | None = None
     ) -> builtins.list[tuple[Bet, BetGrade | None]]:
         """A member's bets, newest first, with their grade when the game has closed."""
-        params: list[object] = [str(guild_id), str(user_id)]
-        where = "b.guild_id = ? AND b.user_id = ?"
+        params: dict[str, object] = {"guild_id": str(guild_id), "user_id": str(user_id)}
+        where = "b.guild_id = :guild_id AND b.user_id = :user_id"
         if since is not None:
-            where += " AND b.placed_at >= ?"
-            params.append(to_db(since))
-        async with self._db.conn.execute(
+            where += " AND b.placed_at >= :since"
+            params["since"] = since
+        rows = await self._db.fetch_all(
             f"SELECT {_BET_COLUMNS}, {_GRADE_COLUMNS} FROM bets b LEFT JOIN bet_grades g ON g.bet_id = b.id "  # noqa: S608
             f"WHERE {where} ORDER BY b.placed_at DESC, b.id DESC",
             params,
-        ) as cur:
-            return [(_bet(row), _grade(row, 10)) for row in await cur.fetchall()]
+        )
+        return [(_bet(row), _grade(row)) for row in rows]
 
     async def get(self, bet_id: int) -> tuple[Bet, BetGrade | None] | None:
         """One bet by id with its grade, whoever logged it (callers check the owner)."""
-        async with self._db.conn.execute(
+        row = await self._db.fetch_one(
             f"SELECT {_BET_COLUMNS}, {_GRADE_COLUMNS} FROM bets b LEFT JOIN bet_grades g ON g.bet_id = b.id "  # noqa: S608
-            "WHERE b.id = ?",
-            (bet_id,),
-        ) as cur:
-            row = await cur.fetchone()
-        return None if row is None else (_bet(row), _grade(row, 10))
+            "WHERE b.id = :bet_id",
+            {"bet_id": bet_id},
+        )
+        return None if row is None else (_bet(row), _grade(row))
 
     async def open_for_member(self, guild_id: int, user_id: int, now: datetime, limit: int = 25) -> builtins.list[Bet]:
         """A member's bets that can still be deleted: ungraded, on a game still scheduled to tip after `now`."""
-        async with self._db.conn.execute(
+        rows = await self._db.fetch_all(
             f"SELECT {_BET_COLUMNS} FROM bets b JOIN games gm ON gm.id = b.game_id "  # noqa: S608
             "LEFT JOIN bet_grades g ON g.bet_id = b.id "
-            "WHERE b.guild_id = ? AND b.user_id = ? AND g.bet_id IS NULL AND gm.status = 'scheduled' "
-            "AND gm.scheduled_tip > ? ORDER BY b.placed_at DESC, b.id DESC LIMIT ?",
-            (str(guild_id), str(user_id), to_db(now), limit),
-        ) as cur:
-            return [_bet(row) for row in await cur.fetchall()]
+            "WHERE b.guild_id = :guild_id AND b.user_id = :user_id AND g.bet_id IS NULL "
+            "AND gm.status = 'scheduled' AND gm.scheduled_tip > :now "
+            "ORDER BY b.placed_at DESC, b.id DESC LIMIT :limit",
+            {"guild_id": str(guild_id), "user_id": str(user_id), "now": now, "limit": limit},
+        )
+        return [_bet(row) for row in rows]
 
     async def delete(self, bet_id: int, guild_id: int, user_id: int) -> bool:
         """Delete a member's own bet; a bet with a grade is part of the record and is never deleted."""
-        async with self._db.conn.execute(
-            "DELETE FROM bets WHERE id = ? AND guild_id = ? AND user_id = ? "
+        result = await self._db.execute(
+            "DELETE FROM bets WHERE id = :bet_id AND guild_id = :guild_id AND user_id = :user_id "
             "AND NOT EXISTS (SELECT 1 FROM bet_grades g WHERE g.bet_id = bets.id)",
-            (bet_id, str(guild_id), str(user_id)),
-        ) as cur:
-            return cur.rowcount > 0
+            {"bet_id": bet_id, "guild_id": str(guild_id), "user_id": str(user_id)},
+        )
+        return result.rowcount > 0
 
     async def for_member_game(self, guild_id: int, user_id: int, game_id: str) -> builtins.list[Bet]:
-        async with self._db.conn.execute(
-            f"SELECT {_BET_COLUMNS} FROM bets b WHERE b.guild_id = ? AND b.user_id = ? AND b.game_id = ? "  # noqa: S608
-            "ORDER BY b.placed_at",
-            (str(guild_id), str(user_id), game_id),
-        ) as cur:
-            return [_bet(row) for row in await cur.fetchall()]
+        rows = await self._db.fetch_all(
+            f"SELECT {_BET_COLUMNS} FROM bets b "  # noqa: S608
+            "WHERE b.guild_id = :guild_id AND b.user_id = :user_id AND b.game_id = :game_id ORDER BY b.placed_at, b.id",
+            {"guild_id": str(guild_id), "user_id": str(user_id), "game_id": game_id},
+        )
+        return [_bet(row) for row in rows]
 
     async def ungraded_for_game(self, game_id: str) -> builtins.list[Bet]:
-        async with self._db.conn.execute(
+        rows = await self._db.fetch_all(
             f"SELECT {_BET_COLUMNS} FROM bets b LEFT JOIN bet_grades g ON g.bet_id = b.id "  # noqa: S608
-            "WHERE b.game_id = ? AND g.bet_id IS NULL ORDER BY b.id",
-            (game_id,),
-        ) as cur:
-            return [_bet(row) for row in await cur.fetchall()]
+            "WHERE b.game_id = :game_id AND g.bet_id IS NULL ORDER BY b.id",
+            {"game_id": game_id},
+        )
+        return [_bet(row) for row in rows]
 
     async def ungraded_for_closed_games(self) -> builtins.list[Bet]:
         """Bets whose game has closed but that have no grade (a restart between close and grading)."""
-        async with self._db.conn.execute(
+        rows = await self._db.fetch_all(
             f"SELECT {_BET_COLUMNS} FROM bets b JOIN games gm ON gm.id = b.game_id "  # noqa: S608
             "LEFT JOIN bet_grades g ON g.bet_id = b.id WHERE gm.status = 'closed' AND g.bet_id IS NULL ORDER BY b.id"
-        ) as cur:
-            return [_bet(row) for row in await cur.fetchall()]
+        )
+        return [_bet(row) for row in rows]
 
     async def grade(self, grade: BetGrade) -> bool:
-        async with self._db.conn.execute(
+        result = await self._db.execute(
             "INSERT INTO bet_grades (bet_id, graded_at, close_point, close_prob, clv_points, clv_prob, beat, push, "
-            "clv_ev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bet_id) DO NOTHING",
-            (
-                grade.bet_id,
-                to_db(grade.graded_at),
-                grade.close_point,
-                grade.close_prob,
-                grade.clv_points,
-                grade.clv_prob,
-                int(grade.beat),
-                int(grade.push),
-                grade.clv_ev,
-            ),
-        ) as cur:
-            return cur.rowcount > 0
+            "clv_ev) VALUES (:bet_id, :graded_at, :close_point, :close_prob, :clv_points, :clv_prob, :beat, :push, "
+            ":clv_ev) ON CONFLICT (bet_id) DO NOTHING",
+            {
+                "bet_id": grade.bet_id,
+                "graded_at": grade.graded_at,
+                "close_point": grade.close_point,
+                "close_prob": grade.close_prob,
+                "clv_points": grade.clv_points,
+                "clv_prob": grade.clv_prob,
+                "beat": bool(grade.beat),
+                "push": bool(grade.push),
+                "clv_ev": grade.clv_ev,
+            },
+        )
+        return result.rowcount > 0

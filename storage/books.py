@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from storage.codec import to_db
 from storage.db import Database
 
 __all__ = ["BookRepository"]
 
 _UPSERT = """
-INSERT INTO books (key, title, updated_at) VALUES (?, ?, ?)
+INSERT INTO books (key, title, updated_at) VALUES (:key, :title, :now)
 ON CONFLICT (key) DO UPDATE SET title = excluded.title, updated_at = excluded.updated_at
 """
 
@@ -22,10 +21,10 @@ class BookRepository:
 
     async def upsert_titles(self, titles: Mapping[str, str], now: datetime) -> None:
         """Store each key's latest title (a renamed book takes its new name)."""
-        stamp = to_db(now)
-        await self._db.conn.executemany(_UPSERT, [(key, title, stamp) for key, title in titles.items()])
+        rows = [{"key": key, "title": title, "now": now} for key, title in titles.items()]
+        if rows:
+            await self._db.execute_many(_UPSERT, rows)
 
     async def titles(self) -> dict[str, str]:
         """Every known key → title; a few dozen rows at most, so callers read them all at once."""
-        async with self._db.conn.execute("SELECT key, title FROM books") as cur:
-            return {row[0]: row[1] for row in await cur.fetchall()}
+        return {row.key: row.title for row in await self._db.fetch_all("SELECT key, title FROM books")}

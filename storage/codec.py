@@ -1,10 +1,11 @@
 """Conversions between engine values and database columns.
 
-Datetimes are stored as ISO-8601 UTC text in one fixed-width format
+On SQLite, datetimes are stored as ISO-8601 UTC text in one fixed-width format
 (``2024-05-01T18:30:00.000000Z``) so that comparing the text compares the instants: ordering,
 range filters and keyset pagination then work in plain SQL, on SQLite and on PostgreSQL alike,
-without any date function. JSON columns hold tuples and mappings; they are written strictly
-(no NaN/Infinity, which PostgreSQL's JSON types reject) and read back as lists and dicts.
+without any date function; on PostgreSQL they are ``timestamptz`` (``storage.db`` binds each the right
+way, so repositories pass and receive aware datetimes on both). JSON columns hold tuples and mappings;
+they are written strictly (no NaN/Infinity, which PostgreSQL's JSON types reject) and read back as lists and dicts.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ def to_db(dt: datetime) -> str:
     return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def from_db(text: str) -> datetime:
-    """Stored text -> aware UTC datetime."""
-    dt = datetime.fromisoformat(text)
+def from_db(value: str | datetime) -> datetime:
+    """A stored instant -> aware UTC datetime: SQLite gives the text above, PostgreSQL a ``timestamptz``."""
+    dt = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     if dt.tzinfo is None:
-        raise ValueError(f"stored datetime has no time zone: {text!r}")
+        raise ValueError(f"stored datetime has no time zone: {value!r}")
     return dt.astimezone(UTC)
 
 
@@ -37,8 +38,8 @@ def to_db_opt(dt: datetime | None) -> str | None:
     return None if dt is None else to_db(dt)
 
 
-def from_db_opt(text: str | None) -> datetime | None:
-    return None if text is None else from_db(text)
+def from_db_opt(value: str | datetime | None) -> datetime | None:
+    return None if value is None else from_db(value)
 
 
 def json_dumps(value: Any) -> str:

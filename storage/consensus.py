@@ -8,55 +8,56 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-import aiosqlite
+from sqlalchemy.engine import Row
 
 from engine.models import BookComponent, Consensus, Market
-from storage.codec import from_db, json_dumps, json_loads, to_db
+from storage.codec import from_db, json_dumps, json_loads
 from storage.db import Database
 
 __all__ = ["ConsensusRepository", "components_from_json", "components_to_json"]
 
 _INSERT = """
 INSERT INTO consensus (game_id, market, at, point, prob_a, books, components)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+VALUES (:game_id, :market, :at, :point, :prob_a, :books, :components)
 ON CONFLICT (game_id, market, at) DO NOTHING
 """
 
 _LATEST = """
 SELECT game_id, market, at, point, prob_a, books, components FROM consensus
-WHERE game_id = ? AND market = ?
+WHERE game_id = :game_id AND market = :market
 ORDER BY at DESC LIMIT 1
 """
 
 _LATEST_BEFORE = """
 SELECT game_id, market, at, point, prob_a, books, components FROM consensus
-WHERE game_id = ? AND market = ? AND at < ?
+WHERE game_id = :game_id AND market = :market AND at < :before
 ORDER BY at DESC LIMIT 1
 """
 
 _HISTORY_ALL = """
 SELECT game_id, market, at, point, prob_a, books, components FROM consensus
-WHERE game_id = ?
+WHERE game_id = :game_id
 ORDER BY at, market
 """
 
 _HISTORY_MARKET = """
 SELECT game_id, market, at, point, prob_a, books, components FROM consensus
-WHERE game_id = ? AND market = ?
+WHERE game_id = :game_id AND market = :market
 ORDER BY at
 """
 
 _RECENT = """
 SELECT game_id, market, at, point, prob_a, books, components FROM consensus
-WHERE game_id = ? AND market = ?
-ORDER BY at DESC LIMIT ?
+WHERE game_id = :game_id AND market = :market
+ORDER BY at DESC LIMIT :limit
 """
 
 # The newest point strictly off `value` (the tolerance is the key-number detector's).
 _LAST_POINT_OFF = """
 SELECT point FROM consensus
-WHERE game_id = ? AND market = ? AND point IS NOT NULL AND abs(point - ?) > ?
+WHERE game_id = :game_id AND market = :market AND point IS NOT NULL AND abs(point - :value) > :tolerance
 ORDER BY at DESC LIMIT 1
 """
 
@@ -92,16 +93,16 @@ def components_from_json(text: str | None) -> tuple[BookComponent, ...]:
     )
 
 
-def _row_to_consensus(row: aiosqlite.Row) -> Consensus:
-    point = row["point"]
+def _row_to_consensus(row: Row[Any]) -> Consensus:
+    point = row.point
     return Consensus(
-        game_id=row["game_id"],
-        market=Market(row["market"]),
-        at=from_db(row["at"]),
+        game_id=row.game_id,
+        market=Market(row.market),
+        at=from_db(row.at),
         point=None if point is None else float(point),
-        prob_a=float(row["prob_a"]),
-        books=int(row["books"]),
-        components=components_from_json(row["components"]),
+        prob_a=float(row.prob_a),
+        books=int(row.books),
+        components=components_from_json(row.components),
     )
 
 
@@ -114,64 +115,51 @@ class ConsensusRepository:
     async def insert_many(self, items: Iterable[Consensus]) -> None:
         """Insert in one executemany; an already stored (game, market, at) is left as it was."""
         rows = [
-            (
-                c.game_id,
-                c.market.value,
-                to_db(c.at),
-                c.point,
-                c.prob_a,
-                c.books,
-                components_to_json(c.components),
-            )
+            {
+                "game_id": c.game_id,
+                "market": c.market.value,
+                "at": c.at,
+                "point": c.point,
+                "prob_a": c.prob_a,
+                "books": c.books,
+                "components": components_to_json(c.components),
+            }
             for c in items
         ]
         if rows:
-            await self._db.conn.executemany(_INSERT, rows)
+            await self._db.execute_many(_INSERT, rows)
 
-    async def _one(self, sql: str, params: tuple[object, ...]) -> Consensus | None:
-        async with self._db.conn.execute(sql, params) as cur:
-            row = await cur.fetchone()
+    async def _one(self, sql: str, params: dict[str, object]) -> Consensus | None:
+        row = await self._db.fetch_one(sql, params)
         return None if row is None else _row_to_consensus(row)
 
     async def latest(self, game_id: str, market: Market) -> Consensus | None:
-        return await self._one(
-            _LATEST,
-            (game_id, Market(market).value),
-        )
+        return await self._one(_LATEST, {"game_id": game_id, "market": Market(market).value})
 
     async def latest_before(self, game_id: str, market: Market, before: datetime) -> Consensus | None:
         """The newest consensus strictly before `before`: the close is the last one before tip-off."""
-        return await self._one(
-            _LATEST_BEFORE,
-            (game_id, Market(market).value, to_db(before)),
-        )
+        return await self._one(_LATEST_BEFORE, {"game_id": game_id, "market": Market(market).value, "before": before})
 
     async def history(self, game_id: str, market: Market | None = None) -> list[Consensus]:
         """A game's consensus oldest first (then by market), optionally one market."""
         if market is None:
-            sql = _HISTORY_ALL
-            params: tuple[object, ...] = (game_id,)
+            rows = await self._db.fetch_all(_HISTORY_ALL, {"game_id": game_id})
         else:
-            sql = _HISTORY_MARKET
-            params = (game_id, Market(market).value)
-        async with self._db.conn.execute(sql, params) as cur:
-            return [_row_to_consensus(row) for row in await cur.fetchall()]
+            rows = await self._db.fetch_all(_HISTORY_MARKET, {"game_id": game_id, "market": Market(market).value})
+        return [_row_to_consensus(row) for row in rows]
 
     async def recent(self, game_id: str, market: Market, limit: int) -> list[Consensus]:
         """The newest `limit` consensus rows of one market, oldest first (the engine's history)."""
-        async with self._db.conn.execute(_RECENT, (game_id, Market(market).value, limit)) as cur:
-            rows = await cur.fetchall()
+        rows = await self._db.fetch_all(_RECENT, {"game_id": game_id, "market": Market(market).value, "limit": limit})
         return [_row_to_consensus(row) for row in reversed(rows)]
 
     async def last_point_off(self, game_id: str, market: Market, value: float, tolerance: float) -> float | None:
         """The newest consensus point more than `tolerance` away from `value`: which side of a key number
         the market was last on while its newest point sits on the key."""
-        params = (game_id, Market(market).value, value, tolerance)
-        async with self._db.conn.execute(_LAST_POINT_OFF, params) as cur:
-            row = await cur.fetchone()
-        return None if row is None else float(row[0])
+        params = {"game_id": game_id, "market": Market(market).value, "value": value, "tolerance": tolerance}
+        point = await self._db.scalar(_LAST_POINT_OFF, params)
+        return None if point is None else float(point)
 
     async def latest_for_open_games(self) -> list[Consensus]:
         """Each scheduled game's newest consensus per market (restores the engine after a restart)."""
-        async with self._db.conn.execute(_LATEST_OPEN) as cur:
-            return [_row_to_consensus(row) for row in await cur.fetchall()]
+        return [_row_to_consensus(row) for row in await self._db.fetch_all(_LATEST_OPEN)]

@@ -15,17 +15,17 @@ class CursorRepository:
         self._db = db
 
     async def get(self, name: str) -> datetime | None:
-        async with self._db.conn.execute("SELECT value FROM cursors WHERE name = ?", (name,)) as cur:
-            row = await cur.fetchone()
-        return from_db(row[0]) if row else None
+        value = await self._db.scalar("SELECT value FROM cursors WHERE name = :name", {"name": name})
+        return None if value is None else from_db(value)
 
     async def set(self, name: str, value: datetime, now: datetime) -> None:
-        await self._db.conn.execute(
-            "INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?) "
+        # `value` is a TEXT column on both backends (a job's position, any text): stored as the codec's text.
+        await self._db.execute(
+            "INSERT INTO cursors (name, value, updated_at) VALUES (:name, :value, :now) "
             "ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            (name, to_db(value), to_db(now)),
+            {"name": name, "value": to_db(value), "now": now},
         )
 
     async def delete(self, name: str) -> bool:
-        async with self._db.conn.execute("DELETE FROM cursors WHERE name = ?", (name,)) as cur:
-            return cur.rowcount > 0
+        result = await self._db.execute("DELETE FROM cursors WHERE name = :name", {"name": name})
+        return result.rowcount > 0

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine.models import Quota
-from storage.codec import from_db, from_db_opt, json_dumps, json_loads, to_db
+from storage.codec import from_db, from_db_opt, json_dumps, json_loads, to_db_opt
 from storage.db import Database
 
 __all__ = ["FeedState", "FeedStateRepository"]
 
 _SAVE = """
 INSERT INTO feed_state (source, cursor, quota_remaining, quota_used, quota_last, updated_at, recent_gaps)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+VALUES (:source, :cursor, :quota_remaining, :quota_used, :quota_last, :now, :recent_gaps)
 ON CONFLICT (source) DO UPDATE SET
     cursor = excluded.cursor,
     quota_remaining = excluded.quota_remaining,
@@ -46,23 +46,22 @@ class FeedStateRepository:
         self._db = db
 
     async def get(self, source: str) -> FeedState | None:
-        async with self._db.conn.execute(
+        row = await self._db.fetch_one(
             "SELECT source, cursor, quota_remaining, quota_used, quota_last, updated_at, recent_gaps "
-            "FROM feed_state WHERE source = ?",
-            (source,),
-        ) as cur:
-            row = await cur.fetchone()
+            "FROM feed_state WHERE source = :source",
+            {"source": source},
+        )
         if row is None:
             return None
-        remaining, used, last = row["quota_remaining"], row["quota_used"], row["quota_last"]
+        remaining, used, last = row.quota_remaining, row.quota_used, row.quota_last
         # A quota with no figure at all is stored as three NULLs and read back as None.
         quota = None if remaining is None and used is None and last is None else Quota(remaining, used, last)
         return FeedState(
-            source=row["source"],
-            cursor=from_db_opt(row["cursor"]),
+            source=row.source,
+            cursor=from_db_opt(row.cursor),
             quota=quota,
-            updated_at=from_db(row["updated_at"]),
-            recent_gaps=tuple(float(gap) for gap in json_loads(row["recent_gaps"])),
+            updated_at=from_db(row.updated_at),
+            recent_gaps=tuple(float(gap) for gap in json_loads(row.recent_gaps)),
         )
 
     async def save(
@@ -74,13 +73,14 @@ class FeedStateRepository:
         recent_gaps: Sequence[float] = (),
     ) -> None:
         """Replace the source's state (the quota too: None clears it, e.g. for the replay)."""
-        params = (
-            source,
-            None if cursor is None else to_db(cursor),
-            None if quota is None else quota.remaining,
-            None if quota is None else quota.used,
-            None if quota is None else quota.last,
-            to_db(now),
-            json_dumps([float(gap) for gap in recent_gaps]),
-        )
-        await self._db.conn.execute(_SAVE, params)
+        # `cursor` is a TEXT column on both backends (a source's opaque position): stored as the codec's text.
+        params = {
+            "source": source,
+            "cursor": to_db_opt(cursor),
+            "quota_remaining": None if quota is None else quota.remaining,
+            "quota_used": None if quota is None else quota.used,
+            "quota_last": None if quota is None else quota.last,
+            "now": now,
+            "recent_gaps": json_dumps([float(gap) for gap in recent_gaps]),
+        }
+        await self._db.execute(_SAVE, params)

@@ -6,11 +6,12 @@ import builtins
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-import aiosqlite
+from sqlalchemy.engine import Row
 
 from engine.models import Game
-from storage.codec import from_db, to_db
+from storage.codec import from_db
 from storage.db import Database
 
 __all__ = ["CLOSED", "SCHEDULED", "GameRepository", "StoredGame"]
@@ -35,10 +36,12 @@ class StoredGame:
     status: str
 
 
+# One statement: `last_seen` only moves forward even with two writers (READ COMMITTED on PostgreSQL), because the
+# comparison with the stored value happens in the row lock the upsert takes, not in a read beforehand.
 _UPSERT = """
 INSERT INTO games (id, sport_key, home_team, away_team, commence_time, scheduled_tip, status,
                    first_seen, last_seen)
-VALUES (?, ?, ?, ?, ?, ?, 'scheduled', ?, ?)
+VALUES (:id, :sport_key, :home_team, :away_team, :commence, :commence, 'scheduled', :seen, :seen)
 ON CONFLICT (id) DO UPDATE SET
     sport_key = excluded.sport_key,
     home_team = excluded.home_team,
@@ -51,17 +54,17 @@ ON CONFLICT (id) DO UPDATE SET
 _COLUMNS = "id, sport_key, home_team, away_team, commence_time, scheduled_tip, status"
 
 
-def _row_to_game(row: aiosqlite.Row) -> StoredGame:
+def _row_to_game(row: Row[Any]) -> StoredGame:
     return StoredGame(
         game=Game(
-            id=row["id"],
-            sport_key=row["sport_key"],
-            home_team=row["home_team"],
-            away_team=row["away_team"],
-            commence_time=from_db(row["commence_time"]),
+            id=row.id,
+            sport_key=row.sport_key,
+            home_team=row.home_team,
+            away_team=row.away_team,
+            commence_time=from_db(row.commence_time),
         ),
-        scheduled_tip=from_db(row["scheduled_tip"]),
-        status=row["status"],
+        scheduled_tip=from_db(row.scheduled_tip),
+        status=row.status,
     )
 
 
@@ -72,63 +75,61 @@ class GameRepository:
         self._db = db
 
     @staticmethod
-    def _upsert_params(game: Game, seen_at: datetime) -> tuple[object, ...]:
-        commence = to_db(game.commence_time)
-        seen = to_db(seen_at)
-        return (game.id, game.sport_key, game.home_team, game.away_team, commence, commence, seen, seen)
+    def _upsert_params(game: Game, seen_at: datetime) -> dict[str, object]:
+        return {
+            "id": game.id,
+            "sport_key": game.sport_key,
+            "home_team": game.home_team,
+            "away_team": game.away_team,
+            "commence": game.commence_time,
+            "seen": seen_at,
+        }
 
     async def upsert(self, game: Game, seen_at: datetime) -> None:
         """Insert a new game, or refresh teams, commence time and `last_seen` of a known one.
 
         Status and `scheduled_tip` of a known game are left alone; `last_seen` never moves back.
         """
-        await self._db.conn.execute(_UPSERT, self._upsert_params(game, seen_at))
+        await self._db.execute(_UPSERT, self._upsert_params(game, seen_at))
 
     async def upsert_many(self, games: Iterable[Game], seen_at: datetime) -> None:
         """`upsert` for a whole snapshot in one executemany."""
         rows = [self._upsert_params(game, seen_at) for game in games]
         if rows:
-            await self._db.conn.executemany(_UPSERT, rows)
+            await self._db.execute_many(_UPSERT, rows)
 
     async def touch_many(self, game_ids: Iterable[str], seen_at: datetime) -> None:
         """Record that these games were in a snapshot: `last_seen` dates the close after a restart."""
-        seen = to_db(seen_at)
-        rows = [(seen, game_id, seen) for game_id in game_ids]
+        rows = [{"id": game_id, "seen": seen_at} for game_id in game_ids]
         if rows:
-            await self._db.conn.executemany("UPDATE games SET last_seen = ? WHERE id = ? AND last_seen < ?", rows)
+            await self._db.execute_many("UPDATE games SET last_seen = :seen WHERE id = :id AND last_seen < :seen", rows)
 
     async def last_seen(self, game_id: str) -> datetime | None:
-        async with self._db.conn.execute("SELECT last_seen FROM games WHERE id = ?", (game_id,)) as cur:
-            row = await cur.fetchone()
-        return None if row is None else from_db(row[0])
+        value = await self._db.scalar("SELECT last_seen FROM games WHERE id = :id", {"id": game_id})
+        return None if value is None else from_db(value)
 
     async def set_scheduled_tip(self, game_id: str, tip: datetime) -> bool:
         """Move the tip-off the close is captured at; False if the game is unknown."""
-        async with self._db.conn.execute(
-            "UPDATE games SET scheduled_tip = ? WHERE id = ?", (to_db(tip), game_id)
-        ) as cur:
-            return cur.rowcount > 0
+        result = await self._db.execute(
+            "UPDATE games SET scheduled_tip = :tip WHERE id = :id", {"tip": tip, "id": game_id}
+        )
+        return result.rowcount > 0
 
     async def mark_closed(self, game_id: str) -> bool:
         """Stop watching a game (its close is captured); False if the game is unknown."""
-        async with self._db.conn.execute("UPDATE games SET status = 'closed' WHERE id = ?", (game_id,)) as cur:
-            return cur.rowcount > 0
+        result = await self._db.execute("UPDATE games SET status = 'closed' WHERE id = :id", {"id": game_id})
+        return result.rowcount > 0
 
     async def get(self, game_id: str) -> StoredGame | None:
-        async with self._db.conn.execute(
-            "SELECT id, sport_key, home_team, away_team, commence_time, scheduled_tip, status FROM games WHERE id = ?",
-            (game_id,),
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetch_one(f"SELECT {_COLUMNS} FROM games WHERE id = :id", {"id": game_id})  # noqa: S608
         return None if row is None else _row_to_game(row)
 
     async def list_open(self) -> builtins.list[StoredGame]:
         """Games still scheduled, soonest tip first: what the engine watches after a restart."""
-        async with self._db.conn.execute(
-            "SELECT id, sport_key, home_team, away_team, commence_time, scheduled_tip, status "
-            "FROM games WHERE status = 'scheduled' ORDER BY scheduled_tip, id"
-        ) as cur:
-            return [_row_to_game(row) for row in await cur.fetchall()]
+        rows = await self._db.fetch_all(
+            f"SELECT {_COLUMNS} FROM games WHERE status = 'scheduled' ORDER BY scheduled_tip, id"  # noqa: S608
+        )
+        return [_row_to_game(row) for row in rows]
 
     async def list(
         self,
@@ -145,24 +146,22 @@ class GameRepository:
         `after_id` yields an empty page.
         """
         where = ["1 = 1"]
-        params: builtins.list[object] = []
+        params: dict[str, object] = {"limit": limit}
         if since is not None:
-            where.append("commence_time >= ?")
-            params.append(to_db(since))
+            where.append("commence_time >= :since")
+            params["since"] = since
         if until is not None:
-            where.append("commence_time < ?")
-            params.append(to_db(until))
+            where.append("commence_time < :until")
+            params["until"] = until
         if status is not None:
-            where.append("status = ?")
-            params.append(status)
+            where.append("status = :status")
+            params["status"] = status
         if after_id is not None:
-            where.append("(commence_time, id) > (SELECT g.commence_time, g.id FROM games g WHERE g.id = ?)")
-            params.append(after_id)
-        params.append(limit)
+            where.append("(commence_time, id) > (SELECT g.commence_time, g.id FROM games g WHERE g.id = :after_id)")
+            params["after_id"] = after_id
         # Only the fixed fragments above are joined into the text; every value is a bound parameter.
         sql = (
             f"SELECT {_COLUMNS} FROM games WHERE {' AND '.join(where)} "  # noqa: S608
-            "ORDER BY commence_time, id LIMIT ?"
+            "ORDER BY commence_time, id LIMIT :limit"
         )
-        async with self._db.conn.execute(sql, params) as cur:
-            return [_row_to_game(row) for row in await cur.fetchall()]
+        return [_row_to_game(row) for row in await self._db.fetch_all(sql, params)]

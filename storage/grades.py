@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import builtins
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
+from sqlalchemy.engine import Row
 
 from engine.models import Grade, Market, Signal, SignalType
-from storage.codec import from_db, to_db
+from storage.codec import from_db
 from storage.db import Database
 from storage.signals import SIGNAL_COLUMNS, signal_from_row
 
@@ -24,12 +25,15 @@ _GRADE_COLUMNS = (
 _INSERT = """
 INSERT INTO grades (signal_id, graded_at, close_point, close_prob, clv_points, clv_prob, beat, push,
                     consensus_clv_points, consensus_clv_prob, clv_ev)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (:signal_id, :graded_at, :close_point, :close_prob, :clv_points, :clv_prob, :beat, :push,
+        :consensus_clv_points, :consensus_clv_prob, :clv_ev)
 ON CONFLICT (signal_id) DO NOTHING
 """
 
+# `beat` and `push` are booleans on PostgreSQL (no SUM of them there): counted with CASE on both backends.
 _CLASS_RECORDS = """
-SELECT s.type, s.market, COUNT(*) AS graded, SUM(g.beat) AS beats, SUM(g.push) AS pushes
+SELECT s.type, s.market, COUNT(*) AS graded,
+       SUM(CASE WHEN g.beat THEN 1 ELSE 0 END) AS beats, SUM(CASE WHEN g.push THEN 1 ELSE 0 END) AS pushes
 FROM grades g JOIN signals s ON s.id = g.signal_id
 WHERE g.clv_ev IS NOT NULL
 GROUP BY s.type, s.market
@@ -52,19 +56,19 @@ def _opt_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _grade_from_row(row: aiosqlite.Row) -> Grade:
+def _grade_from_row(row: Row[Any]) -> Grade:
     return Grade(
-        signal_id=row["signal_id"],
-        graded_at=from_db(row["graded_at"]),
-        close_point=_opt_float(row["close_point"]),
-        close_prob=float(row["close_prob"]),
-        clv_points=_opt_float(row["clv_points"]),
-        clv_prob=float(row["clv_prob"]),
-        beat=bool(row["beat"]),
-        push=bool(row["push"]),
-        consensus_clv_points=_opt_float(row["consensus_clv_points"]),
-        consensus_clv_prob=float(row["consensus_clv_prob"]),
-        clv_ev=float(row["clv_ev"]) if row["clv_ev"] is not None else float("nan"),
+        signal_id=row.signal_id,
+        graded_at=from_db(row.graded_at),
+        close_point=_opt_float(row.close_point),
+        close_prob=float(row.close_prob),
+        clv_points=_opt_float(row.clv_points),
+        clv_prob=float(row.clv_prob),
+        beat=bool(row.beat),
+        push=bool(row.push),
+        consensus_clv_points=_opt_float(row.consensus_clv_points),
+        consensus_clv_prob=float(row.consensus_clv_prob),
+        clv_ev=float(row.clv_ev) if row.clv_ev is not None else float("nan"),
     )
 
 
@@ -77,82 +81,81 @@ class GradeRepository:
     async def insert(self, grade: Grade) -> bool:
         """Store a grade; False if the signal was already graded (a signal is graded once).
 
-        The signal must be stored first (foreign key).
+        The signal must be stored first (foreign key). A NaN `clv_ev` is stored as NULL, as SQLite always
+        did (PostgreSQL would keep the NaN): either way the grade reads as one without a verdict.
         """
-        params = (
-            grade.signal_id,
-            to_db(grade.graded_at),
-            grade.close_point,
-            grade.close_prob,
-            grade.clv_points,
-            grade.clv_prob,
-            int(grade.beat),
-            int(grade.push),
-            grade.consensus_clv_points,
-            grade.consensus_clv_prob,
-            grade.clv_ev,
-        )
-        async with self._db.conn.execute(_INSERT, params) as cur:
-            return cur.rowcount > 0
+        ev = grade.clv_ev
+        params = {
+            "signal_id": grade.signal_id,
+            "graded_at": grade.graded_at,
+            "close_point": grade.close_point,
+            "close_prob": grade.close_prob,
+            "clv_points": grade.clv_points,
+            "clv_prob": grade.clv_prob,
+            "beat": bool(grade.beat),
+            "push": bool(grade.push),
+            "consensus_clv_points": grade.consensus_clv_points,
+            "consensus_clv_prob": grade.consensus_clv_prob,
+            "clv_ev": None if ev is None or math.isnan(ev) else ev,
+        }
+        result = await self._db.execute(_INSERT, params)
+        return result.rowcount > 0
 
     async def version(self) -> tuple[object, ...]:
         """Changes whenever a grade, an ungraded verdict, a result or a class's alert state is written: the
         audit's cache key."""
-        async with self._db.conn.execute(
+        row = await self._db.fetch_one(
             "SELECT (SELECT COUNT(*) FROM grades), (SELECT MAX(graded_at) FROM grades), "
             "(SELECT COUNT(*) FROM ungraded_signals), (SELECT COUNT(*) FROM game_results), "
             "(SELECT COUNT(*) FROM class_states)"
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return tuple(row) if row else ()
 
     async def mark_ungraded(self, signal_id: str, decided_at: datetime, reason: str) -> bool:
         """Record that a signal could not be graded (no usable close); a signal is decided once."""
-        async with self._db.conn.execute(
-            "INSERT INTO ungraded_signals (signal_id, decided_at, reason) VALUES (?, ?, ?) "
+        result = await self._db.execute(
+            "INSERT INTO ungraded_signals (signal_id, decided_at, reason) VALUES (:signal_id, :decided_at, :reason) "
             "ON CONFLICT (signal_id) DO NOTHING",
-            (signal_id, to_db(decided_at), reason),
-        ) as cur:
-            return cur.rowcount > 0
+            {"signal_id": signal_id, "decided_at": decided_at, "reason": reason},
+        )
+        return result.rowcount > 0
 
     async def ungraded(self) -> builtins.list[tuple[Signal, str]]:
         """Every signal decided ungradable, with the reason."""
-        async with self._db.conn.execute(
+        rows = await self._db.fetch_all(
             f"SELECT {SIGNAL_COLUMNS}, u.reason FROM ungraded_signals u "  # noqa: S608 - constant column list
             "JOIN signals s ON s.id = u.signal_id ORDER BY s.created_at, s.id"
-        ) as cur:
-            return [(signal_from_row(row), row["reason"]) for row in await cur.fetchall()]
+        )
+        return [(signal_from_row(row), row.reason) for row in rows]
 
     async def legacy_ids(self) -> builtins.list[str]:
         """Signals graded before grades carried `clv_ev` (the old, vig-free rule): regraded at start."""
-        async with self._db.conn.execute("SELECT signal_id FROM grades WHERE clv_ev IS NULL") as cur:
-            return [row[0] for row in await cur.fetchall()]
+        rows = await self._db.fetch_all("SELECT signal_id FROM grades WHERE clv_ev IS NULL ORDER BY signal_id")
+        return [row.signal_id for row in rows]
 
     async def delete(self, signal_ids: builtins.list[str]) -> None:
-        await self._db.conn.executemany("DELETE FROM grades WHERE signal_id = ?", [(i,) for i in signal_ids])
+        await self._db.execute_many(
+            "DELETE FROM grades WHERE signal_id = :signal_id", [{"signal_id": i} for i in signal_ids]
+        )
 
     async def get(self, signal_id: str) -> Grade | None:
-        async with self._db.conn.execute(
-            "SELECT signal_id, graded_at, close_point, close_prob, clv_points, clv_prob, beat, push, "
-            "consensus_clv_points, consensus_clv_prob, clv_ev FROM grades WHERE signal_id = ?",
-            (signal_id,),
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetch_one(
+            f"SELECT {_GRADE_COLUMNS} FROM grades g WHERE g.signal_id = :signal_id",  # noqa: S608 - constant columns
+            {"signal_id": signal_id},
+        )
         return None if row is None else _grade_from_row(row)
 
     async def class_records(self) -> builtins.list[ClassRecord]:
         """Graded / beats / pushes per (type, market), counted in SQL; classes with no grade are absent."""
-        async with self._db.conn.execute(_CLASS_RECORDS) as cur:
-            rows = await cur.fetchall()
         return [
             ClassRecord(
-                type=SignalType(row["type"]),
-                market=Market(row["market"]),
-                graded=int(row["graded"]),
-                beats=int(row["beats"] or 0),
-                pushes=int(row["pushes"] or 0),
+                type=SignalType(row.type),
+                market=Market(row.market),
+                graded=int(row.graded),
+                beats=int(row.beats or 0),
+                pushes=int(row.pushes or 0),
             )
-            for row in rows
+            for row in await self._db.fetch_all(_CLASS_RECORDS)
         ]
 
     async def graded_signals(self) -> builtins.list[tuple[Signal, Grade]]:
@@ -160,7 +163,7 @@ class GradeRepository:
         return await self._pairs(
             f"SELECT {SIGNAL_COLUMNS}, {_GRADE_COLUMNS} "  # noqa: S608 - constant column lists
             "FROM grades g JOIN signals s ON s.id = g.signal_id WHERE g.clv_ev IS NOT NULL ORDER BY s.created_at, s.id",
-            (),
+            {},
         )
 
     async def list(
@@ -176,25 +179,23 @@ class GradeRepository:
         `before` is the keyset cursor (graded_at, signal_id) of the last row of the previous page.
         """
         where = ["g.clv_ev IS NOT NULL"]
-        params: builtins.list[object] = []
+        params: dict[str, object] = {"limit": limit}
         if since is not None:
-            where.append("g.graded_at >= ?")
-            params.append(to_db(since))
+            where.append("g.graded_at >= :since")
+            params["since"] = since
         if until is not None:
-            where.append("g.graded_at <= ?")
-            params.append(to_db(until))
+            where.append("g.graded_at <= :until")
+            params["until"] = until
         if before is not None:
-            where.append("(g.graded_at, g.signal_id) < (?, ?)")
-            params.extend((to_db(before[0]), before[1]))
-        params.append(limit)
+            where.append("(g.graded_at, g.signal_id) < (:before_at, :before_id)")
+            params["before_at"], params["before_id"] = before
         # Only fixed fragments are joined into the text; every value is a bound parameter.
         sql = (
             f"SELECT {SIGNAL_COLUMNS}, {_GRADE_COLUMNS} "  # noqa: S608
             f"FROM grades g JOIN signals s ON s.id = g.signal_id WHERE {' AND '.join(where)} "
-            "ORDER BY g.graded_at DESC, g.signal_id DESC LIMIT ?"
+            "ORDER BY g.graded_at DESC, g.signal_id DESC LIMIT :limit"
         )
-        return await self._pairs(sql, tuple(params))
+        return await self._pairs(sql, params)
 
-    async def _pairs(self, sql: str, params: tuple[object, ...]) -> builtins.list[tuple[Signal, Grade]]:
-        async with self._db.conn.execute(sql, params) as cur:
-            return [(signal_from_row(row), _grade_from_row(row)) for row in await cur.fetchall()]
+    async def _pairs(self, sql: str, params: dict[str, object]) -> builtins.list[tuple[Signal, Grade]]:
+        return [(signal_from_row(row), _grade_from_row(row)) for row in await self._db.fetch_all(sql, params)]

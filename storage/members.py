@@ -9,7 +9,7 @@ from datetime import datetime
 
 from engine.alert_state import DEFAULT_MINIMUM
 from engine.models import SignalType
-from storage.codec import from_db, json_dumps, json_loads, to_db
+from storage.codec import from_db, json_dumps, json_loads
 from storage.db import Database
 
 __all__ = ["AlertRoute", "DmPrefs", "MemberRepository"]
@@ -48,34 +48,36 @@ class MemberRepository:
 
     # watchlist ------------------------------------------------------------------
     async def watch(self, guild_id: int, user_id: int, game_id: str, at: datetime) -> bool:
-        async with self._db.conn.execute(
-            "INSERT INTO watchlist (guild_id, user_id, game_id, added_at) VALUES (?, ?, ?, ?) "
+        result = await self._db.execute(
+            "INSERT INTO watchlist (guild_id, user_id, game_id, added_at) VALUES (:guild_id, :user_id, :game_id, :at) "
             "ON CONFLICT (guild_id, user_id, game_id) DO NOTHING",
-            (str(guild_id), str(user_id), game_id, to_db(at)),
-        ) as cur:
-            return cur.rowcount > 0
+            {"guild_id": str(guild_id), "user_id": str(user_id), "game_id": game_id, "at": at},
+        )
+        return result.rowcount > 0
 
     async def unwatch(self, guild_id: int, user_id: int, game_id: str) -> bool:
-        async with self._db.conn.execute(
-            "DELETE FROM watchlist WHERE guild_id = ? AND user_id = ? AND game_id = ?",
-            (str(guild_id), str(user_id), game_id),
-        ) as cur:
-            return cur.rowcount > 0
+        result = await self._db.execute(
+            "DELETE FROM watchlist WHERE guild_id = :guild_id AND user_id = :user_id AND game_id = :game_id",
+            {"guild_id": str(guild_id), "user_id": str(user_id), "game_id": game_id},
+        )
+        return result.rowcount > 0
 
     async def watchlist(self, guild_id: int, user_id: int) -> builtins.list[str]:
         """Game ids, oldest first."""
-        async with self._db.conn.execute(
-            "SELECT game_id FROM watchlist WHERE guild_id = ? AND user_id = ? ORDER BY added_at, game_id",
-            (str(guild_id), str(user_id)),
-        ) as cur:
-            return [row[0] for row in await cur.fetchall()]
+        rows = await self._db.fetch_all(
+            "SELECT game_id FROM watchlist WHERE guild_id = :guild_id AND user_id = :user_id "
+            "ORDER BY added_at, game_id",
+            {"guild_id": str(guild_id), "user_id": str(user_id)},
+        )
+        return [row.game_id for row in rows]
 
     async def watchers(self, game_id: str) -> builtins.list[tuple[int, int]]:
         """(guild id, user id) of everyone watching a game."""
-        async with self._db.conn.execute(
-            "SELECT guild_id, user_id FROM watchlist WHERE game_id = ? ORDER BY guild_id, user_id", (game_id,)
-        ) as cur:
-            return [(int(row[0]), int(row[1])) for row in await cur.fetchall()]
+        rows = await self._db.fetch_all(
+            "SELECT guild_id, user_id FROM watchlist WHERE game_id = :game_id ORDER BY guild_id, user_id",
+            {"game_id": game_id},
+        )
+        return [(int(row.guild_id), int(row.user_id)) for row in rows]
 
     # alert routes ---------------------------------------------------------------
     async def set_route(
@@ -87,52 +89,54 @@ class MemberRepository:
         at: datetime,
         min_state: str = DEFAULT_MINIMUM,
     ) -> None:
-        await self._db.conn.execute(
+        await self._db.execute(
             "INSERT INTO alert_routes (guild_id, channel_id, types, created_by, created_at, min_state) "
-            "VALUES (?, ?, ?, ?, ?, ?) "
+            "VALUES (:guild_id, :channel_id, :types, :by, :at, :min_state) "
             "ON CONFLICT (guild_id, channel_id) DO UPDATE SET types = excluded.types, "
             "created_by = excluded.created_by, created_at = excluded.created_at, min_state = excluded.min_state",
-            (
-                str(guild_id),
-                str(channel_id),
-                json_dumps(sorted(t.value for t in types)),
-                str(by),
-                to_db(at),
-                min_state,
-            ),
+            {
+                "guild_id": str(guild_id),
+                "channel_id": str(channel_id),
+                "types": json_dumps(sorted(t.value for t in types)),
+                "by": str(by),
+                "at": at,
+                "min_state": min_state,
+            },
         )
 
     async def remove_route(self, guild_id: int, channel_id: int) -> bool:
-        async with self._db.conn.execute(
-            "DELETE FROM alert_routes WHERE guild_id = ? AND channel_id = ?", (str(guild_id), str(channel_id))
-        ) as cur:
-            return cur.rowcount > 0
+        result = await self._db.execute(
+            "DELETE FROM alert_routes WHERE guild_id = :guild_id AND channel_id = :channel_id",
+            {"guild_id": str(guild_id), "channel_id": str(channel_id)},
+        )
+        return result.rowcount > 0
 
     async def routes(self, guild_id: int | None = None) -> builtins.list[AlertRoute]:
         sql = "SELECT guild_id, channel_id, types, created_by, created_at, min_state FROM alert_routes"
-        params: tuple[str, ...] = ()
+        params: dict[str, str] = {}
         if guild_id is not None:
-            sql += " WHERE guild_id = ?"
-            params = (str(guild_id),)
-        async with self._db.conn.execute(sql + " ORDER BY guild_id, channel_id", params) as cur:
-            return [
-                AlertRoute(
-                    guild_id=int(row[0]),
-                    channel_id=int(row[1]),
-                    types=frozenset(SignalType(t) for t in json_loads(row[2])),
-                    created_by=int(row[3]),
-                    created_at=from_db(row[4]),
-                    min_state=row[5],
-                )
-                for row in await cur.fetchall()
-            ]
+            sql += " WHERE guild_id = :guild_id"
+            params["guild_id"] = str(guild_id)
+        # Ids are TEXT: ordered as text (as before), the same on both backends for digit strings of one length.
+        rows = await self._db.fetch_all(sql + " ORDER BY guild_id, channel_id", params)
+        return [
+            AlertRoute(
+                guild_id=int(row.guild_id),
+                channel_id=int(row.channel_id),
+                types=frozenset(SignalType(t) for t in json_loads(row.types)),
+                created_by=int(row.created_by),
+                created_at=from_db(row.created_at),
+                min_state=row.min_state,
+            )
+            for row in rows
+        ]
 
     # preferences ----------------------------------------------------------------
     async def set_dm_alerts(self, guild_id: int, user_id: int, enabled: bool) -> None:
-        await self._db.conn.execute(
-            "INSERT INTO member_prefs (guild_id, user_id, dm_alerts) VALUES (?, ?, ?) "
+        await self._db.execute(
+            "INSERT INTO member_prefs (guild_id, user_id, dm_alerts) VALUES (:guild_id, :user_id, :enabled) "
             "ON CONFLICT (guild_id, user_id) DO UPDATE SET dm_alerts = excluded.dm_alerts",
-            (str(guild_id), str(user_id), int(enabled)),
+            {"guild_id": str(guild_id), "user_id": str(user_id), "enabled": bool(enabled)},
         )
 
     async def dm_alerts(self, guild_id: int, user_id: int) -> bool:
@@ -143,31 +147,34 @@ class MemberRepository:
     ) -> None:
         """Which watchlist DMs the member wants: `types` None for every type; scores below `min_score` are dropped."""
         chosen = None if types is None else json_dumps(sorted(t.value for t in types))
-        await self._db.conn.execute(
-            "INSERT INTO member_prefs (guild_id, user_id, dm_types, dm_min_score) VALUES (?, ?, ?, ?) "
+        await self._db.execute(
+            "INSERT INTO member_prefs (guild_id, user_id, dm_types, dm_min_score) "
+            "VALUES (:guild_id, :user_id, :types, :min_score) "
             "ON CONFLICT (guild_id, user_id) DO UPDATE SET dm_types = excluded.dm_types, "
             "dm_min_score = excluded.dm_min_score",
-            (str(guild_id), str(user_id), chosen, int(min_score)),
+            {"guild_id": str(guild_id), "user_id": str(user_id), "types": chosen, "min_score": int(min_score)},
         )
 
     async def set_dm_min_state(self, guild_id: int, user_id: int, min_state: str) -> None:
         """The lowest alert state of a signal's class that still gets the member a watchlist DM."""
-        await self._db.conn.execute(
-            "INSERT INTO member_prefs (guild_id, user_id, dm_min_state) VALUES (?, ?, ?) "
+        await self._db.execute(
+            "INSERT INTO member_prefs (guild_id, user_id, dm_min_state) VALUES (:guild_id, :user_id, :min_state) "
             "ON CONFLICT (guild_id, user_id) DO UPDATE SET dm_min_state = excluded.dm_min_state",
-            (str(guild_id), str(user_id), min_state),
+            {"guild_id": str(guild_id), "user_id": str(user_id), "min_state": min_state},
         )
 
     async def dm_prefs(self, guild_id: int, user_id: int) -> DmPrefs:
-        async with self._db.conn.execute(
+        row = await self._db.fetch_one(
             "SELECT dm_alerts, dm_types, dm_min_score, dm_min_state FROM member_prefs "
-            "WHERE guild_id = ? AND user_id = ?",
-            (str(guild_id), str(user_id)),
-        ) as cur:
-            row = await cur.fetchone()
+            "WHERE guild_id = :guild_id AND user_id = :user_id",
+            {"guild_id": str(guild_id), "user_id": str(user_id)},
+        )
         if row is None:
             return DmPrefs()
-        types = None if row[1] is None else frozenset(SignalType(t) for t in json_loads(row[1]))
+        types = None if row.dm_types is None else frozenset(SignalType(t) for t in json_loads(row.dm_types))
         return DmPrefs(
-            enabled=bool(row[0]), types=types, min_score=int(row[2] or 0), min_state=row[3] or DEFAULT_MINIMUM
+            enabled=bool(row.dm_alerts),
+            types=types,
+            min_score=int(row.dm_min_score or 0),
+            min_state=row.dm_min_state or DEFAULT_MINIMUM,
         )

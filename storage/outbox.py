@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.codec import from_db, from_db_opt, json_dumps, json_loads, to_db
+from sqlalchemy.engine import Row
+
+from storage.codec import from_db, from_db_opt, json_dumps, json_loads
 from storage.db import Database
+from storage.dialect import json_flag
 
 __all__ = ["DISCORD_QUEUE", "GUILD_POST", "SHARED_QUEUE", "OutboxItem", "OutboxRepository", "msg_id_for", "outbox_key"]
 
@@ -27,10 +30,24 @@ SHARED_QUEUE = "shared"
 #: The kind of a post to a server whose channel (or owner DM) is chosen at send time (`enqueue_guild_post`).
 GUILD_POST = "guild_post"
 _PENDING = "sent_at IS NULL AND failed_at IS NULL"
-_COLUMNS = (
-    "id, key, msg_id, kind, target, queue, payload, created_at, attempts, next_attempt_at, sent_at, failed_at, "
-    "last_status, last_error"
+_NAMES = (
+    "id",
+    "key",
+    "msg_id",
+    "kind",
+    "target",
+    "queue",
+    "payload",
+    "created_at",
+    "attempts",
+    "next_attempt_at",
+    "sent_at",
+    "failed_at",
+    "last_status",
+    "last_error",
 )
+_COLUMNS = ", ".join(_NAMES)
+_O_COLUMNS = ", ".join(f"o.{name}" for name in _NAMES)
 #: Payload keys of secrets (an API key sent by DM): dropped from the row once it was sent or given up.
 SENSITIVE = "sensitive"
 
@@ -71,22 +88,22 @@ class OutboxItem:
         return self.sent_at is None and self.failed_at is None
 
 
-def _item(row) -> OutboxItem:
+def _item(row: Row[Any]) -> OutboxItem:
     return OutboxItem(
-        id=int(row[0]),
-        key=row[1],
-        msg_id=row[2],
-        kind=row[3],
-        target=row[4],
-        queue=row[5],
-        payload=json_loads(row[6]),
-        created_at=from_db(row[7]),
-        attempts=int(row[8]),
-        next_attempt_at=from_db(row[9]),
-        sent_at=from_db_opt(row[10]),
-        failed_at=from_db_opt(row[11]),
-        last_status=row[12],
-        last_error=row[13],
+        id=int(row.id),
+        key=row.key,
+        msg_id=row.msg_id,
+        kind=row.kind,
+        target=row.target,
+        queue=row.queue,
+        payload=json_loads(row.payload),
+        created_at=from_db(row.created_at),
+        attempts=int(row.attempts),
+        next_attempt_at=from_db(row.next_attempt_at),
+        sent_at=from_db_opt(row.sent_at),
+        failed_at=from_db_opt(row.failed_at),
+        last_status=row.last_status,
+        last_error=row.last_error,
     )
 
 
@@ -94,10 +111,18 @@ class OutboxRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._listeners: list[Callable[[str], None]] = []
+        # A sent or given-up row forgets a secret it carried: the payload's `sensitive` flag, read per backend.
+        forget = f"payload = CASE WHEN {json_flag(db.backend, 'payload', SENSITIVE)} THEN '{{}}' ELSE payload END"
+        self._forget = forget
+        self._sent_sql = (
+            "UPDATE outbox SET sent_at = :at, attempts = attempts + 1, last_status = :status, last_error = NULL, "  # noqa: S608 - fixed fragments
+            f"{forget} WHERE id = :id"
+        )
 
     def listen(self, callback: Callable[[str], None]) -> None:
-        """Call `callback(queue)` whenever a row is queued (in-process wake-up of the worker; the worker reads
-        inside a transaction, so it only ever sees the row once the enqueuing transaction committed)."""
+        """Call `callback(queue)` once a queued row is committed (in-process wake-up of the worker). The call
+        waits for the enqueuing transaction's commit (`Database.after_commit`): a worker woken earlier would
+        read before the row is visible, on either backend, and leave it for its next poll."""
         self._listeners.append(callback)
 
     def unlisten(self, callback: Callable[[str], None]) -> None:
@@ -117,15 +142,23 @@ class OutboxRepository:
     ) -> bool:
         """Queue a delivery unless one with the same key was ever queued; True if new. Call it inside the
         transaction of the event the delivery comes from."""
-        async with self._db.conn.execute(
+        result = await self._db.execute(
             "INSERT INTO outbox (key, msg_id, kind, target, queue, payload, created_at, next_attempt_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-            (key, msg_id or msg_id_for(key), kind, target, queue, json_dumps(payload), to_db(at), to_db(at)),
-        ) as cur:
-            new = cur.rowcount > 0
-        if new:
-            for listener in builtins.list(self._listeners):
-                listener(queue)
+            "VALUES (:key, :msg_id, :kind, :target, :queue, :payload, :at, :at) ON CONFLICT (key) DO NOTHING",
+            {
+                "key": key,
+                "msg_id": msg_id or msg_id_for(key),
+                "kind": kind,
+                "target": target,
+                "queue": queue,
+                "payload": json_dumps(payload),
+                "at": at,
+            },
+        )
+        new = result.rowcount > 0
+        if new and self._listeners:
+            listeners = builtins.list(self._listeners)
+            self._db.after_commit(lambda: [listener(queue) for listener in listeners])
         return new
 
     async def enqueue_dm(
@@ -160,64 +193,71 @@ class OutboxRepository:
         key = outbox_key(event, subject, f"guild:{guild_id}")
         return await self.enqueue(key, GUILD_POST, f"guild:{guild_id}", payload, at)
 
-    async def _rows(self, sql: str, params: Iterable[Any] = ()) -> builtins.list[OutboxItem]:
-        async with self._db.conn.execute(sql, tuple(params)) as cur:
-            return [_item(row) for row in await cur.fetchall()]
+    async def _rows(self, sql: str, params: dict[str, Any] | None = None) -> builtins.list[OutboxItem]:
+        return [_item(row) for row in await self._db.fetch_all(sql, params)]
 
     async def due(
         self, queue: str | None, now: datetime, limit: int = 200, *, kinds: Iterable[str] | None = None
     ) -> builtins.list[OutboxItem]:
         """Pending rows whose time has come (of `queue`, or all), oldest first, leaving out every row of a
-        target that has an older row still waiting for its retry (per-target order)."""
-        where, params = [_PENDING, "next_attempt_at <= ?"], [to_db(now)]
+        target that has an older row still waiting for its retry (per-target order).
+
+        One statement: the rows held back are left out before the `limit` is applied (a target with `limit`
+        rows queued behind a retry does not hide every other target's), and the rows due and the targets held
+        are read from one snapshot (each statement of a PostgreSQL READ COMMITTED transaction sees its own),
+        so a row cannot overtake an older one of its target that another worker moved to a later retry."""
+        params: dict[str, Any] = {"now": now, "limit": limit}
+        waiting = [_PENDING, "next_attempt_at > :now"]
+        where = ["o.sent_at IS NULL AND o.failed_at IS NULL", "o.next_attempt_at <= :now"]
         if queue is not None:
-            where.append("queue = ?")
-            params.append(queue)
+            waiting.append("queue = :queue")
+            where.append("o.queue = :queue")
+            params["queue"] = queue
         if kinds is not None:
             chosen = builtins.list(kinds)
-            where.append(f"kind IN ({', '.join('?' for _ in chosen)})")
-            params.extend(chosen)
-        rows = await self._rows(
-            f"SELECT {_COLUMNS} FROM outbox WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",  # noqa: S608
-            [*params, limit],
+            if not chosen:
+                return []
+            names = [f"kind_{i}" for i in range(len(chosen))]
+            where.append(f"o.kind IN ({', '.join(':' + name for name in names)})")
+            params.update(zip(names, chosen, strict=True))
+        # Only fixed fragments and generated parameter names are formatted into the text. `waiting` is the
+        # few targets with a row waiting for its retry (read through the outbox_pending index), each with its
+        # oldest such row: a target's rows from there on wait too.
+        return await self._rows(
+            f"WITH waiting AS (SELECT target, MIN(id) AS first_id FROM outbox WHERE {' AND '.join(waiting)} "  # noqa: S608
+            f"GROUP BY target) SELECT {_O_COLUMNS} FROM outbox o LEFT JOIN waiting w ON w.target = o.target "
+            f"WHERE {' AND '.join(where)} AND (w.first_id IS NULL OR o.id < w.first_id) ORDER BY o.id LIMIT :limit",
+            params,
         )
-        if not rows:
-            return rows
-        blocked_sql = f"SELECT target, MIN(id) FROM outbox WHERE {_PENDING} AND next_attempt_at > ?"  # noqa: S608
-        blocked_params: list[Any] = [to_db(now)]
-        if queue is not None:
-            blocked_sql += " AND queue = ?"
-            blocked_params.append(queue)
-        async with self._db.conn.execute(blocked_sql + " GROUP BY target", blocked_params) as cur:
-            blocked = {row[0]: int(row[1]) for row in await cur.fetchall()}
-        return [r for r in rows if r.target not in blocked or r.id < blocked[r.target]]
 
     async def queues(self) -> builtins.list[str]:
-        async with self._db.conn.execute(f"SELECT DISTINCT queue FROM outbox WHERE {_PENDING}") as cur:  # noqa: S608
-            return [row[0] for row in await cur.fetchall()]
+        rows = await self._db.fetch_all(f"SELECT DISTINCT queue FROM outbox WHERE {_PENDING}")  # noqa: S608
+        return [row.queue for row in rows]
 
     async def next_due(self, queue: str) -> datetime | None:
-        async with self._db.conn.execute(
-            f"SELECT MIN(next_attempt_at) FROM outbox WHERE {_PENDING} AND queue = ?",  # noqa: S608
-            (queue,),
-        ) as cur:
-            row = await cur.fetchone()
-        return from_db(row[0]) if row and row[0] else None
+        value = await self._db.scalar(
+            f"SELECT MIN(next_attempt_at) FROM outbox WHERE {_PENDING} AND queue = :queue",  # noqa: S608
+            {"queue": queue},
+        )
+        return from_db_opt(value)
 
     async def get(self, item_id: int) -> OutboxItem | None:
-        rows = await self._rows(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (item_id,))  # noqa: S608
+        rows = await self._rows(f"SELECT {_COLUMNS} FROM outbox WHERE id = :id", {"id": item_id})  # noqa: S608
         return rows[0] if rows else None
 
     async def by_key(self, key: str) -> OutboxItem | None:
-        rows = await self._rows(f"SELECT {_COLUMNS} FROM outbox WHERE key = ?", (key,))  # noqa: S608
+        rows = await self._rows(f"SELECT {_COLUMNS} FROM outbox WHERE key = :key", {"key": key})  # noqa: S608
         return rows[0] if rows else None
 
     async def by_msg_id(self, msg_id: str) -> OutboxItem | None:
-        rows = await self._rows(f"SELECT {_COLUMNS} FROM outbox WHERE msg_id = ?", (msg_id,))  # noqa: S608
+        rows = await self._rows(f"SELECT {_COLUMNS} FROM outbox WHERE msg_id = :msg_id", {"msg_id": msg_id})  # noqa: S608
         return rows[0] if rows else None
 
     async def for_target(self, target: str) -> builtins.list[OutboxItem]:
-        return await self._rows(f"SELECT {_COLUMNS} FROM outbox WHERE target = ? ORDER BY id", (target,))  # noqa: S608
+        return await self._rows(
+            f"SELECT {_COLUMNS} FROM outbox WHERE target = :target ORDER BY id",  # noqa: S608
+            {"target": target},
+        )
 
     async def pending(self, kinds: Iterable[str] | None = None) -> builtins.list[OutboxItem]:
         rows = await self._rows(f"SELECT {_COLUMNS} FROM outbox WHERE {_PENDING} ORDER BY id")  # noqa: S608
@@ -228,46 +268,37 @@ class OutboxRepository:
         return await self._rows(f"SELECT {_COLUMNS} FROM outbox ORDER BY id")  # noqa: S608
 
     async def count_pending(self) -> int:
-        async with self._db.conn.execute(f"SELECT COUNT(*) FROM outbox WHERE {_PENDING}") as cur:  # noqa: S608
-            row = await cur.fetchone()
-        return int(row[0])
+        return int(await self._db.scalar(f"SELECT COUNT(*) FROM outbox WHERE {_PENDING}"))  # noqa: S608
 
+    # Each outcome below is one UPDATE (attempts = attempts + 1 in the statement, never read-then-write), so
+    # concurrent workers recording outcomes cannot lose a count.
     async def mark_sent(self, item_id: int, at: datetime, status: int | None = None) -> None:
-        await self._db.conn.execute(
-            "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_status = ?, last_error = NULL, "
-            "payload = CASE WHEN json_extract(payload, '$.sensitive') THEN '{}' ELSE payload END WHERE id = ?",
-            (to_db(at), status, item_id),
-        )
+        await self._db.execute(self._sent_sql, {"at": at, "status": status, "id": item_id})
 
     async def mark_sent_many(self, sent: Iterable[tuple[int, int | None]], at: datetime) -> None:
         """`mark_sent` for a batch of (row id, status) in one statement."""
-        stamp = to_db(at)
-        await self._db.conn.executemany(
-            "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_status = ?, last_error = NULL, "
-            "payload = CASE WHEN json_extract(payload, '$.sensitive') THEN '{}' ELSE payload END WHERE id = ?",
-            [(stamp, status, item_id) for item_id, status in sent],
+        await self._db.execute_many(
+            self._sent_sql, [{"at": at, "status": status, "id": item_id} for item_id, status in sent]
         )
 
     async def retry_later(self, item_id: int, error: str, next_attempt_at: datetime, status: int | None = None) -> None:
-        await self._db.conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_status = ?, last_error = ?, next_attempt_at = ? "
-            "WHERE id = ?",
-            (status, error[:500], to_db(next_attempt_at), item_id),
+        await self._db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_status = :status, last_error = :error, "
+            "next_attempt_at = :next_attempt_at WHERE id = :id",
+            {"status": status, "error": error[:500], "next_attempt_at": next_attempt_at, "id": item_id},
         )
 
     async def give_up(self, item_id: int, error: str, at: datetime, status: int | None = None) -> None:
-        await self._db.conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_status = ?, last_error = ?, failed_at = ?, "
-            "payload = CASE WHEN json_extract(payload, '$.sensitive') THEN '{}' ELSE payload END WHERE id = ?",
-            (status, error[:500], to_db(at), item_id),
+        await self._db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_status = :status, last_error = :error, failed_at = :at, "  # noqa: S608 - fixed fragments
+            f"{self._forget} WHERE id = :id",
+            {"status": status, "error": error[:500], "at": at, "id": item_id},
         )
 
     async def fail_target(self, target: str, reason: str, at: datetime) -> int:
         """Give up everything still owed to a target (a deleted or disabled webhook endpoint)."""
-        async with (
-            self._db.conn.execute(
-                f"UPDATE outbox SET failed_at = ?, last_error = ? WHERE target = ? AND {_PENDING}",  # noqa: S608
-                (to_db(at), reason[:500], target),
-            ) as cur
-        ):
-            return cur.rowcount
+        result = await self._db.execute(
+            f"UPDATE outbox SET failed_at = :at, last_error = :reason WHERE target = :target AND {_PENDING}",  # noqa: S608
+            {"at": at, "reason": reason[:500], "target": target},
+        )
+        return result.rowcount

@@ -13,7 +13,9 @@ DOUBLE PRECISION: REAL affinity in SQLite, float8 in PostgreSQL), ``Boolean`` on
 hold 0/1 (SQLite keeps storing 0/1; PostgreSQL gets a native boolean). Discord ids are TEXT today and stay
 TEXT (no ``BigInteger`` is needed for them); the rowid-alias keys (``quotes.id``, ``outbox.id``,
 ``api_anomalies.id``) are ``BigInteger`` on PostgreSQL and plain ``INTEGER PRIMARY KEY`` on SQLite, where
-only that exact spelling is the rowid alias.
+only that exact spelling is the rowid alias; the API keys' operator-set limits (``rpm_override``,
+``webhooks_override``, ``monthly_override``) are ``BigInteger`` on PostgreSQL too: an operator may set one
+past 2**31. The per-minute usage counters stay ``Integer`` (a key cannot make 2**31 requests in a minute).
 
 Storage formats do not change. Datetimes are ISO-8601 UTC text in one fixed width
 (``2024-05-01T18:30:00.000000Z``, see ``storage/codec.py``), so text order is time order. These columns hold
@@ -52,6 +54,7 @@ position, any text) and ``api_usage.minute`` (a ``YYYY-MM-DDTHH:MM`` bucket key)
 from __future__ import annotations
 
 from sqlalchemy import (
+    TIMESTAMP,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -69,7 +72,7 @@ from sqlalchemy import (
     text,
 )
 
-__all__ = ["UTC_COLUMNS", "metadata"]
+__all__ = ["UTC_COLUMNS", "UTC_TIME", "metadata"]
 
 #: Names for constraints that the migrations leave unnamed, so Alembic can address them on both engines.
 NAMING_CONVENTION = {
@@ -88,9 +91,13 @@ _ROWID = BigInteger().with_variant(Integer(), "sqlite")
 _MARKETS = "('h2h', 'spreads', 'totals')"
 
 
+#: An instant: ISO-8601 UTC text on SQLite (see storage/codec.py), ``timestamptz`` on PostgreSQL.
+UTC_TIME = Text().with_variant(TIMESTAMP(timezone=True), "postgresql")
+
+
 def _utc(name: str, *, nullable: bool = False) -> Column:
-    """An ISO-8601 UTC text column today; ``timestamptz`` on PostgreSQL once the repositories move."""
-    return Column(name, Text, nullable=nullable, info={"utc": True})
+    """An instant column: fixed-width UTC text on SQLite, ``timestamptz`` on PostgreSQL."""
+    return Column(name, UTC_TIME, nullable=nullable, info={"utc": True})
 
 
 def _market() -> Column:
@@ -384,6 +391,10 @@ subscriptions = Table(
 )
 Index("subscriptions_customer", subscriptions.c.customer_id)
 
+#: An operator-set limit that may pass 2**31 (an Enterprise key's "no limit in practice", `--rpm 10000000000`):
+#: BIGINT on PostgreSQL, whose INTEGER is 32-bit; SQLite's INTEGER already holds 64 bits and keeps its DDL.
+_LIMIT = BigInteger().with_variant(Integer(), "sqlite")
+
 # API keys are stored only as a SHA-256 hash; `id` is the visible prefix.
 api_keys = Table(
     "api_keys",
@@ -392,9 +403,9 @@ api_keys = Table(
     Column("key_hash", Text, nullable=False),
     Column("owner", Text, nullable=False),
     Column("plan", Text, nullable=False),
-    Column("rpm_override", Integer),
-    Column("webhooks_override", Integer),
-    Column("monthly_override", Integer),
+    Column("rpm_override", _LIMIT),
+    Column("webhooks_override", _LIMIT),
+    Column("monthly_override", _LIMIT),
     _utc("created_at"),
     _utc("revoked_at", nullable=True),
     Column("replaced_by", Text),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ from engine.providers.tape import read_tape
 from engine.service import EngineService
 from services.keys import create_key, revoke
 from storage import Repositories
+from tests.backends import copy_database
 from tests.engine_builders import Clock, settings
 from tests.paths import ROOT
 
@@ -104,7 +104,7 @@ def conforms(model: type[Model], response: httpx.Response) -> None:
 # ---------------------------------------------------------------------- the world
 
 
-async def replay_to_cut(path: Path) -> None:
+async def replay_to_cut(path: str | Path) -> None:
     """The bundled tape replayed into the database at `path` up to CUT: the API tests' data."""
     repos = await Repositories.open(path)
     try:
@@ -209,10 +209,9 @@ KEYS = {
 
 
 async def serve_api(
-    template_db: Path, tmp_path: Path, *, webhooks: bool = True, raw_odds: bool = True
+    template_db: str | Path, tmp_path: Path, *, webhooks: bool = True, raw_odds: bool = True
 ) -> AsyncIterator[World]:
-    path = tmp_path / "stratum.db"
-    shutil.copyfile(template_db, path)
+    path = copy_database(template_db, tmp_path)
     config = settings()
     config.api.redistribute_raw_odds = raw_odds  # most tests: an operator licensed to pass per-book odds on
     repos = await Repositories.open(path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from pathlib import Path
 from app.bootstrap import App, build_app, build_bot
 from bot.client import StratumBot
 from engine.models import BookLine, Consensus, Market
+from tests.backends import copy_database
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord, running_bot
 
@@ -25,11 +25,10 @@ class BotRig:
 
 
 @asynccontextmanager
-async def bot_on_fake(template: tuple[Path, datetime], tmp_path: Path, monkeypatch) -> AsyncIterator[BotRig]:
+async def bot_on_fake(template: tuple[str, datetime], tmp_path: Path, monkeypatch) -> AsyncIterator[BotRig]:
     """The bot of the default guild, its Community digest to #general, on the template's moment."""
     source, now = template
-    db = tmp_path / "stratum.db"
-    shutil.copy(source, db)
+    db = copy_database(source, tmp_path)
     config = settings()
     config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
     fake = FakeDiscord()

@@ -3,11 +3,12 @@ tracemalloc; run as a child process by `test_api.test_a_flood_of_distinct_valid_
 so nothing else of the test session is in the measure.
 
 `python -m tests.cache_flood DB MAX_BYTES MAX_ENTRIES REQUESTS` serves the API over loopback on a fresh
-database at DB with the response cache bounded as given, sends REQUESTS distinct valid `GET /v1/signals`
-requests of up to 3.9 KB each (a long percent-encoded `game` filter, a long cursor, every other filter
-spelled out) over one kept-alive raw socket, every fourth one a re-spelling of the one before (the same
-query percent-encoded differently), and prints one JSON line: how much traced memory the flood left
-behind, the cache's own accounting (bytes, entries, hits, misses) and what was sent.
+database at DB (a SQLite path or a database URL: tests.backends) with the response cache bounded as given,
+sends REQUESTS distinct valid `GET /v1/signals` requests of up to 3.9 KB each (a long percent-encoded `game`
+filter, a long cursor, every other filter spelled out) over one kept-alive raw socket, every fourth one a
+re-spelling of the one before (the same query percent-encoded differently), and prints one JSON line: how
+much traced memory the flood left behind, the cache's own accounting (bytes, entries, hits, misses) and what
+was sent.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import re
 import sys
 import tracemalloc
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from api.http import encode_cursor
@@ -72,7 +72,7 @@ def _traced() -> int:
     return tracemalloc.get_traced_memory()[0]
 
 
-async def flood(db: Path, max_bytes: int, max_entries: int, requests: int) -> dict[str, Any]:
+async def flood(db: str, max_bytes: int, max_entries: int, requests: int) -> dict[str, Any]:
     config = settings()
     config.web.port = 0
     config.api.response_cache_max_bytes = max_bytes
@@ -114,5 +114,5 @@ async def flood(db: Path, max_bytes: int, max_entries: int, requests: int) -> di
 
 if __name__ == "__main__":
     db, max_bytes, max_entries, requests = sys.argv[1:5]
-    result = asyncio.run(flood(Path(db), int(max_bytes), int(max_entries), int(requests)))
+    result = asyncio.run(flood(db, int(max_bytes), int(max_entries), int(requests)))
     print(json.dumps(result))

@@ -4,13 +4,16 @@ test modules."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from app.bootstrap import BUNDLED_TAPE, build_app
 from engine.providers.tape import read_tape
+from tests.backends import BACKENDS, MISSING, Backend, PostgresServer, use_server
 from tests.engine_builders import settings
 from tests.tiers import mark_by_folder
 
@@ -24,9 +27,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def template_db(tmp_path_factory) -> tuple[Path, datetime]:
-    """The bundled tape replayed once to CUT; each test copies the file and gets its own database."""
-    path = tmp_path_factory.mktemp("template") / "stratum.db"
+def template_db(backend: Backend, tmp_path_factory) -> tuple[str, datetime]:
+    """The bundled tape replayed once to CUT per backend; each test copies it (tests.backends.copy_database)
+    and gets its own database."""
+    path = backend.fresh(tmp_path_factory.mktemp("template"))
     snapshots = [raw for raw in read_tape(BUNDLED_TAPE) if raw.fetched_at <= CUT]
 
     async def build() -> None:
@@ -37,3 +41,42 @@ def template_db(tmp_path_factory) -> tuple[Path, datetime]:
 
     asyncio.run(build())
     return path, snapshots[-1].fetched_at
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | None]:
+    """This session's PostgreSQL (None without STRATUM_TEST_POSTGRES_URL); its databases dropped at the end."""
+    server = PostgresServer.from_env()
+    if server is None:
+        yield None
+        return
+    use_server(server)
+    try:
+        yield server
+    finally:
+        server.drop_all()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request, postgres_server) -> Backend:
+    """Each database test runs once per backend (`[sqlite]`, `[postgresql]` in its id)."""
+    if request.param == "sqlite":
+        return Backend("sqlite")
+    if postgres_server is None:
+        pytest.skip(MISSING)
+    postgres_server.prepare()
+    return Backend("postgresql", postgres_server)
+
+
+@pytest.fixture
+def db_url(backend: Backend, tmp_path: Path) -> str:
+    """A new, empty database for this test on the backend of this run."""
+    return backend.fresh(tmp_path)
+
+
+def pytest_report_header() -> str:
+    """One line at the top of every run saying whether the PostgreSQL half runs."""
+    server = PostgresServer.from_env()
+    if server is None:
+        return MISSING
+    return f"PostgreSQL: every database test also runs on {make_url(server.admin_url).render_as_string()}"

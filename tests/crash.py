@@ -1,21 +1,25 @@
 """Shared helpers of the kill -9 tests (`test_outbox_crash`, `test_bot_crash`, `test_api_crash`): the
 launcher that runs `run_bot.py` in a child process with discord.py pointed at the loopback fake Discord,
-loopback webhook receivers, and the waits and checks on the database afterwards."""
+loopback webhook receivers, and the waits and checks on the database afterwards — a SQLite file or a
+PostgreSQL database (`--db` takes either), read here while the child writes it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 
+from storage.codec import to_db
 from tests.fake_discord import FakeDiscord
 from tests.paths import ROOT
 
@@ -113,7 +117,7 @@ def child_env(fake: FakeDiscord | None, extra: dict[str, str] | None = None) -> 
 
 
 async def launch(
-    db: Path, env: dict[str, str], args: Sequence[str] = (), *, log: Path | None = None
+    db: str | Path, env: dict[str, str], args: Sequence[str] = (), *, log: Path | None = None
 ) -> asyncio.subprocess.Process:
     """`run_bot.py --db DB ARGS` in a child process (stderr appended to `log`, if given)."""
     stderr = open(log, "ab") if log is not None else asyncio.subprocess.DEVNULL  # noqa: ASYNC230, SIM115
@@ -154,21 +158,48 @@ async def stop(process: asyncio.subprocess.Process) -> None:
             await process.wait()
 
 
-def integrity(db: Path) -> tuple[str, int]:
-    """`PRAGMA integrity_check` and the outbox rows still pending."""
-    with sqlite3.connect(db) as conn:
-        check = conn.execute("PRAGMA integrity_check").fetchone()[0]
-        pending = conn.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL").fetchone()[0]
+def _is_postgres(db: str | Path) -> bool:
+    return str(db).startswith("postgresql")
+
+
+def _engine(db: str | Path) -> Engine:
+    """A synchronous engine on the child's database, one connection per use (nothing left open)."""
+    if _is_postgres(db):
+        return create_engine(str(db), poolclass=NullPool)
+    return create_engine(f"sqlite:///{db}", poolclass=NullPool, connect_args={"timeout": 10})
+
+
+def _as_sqlite_gives_it(value: object) -> object:
+    """An instant as the codec's UTC text, as SQLite hands it back (PostgreSQL gives a datetime)."""
+    return to_db(value) if isinstance(value, datetime) else value
+
+
+def query(db: str | Path, sql: str, params: Mapping[str, object] | None = None) -> list[tuple]:
+    """The rows of one statement (``:named`` parameters) on the database at `db`, instants as text."""
+    engine = _engine(db)
+    try:
+        with engine.connect() as conn:
+            return [tuple(map(_as_sqlite_gives_it, row)) for row in conn.execute(text(sql), dict(params or {}))]
+    finally:
+        engine.dispose()
+
+
+def integrity(db: str | Path) -> tuple[str, int]:
+    """SQLite's `PRAGMA integrity_check` of the file the killed process was writing, and the outbox rows still
+    pending. On PostgreSQL the check is "ok": a killed client cannot damage the server's files."""
+    pending = query(db, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")[0][0]
+    check = "ok" if _is_postgres(db) else query(db, "PRAGMA integrity_check")[0][0]
     return check, pending
 
 
-def query(db: Path, sql: str, params: Sequence[object] = ()) -> list[tuple]:
-    with sqlite3.connect(db, timeout=10) as conn:
-        return conn.execute(sql, params).fetchall()
-
-
 async def app_with_webhooks(
-    db: Path, port: int, paths: Sequence[str], events: Sequence[str], *, plan: str = "pro_infra", **key_options: Any
+    db: str | Path,
+    port: int,
+    paths: Sequence[str],
+    events: Sequence[str],
+    *,
+    plan: str = "pro_infra",
+    **key_options: Any,
 ) -> tuple[App, ApiKey, datetime]:
     """The app on `db` (loopback webhooks allowed) with one API key and an endpoint per path on the loopback
     receivers at `port`, as a partner would have registered them before the process under test starts."""

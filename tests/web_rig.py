@@ -3,7 +3,6 @@ same with Sign in with Discord configured against the loopback fake Discord, wit
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pydantic import SecretStr
 
 from app.bootstrap import App, build_app, start_web
 from config.settings import Settings
+from tests.backends import copy_database
 from tests.engine_builders import settings as base_settings
 from tests.fake_discord import FAKE_TOKEN, FakeDiscord
 
@@ -40,15 +40,14 @@ def web_settings() -> Settings:
 
 @asynccontextmanager
 async def web_rig(
-    template: tuple[Path, datetime],
+    template: tuple[str, datetime],
     tmp_path: Path,
     config: Settings | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[WebRig]:
     """`clock`: the app's clock (default: fixed at the template's moment)."""
     path, now = template
-    db = tmp_path / "stratum.db"
-    shutil.copyfile(path, db)
+    db = copy_database(path, tmp_path)
     app = await build_app(config or web_settings(), db_path=db, source="test", clock=clock or (lambda: now))
     server = await start_web(app)
     try:
@@ -67,7 +66,7 @@ async def demo_sign_in(http: httpx.AsyncClient, tier: str) -> None:
 
 @asynccontextmanager
 async def discord_rig(
-    template: tuple[Path, datetime],
+    template: tuple[str, datetime],
     tmp_path: Path,
     *,
     pro_role: str = "Pro",

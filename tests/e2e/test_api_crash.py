@@ -6,7 +6,7 @@ it serves;
 each time it is restarted on the same database and resumes (the tape from its cursor, the outbox from its
 pending rows). Afterwards every signal, every move (whole: all its signals, under the id computed from them)
 and every grade arrived at every endpoint under exactly one `webhook-id`, a repeat is the same message,
-nothing is pending and `PRAGMA integrity_check` is ok."""
+nothing is pending and `PRAGMA integrity_check` is ok. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -26,10 +26,10 @@ ENDPOINTS = 4
 EVENTS = ["signal.created", "move.created", "clv.graded"]
 
 
-async def test_kills_during_a_replays_fan_out_lose_nothing_and_repeats_carry_the_same_webhook_id(tmp_path):
+async def test_kills_during_a_replays_fan_out_lose_nothing_and_repeats_carry_the_same_webhook_id(db_url):
     receivers = Receivers(delay=0.005)
     port = await receivers.start()
-    db = tmp_path / "stratum.db"
+    db = db_url
     app, _, _ = await app_with_webhooks(db, port, [f"e{n}" for n in range(ENDPOINTS)], EVENTS)
     await app.close()
     last = to_db(list(read_tape(BUNDLED_TAPE))[-1].fetched_at)
@@ -40,7 +40,9 @@ async def test_kills_during_a_replays_fan_out_lose_nothing_and_repeats_carry_the
         return query(db, "SELECT COUNT(*) FROM signals")[0][0]
 
     def cursor() -> str | None:
-        rows = query(db, "SELECT cursor FROM feed_state WHERE source = ?", (f"replay:{BUNDLED_TAPE.name}",))
+        rows = query(
+            db, "SELECT cursor FROM feed_state WHERE source = :source", {"source": f"replay:{BUNDLED_TAPE.name}"}
+        )
         return rows[0][0] if rows else None
 
     process = await launch(db, env, args)

@@ -11,7 +11,8 @@ test process, with every signal type routed to the Pro-only channel.
 Afterwards, in both: every alert row is sent; each is one move (one poll's signals on one game × market ×
 side), the whole of it — a move is never split between rows nor written twice — and its key carries the
 move's id computed from its signals; every message is one embed, one row's, and a message that arrived twice
-is the same message under the same nonce (the row's id, sent with ``enforce_nonce``)."""
+is the same message under the same nonce (the row's id, sent with ``enforce_nonce``). On SQLite and on
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -94,8 +95,8 @@ def _check_moves(db, fake: FakeDiscord, channel: int, before: int) -> dict[str, 
     return routed
 
 
-async def test_a_kill_with_alerts_owed_loses_none_and_repeats_carry_the_same_nonce(tmp_path, fake):
-    db = tmp_path / "stratum.db"
+async def test_a_kill_with_alerts_owed_loses_none_and_repeats_carry_the_same_nonce(db_url, tmp_path, fake):
+    db = db_url
     channel = await _route_everything(db, fake)
     log = tmp_path / "bot.log"
     args = ["--demo-speed", "max"]
@@ -120,8 +121,8 @@ async def test_a_kill_with_alerts_owed_loses_none_and_repeats_carry_the_same_non
     _check_moves(db, fake, channel, before)
 
 
-async def test_a_kill_half_way_through_a_polls_fan_out_neither_splits_nor_doubles_a_move(tmp_path, fake):
-    db = tmp_path / "stratum.db"
+async def test_a_kill_half_way_through_a_polls_fan_out_neither_splits_nor_doubles_a_move(db_url, tmp_path, fake):
+    db = db_url
     channel = await _route_everything(db, fake)
     log = tmp_path / "bot.log"
     args = ["--demo-speed", "max"]

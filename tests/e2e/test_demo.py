@@ -141,8 +141,8 @@ def test_the_label_names_the_real_date():
     assert info.label(datetime(2026, 8, 5, 18, tzinfo=UTC) + OFFSET) == "Demo: real WNBA odds of 2026-08-05, replayed"
 
 
-async def test_the_demo_offset_is_stored_once_and_a_restart_resumes_with_it(tmp_path):
-    db = tmp_path / "stratum.db"
+async def test_the_demo_offset_is_stored_once_and_a_restart_resumes_with_it(db_url):
+    db = db_url
     now = datetime(2026, 11, 12, 3, 0, 0, 500000, tzinfo=UTC)
     first = await prepare_demo(db, wall=lambda: now)
     assert first.resume_after is None
@@ -169,7 +169,7 @@ def _footer(answer) -> str:
     return answer.embeds[0]["footer"]["text"]
 
 
-async def test_the_demo_runs_live_through_the_bot(tmp_path, monkeypatch):
+async def test_the_demo_runs_live_through_the_bot(db_url, monkeypatch):
     """`run_bot.py` with a token and no odds key at demo speed 3000 (three days of tape in ~90 s)."""
     from app.cli import run_discord
 
@@ -178,7 +178,7 @@ async def test_the_demo_runs_live_through_the_bot(tmp_path, monkeypatch):
     config = settings()
     config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
     config.discord.demo_replay_speed = "3000"
-    db = tmp_path / "stratum.db"
+    db = db_url
     fake = FakeDiscord()
     channel = fake.channels["steam-alerts"]
     started = datetime.now(UTC)

@@ -33,12 +33,13 @@ def usual_umask():
 
 
 async def test_the_database_and_its_wal_and_shm_are_0600(tmp_path, usual_umask) -> None:
+    """SQLite only: the files are SQLite's (a PostgreSQL server keeps its data in its own directory)."""
     db = tmp_path / "data" / "stratum.db"
     repos = await Repositories.open(db)
     try:
         async with repos.db.transaction():
-            await repos.db.conn.execute("CREATE TABLE probe (x)")
-            await repos.db.conn.execute("INSERT INTO probe VALUES (1)")
+            await repos.db.execute("CREATE TABLE probe (x)")
+            await repos.db.execute("INSERT INTO probe VALUES (1)")
         wal, shm = Path(f"{db}-wal"), Path(f"{db}-shm")
         # WAL mode keeps both while the database is open (`mode` raises if either is missing).
         assert {path.name: mode(path) for path in (db, wal, shm)} == {
@@ -51,6 +52,7 @@ async def test_the_database_and_its_wal_and_shm_are_0600(tmp_path, usual_umask) 
 
 
 async def test_a_database_left_readable_by_an_older_version_is_tightened(tmp_path, usual_umask) -> None:
+    """SQLite only: the files are SQLite's (a PostgreSQL server keeps its data in its own directory)."""
     db = tmp_path / "stratum.db"
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA journal_mode = WAL")
@@ -81,7 +83,8 @@ def test_a_recorded_tape_is_0600(tmp_path, usual_umask, name) -> None:
 
 
 def test_the_replay_job_writes_its_database_and_summary_0600(tmp_path) -> None:
-    """`run_bot.py --replay` in its own process, started under umask 022."""
+    """`run_bot.py --replay` in its own process, started under umask 022. SQLite only: the database file's
+    mode is the point."""
     tape = tmp_path / "short.jsonl"
     with TapeRecorder(tape) as recorder:
         for raw in list(read_tape(BUNDLED_TAPE))[:5]:

@@ -6,7 +6,7 @@ loopback fake Discord) and loopback webhook receivers on 127.0.0.1.
 2. The process is SIGKILLed right after a snapshot's transaction committed, before anything was published or
    sent: after the restart every signal's webhook arrives.
 
-Both finish in seconds; `PRAGMA integrity_check` is ok afterwards.
+Both finish in seconds; `PRAGMA integrity_check` is ok afterwards. On SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sqlite3
 from collections import defaultdict
 
-from tests.crash import Receivers, app_with_webhooks, child_env, launch, stop, until
+from tests.crash import Receivers, app_with_webhooks, child_env, launch, query, stop, until
 from tests.crash import integrity as _integrity
 from tests.fake_discord import FakeDiscord
 
@@ -37,10 +36,10 @@ def _discord_marks(fake: FakeDiscord) -> dict[str, set[str]]:
     return marks
 
 
-async def test_a_kill_mid_delivery_loses_nothing_and_repeats_carry_the_same_id(tmp_path, fake):
+async def test_a_kill_mid_delivery_loses_nothing_and_repeats_carry_the_same_id(db_url, fake):
     receivers = Receivers()
     port = await receivers.start()
-    db = tmp_path / "stratum.db"
+    db = db_url
     endpoints = [f"e{n}" for n in range(ENDPOINTS)]
     app, key, now = await app_with_webhooks(
         db, port, endpoints, ["usage.anomaly"], plan="enterprise", webhooks_override=50
@@ -81,19 +80,18 @@ async def test_a_kill_mid_delivery_loses_nothing_and_repeats_carry_the_same_id(t
     assert check == "ok" and pending == 0
 
 
-async def test_a_kill_between_a_polls_commit_and_its_fan_out_loses_nothing(tmp_path, fake):
+async def test_a_kill_between_a_polls_commit_and_its_fan_out_loses_nothing(db_url, fake):
     receivers = Receivers()
     port = await receivers.start()
-    db = tmp_path / "stratum.db"
+    db = db_url
     app, _, _ = await app_with_webhooks(db, port, ["s0", "s1"], ["signal.created"])
     await app.close()
 
     process = await launch(db, child_env(fake, {"CRASH_AFTER_SIGNAL_COMMIT": "1"}), ["--demo-speed", "max"])
     await asyncio.wait_for(process.wait(), 40)
     assert process.returncode == -signal.SIGKILL
-    with sqlite3.connect(db) as conn:
-        committed = {row[0] for row in conn.execute("SELECT id FROM signals")}
-        owed = conn.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]
+    committed = {row[0] for row in query(db, "SELECT id FROM signals")}
+    owed = query(db, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")[0][0]
     assert committed and owed == 2 * len(committed)  # the rows committed with their signals
     assert receivers.seen == []  # killed before anything was sent
 
@@ -101,17 +99,15 @@ async def test_a_kill_between_a_polls_commit_and_its_fan_out_loses_nothing(tmp_p
     try:
 
         def done() -> bool:
-            with sqlite3.connect(db) as conn:
-                total = conn.execute("SELECT COUNT(*) FROM signals").fetchone()[0]
-                feed_done = conn.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0] == 0
+            total = query(db, "SELECT COUNT(*) FROM signals")[0][0]
+            feed_done = query(db, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")[0][0] == 0
             return feed_done and len({i for _, i, _ in receivers.seen}) == 2 * total
 
         await until(done, 40, "every signal's webhook")
     finally:
         await stop(process)
         await receivers.stop()
-    with sqlite3.connect(db) as conn:
-        signal_ids = {row[0] for row in conn.execute("SELECT id FROM signals")}
+    signal_ids = {row[0] for row in query(db, "SELECT id FROM signals")}
     received = defaultdict(set)
     for path, _, body in receivers.seen:
         received[path].add(json.loads(body)["data"]["id"])

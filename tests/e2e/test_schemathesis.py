@@ -1,11 +1,11 @@
 """schemathesis against the running API over every operation of its generated OpenAPI document.
 
 The real server (`build_api` on the embedded aiohttp server, on 127.0.0.1) runs in its own thread and
-event loop over a copy of the bundled tape replayed into SQLite; schemathesis reads `/v1/openapi.json`
-from it and sends generated requests — valid ones and deliberately invalid ones — with a valid key.
-Bounded: a few dozen examples per operation and mode, no deadline per example, well under a minute.
-It asserts no server error and that every answer conforms to the document: status, content type,
-headers and body schema.
+event loop over the bundled tape replayed into a database of each backend (SQLite, PostgreSQL);
+schemathesis reads `/v1/openapi.json` from it and sends generated requests — valid ones and deliberately
+invalid ones — with a valid key. Bounded: a few dozen examples per operation and mode, no deadline per
+example, well under a minute. It asserts no server error and that every answer conforms to the document:
+status, content type, headers and body schema.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -35,6 +34,7 @@ from app.web import WebServer  # noqa: E402
 from services.keys import create_key  # noqa: E402
 from storage import Repositories  # noqa: E402
 from tests.api_rig import START, FakeWebhooks, replay_to_cut  # noqa: E402
+from tests.backends import Backend  # noqa: E402
 from tests.engine_builders import Clock, settings  # noqa: E402
 
 CHECKS = [
@@ -50,7 +50,7 @@ EXAMPLES = 25
 class ServerThread:
     """The API on its own loop in a thread, so schemathesis's blocking client can call it."""
 
-    def __init__(self, db: Path, *, raw_odds: bool) -> None:
+    def __init__(self, db: str, *, raw_odds: bool) -> None:
         self.db, self.raw_odds = db, raw_odds
         self.ready = threading.Event()
         self.port = 0
@@ -103,8 +103,10 @@ class ServerThread:
 
 
 @pytest.fixture(scope="module", params=[True, False], ids=["raw-odds-licensed", "raw-odds-not-licensed"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    db = tmp_path_factory.mktemp("schemathesis") / "stratum.db"
+def server(
+    request: pytest.FixtureRequest, backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerThread]:
+    db = backend.fresh(tmp_path_factory.mktemp("schemathesis"))
     with ServerThread(db, raw_odds=request.param) as running:
         yield running
 

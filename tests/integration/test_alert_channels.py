@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from dataclasses import replace
 from datetime import timedelta
 
@@ -19,6 +18,7 @@ import pytest
 from app.bootstrap import build_app, build_bot
 from engine.models import SignalType
 from engine.poll_moves import move_id
+from tests.backends import copy_database
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import BOT_CHANNEL_PERMISSIONS, VIEW_CHANNEL, FakeDiscord, FakeMember, running_bot
 
@@ -46,8 +46,7 @@ def _fake() -> FakeDiscord:
 
 async def _stack(template_db, tmp_path, monkeypatch, *, mod_log: bool):
     source, now = template_db
-    db = tmp_path / "stratum.db"
-    shutil.copy(source, db)
+    db = copy_database(source, tmp_path)
     config = settings()
     config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
     fake = _fake()

@@ -296,35 +296,35 @@ def _rows(history: list[ClassState]) -> list[tuple]:
     ]
 
 
-async def test_changes_are_stored_with_the_commit_of_the_grades_that_made_them(tmp_path):
-    history = await _commit_all(tmp_path / "straight.db", _ticks(range(tape.GAMES)), restart=False)
+async def test_changes_are_stored_with_the_commit_of_the_grades_that_made_them(db_url):
+    history = await _commit_all(db_url, _ticks(range(tape.GAMES)), restart=False)
     assert _rows(history) == _expected_history()
 
 
-async def test_a_restart_before_every_commit_stores_the_same_history(tmp_path):
+async def test_a_restart_before_every_commit_stores_the_same_history(backend, tmp_path):
     ticks = _ticks(range(tape.GAMES))
-    straight = await _commit_all(tmp_path / "straight.db", ticks, restart=False)
-    restarted = await _commit_all(tmp_path / "restarted.db", ticks, restart=True)
+    straight = await _commit_all(backend.fresh(tmp_path, "straight.db"), ticks, restart=False)
+    restarted = await _commit_all(backend.fresh(tmp_path, "restarted.db"), ticks, restart=True)
     assert restarted == straight and _rows(restarted) == _expected_history()
 
 
-async def test_grades_from_before_the_states_existed_are_judged_in_their_order(tmp_path):
+async def test_grades_from_before_the_states_existed_are_judged_in_their_order(db_url):
     """A database graded before migration 0014 (no state, no cursor): the first grading commit judges
     every earlier batch in turn, so each change is dated by the grades that made it, not by that commit."""
-    path = tmp_path / "old.db"
+    path = db_url
     await _commit_all(path, _ticks(range(tape.GAMES)), restart=False)
     repos = await Repositories.open(path)
     async with repos.db.transaction():
-        await repos.db.conn.execute("DELETE FROM class_states")
+        await repos.db.execute("DELETE FROM class_states")
         assert await repos.cursors.delete(STATES_CURSOR)
     await repos.close()
     history = await _commit_all(path, _ticks(range(tape.GAMES, tape.GAMES + 1)), restart=True)
     assert _rows(history) == _expected_history()  # dated at the tenth tip, where the thirtieth grades came
 
 
-async def test_a_failed_commit_stores_no_state_and_the_retry_decides_again(tmp_path):
+async def test_a_failed_commit_stores_no_state_and_the_retry_decides_again(db_url):
     ticks = _ticks(range(tape.GAMES))
-    repos, service = await _service(tmp_path / "x.db")
+    repos, service = await _service(db_url)
     failures = []
 
     async def fail_once(tick: Tick) -> None:

@@ -45,6 +45,7 @@ from engine.presets import passes
 from services.keys import revoke
 from storage import Repositories
 from tests.api_rig import START, World, replay_to_cut, serve_api
+from tests.backends import Backend
 from tests.engine_builders import Clock, settings
 from tests.paths import ROOT
 from tests.tape_games import ATLANTA, NEW_YORK, WASHINGTON
@@ -53,9 +54,9 @@ log = logging.getLogger(__name__)
 
 
 @pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tape replayed once per session; each test gets its own copy of the file."""
-    path = tmp_path_factory.mktemp("api") / "template.db"
+def template_db(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The tape replayed once per session and backend; each test gets its own copy of the database."""
+    path = backend.fresh(tmp_path_factory.mktemp("api"), "template.db")
     asyncio.run(replay_to_cut(path))
     return path
 
@@ -748,7 +749,7 @@ async def test_a_revoked_or_rotated_key_stops_at_once_despite_the_cache(world: W
 
 async def test_a_revocation_by_another_process_is_seen_within_the_poll(world: World):
     assert (await world.get("/v1/usage", "pro_plain")).status_code == 200
-    other = await Repositories.open(world.repos.db.path)  # another connection: the `apikey` command line
+    other = await Repositories.open(world.repos.db.target)  # another connection: the `apikey` command line
     try:
         await revoke(other, world.key_ids["pro_plain"], world.clock())
     finally:
@@ -798,7 +799,7 @@ MIB = 1024 * 1024
     ids=["byte-budget", "entry-cap"],
 )
 async def test_a_flood_of_distinct_valid_paths_stays_inside_the_cache_budget(
-    tmp_path: Path, max_bytes: int, max_entries: int
+    db_url: str, max_bytes: int, max_entries: int
 ):
     """2,500 distinct valid requests of up to 3.9 KB (tiny bodies, huge raw paths) against a real server in a
     child process: the memory they leave behind (tracemalloc, after a warm-up) stays within the cache's
@@ -809,7 +810,7 @@ async def test_a_flood_of_distinct_valid_paths_stays_inside_the_cache_budget(
         sys.executable,
         "-m",
         "tests.cache_flood",
-        str(tmp_path / "flood.db"),
+        db_url,
         str(max_bytes),
         str(max_entries),
         str(requests),

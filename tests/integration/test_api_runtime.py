@@ -51,9 +51,9 @@ class Receiver:
         return f"http://127.0.0.1:{self.runner.addresses[0][1]}/hook"
 
 
-async def test_replay_then_serve_the_api(tmp_path, capsys):
+async def test_replay_then_serve_the_api(db_url, capsys):
     config = settings()
-    db = tmp_path / "stratum.db"
+    db = db_url
     args = argparse.Namespace(quiet=True, summary_json=None, serve=True)
     stop = asyncio.Event()
     task = asyncio.create_task(run_replay(config, args, BUNDLED_TAPE, db, "max", stop))
@@ -83,10 +83,10 @@ async def test_replay_then_serve_the_api(tmp_path, capsys):
         assert await asyncio.wait_for(task, 20) == 0
 
 
-async def test_engine_events_reach_a_partners_webhook_signed(tmp_path):
+async def test_engine_events_reach_a_partners_webhook_signed(db_url):
     config = settings()
     config.web.allow_loopback_webhooks = True
-    app = await build_app(config, db_path=tmp_path / "stratum.db", source="test")
+    app = await build_app(config, db_path=db_url, source="test")
     receiver = Receiver()
     url = await receiver.start()
     server = await start_web(app)
@@ -126,12 +126,12 @@ async def test_engine_events_reach_a_partners_webhook_signed(tmp_path):
         await receiver.runner.cleanup()
 
 
-async def test_a_signal_committed_before_a_crash_is_sent_at_the_next_start(tmp_path):
+async def test_a_signal_committed_before_a_crash_is_sent_at_the_next_start(db_url):
     config = settings()
     config.web.allow_loopback_webhooks = True
     raws = list(read_tape(BUNDLED_TAPE))[:200]
     clock = lambda: raws[-1].fetched_at  # noqa: E731 - the tape's own time
-    app = await build_app(config, db_path=tmp_path / "stratum.db", source="test", clock=clock)
+    app = await build_app(config, db_path=db_url, source="test", clock=clock)
     receiver = Receiver()
     url = await receiver.start()
     try:
@@ -145,7 +145,7 @@ async def test_a_signal_committed_before_a_crash_is_sent_at_the_next_start(tmp_p
         assert owed and len(await app.repos.outbox.pending()) == len(owed)
         await app.close()
 
-        app = await build_app(config, db_path=tmp_path / "stratum.db", source="test", clock=clock)
+        app = await build_app(config, db_path=db_url, source="test", clock=clock)
         await app.start()  # the worker resumes what is owed
         for _ in range(200):
             if len(receiver.deliveries) >= len(owed):
@@ -181,10 +181,10 @@ class DiscordRecorder:
         pass
 
 
-async def test_a_usage_anomaly_reaches_the_keys_webhook_its_owner_and_the_operators(tmp_path):
+async def test_a_usage_anomaly_reaches_the_keys_webhook_its_owner_and_the_operators(db_url):
     config = settings()
     config.web.allow_loopback_webhooks = True
-    app = await build_app(config, db_path=tmp_path / "stratum.db", source="test")
+    app = await build_app(config, db_path=db_url, source="test")
     receiver = Receiver()
     url = await receiver.start()
     discord = DiscordRecorder()

@@ -40,9 +40,9 @@ COMMUNITY = Viewer(Tier.COMMUNITY, user_id=11, guild_id=1)
 
 
 @pytest.fixture
-async def world(tmp_path):
+async def world(db_url):
     config = settings()
-    repos = await Repositories.open(tmp_path / "stratum.db")
+    repos = await Repositories.open(db_url)
     service = await EngineService.restore(config, repos, EventBus(), source="test")
     for raw in TAPE:
         if raw.fetched_at > CUT:

@@ -67,7 +67,7 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(stripe_stack, tmp_path, monkeypatch):
+async def rig(stripe_stack, db_url, monkeypatch):
     config = settings()
     config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
     config.stripe.secret_key = SecretStr("sk_test_12345")
@@ -77,7 +77,7 @@ async def rig(stripe_stack, tmp_path, monkeypatch):
     fake = FakeDiscord()
     config.stripe.mod_log_channel = fake.channels["mod-log"]
     clock = Clock()
-    app = await build_app(config, db_path=tmp_path / "stratum.db", source="test", clock=clock)
+    app = await build_app(config, db_path=db_url, source="test", clock=clock)
     bot = build_bot(app)
     build_web(app)
     await app.web.start()
@@ -174,8 +174,7 @@ async def test_forged_stale_and_malformed_webhooks_get_400_and_change_nothing(ri
 
 
 async def _stored_events(rig) -> int:
-    async with rig.bot.ctx.repos.db.conn.execute("SELECT count(*) FROM stripe_events") as cur:
-        return (await cur.fetchone())[0]
+    return await rig.bot.ctx.repos.db.scalar("SELECT count(*) FROM stripe_events")
 
 
 async def test_signed_bodies_that_are_not_event_objects_get_400_and_store_nothing(rig):

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import re
-import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +22,7 @@ from engine.models import SignalType
 from engine.poll_moves import move_id
 from services import signals as signal_service
 from storage import Repositories
+from tests.backends import copy_database
 from tests.bot_rig import bot_on_fake, final, price_market
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord, running_bot
@@ -503,8 +503,7 @@ async def test_community_digest_is_redacted_and_ten_minutes_old(stack):
 
 async def test_an_alert_owed_across_a_restart_is_sent_once(template_db, tmp_path, monkeypatch):
     source, now = template_db
-    db = tmp_path / "stratum.db"
-    shutil.copy(source, db)
+    db = copy_database(source, tmp_path)
     config = settings()
     config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
     fake = FakeDiscord()
@@ -537,7 +536,7 @@ async def test_an_alert_owed_across_a_restart_is_sent_once(template_db, tmp_path
     assert fake.unhandled == []
 
 
-async def test_run_bot_with_a_token_connects_and_replays_the_demo_tape(tmp_path, monkeypatch):
+async def test_run_bot_with_a_token_connects_and_replays_the_demo_tape(db_url, monkeypatch):
     """`python run_bot.py` with STRATUM_DISCORD__TOKEN: the bot connects, syncs its commands, and (no odds
     key) replays the bundled tape into the database; it stops cleanly."""
     from app.cli import run_discord
@@ -546,7 +545,7 @@ async def test_run_bot_with_a_token_connects_and_replays_the_demo_tape(tmp_path,
     monkeypatch.delenv("STRATUM_FEED__API_KEY", raising=False)
     config = settings()
     config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
-    db = tmp_path / "stratum.db"
+    db = db_url
     fake = FakeDiscord()
     stop = asyncio.Event()
     async with fake.serve(monkeypatch):

@@ -45,9 +45,9 @@ EXPECTED = {
 
 
 @pytest.fixture
-async def bot(tmp_path):
+async def bot(db_url):
     config = settings()
-    app = await build_app(config, db_path=tmp_path / "bot.db", source="test")
+    app = await build_app(config, db_path=db_url, source="test")
     client = build_bot(app)
     for cog in COGS:
         await client.load_extension(cog)

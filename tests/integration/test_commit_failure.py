@@ -4,8 +4,6 @@ ones count as unchanged and are never stored."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from app.bootstrap import BUNDLED_TAPE, build_app
@@ -13,9 +11,8 @@ from engine.providers.tape import read_tape
 from tests.engine_builders import settings
 
 
-async def test_a_failed_commit_leaves_the_engine_as_the_database_is(tmp_path, monkeypatch):
-    db = tmp_path / "stratum.db"
-    app = await build_app(settings(), db_path=db, source="test")
+async def test_a_failed_commit_leaves_the_engine_as_the_database_is(db_url, monkeypatch):
+    app = await build_app(settings(), db_path=db_url, source="test")
     first, second = list(read_tape(BUNDLED_TAPE))[:2]
     insert = app.repos.quotes.insert_many
 
@@ -29,10 +26,10 @@ async def test_a_failed_commit_leaves_the_engine_as_the_database_is(tmp_path, mo
         monkeypatch.setattr(app.repos.quotes, "insert_many", insert)
         assert app.service.cursor is None  # as stored: nothing
         tick = await app.service.process(second)
+        rows = await app.repos.db.fetch_all("SELECT game_id, book, market, point, price_a, price_b FROM quotes")
     finally:
         await app.close()
-    with sqlite3.connect(db) as conn:
-        stored = set(conn.execute("SELECT game_id, book, market, point, price_a, price_b FROM quotes"))
+    stored = {tuple(row) for row in rows}
     expected = {(q.game_id, q.book, q.market.value, q.point, q.price_a, q.price_b) for q in tick.lines}
     assert stored == expected
     assert len(tick.lines) == sum(

@@ -5,11 +5,11 @@ memory after a commit that fails: it is put back to what the database holds, and
 from __future__ import annotations
 
 import copy
-import sqlite3
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from app.bootstrap import BUNDLED_TAPE
 from config.settings import ConfigError, load_settings
@@ -23,6 +23,7 @@ from engine.service import EngineService, rebuild_engine
 from engine.state import EngineState
 from storage import Repositories
 from tests.engine_builders import settings
+from tests.failures import MESSAGE, inject_failure, remove_failure
 from tests.odds_payloads import KNICKS_SPURS, XMAS_LINES, market_of, parse_data, total_lines, xmas_data
 
 # --- the parser ------------------------------------------------------------------------------------
@@ -105,7 +106,7 @@ def test_inverted_point_bounds_are_a_config_error(tmp_path) -> None:
         load_settings(config, env_file=None)
 
 
-# --- the service on a real SQLite file ----------------------------------------------------------------
+# --- the service on a real database -------------------------------------------------------------------
 
 SNAPSHOTS = list(read_tape(BUNDLED_TAPE))[:256]
 #: The snapshot at 255 changes 9 quotes and makes 2 signals (cooldowns, caps and side locks to remember).
@@ -120,10 +121,10 @@ def _poisoned(raw: RawSnapshot, price: object) -> RawSnapshot:
 
 
 @pytest.mark.parametrize("price", [1e19, 10**30, 1e308])
-async def test_one_absurd_price_loses_only_its_own_quote(tmp_path, price) -> None:
+async def test_one_absurd_price_loses_only_its_own_quote(backend, tmp_path, price) -> None:
     """It used to raise OverflowError at the SQLite write and lose every quote of the snapshot."""
-    clean = await Repositories.open(tmp_path / "clean.db")
-    dirty = await Repositories.open(tmp_path / "dirty.db")
+    clean = await Repositories.open(backend.fresh(tmp_path, "clean.db"))
+    dirty = await Repositories.open(backend.fresh(tmp_path, "dirty.db"))
     try:
         clean_service = await EngineService.restore(settings(), clean, EventBus(), source="test")
         dirty_service = await EngineService.restore(settings(), dirty, EventBus(), source="test")
@@ -164,16 +165,10 @@ def _view(state: EngineState) -> dict[str, object]:
     }
 
 
-_FAIL_QUOTES = """
-CREATE TRIGGER injected_failure BEFORE INSERT ON quotes
-BEGIN SELECT RAISE(ABORT, 'injected commit failure'); END
-"""
-
-
-async def test_a_failed_commit_leaves_memory_equal_to_the_database_and_the_next_tick_commits(tmp_path) -> None:
+async def test_a_failed_commit_leaves_memory_equal_to_the_database_and_the_next_tick_commits(backend, tmp_path) -> None:
     good, failing = SNAPSHOTS[:FAILING], SNAPSHOTS[FAILING]
-    straight_repos = await Repositories.open(tmp_path / "straight.db")
-    repos = await Repositories.open(tmp_path / "stratum.db")
+    straight_repos = await Repositories.open(backend.fresh(tmp_path, "straight.db"))
+    repos = await Repositories.open(backend.fresh(tmp_path, "stratum.db"))
     try:
         straight = await EngineService.restore(settings(), straight_repos, EventBus(), source="test")
         for raw in good:
@@ -184,9 +179,9 @@ async def test_a_failed_commit_leaves_memory_equal_to_the_database_and_the_next_
         service = await EngineService.restore(settings(), repos, EventBus(), source="test")
         for raw in good:
             await service.process(raw)
-        await repos.db.conn.execute(_FAIL_QUOTES)
+        await inject_failure(repos.db, "INSERT", "quotes")
         quotes_before = await repos.quotes.count()
-        with pytest.raises(sqlite3.IntegrityError, match="injected commit failure"):
+        with pytest.raises(IntegrityError, match=MESSAGE):
             await service.process(failing)
 
         assert await repos.quotes.count() == quotes_before
@@ -194,7 +189,7 @@ async def test_a_failed_commit_leaves_memory_equal_to_the_database_and_the_next_
         assert _view(service.engine.state) == _view(from_database.state)
         assert service.engine.state.last_fetched_at == good[-1].fetched_at
 
-        await repos.db.conn.execute("DROP TRIGGER injected_failure")
+        await remove_failure(repos.db, "quotes")
         tick = await service.process(failing)
         assert not tick.skipped
         assert sorted(map(repr, tick.lines)) == sorted(map(repr, straight_tick.lines))
@@ -206,25 +201,22 @@ async def test_a_failed_commit_leaves_memory_equal_to_the_database_and_the_next_
         await repos.close()
 
 
-async def test_a_failed_close_commit_is_not_remembered_either(tmp_path) -> None:
+async def test_a_failed_close_commit_is_not_remembered_either(db_url) -> None:
     """The tip-off job's commit: a game closed in memory but not in the database stays open."""
-    repos = await Repositories.open(tmp_path / "stratum.db")
+    repos = await Repositories.open(db_url)
     try:
         service = await EngineService.restore(settings(), repos, EventBus(), source="test")
         for raw in SNAPSHOTS[:FAILING]:
             await service.process(raw)
         open_games = {game.game.id: game.scheduled_tip for game in service.engine.open_games()}
         assert open_games
-        await repos.db.conn.execute(
-            "CREATE TRIGGER injected_failure BEFORE UPDATE ON games "
-            "BEGIN SELECT RAISE(ABORT, 'injected commit failure'); END"
-        )
+        await inject_failure(repos.db, "UPDATE", "games")
         after_every_tip = max(open_games.values()) + timedelta(minutes=1)
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(IntegrityError, match=MESSAGE):
             await service.close_due(after_every_tip)
         assert {game.game.id for game in service.engine.open_games()} == set(open_games)
         assert not service.engine.state.closed.keys() & open_games.keys()
-        await repos.db.conn.execute("DROP TRIGGER injected_failure")
+        await remove_failure(repos.db, "games")
         tick = await service.close_due(after_every_tip)
         assert sorted(tick.closed_games) == sorted(open_games)
         assert {stored.game.id for stored in await repos.games.list_open()} == set()

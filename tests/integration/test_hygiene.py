@@ -5,7 +5,6 @@ external closes from the NBA lines+scores file."""
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -20,6 +19,7 @@ from engine.providers.closes import ExternalCloses, ExternalLine
 from engine.scoring import sharp_component
 from engine.service import EngineService
 from storage import Repositories
+from tests.backends import copy_database
 from tests.engine_builders import BOOKS, GAME, T0, TIP, api_event, line, minutes, settings, snapshot, spreads
 
 PAIR = ("betonlineag", "lowvig")
@@ -266,8 +266,8 @@ async def _restored(path, config):
     return repos, await EngineService.restore(config, repos, EventBus(), source="test")
 
 
-async def test_the_side_lock_survives_a_restart(tmp_path):
-    db = tmp_path / "stratum.db"
+async def test_the_side_lock_survives_a_restart(db_url, tmp_path):
+    db = db_url
     repos, service = await _restored(db, settings())
     try:
         await service.process(_raw(minutes(0), dict.fromkeys(BOOKS, -3.0)))
@@ -276,7 +276,7 @@ async def test_the_side_lock_survives_a_restart(tmp_path):
         assert steam.side == Side.HOME
     finally:
         await repos.close()
-    shutil.copy(db, tmp_path / "control.db")
+    control = copy_database(db, tmp_path, "control.db")
     back = _raw(minutes(10), dict.fromkeys(BOOKS, -2.5))
 
     repos, service = await _restored(db, settings())
@@ -291,7 +291,7 @@ async def test_the_side_lock_survives_a_restart(tmp_path):
     # The same restart with no side lock: the away STEAM fires, so the lock above did the suppressing.
     config = settings()
     config.signals.opposite_side_cooldown_seconds = 0
-    repos, service = await _restored(tmp_path / "control.db", config)
+    repos, service = await _restored(control, config)
     try:
         tick = await service.process(back)
         assert (SignalType.STEAM, Side.AWAY) in {(s.type, s.side) for s in tick.signals}
@@ -407,8 +407,8 @@ def test_an_unchanged_later_snapshot_still_dates_the_close():
     assert ungraded == [] and grade.clv_points == pytest.approx(0.5) and close.point == -3.5
 
 
-async def test_the_service_stores_the_ungraded_reason(tmp_path):
-    repos, service = await _restored(tmp_path / "stratum.db", settings())
+async def test_the_service_stores_the_ungraded_reason(db_url):
+    repos, service = await _restored(db_url, settings())
     try:
         await service.process(_raw(TIP - timedelta(minutes=20), dict.fromkeys(BOOKS, -3.0)))
         [steam] = _of(await service.process(_raw(TIP - timedelta(minutes=19), AFTER_STEAM)), SignalType.STEAM)

@@ -28,13 +28,13 @@ TAPE = list(read_tape(BUNDLED_TAPE))
 
 
 @pytest.fixture
-async def rig(tmp_path):
+async def rig(db_url):
     api = await FakeOddsApi(TAPE[:60]).start()
     config = settings()
     config.feed.base_url = api.base_url
     config.feed.max_retries = 1
     config.feed.backoff_seconds = 0
-    repos = await Repositories.open(tmp_path / "stratum.db")
+    repos = await Repositories.open(db_url)
     service = await EngineService.restore(config, repos, EventBus(), source="oddsapi:test")
     clock = Clock(TAPE[0].fetched_at)
     http = httpx.AsyncClient()
@@ -101,9 +101,9 @@ async def test_feed_faults_never_crash_the_job(rig, script, wait_at_least, caplo
     assert tick is not None and tick.lines
 
 
-async def test_jobs_are_scheduled_with_safe_options_and_close_at_tip(tmp_path):
+async def test_jobs_are_scheduled_with_safe_options_and_close_at_tip(db_url):
     config = settings()
-    repos = await Repositories.open(tmp_path / "stratum.db")
+    repos = await Repositories.open(db_url)
     service = await EngineService.restore(config, repos, EventBus(), source="live")
     now = datetime.now(UTC)
     tip = now.replace(microsecond=0) + timedelta(seconds=2)  # the feed speaks whole seconds
@@ -137,8 +137,8 @@ async def test_jobs_are_scheduled_with_safe_options_and_close_at_tip(tmp_path):
         await repos.close()
 
 
-async def test_live_mode_polls_the_feed_and_stops_cleanly(tmp_path, monkeypatch):
-    """`run_bot.py` with an odds key: real scheduler, real HTTP to a loopback Odds API, real SQLite."""
+async def test_live_mode_polls_the_feed_and_stops_cleanly(db_url, monkeypatch):
+    """`run_bot.py` with an odds key: real scheduler, real HTTP to a loopback Odds API, a real database."""
     tip = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
     payload = [api_event("g-upcoming", tip, dict.fromkeys(BOOKS, -4.5))]
     api = await FakeOddsApi([RawSnapshot(fetched_at=datetime.now(UTC), data=payload)] * 3).start()
@@ -146,7 +146,7 @@ async def test_live_mode_polls_the_feed_and_stops_cleanly(tmp_path, monkeypatch)
     config = settings()
     config.feed.base_url = api.base_url
     config.cadence.tick_seconds = 0.05
-    db = tmp_path / "live.db"
+    db = db_url
     stop = asyncio.Event()
     task = asyncio.create_task(run_live(config, db, stop))
     try:

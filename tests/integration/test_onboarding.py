@@ -5,13 +5,13 @@ the fake Discord on loopback: a GUILD_CREATE for a new server after READY is wha
 from __future__ import annotations
 
 import asyncio
-import shutil
 
 import discord
 import pytest
 
 from app.bootstrap import build_app, build_bot
 from services import onboarding
+from tests.backends import copy_database
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord, FakeMember, running_bot
 
@@ -24,8 +24,7 @@ SEND = discord.Permissions(send_messages=True).value
 @pytest.fixture
 async def stack(template_db, tmp_path, monkeypatch):
     source, now = template_db
-    db = tmp_path / "stratum.db"
-    shutil.copy(source, db)
+    db = copy_database(source, tmp_path)
     config = settings()
     config.discord.guild_id = FakeDiscord.DEFAULT_GUILD_ID
     fake = FakeDiscord()

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import re
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytest
 from app.bootstrap import build_app, build_bot
 from bot.views import MAX_CUSTOM_ID, NOT_YOURS, STALE
 from services import signals as signal_service
+from tests.backends import copy_database
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import EPHEMERAL, FakeDiscord, running_bot
 from tests.tape_games import ATLANTA
@@ -37,8 +37,7 @@ WITHIN = 3.0
 @pytest.fixture
 def database(template_db, tmp_path) -> tuple[Path, datetime]:
     source, now = template_db
-    db = tmp_path / "stratum.db"
-    shutil.copy(source, db)
+    db = copy_database(source, tmp_path)
     return db, now
 
 

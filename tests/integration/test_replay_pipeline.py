@@ -1,12 +1,11 @@
-"""The whole pipeline on real data and a real SQLite file: the bundled WNBA tape through parse, engine,
-storage and the event bus; reproducibility; and a restart in the middle that changes nothing."""
+"""The whole pipeline on real data and a real database (SQLite and PostgreSQL): the bundled WNBA tape
+through parse, engine, storage and the event bus; reproducibility; and a restart in the middle that changes nothing."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +24,7 @@ from tests.paths import FIXTURES
 SNAPSHOTS = list(read_tape(BUNDLED_TAPE))
 
 
-async def _replay(db: Path, snapshots, bus: EventBus | None = None) -> Repositories:
+async def _replay(db: str, snapshots, bus: EventBus | None = None) -> Repositories:
     repos = await Repositories.open(db)
     service = await EngineService.restore(settings(), repos, bus or EventBus(), source="test")
     for raw in snapshots:
@@ -47,8 +46,8 @@ def test_the_bundled_tape_is_real_wnba_data_of_a_few_games():
     assert 2 <= len(games) <= 5
 
 
-async def test_book_titles_of_the_feed_are_stored_with_the_quotes(tmp_path):
-    repos = await _replay(tmp_path / "stratum.db", SNAPSHOTS[:3])
+async def test_book_titles_of_the_feed_are_stored_with_the_quotes(db_url):
+    repos = await _replay(db_url, SNAPSHOTS[:3])
     try:
         titles = await repos.books.titles()
         assert titles["williamhill_us"] == "Caesars" and titles["betonlineag"] == "BetOnline.ag"
@@ -58,7 +57,7 @@ async def test_book_titles_of_the_feed_are_stored_with_the_quotes(tmp_path):
         await repos.close()
 
 
-async def test_replay_produces_every_signal_type_and_grades_them(tmp_path):
+async def test_replay_produces_every_signal_type_and_grades_them(db_url):
     created, graded = [], []
     bus = EventBus()
 
@@ -70,7 +69,7 @@ async def test_replay_produces_every_signal_type_and_grades_them(tmp_path):
 
     bus.subscribe(SIGNAL_CREATED, on_created)
     bus.subscribe(CLV_GRADED, on_graded)
-    repos = await _replay(tmp_path / "stratum.db", SNAPSHOTS, bus)
+    repos = await _replay(db_url, SNAPSHOTS, bus)
     try:
         signals, grades = await _signals_and_grades(repos)
         assert {s.type for s in signals} == set(SignalType)
@@ -102,10 +101,10 @@ async def test_replay_produces_every_signal_type_and_grades_them(tmp_path):
         await repos.close()
 
 
-async def test_replay_is_reproducible(tmp_path):
+async def test_replay_is_reproducible(backend, tmp_path):
     reports = []
     for run in ("a", "b"):
-        repos = await _replay(tmp_path / f"{run}.db", SNAPSHOTS)
+        repos = await _replay(backend.fresh(tmp_path, f"{run}.db"), SNAPSHOTS)
         try:
             reports.append((await build_audit(repos, settings())).as_dict())
         finally:
@@ -114,12 +113,12 @@ async def test_replay_is_reproducible(tmp_path):
     assert reports[0]["graded"] > 0
 
 
-async def test_a_restart_mid_tape_resumes_exactly(tmp_path):
-    straight = await _replay(tmp_path / "straight.db", SNAPSHOTS)
+async def test_a_restart_mid_tape_resumes_exactly(backend, tmp_path):
+    straight = await _replay(backend.fresh(tmp_path, "straight.db"), SNAPSHOTS)
     expected_signals, expected_grades = await _signals_and_grades(straight)
     await straight.close()
 
-    db = tmp_path / "restarted.db"
+    db = backend.fresh(tmp_path, "restarted.db")
     for part in (SNAPSHOTS[: len(SNAPSHOTS) // 3], SNAPSHOTS[len(SNAPSHOTS) // 3 :]):
         repos = await _replay(db, part)
         await repos.close()
@@ -132,8 +131,8 @@ async def test_a_restart_mid_tape_resumes_exactly(tmp_path):
     assert grades == expected_grades
 
 
-async def test_replaying_an_already_ingested_tape_adds_nothing(tmp_path):
-    db = tmp_path / "stratum.db"
+async def test_replaying_an_already_ingested_tape_adds_nothing(db_url):
+    db = db_url
     repos = await _replay(db, SNAPSHOTS)
     before = (await repos.quotes.count(), len(await repos.signals.list(limit=10_000)))
     await repos.close()
@@ -145,6 +144,7 @@ async def test_replaying_an_already_ingested_tape_adds_nothing(tmp_path):
 
 
 def test_main_job_runs_offline_and_writes_the_summary(tmp_path, capsys, monkeypatch):
+    """SQLite only: with no `--db` the database is the default `storage.url`, a SQLite file."""
     monkeypatch.delenv("STRATUM_FEED__API_KEY", raising=False)
     monkeypatch.delenv("STRATUM_DISCORD__TOKEN", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -219,6 +219,7 @@ async def _graded_signals(path):
     ],
 )
 def test_main_job_rejects_bad_arguments(tmp_path, monkeypatch, argv, message, capsys):
+    """SQLite only: "refused before anything is written" is checked as no database file created."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("STRATUM_FEED__API_KEY", raising=False)
     assert main([*argv, "--db", str(tmp_path / "x.db")]) == 2
@@ -233,7 +234,7 @@ def test_a_bad_config_value_fails_at_start_naming_the_key(tmp_path, monkeypatch,
     assert "steam.min_books" in capsys.readouterr().err
 
 
-def test_main_job_grades_nba_snapshots_against_a_closes_file(tmp_path, capsys, monkeypatch):
+def test_main_job_grades_nba_snapshots_against_a_closes_file(db_url, tmp_path, capsys, monkeypatch):
     """The NBA daily-snapshot audit: the Christmas 2024 slate (a morning snapshot, no later one) graded
     against the lines+scores CSV excerpt, with the record against the final score."""
     monkeypatch.chdir(tmp_path)
@@ -245,7 +246,7 @@ def test_main_job_grades_nba_snapshots_against_a_closes_file(tmp_path, capsys, m
         "--closes",
         str(FIXTURES / "nba_closes_excerpt.csv"),
         "--db",
-        str(tmp_path / "nba.db"),
+        db_url,
         "--summary-json",
         str(summary),
         "--quiet",
@@ -261,6 +262,7 @@ def test_main_job_grades_nba_snapshots_against_a_closes_file(tmp_path, capsys, m
 
 
 def test_a_missing_closes_file_is_refused_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    """SQLite only: "before anything is written" is checked as no database file created."""
     monkeypatch.chdir(tmp_path)
     argv = [
         "--replay",
@@ -275,15 +277,15 @@ def test_a_missing_closes_file_is_refused_before_anything_is_written(tmp_path, c
     assert not (tmp_path / "x.db").exists()
 
 
-async def test_grades_of_the_old_rule_are_regraded_at_start(tmp_path):
+async def test_grades_of_the_old_rule_are_regraded_at_start(db_url):
     """A database graded before grades carried CLV% (the vig-free rule) is regraded by today's rules from the
     stored closes when the engine starts, and comes out as a fresh replay grades it."""
-    db = tmp_path / "old.db"
+    db = db_url
     repos = await _replay(db, SNAPSHOTS)
     expected = {s.id: g for s, g in await repos.grades.graded_signals()}
     ungraded = await repos.grades.ungraded()
     async with repos.db.transaction():
-        await repos.db.conn.execute("UPDATE grades SET clv_ev = NULL, beat = 1")
+        await repos.db.execute("UPDATE grades SET clv_ev = NULL, beat = TRUE")
     assert await repos.grades.graded_signals() == []
     await EngineService.restore(settings(), repos, EventBus(), source="test")
     try:

@@ -3,9 +3,9 @@ exactly the signals, closes and grades of an uninterrupted replay, and at each r
 rebuilt from the database remembers what the running one did (everything that can decide a later tick).
 
 The restart is a real one: the service and its repositories are closed and a fresh service is built
-on the same SQLite file, resuming from the stored cursor. Snapshot 130 is where a KEY_CROSS used to be
-lost: the spread consensus sat exactly on the key -8 at the restart, and the rebuilt detector no
-longer knew which side of -8 the line had come from.
+on the same database (a SQLite file, or a PostgreSQL database), resuming from the stored cursor.
+Snapshot 130 is where a KEY_CROSS used to be lost: the spread consensus sat exactly on the key -8 at
+the restart, and the rebuilt detector no longer knew which side of -8 the line had come from.
 """
 
 from __future__ import annotations
@@ -95,8 +95,7 @@ async def _outcome(repos: Repositories) -> dict[str, object]:
     """What the database holds that the product promises: signals, closes, grades, the classes' alert states
     (each change with the sample it rested on) and the cursor."""
     signals = await repos.signals.since(datetime.min.replace(tzinfo=SNAPSHOTS[0].fetched_at.tzinfo))
-    async with repos.db.conn.execute("SELECT * FROM grades ORDER BY signal_id") as cursor:
-        grades = [tuple(row) for row in await cursor.fetchall()]
+    grades = [tuple(row) for row in await repos.db.fetch_all("SELECT * FROM grades ORDER BY signal_id")]
     return {
         "signals": [(s.id, s.type, s.market, s.side, s.created_at, s.score, s.details, s.books) for s in signals],
         "closes": await repos.closes.all(),
@@ -125,19 +124,19 @@ async def _replay(path, config: Settings, restarts: set[int]) -> list[tuple[int,
         await repos.close()
 
 
-async def test_a_restart_before_snapshot_130_keeps_its_key_cross(tmp_path) -> None:
+async def test_a_restart_before_snapshot_130_keeps_its_key_cross(backend, tmp_path) -> None:
     """The reported loss: the spread consensus stood on -8 at the restart and then crossed it."""
     config = settings()
-    straight = await _replay(tmp_path / "straight.db", config, set())
-    restarted = await _replay(tmp_path / "restarted.db", config, {130})
+    straight = await _replay(backend.fresh(tmp_path, "straight.db"), config, set())
+    restarted = await _replay(backend.fresh(tmp_path, "restarted.db"), config, {130})
     assert [s for s in straight if s[0] == 130 and s[2].value == "KEY_CROSS"], "the tape's KEY_CROSS at 130"
     assert restarted == straight
 
 
-async def test_restarts_anywhere_on_the_tape_lose_no_signal_and_no_memory(tmp_path) -> None:
+async def test_restarts_anywhere_on_the_tape_lose_no_signal_and_no_memory(backend, tmp_path) -> None:
     config = settings()
-    straight_repos = await Repositories.open(tmp_path / "straight.db")
-    path = tmp_path / "restarted.db"
+    straight_repos = await Repositories.open(backend.fresh(tmp_path, "straight.db"))
+    path = backend.fresh(tmp_path, "restarted.db")
     repos = await Repositories.open(path)
     try:
         straight = await EngineService.restore(config, straight_repos, EventBus(), source="test")

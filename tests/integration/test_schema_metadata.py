@@ -1,9 +1,11 @@
 """`storage.schema.metadata` states exactly the schema that migrations 0001-0014 build (issue #18, step one).
 
-Three schemas are compared through SQLite's own catalogue (``PRAGMA table_info / index_list / index_info /
-foreign_key_list`` and ``sqlite_master.sql`` for CHECKs and a partial index's WHERE): a file migrated by today's runner,
-a file built by ``metadata.create_all``, and the ``MetaData`` objects themselves. Every table must compile to
-PostgreSQL DDL as well (no server needed), since the metadata is meant for both engines.
+Four schemas are compared through SQLite's own catalogue (``PRAGMA table_info / index_list / index_info /
+foreign_key_list`` and ``sqlite_master.sql`` for CHECKs and a partial index's WHERE): a file migrated by the
+numbered SQL files of before Alembic (`storage.legacy_migrations`), a file built by Alembic's baseline revision
+0014 (what adopting such a file by stamping it relies on), a file built by ``metadata.create_all``, and the
+``MetaData`` objects themselves. Every table must compile to PostgreSQL DDL as well (no server needed), since
+the metadata is meant for both engines.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 import storage.schema
 from storage import Database
+from storage.legacy_migrations import apply_migrations
 from storage.schema import UTC_COLUMNS, metadata
 
-#: The migration runner's bookkeeping; Alembic's `alembic_version` replaces it, so the metadata leaves it out.
-RUNNER_TABLES = {"schema_migrations"}
+#: The migration runners' bookkeeping (the old SQL runner's and Alembic's), which the metadata leaves out.
+RUNNER_TABLES = {"schema_migrations", "alembic_version"}
 
 
 def _where(sql: str | None) -> str | None:
@@ -156,8 +159,20 @@ def declared(meta: MetaData) -> dict[str, dict[str, object]]:
 
 @pytest.fixture
 async def migrated(tmp_path: Path) -> Path:
-    """A fresh SQLite file migrated by today's runner."""
+    """A fresh SQLite file migrated by the numbered SQL files 0001-0014 (the runner of before Alembic)."""
     path = tmp_path / "migrated.sqlite3"
+    db = await Database.open(path, migrate=False)
+    try:
+        await apply_migrations(db)
+    finally:
+        await db.close()
+    return path
+
+
+@pytest.fixture
+async def upgraded(tmp_path: Path) -> Path:
+    """A fresh SQLite file brought to the head revision by Alembic, as `Database.open` does."""
+    path = tmp_path / "upgraded.sqlite3"
     db = await Database.open(path)
     await db.close()
     return path
@@ -184,6 +199,11 @@ def assert_same(actual: dict[str, dict[str, object]], expected: dict[str, dict[s
 
 def test_the_metadata_declares_what_the_migrations_build(migrated: Path) -> None:
     assert_same(declared(metadata), catalogue(migrated))
+
+
+def test_the_alembic_baseline_builds_what_the_sql_files_built(migrated: Path, upgraded: Path) -> None:
+    """A file of before Alembic is adopted by stamping 0014 without a change: so 0014 must build the same."""
+    assert_same(catalogue(upgraded), catalogue(migrated))
 
 
 def test_create_all_builds_what_the_migrations_build(migrated: Path, created: Path) -> None:

@@ -31,9 +31,9 @@ CUT = datetime(2026, 8, 5, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def world(tmp_path):
+async def world(db_url):
     config = settings()
-    repos = await Repositories.open(tmp_path / "stratum.db")
+    repos = await Repositories.open(db_url)
     service = await EngineService.restore(config, repos, EventBus(), source="test")
     for raw in TAPE:
         if raw.fetched_at > CUT:
@@ -331,8 +331,8 @@ async def test_alerts_owed_across_a_restart_and_the_community_digest(world, tmp_
     fresh = [replace(s, created_at=now - timedelta(minutes=m)) for s, m in zip(fresh, (1, 12), strict=True)]
     for signal in fresh:
         await fan_out(ctx, signal, now)
-    # The process dies before delivering: a new context on the same file still owes both alerts.
-    path = ctx.repos.db.path
+    # The process dies before delivering: a new context on the same database still owes both alerts.
+    path = ctx.repos.db.target
     await ctx.repos.close()
     repos = await Repositories.open(path)
     try:

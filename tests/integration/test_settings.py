@@ -133,3 +133,53 @@ def test_without_a_config_file_the_built_in_defaults_apply(monkeypatch, tmp_path
     monkeypatch.chdir(tmp_path)
     documented = load_settings(PROJECT_ROOT / "config.toml", env_file=None)
     assert load_settings(env_file=None).model_dump() == documented.model_dump()
+
+
+def _no_stratum_env(monkeypatch) -> None:
+    for name in [n for n in os.environ if n.upper().startswith("STRATUM_")]:
+        monkeypatch.delenv(name)
+
+
+def test_storage_url_defaults_to_the_sqlite_file_and_comes_from_the_environment(monkeypatch):
+    _no_stratum_env(monkeypatch)
+    assert load_settings(env_file=None).storage.location == "sqlite:///stratum.db"
+    url = "postgresql+psycopg://stratum:hunter2-not-real@127.0.0.1/stratum"
+    monkeypatch.setenv("STRATUM_STORAGE__URL", url)
+    settings = load_settings(env_file=None)
+    assert settings.storage.location == url
+    # Like the other secrets, the URL (it may hold the database password) never prints.
+    assert "hunter2-not-real" not in repr(settings) + str(settings) + settings.model_dump_json()
+
+
+def test_an_old_config_with_storage_path_still_names_the_same_file(tmp_path, monkeypatch):
+    _no_stratum_env(monkeypatch)
+    config = tmp_path / "old.toml"
+    config.write_text('[storage]\npath = "data/old.db"\nretention_days = 30\n')
+    settings = load_settings(config, env_file=None)
+    assert settings.storage.location == "data/old.db"
+    monkeypatch.setenv("STRATUM_STORAGE__URL", "sqlite:///other.db")  # the environment overrides the file
+    assert load_settings(config, env_file=None).storage.location == "sqlite:///other.db"
+
+
+def test_a_database_password_in_the_config_file_is_refused(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[storage]\nurl = "postgresql+psycopg://stratum:hunter2-not-real@db.internal/stratum"\n')
+    with pytest.raises(ConfigError, match=r"storage\.url .*STRATUM_STORAGE__URL") as caught:
+        load_settings(config, env_file=None)
+    assert "hunter2-not-real" not in str(caught.value)
+
+
+def test_the_pool_settings_reach_the_database_layer_with_its_defaults(monkeypatch):
+    """`[storage]`'s pool sizes and timeouts become `storage.db.PoolSettings`, and the two agree on defaults."""
+    from app.bootstrap import pool_settings
+    from storage.db import PoolSettings
+
+    _no_stratum_env(monkeypatch)
+    assert pool_settings(load_settings(env_file=None).storage) == PoolSettings()
+    monkeypatch.setenv("STRATUM_STORAGE__POOL_SIZE", "12")
+    monkeypatch.setenv("STRATUM_STORAGE__STATEMENT_TIMEOUT_MS", "1500")
+    pool = pool_settings(load_settings(env_file=None).storage)
+    assert (pool.pool_size, pool.statement_timeout_ms, pool.busy_timeout_ms) == (12, 1500, 5000)
+    monkeypatch.setenv("STRATUM_STORAGE__POOL_SIZE", "0")
+    with pytest.raises(ConfigError, match=r"storage\.pool_size"):
+        load_settings(env_file=None)

@@ -1,14 +1,16 @@
-"""Storage against a real SQLite file: migrations, WAL, transactions, and every repository's round trip."""
+"""Storage against a real database: transactions and every repository's round trip (on SQLite and PostgreSQL:
+the `repos` fixture takes the `db_url` of each backend). The migrations and a new file's WAL and pragmas:
+tests/integration/test_migrations.py."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from engine.models import (
     BookComponent,
@@ -25,9 +27,8 @@ from engine.models import (
     Signal,
     SignalType,
 )
-from storage import ClassRecord, Database, Repositories, StoredGame
+from storage import ClassRecord, Repositories, StoredGame
 from storage.codec import from_db, to_db
-from storage.migrations import Migration, apply_migrations, load_migrations, split_statements
 
 T0 = datetime(2024, 11, 5, 17, 0, tzinfo=UTC)
 TIP = datetime(2024, 11, 6, 0, 30, tzinfo=UTC)
@@ -114,8 +115,8 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def repos(db_path: Path) -> AsyncIterator[Repositories]:
-    r = await Repositories.open(db_path)
+async def repos(db_url: str) -> AsyncIterator[Repositories]:
+    r = await Repositories.open(db_url)
     try:
         yield r
     finally:
@@ -139,100 +140,7 @@ def test_to_db_fixed_width_utc_and_text_order_is_time_order() -> None:
         to_db(datetime(2024, 1, 1))  # noqa: DTZ001 - the point of the test
 
 
-# --- database, migrations, transactions ------------------------------------------------------------
-
-
-async def test_open_creates_file_with_wal_pragmas_and_schema(db_path: Path) -> None:
-    db = await Database.open(db_path)
-    try:
-        assert await asyncio.to_thread(db_path.exists)
-        async with db.conn.execute("PRAGMA journal_mode") as cur:
-            assert (await cur.fetchone())[0] == "wal"
-        async with db.conn.execute("PRAGMA foreign_keys") as cur:
-            assert (await cur.fetchone())[0] == 1
-        async with db.conn.execute("PRAGMA synchronous") as cur:
-            assert (await cur.fetchone())[0] == 1  # NORMAL
-        async with db.conn.execute("PRAGMA busy_timeout") as cur:
-            assert (await cur.fetchone())[0] == 5000
-        async with db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") as cur:
-            tables = {row[0] for row in await cur.fetchall()}
-        assert tables >= {
-            "schema_migrations",
-            "games",
-            "quotes",
-            "consensus",
-            "signals",
-            "closes",
-            "grades",
-            "feed_state",
-        }
-    finally:
-        await db.close()
-
-
-async def test_migrations_applied_once_and_idempotent_on_reopen(db_path: Path) -> None:
-    shipped = load_migrations()
-    assert shipped[0].version == 1
-    assert shipped[0].name == "initial"
-
-    db = await Database.open(db_path)
-    async with db.conn.execute("SELECT version, name, applied_at FROM schema_migrations") as cur:
-        first = [tuple(row) for row in await cur.fetchall()]
-    assert [(v, n) for v, n, _ in first] == [(m.version, m.name) for m in shipped]
-    assert await apply_migrations(db) == []  # nothing left to do
-    await db.close()
-
-    db = await Database.open(db_path)  # reopen: must not try CREATE TABLE games again
-    try:
-        async with db.conn.execute("SELECT version, name, applied_at FROM schema_migrations") as cur:
-            again = [tuple(row) for row in await cur.fetchall()]
-        assert again == first
-    finally:
-        await db.close()
-
-
-async def test_failing_migration_is_rolled_back_entirely(db_path: Path) -> None:
-    db = await Database.open(db_path)
-    try:
-        shipped = load_migrations()
-        shipped_versions = [m.version for m in shipped]
-        nxt = max(shipped_versions) + 1
-        bad = Migration(
-            nxt,
-            "broken",
-            "CREATE TABLE half_done (x INTEGER);\nINSERT INTO half_done VALUES (1);\nSELECT * FROM nope;",
-        )
-        with pytest.raises(sqlite3.OperationalError, match="nope"):
-            await apply_migrations(db, [*shipped, bad])
-        async with db.conn.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'") as cur:
-            assert await cur.fetchall() == []
-        async with db.conn.execute("SELECT version FROM schema_migrations ORDER BY version") as cur:
-            assert [row[0] for row in await cur.fetchall()] == shipped_versions
-        good = Migration(nxt, "fixed", "CREATE TABLE later (x INTEGER);")
-        assert await apply_migrations(db, [*shipped, good]) == [nxt]
-        async with db.conn.execute("SELECT version, name FROM schema_migrations ORDER BY version") as cur:
-            rows = [tuple(row) for row in await cur.fetchall()]
-        assert rows == [*((m.version, m.name) for m in shipped), (nxt, "fixed")]
-    finally:
-        await db.close()
-
-
-def test_split_statements_respects_strings_comments_and_triggers() -> None:
-    sql = """
-    -- a comment; with a semicolon
-    CREATE TABLE a (x TEXT DEFAULT 'x;y');
-    CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = 'z'; END;
-    INSERT INTO a VALUES ('1'); INSERT INTO a VALUES ('2');
-    -- trailing comment
-    """
-    statements = split_statements(sql)
-    assert len(statements) == 4
-    assert "'x;y'" in statements[0]
-    assert statements[1].endswith("END;")
-    with pytest.raises(ValueError, match="incomplete"):
-        split_statements("CREATE TABLE b (x TEXT DEFAULT 'unterminated);")
-    # A last statement without its semicolon is still a statement.
-    assert split_statements("CREATE TABLE b (x INTEGER)") == ["CREATE TABLE b (x INTEGER);"]
+# --- database, transactions ------------------------------------------------------------------------
 
 
 async def test_memory_database_works() -> None:
@@ -256,7 +164,7 @@ async def test_transaction_rollback_leaves_nothing_written(repos: Repositories) 
             raise RuntimeError("boom")
     assert await repos.games.get("g1") is None
     assert await repos.quotes.count() == 0
-    assert not repos.db.conn.in_transaction
+    assert not repos.db.in_transaction
     # The connection is usable afterwards.
     async with repos.db.transaction():
         await repos.quotes.insert_many([line("pinnacle", 2)])
@@ -354,8 +262,8 @@ async def test_bookkeeping_writes_leave_the_data_version_alone_even_while_open(r
     assert await version.version() != start
 
 
-async def test_committed_data_survives_restart(db_path: Path) -> None:
-    repos = await Repositories.open(db_path)
+async def test_committed_data_survives_restart(db_url: str) -> None:
+    repos = await Repositories.open(db_url)
     async with repos.db.transaction():
         await repos.games.upsert(game(), seen_at=at(0))
         await repos.quotes.insert_many([line("pinnacle", 1, point=-6.0)])
@@ -363,7 +271,7 @@ async def test_committed_data_survives_restart(db_path: Path) -> None:
         await repos.feed_state.save("odds_api", at(1), Quota(480, 20, 3), now=at(1))
     await repos.close()
 
-    reopened = await Repositories.open(db_path)
+    reopened = await Repositories.open(db_url)
     try:
         assert (await reopened.games.get("g1")) == StoredGame(game(), TIP, "scheduled")
         assert await reopened.quotes.latest() == [line("pinnacle", 1, point=-6.0)]
@@ -399,13 +307,13 @@ async def test_games_upsert_keeps_scheduled_tip_and_status(repos: Repositories) 
     assert stored.status == "closed"
     assert await repos.games.list_open() == []
 
-    async with repos.db.conn.execute("SELECT first_seen, last_seen FROM games WHERE id = 'g1'") as cur:
-        first_seen, last_seen = await cur.fetchone()
+    cur = await repos.db.execute("SELECT first_seen, last_seen FROM games WHERE id = 'g1'")
+    first_seen, last_seen = cur.first()
     assert (from_db(first_seen), from_db(last_seen)) == (at(0), at(6))
     async with repos.db.transaction():
         await repos.games.upsert(game(commence=moved), seen_at=at(1))  # out of order: last_seen stays
-    async with repos.db.conn.execute("SELECT last_seen FROM games WHERE id = 'g1'") as cur:
-        assert from_db((await cur.fetchone())[0]) == at(6)
+    cur = await repos.db.execute("SELECT last_seen FROM games WHERE id = 'g1'")
+    assert from_db(cur.first()[0]) == at(6)
 
 
 async def test_games_list_filters_and_cursor_pagination(repos: Repositories) -> None:
@@ -742,7 +650,7 @@ async def test_grades_round_trip_records_and_pagination(repos: Repositories) -> 
 
 
 async def test_grade_requires_stored_signal(repos: Repositories) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         async with repos.db.transaction():
             await repos.grades.insert(grade("ghost", at(1), beat=True))
     assert await repos.grades.get("ghost") is None

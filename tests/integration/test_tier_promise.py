@@ -25,7 +25,6 @@ import csv
 import io
 import itertools
 import json
-import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -46,6 +45,7 @@ from services.charts import chart_data
 from services.context import ServiceContext
 from storage import Repositories
 from tests.api_rig import serve_api
+from tests.backends import copy_database
 from tests.bot_rig import bot_on_fake
 from tests.engine_builders import Clock, settings
 from tests.fake_discord import FakeDiscord
@@ -151,16 +151,14 @@ def test_a_grade_and_a_close_are_seen_from_the_moment_they_were_fixed(now, offse
 @pytest.fixture
 async def world(template_db, tmp_path):
     source, now = template_db
-    path = tmp_path / "stratum.db"
-    shutil.copy(source, path)
+    path = copy_database(source, tmp_path)
     config = settings()
     config.discord.community_channels = [DIGEST_CHANNEL]
     repos = await Repositories.open(path)
     engine = await EngineService.restore(config, repos, EventBus(), source="test")
     clock = Clock(now)
     stored = await repos.games.list(limit=1000)
-    async with repos.db.conn.execute("SELECT DISTINCT book FROM quotes") as cur:
-        tape_books = {row["book"] for row in await cur.fetchall()}
+    tape_books = {row.book for row in await repos.db.fetch_all("SELECT DISTINCT book FROM quotes")}
     yield ServiceContext(config, repos, engine, clock), stored, {*BOOK_NAMES, *tape_books}, now
     await repos.close()
 
@@ -291,7 +289,7 @@ async def test_odds_and_charts_for_community_are_pros_as_of_the_delay_without_na
     graded = await _grade_all(ctx, drawn, pick)
     fixed = pick.draw(close_strategy(game.id, now, delay=DELAY))
     async with ctx.repos.db.transaction():
-        await ctx.repos.db.conn.execute("DELETE FROM closes WHERE game_id = ?", (game.id,))
+        await ctx.repos.db.execute("DELETE FROM closes WHERE game_id = :game", {"game": game.id})
         for close in fixed:
             assert await ctx.repos.closes.insert(close)
     for viewer, seen_until in ((COMMUNITY, horizon), (PRO, now)):
@@ -377,8 +375,7 @@ async def stack(template_db, tmp_path, monkeypatch):
     async with bot_on_fake(template_db, tmp_path, monkeypatch) as rig:
         app = rig.app
         stored = await app.ctx.repos.games.list(limit=1000)
-        async with app.ctx.repos.db.conn.execute("SELECT DISTINCT book FROM quotes") as cur:
-            tape_books = {row["book"] for row in await cur.fetchall()}
+        tape_books = {row.book for row in await app.ctx.repos.db.fetch_all("SELECT DISTINCT book FROM quotes")}
         yield rig.fake, rig.bot, app, rig.clock, stored, {*BOOK_NAMES, *tape_books}
 
 
@@ -479,8 +476,7 @@ PLANS = ("builder", "pro_plain", "enterprise")  # tests/integration/test_api.py'
 async def api_world(request, template_db, tmp_path):
     source, _ = template_db
     async for world in serve_api(source, tmp_path, raw_odds=request.param):
-        async with world.repos.db.conn.execute("SELECT DISTINCT book FROM quotes") as cur:
-            tape_books = {row["book"] for row in await cur.fetchall()}
+        tape_books = {row.book for row in await world.repos.db.fetch_all("SELECT DISTINCT book FROM quotes")}
         yield world, request.param, {*BOOK_NAMES, *tape_books}
 
 

@@ -2,11 +2,11 @@
 
 The fixture (`tests/fixtures/upgrade/`, see its SOURCE.md) was built once by
 `scripts/make_upgrade_fixture.py` with the code of its day and is never rebuilt: it stands for a member's
-real `stratum.db`. The test opens a copy the way the app does (`Repositories.open`, which runs the
-migration runner), then holds every table to the manifest's row count and checksum, and reads rows back
-through the repositories to show the data is usable, not only present. When the storage layer moves to
-SQLAlchemy Core + Alembic (issue #18), the same checks run after the upgrade: `table_digest` is the one
-rule both sides use (the script that built the manifest has the same one).
+real `stratum.db`. The test opens a copy the way the app does (`Repositories.open`, which migrates: Alembic
+adopts a file of before it by stamping the baseline revision, issue #18), then holds every table to the
+manifest's row count and checksum, and reads rows back through the repositories to show the data is usable,
+not only present. `table_digest` is the one rule both sides use (the script that built the manifest has the
+same one). The committed file itself is never opened for writing.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from engine.models import Market, Side
 from services.keys import authenticate
 from storage import Repositories
+from storage.migrations import BASELINE, head_revision
 from tests.paths import FIXTURES
 
 UPGRADE = FIXTURES / "upgrade"
@@ -42,7 +43,7 @@ def manifest() -> dict:
 
 
 async def opened_copy(tmp_path: Path) -> Path:
-    """A copy of the fixture, opened and closed once by today's code (the migration runner has run)."""
+    """A copy of the fixture, opened and closed once by today's code (upgraded in place through Alembic)."""
     copy = tmp_path / "stratum.db"
     shutil.copyfile(FIXTURE, copy)
     repos = await Repositories.open(copy)
@@ -59,15 +60,20 @@ def test_the_fixture_is_small_and_has_a_row_in_every_table() -> None:
     assert all(entry["rows"] > 0 for entry in expected["tables"].values())
 
 
-async def test_opening_it_applies_nothing_and_loses_nothing(tmp_path: Path) -> None:
+async def test_it_upgrades_in_place_through_alembic_and_loses_nothing(tmp_path: Path) -> None:
     expected = manifest()
+    fixture_bytes = FIXTURE.read_bytes()
     copy = await opened_copy(tmp_path)
     with sqlite3.connect(copy) as conn:
         assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == expected["schema_version"]
+        # Adopted at the baseline (the schema the SQL files left), then brought to this code's head.
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        found = {t: table_digest(conn, t) for t in tables}
-    # schema_migrations is one of the tables: its unchanged checksum says no migration ran again.
+        found = {t: table_digest(conn, t) for t in tables if t != "alembic_version"}
+    # schema_migrations is one of the tables: its unchanged checksum says no SQL migration ran again.
     assert found == {t: (e["rows"], e["sha256"]) for t, e in expected["tables"].items()}
+    assert int(BASELINE) == expected["schema_version"]
+    assert FIXTURE.read_bytes() == fixture_bytes  # the committed file was only copied
 
 
 async def test_its_rows_read_back_through_the_repositories(tmp_path: Path) -> None:

@@ -298,10 +298,10 @@ async def test_after_sign_in_only_a_path_on_this_site_is_followed(template_db, t
         assert done.status_code == 303 and done.headers["location"] == lands
 
 
-async def test_an_oauth_client_needs_its_secret_the_server_and_the_bot_token(template_db, tmp_path):
+async def test_an_oauth_client_needs_its_secret_the_server_and_the_bot_token(db_url):
     config = web_settings()
     config.discord.oauth_client_id = "123"
-    app = await build_app(config, db_path=tmp_path / "s.db", source="test")
+    app = await build_app(config, db_path=db_url, source="test")
     try:
         with pytest.raises(ConfigError, match="OAUTH_CLIENT_SECRET"):
             build_web(app)

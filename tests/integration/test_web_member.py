@@ -21,6 +21,7 @@ from billing.service import BillingService
 from domain.billing import BillingLink
 from engine.models import Bet, Market, Side
 from services import bets as bet_service
+from tests.backends import copy_database
 from tests.fake_stripe import stripe_stack_fixture  # noqa: F401
 from tests.tape_games import NEW_YORK
 from tests.web_rig import WebRig, demo_sign_in, web_rig, web_settings
@@ -278,11 +279,8 @@ class NoRoles:
 
 @asynccontextmanager
 async def billing_rig(template, tmp_path, stripe_stack):
-    import shutil
-
     path, now = template
-    db = tmp_path / "stratum.db"
-    shutil.copyfile(path, db)
+    db = copy_database(path, tmp_path)
     config = web_settings()
     config.stripe.secret_key = SecretStr("sk_test_12345")
     config.stripe.api_base = stripe_stack.base_url
@@ -325,7 +323,7 @@ async def test_upgrade_redirects_to_stripe_checkout_for_this_member(template_db,
             assert portal.status_code == 303 and portal.headers["location"].startswith("https://billing.stripe.test/")
 
 
-async def test_run_demo_serves_the_dashboard_over_the_time_shifted_replay(tmp_path, monkeypatch, capsys):
+async def test_run_demo_serves_the_dashboard_over_the_time_shifted_replay(db_url, monkeypatch, capsys):
     """`run_bot.py --demo`: no Discord token, no odds key; the printed address answers, the demo sign-in
     works, the board lists the replay's games tipping after now, labelled a replay."""
     from app.cli import run_demo
@@ -338,7 +336,7 @@ async def test_run_demo_serves_the_dashboard_over_the_time_shifted_replay(tmp_pa
     config.discord.demo_replay_speed = "30"
     stop = asyncio.Event()
     started = datetime.now(UTC)
-    task = asyncio.create_task(run_demo(config, tmp_path / "stratum.db", stop))
+    task = asyncio.create_task(run_demo(config, db_url, stop))
     try:
         url = None
         for _ in range(200):

@@ -420,11 +420,11 @@ class _Cost:
         self.rig = rig
 
     async def __aenter__(self) -> _Cost:
-        await self.rig.app.repos.db.conn.set_trace_callback(self.statements.append)
+        self._stop = self.rig.app.repos.db.watch(lambda sent: self.statements.append(sent.sql))
         return self
 
     async def __aexit__(self, *exc) -> None:
-        await self.rig.app.repos.db.conn.set_trace_callback(None)
+        self._stop()
 
     def reset(self) -> None:
         self.statements.clear()

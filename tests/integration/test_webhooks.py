@@ -96,8 +96,8 @@ def cfg() -> Settings:
 
 
 @pytest.fixture
-async def repos(tmp_path) -> AsyncIterator[Repositories]:
-    opened = await Repositories.open(tmp_path / "stratum.db")
+async def repos(db_url) -> AsyncIterator[Repositories]:
+    opened = await Repositories.open(db_url)
     yield opened
     await opened.close()
 
@@ -318,9 +318,9 @@ async def test_a_delivery_failing_for_over_a_day_gives_up_disables_and_notifies(
 # ---------------------------------------------------------------------------------------- outbox
 
 
-async def test_the_outbox_survives_a_restart(tmp_path, cfg, http, receiver):
+async def test_the_outbox_survives_a_restart(db_url, cfg, http, receiver):
     rx = await receiver(200)
-    path = tmp_path / "restart.db"
+    path = db_url
     repos = await Repositories.open(path)
     svc = WebhookService(repos, cfg, http, clock=Clock(T0), allow_loopback_http=True)
     endpoint, secret = await svc.create(await key(repos, cfg), rx.url(), None, T0)
@@ -608,13 +608,13 @@ async def test_url_policy_refuses_ip_addresses_in_non_standard_forms(resolver, u
         await check_url(url, allow_loopback_http=True)
 
 
-async def test_registration_over_http_refuses_ssrf_targets_with_a_clear_reason(tmp_path, resolver):
+async def test_registration_over_http_refuses_ssrf_targets_with_a_clear_reason(db_url, resolver):
     from app.bootstrap import build_app, start_web  # the whole app, in production mode
 
     resolver.update({"nat64.test": ["64:ff9b::a9fe:a9fe"], "rebind.test": ["93.184.216.34"]})
     config = settings()
     assert config.web.allow_loopback_webhooks is False
-    app = await build_app(config, db_path=tmp_path / "stratum.db", source="test")
+    app = await build_app(config, db_path=db_url, source="test")
     server = await start_web(app)
     refused = {
         "https://[::127.0.0.1]/": "IPv4-compatible",
