@@ -80,7 +80,8 @@ CONF
     fi
   done
   if ! as_owner "$bin/psql" -h "$dir" -p "$port" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1 \
-    -c "CREATE ROLE stratum LOGIN CREATEDB PASSWORD '$password'" >/dev/null 2>"$dir/psql.log"; then
+    -c "CREATE ROLE stratum LOGIN CREATEDB CREATEROLE PASSWORD '$password'" \
+    -c "GRANT pg_signal_backend TO stratum" >/dev/null 2>"$dir/psql.log"; then
     say "could not create the stratum role: $(tail -n 1 "$dir/psql.log")"
     stop "$dir"
     return 1

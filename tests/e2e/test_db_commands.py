@@ -223,6 +223,8 @@ def password_url(postgres_server: PostgresServer | None) -> Iterator[str]:
     admin = make_url(postgres_server.admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+        # Giving a database to a role takes membership of it, unless one is a superuser (CI's role is not).
+        conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
         conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(role)))
     url = make_url(postgres_server.admin_url).set(
         drivername="postgresql+psycopg", username=role, password=password, database=name
