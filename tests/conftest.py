@@ -4,7 +4,7 @@ test modules."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from app.bootstrap import BUNDLED_TAPE, build_app
 from engine.providers.tape import read_tape
+from storage import Repositories
 from tests.backends import BACKENDS, MISSING, Backend, PostgresServer, use_server
 from tests.engine_builders import settings
 from tests.tiers import mark_by_folder
@@ -72,6 +73,16 @@ def backend(request, postgres_server) -> Backend:
 def db_url(backend: Backend, tmp_path: Path) -> str:
     """A new, empty database for this test on the backend of this run."""
     return backend.fresh(tmp_path)
+
+
+@pytest.fixture
+async def repos(db_url: str) -> AsyncIterator[Repositories]:
+    """The repositories over this test's new database (`db_url`), closed after the test."""
+    opened = await Repositories.open(db_url)
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 def pytest_report_header() -> str:

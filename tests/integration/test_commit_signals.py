@@ -5,7 +5,6 @@ commits (a worker woken earlier reads before the row is visible), and another pr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -13,13 +12,6 @@ import pytest
 from storage import Repositories
 
 T0 = datetime(2026, 8, 5, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def repos(db_url: str) -> AsyncIterator[Repositories]:
-    opened = await Repositories.open(db_url)
-    yield opened
-    await opened.close()
 
 
 async def test_the_outbox_wakes_its_worker_only_once_the_row_is_committed(repos: Repositories) -> None:

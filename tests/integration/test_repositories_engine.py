@@ -5,7 +5,7 @@ aggregates PostgreSQL types differently, and the snapshot writes staying one sta
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -120,15 +120,6 @@ def grade(signal_id: str, graded_at: datetime, *, beat: bool, push: bool = False
         consensus_clv_prob=-0.004,
         clv_ev=(0.031 if beat else -0.02) if clv_ev is None else clv_ev,
     )
-
-
-@pytest.fixture
-async def repos(db_url: str) -> AsyncIterator[Repositories]:
-    r = await Repositories.open(db_url)
-    try:
-        yield r
-    finally:
-        await r.close()
 
 
 @contextmanager

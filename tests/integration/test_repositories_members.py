@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -31,15 +30,6 @@ CHANNEL = 1_180_000_000_000_000_004
 
 def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
-
-
-@pytest.fixture
-async def repos(db_url: str) -> AsyncIterator[Repositories]:
-    r = await Repositories.open(db_url)
-    try:
-        yield r
-    finally:
-        await r.close()
 
 
 async def add_game(repos: Repositories, game_id: str, tip: datetime, status: str = "scheduled") -> None:

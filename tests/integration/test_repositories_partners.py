@@ -24,15 +24,6 @@ def at(minutes: float) -> datetime:
 
 
 @pytest.fixture
-async def repos(db_url: str) -> AsyncIterator[Repositories]:
-    opened = await Repositories.open(db_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
-@pytest.fixture
 async def second(db_url: str, repos: Repositories) -> AsyncIterator[Repositories]:
     """Another worker on the same database (its own engine and connections, as a second process has)."""
     opened = await Repositories.open(db_url)

@@ -5,7 +5,6 @@ tests/integration/test_migrations.py."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -112,15 +111,6 @@ def grade(signal_id: str, graded_at: datetime, *, beat: bool, push: bool = False
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "stratum.db"
-
-
-@pytest.fixture
-async def repos(db_url: str) -> AsyncIterator[Repositories]:
-    r = await Repositories.open(db_url)
-    try:
-        yield r
-    finally:
-        await r.close()
 
 
 # --- codec -----------------------------------------------------------------------------------------

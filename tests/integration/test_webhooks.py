@@ -96,13 +96,6 @@ def cfg() -> Settings:
 
 
 @pytest.fixture
-async def repos(db_url) -> AsyncIterator[Repositories]:
-    opened = await Repositories.open(db_url)
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with webhook_session(allow_loopback=True) as client:  # development mode: loopback receivers
         yield client
