@@ -1,22 +1,28 @@
-"""A deadline on each connection's first request line and headers, in front of the HTTP server's protocol.
+"""uvicorn's HTTP protocol with a deadline on every request's line and headers, and the client's address in
+its malformed-request warning.
 
-aiohttp has no header-read timeout (neither has uvicorn): a client that connects and sends half a request,
-or trickles one byte at a time, holds a socket for as long as the server's idle timeout allows, and enough
-of them exhaust the file descriptors. `HeaderDeadline` wraps the server's protocol for one connection:
-armed when the connection is made, it watches the incoming bytes only for the blank line that ends the
-first request's headers, then steps aside (every byte goes on to the HTTP protocol unchanged, as it
-arrives). If the deadline passes first it answers `408 Request Timeout` and closes the connection; the
-deadline is absolute, so a trickle does not extend it.
+uvicorn has a keep-alive timeout but no header-read timeout: a client that connects and sends half a
+request, or trickles one byte at a time, holds a socket for as long as it likes (the keep-alive timer stops at
+the first byte of a request), and enough of them exhaust the file descriptors. `DeadlineHttp` arms a timer
+when a connection is made and when a request's first byte arrives (the parser's `on_message_begin`), and
+disarms it when that request's headers are complete: if the deadline passes first it answers
+`408 Request Timeout` and closes the connection. The deadline is absolute, so a trickle does not extend it.
+An idle kept-alive connection (no byte of a next request) is uvicorn's keep-alive timeout's to close.
 
-Later requests on a kept-alive connection are the server's keep-alive timeout's to bound: aiohttp closes
-a connection still waiting for a complete request that long after its last answer (`app.web`)."""
+It is a subclass rather than a wrapper around the protocol because only the parser knows where one request's
+headers end and the next request begins (a body may contain a blank line).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import MutableMapping
+from typing import Any
 
-__all__ = ["REQUEST_TIMEOUT", "HeaderDeadline"]
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+__all__ = ["REQUEST_TIMEOUT", "DeadlineHttp", "MalformedRequestLog", "deadline_protocol"]
 
 log = logging.getLogger(__name__)
 
@@ -26,69 +32,76 @@ REQUEST_TIMEOUT = (
     b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Content-Length: %d\r\n\r\n%s" % (len(_MESSAGE), _MESSAGE)
 )
+#: uvicorn's warning for a request its parser refused (`httptools_impl`).
+_INVALID_REQUEST = "Invalid HTTP request received."
 
-_LINE_ENDS = b"\r\n"
+
+class MalformedRequestLog(logging.LoggerAdapter):
+    """uvicorn's connection logger with the client's address in the malformed-request warning, so an operator
+    sees who sends them: "malformed HTTP request from 203.0.113.9: 400 Invalid HTTP request received."
+    (one WARNING line, no traceback: a malformed request is the client's fault and comes in floods)."""
+
+    def __init__(self, logger: logging.Logger, client: tuple[str, int] | None) -> None:
+        super().__init__(logger, {})
+        self.client = client[0] if client else "?"
+
+    @property
+    def level(self) -> int:  # uvicorn reads its logger's level to decide on trace lines
+        return self.logger.level
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        if msg == _INVALID_REQUEST:
+            return f"malformed HTTP request from {self.client}: 400 {msg}", kwargs
+        return msg, kwargs
 
 
-class HeaderDeadline(asyncio.Protocol):
-    """One connection's protocol (`inner`, the HTTP server's) behind a deadline of `seconds` for the first
-    request's line and headers."""
+class DeadlineHttp(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline of `header_timeout` seconds on each request's headers."""
 
-    def __init__(self, inner: asyncio.Protocol, seconds: float) -> None:
-        self._inner = inner
-        self._seconds = seconds
-        self._transport: asyncio.Transport | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._started = False  # a byte other than CR/LF arrived (empty lines before a request are allowed)
-        self._tail = b""  # the last bytes seen, so an end of headers split across two reads is found
+    def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timeout = header_timeout
+        self._deadline: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
-        self._timer = asyncio.get_running_loop().call_later(self._seconds, self._expire)
-        self._inner.connection_made(transport)
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.logger = MalformedRequestLog(logging.getLogger("uvicorn.error"), self.client)  # type: ignore[assignment]
+        self._arm()
 
-    def data_received(self, data: bytes) -> None:
-        if self._timer is not None:
-            self._watch(data)
-        self._inner.data_received(data)
+    def on_message_begin(self) -> None:
+        if self._deadline is None:  # the connection's first request keeps the deadline armed at connect
+            self._arm()
+        super().on_message_begin()
 
-    def _watch(self, data: bytes) -> None:
-        if not self._started:
-            data = data.lstrip(_LINE_ENDS)
-            if not data:
-                return
-            self._started = True
-        seen = self._tail + data
-        if b"\r\n\r\n" in seen or b"\n\n" in seen:
-            self._disarm()
-        else:
-            self._tail = seen[-3:]
-
-    def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._tail = b""
-
-    def _expire(self) -> None:
-        self._timer = None
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        log.debug("closing a connection whose request headers took over %s s", self._seconds)
-        transport.write(REQUEST_TIMEOUT)
-        transport.close()
-
-    def eof_received(self) -> bool | None:
-        return self._inner.eof_received()
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        self._transport = None
-        self._inner.connection_lost(exc)
+        super().connection_lost(exc)
 
-    def pause_writing(self) -> None:
-        self._inner.pause_writing()
+    def _arm(self) -> None:
+        self._deadline = self.loop.call_later(self._header_timeout, self._expire)
 
-    def resume_writing(self) -> None:
-        self._inner.resume_writing()
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        log.debug("closing a connection whose request headers took over %s s", self._header_timeout)
+        self.transport.write(REQUEST_TIMEOUT)
+        self.transport.close()
+
+
+def deadline_protocol(header_timeout: float) -> Any:
+    """The protocol factory uvicorn calls per connection (its `http` setting takes a callable)."""
+
+    def make(**kwargs: Any) -> asyncio.Protocol:
+        return DeadlineHttp(header_timeout=header_timeout, **kwargs)
+
+    return make

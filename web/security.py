@@ -10,15 +10,14 @@ The machines' answers — the REST API (`/v1`), Stripe's endpoint (`/stripe/…`
 (`/healthz`) — get the headers that fit a JSON or plain answer: a policy that allows nothing
 (`default-src 'none'`), no framing, no sniffing, no referrer and `no-store`. A path belongs to them only
 at a `/` boundary: `/v1x`, `/stripe-x` or `/healthzx` is a dashboard page (a 404 like any other). The hook
-is installed on the server itself (`app.bootstrap.build_web`), so every answer carries its headers even
+is installed on the server itself (`app.asgi`), so every answer carries its headers even
 with the dashboard turned off.
 """
 
 from __future__ import annotations
 
-from aiohttp import web
-
-from web.context import WEB_CONTEXT
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -48,18 +47,41 @@ def machine_path(path: str) -> bool:
     return any(path == prefix or path.startswith(prefix + "/") for prefix in MACHINE_PREFIXES)
 
 
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """The headers of `response`, set as it is sent (aiohttp's `on_response_prepare`): by then its status is
-    final, even a static file's (found or not is only known there), and raised refusals, redirects,
-    streams and the API's sub-application pass through here too."""
-    if machine_path(request.path) or WEB_CONTEXT not in request.config_dict:  # no dashboard: no pages
-        for name, value in MACHINE_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return
+def page_headers(path: str, status: int, headers: MutableHeaders) -> None:
+    """A page's headers (set where the answer did not set its own)."""
     for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.path.startswith(STATIC_PREFIX) and response.status < 400:
-        response.headers.setdefault("Cache-Control", "public, max-age=3600")
+        headers.setdefault(name, value)
+    if path.startswith(STATIC_PREFIX) and status < 400:
+        headers.setdefault("Cache-Control", "public, max-age=3600")
     else:
-        response.headers["Cache-Control"] = "private, no-store"
-        response.headers["Vary"] = "Cookie"
+        headers["Cache-Control"] = "private, no-store"
+        headers["Vary"] = "Cookie"
+
+
+class SecurityHeaders:
+    """ASGI middleware: the headers above on every answer, set as it starts (by then its status is final,
+    even a static file's, and refusals, redirects and streams pass through here too). `pages`: the
+    dashboard is served; without it every path is a machine's."""
+
+    def __init__(self, app: ASGIApp, *, pages: bool) -> None:
+        self.app = app
+        self.pages = pages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        machine = not self.pages or machine_path(path)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if machine:
+                    for name, value in MACHINE_HEADERS.items():
+                        headers.setdefault(name, value)
+                else:
+                    page_headers(path, message["status"], headers)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from app.asgi import finish, root_app
 from app.web import WebServer
 from config.settings import WebSettings
 
@@ -33,7 +34,7 @@ async def server() -> AsyncIterator[int]:
         header_timeout_seconds=HEADER_SECONDS,
         keepalive_timeout_seconds=KEEPALIVE_SECONDS,
     )
-    web = WebServer(settings)
+    web = WebServer(settings, finish(root_app()[0], pages=False))  # /healthz and what every answer shares
     port = await web.start()
     try:
         yield port
