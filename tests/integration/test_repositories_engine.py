@@ -9,11 +9,16 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta, timezone
+from itertools import islice
 from pathlib import Path
 
+from app.bootstrap import BUNDLED_TAPE
 from engine.models import Market, SignalType
+from engine.providers.tape import read_tape
 from storage import ClassRecord, Repositories
 from tests.backends import Backend
+from tests.engine_builders import settings
+from tests.restarts import side_by_side
 from tests.storage_builders import TIP, at, consensus, game, grade, line, signal
 
 #: Snapshots of the bundled tape before its first close: restarts over them read every restored table, and
@@ -127,41 +132,16 @@ async def test_the_engine_rebuilt_from_either_backend_remembers_what_the_running
     the retention cutoff, recent and pending signals, the cursor) on the backend of this run: the tape up to
     its first close, replayed straight and with restarts (130 is where a KEY_CROSS on a key number was once
     lost), makes the same signals, and each rebuilt memory equals the running one's."""
-    from engine.events import EventBus
-    from engine.service import EngineService
-    from tests.engine_builders import settings
-    from tests.integration.test_restart_equivalence import SNAPSHOTS, restorable_view
-
-    config = settings()
-    tape = SNAPSHOTS[:FIRST_CLOSE]
+    tape = list(islice(read_tape(BUNDLED_TAPE), FIRST_CLOSE))
     restarts = {index for index in range(1, len(tape)) if index % 30 == 7} | {123, 130, 252}
-    straight_repos = await Repositories.open(db_url)
-    location = backend.fresh(tmp_path, "restarted.db")  # a second database on the same backend
-    repos = await Repositories.open(location)
-    try:
-        straight = await EngineService.restore(config, straight_repos, EventBus(), source="test")
-        service = await EngineService.restore(config, repos, EventBus(), source="test")
-        made: list[tuple[str, SignalType]] = []
-        for index, raw in enumerate(tape):
-            if index in restarts:
-                await repos.close()
-                repos = await Repositories.open(location)
-                service = await EngineService.restore(config, repos, EventBus(), source="test")
-                assert restorable_view(service.engine.state, config) == restorable_view(
-                    straight.engine.state, config
-                ), f"the memory rebuilt before snapshot {index} differs"
-            expected = await straight.process(raw)
-            tick = await service.process(raw)
-            assert not tick.closes, "the slice ends before the first close"
-            assert [(s.id, s.details) for s in tick.signals] == [(s.id, s.details) for s in expected.signals], index
-            made.extend((s.id, s.type) for s in tick.signals)
+    restarted = backend.fresh(tmp_path, "restarted.db")  # a second database on the same backend
+    async with side_by_side(settings(), db_url, restarted, tape, restarts) as run:
+        assert not any(tick.closes for tick in run.ticks), "the slice ends before the first close"
+        made = [(s.id, s.type) for tick in run.ticks for s in tick.signals]
         assert SignalType.KEY_CROSS in {kind for _, kind in made}
-        for side in (repos, straight_repos):
+        for side in (run.restarted, run.straight):
             assert sorted((s.id, s.type) for s in await side.signals.since(tape[0].fetched_at)) == sorted(made)
             state = await side.feed_state.get("test")
             assert state is not None
             assert state.cursor == tape[-1].fetched_at
-        assert await repos.quotes.count() == await straight_repos.quotes.count()
-    finally:
-        await straight_repos.close()
-        await repos.close()
+        assert await run.restarted.quotes.count() == await run.straight.quotes.count()
