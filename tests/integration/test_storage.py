@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -15,12 +14,6 @@ from engine.models import Close, Entry, Market, Quota, Side, Signal, SignalType
 from storage import ClassRecord, Repositories, StoredGame
 from storage.codec import from_db, to_db
 from tests.storage_builders import TIP, at, consensus, game, grade, line, signal
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "stratum.db"
-
 
 # --- codec -----------------------------------------------------------------------------------------
 
