@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from access import UserError
 from api import errors as api_errors
+from api.portal import install_portal
 from web.security import SecurityHeaders, machine_path
 
 if TYPE_CHECKING:
@@ -225,7 +226,8 @@ def finish(root: FastAPI, *, pages: bool) -> FastAPI:
 
 
 def build_asgi(app: App) -> FastAPI:
-    """The whole HTTP side of `app`: the API, Stripe's endpoint (billing set up), the dashboard (`web.dashboard`)."""
+    """The whole HTTP side of `app`: the API and its portal (`/docs`), Stripe's endpoint (billing set up), the
+    dashboard (`web.dashboard`)."""
     from api.install import install_api
 
     root, lifespan = root_app()
@@ -236,6 +238,7 @@ def build_asgi(app: App) -> FastAPI:
         webhooks=app.webhooks,
         on_anomaly=app.fanout.anomaly,
     )
+    install_portal(root)
     stripe = app.settings.stripe
     if app.billing is not None and stripe.webhook_secret is not None:
         from billing.webhook import WEBHOOK_PATH, stripe_webhook

@@ -11,7 +11,9 @@ The machines' answers — the REST API (`/v1`), Stripe's endpoint (`/stripe/…`
 (`default-src 'none'`), no framing, no sniffing, no referrer and `no-store`. A path belongs to them only
 at a `/` boundary: `/v1x`, `/stripe-x` or `/healthzx` is a dashboard page (a 404 like any other). The hook
 is installed on the server itself (`app.asgi`), so every answer carries its headers even
-with the dashboard turned off.
+with the dashboard turned off. With it off every path is a machine's, except the API's documentation portal
+(`/docs`, `api.portal`): people read it in a browser, so it always gets the pages' headers and policy, and its
+assets (`/docs/static/`) are cached like the dashboard's.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ CSP = (
 )
 #: The path prefixes that answer machines (each at a `/` boundary: `machine_path`).
 MACHINE_PREFIXES = ("/v1", "/stripe", "/healthz")
-STATIC_PREFIX = "/static/"
+#: The path prefixes that are pages even with the dashboard off: the documentation portal (`api.portal`).
+PAGE_PREFIXES = ("/docs",)
+#: Where real static files live (public, cached): the dashboard's and the portal's.
+STATIC_PREFIXES = ("/static/", "/docs/static/")
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -42,16 +47,25 @@ MACHINE_HEADERS = {
 }
 
 
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes)
+
+
 def machine_path(path: str) -> bool:
     """Whether `path` is the API's, Stripe's or the health check's: the prefix itself or below it."""
-    return any(path == prefix or path.startswith(prefix + "/") for prefix in MACHINE_PREFIXES)
+    return _under(path, MACHINE_PREFIXES)
+
+
+def portal_path(path: str) -> bool:
+    """Whether `path` is the documentation portal's: a page whether or not the dashboard is served."""
+    return _under(path, PAGE_PREFIXES)
 
 
 def page_headers(path: str, status: int, headers: MutableHeaders) -> None:
     """A page's headers (set where the answer did not set its own)."""
     for name, value in HEADERS.items():
         headers.setdefault(name, value)
-    if path.startswith(STATIC_PREFIX) and status < 400:
+    if path.startswith(STATIC_PREFIXES) and status < 400:
         headers.setdefault("Cache-Control", "public, max-age=3600")
     else:
         headers["Cache-Control"] = "private, no-store"
@@ -61,7 +75,7 @@ def page_headers(path: str, status: int, headers: MutableHeaders) -> None:
 class SecurityHeaders:
     """ASGI middleware: the headers above on every answer, set as it starts (by then its status is final,
     even a static file's, and refusals, redirects and streams pass through here too). `pages`: the
-    dashboard is served; without it every path is a machine's."""
+    dashboard is served; without it every path is a machine's but the portal's."""
 
     def __init__(self, app: ASGIApp, *, pages: bool) -> None:
         self.app = app
@@ -72,7 +86,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        machine = not self.pages or machine_path(path)
+        machine = machine_path(path) or not (self.pages or portal_path(path))
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -185,7 +185,7 @@ async def test_the_integrity_page_is_public_with_its_table_chart_and_guide(templ
 def test_the_guide_is_in_the_repository_and_its_markup_is_escaped():
     assert GUIDE.is_file()
     html = render_markdown('# Title\n\n<script>alert("x")</script>\n\n[x](javascript:alert(1)) <b>bold</b>\n')
-    assert "<h1>Title</h1>" in html
+    assert '<h1 id="title">Title</h1>' in html  # rendered, with its anchor (services.documents)
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<b>" not in html and "&lt;b&gt;" in html
     assert 'href="javascript:' not in html
