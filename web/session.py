@@ -140,7 +140,7 @@ FORGED = "This form has expired or did not come from this site. Reload and try a
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def content_type(request: Request) -> str:
+def _content_type(request: Request) -> str:
     """The request body's media type, without its parameters."""
     return request.headers.get("content-type", "").partition(";")[0].strip().lower()
 
@@ -149,7 +149,7 @@ async def form_fields(request: Request) -> dict[str, str]:
     """The request's form (urlencoded or multipart) as text fields, the first of a repeated one; a file is
     no field of ours, a body of another type an empty form (the handler refuses what is missing, in its own
     words). A multipart body that cannot be read is Starlette's 400, which says why."""
-    if content_type(request) not in FORM_TYPES:
+    if _content_type(request) not in FORM_TYPES:
         return {}
     form = await request.form()
     fields: dict[str, str] = {}
