@@ -11,11 +11,13 @@ generated contract), `web.app.install_web` (the dashboard, which also renders th
 - errors: a refusal under a machine's path (`/v1`, `/stripe`, `/healthz`) is the API's JSON error body; any
   other is the dashboard's error page (or the JSON body when the dashboard is off); anything unexpected is
   logged once with its traceback and answered 500 without details (`CatchAll`) — never a traceback to a client;
-- start and stop hooks (`Lifespan`): what a surface runs while the app serves (the API's usage flusher).
+- start and stop hooks (`Lifespan`): what a surface runs while the app serves (the API's usage flusher),
+  and drain hooks: what must end as the server begins to shut down (the dashboard's live streams).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -51,17 +53,34 @@ class ErrorPages(Protocol):
 
 
 class Lifespan:
-    """Start and stop hooks run by the app's lifespan (uvicorn runs it once per serving process)."""
+    """Start and stop hooks run by the app's lifespan (uvicorn runs it once per serving process), and drain
+    hooks run by the server as it begins to shut down (`app.web`): uvicorn runs the lifespan's shutdown only
+    after the open requests have finished or their grace ran out, too late for what never finishes by
+    itself, such as a live stream."""
 
     def __init__(self) -> None:
         self.starting: list[Callable[[], Awaitable[Any]]] = []
         self.stopping: list[Callable[[], Awaitable[Any]]] = []
+        self.draining: list[Callable[[], Any]] = []
 
     def on_start(self, hook: Callable[[], Awaitable[Any]]) -> None:
         self.starting.append(hook)
 
     def on_stop(self, hook: Callable[[], Awaitable[Any]]) -> None:
         self.stopping.append(hook)
+
+    def on_drain(self, hook: Callable[[], Any]) -> None:
+        """`hook` (plain or async) runs when the server stops taking requests, before it waits for open ones."""
+        self.draining.append(hook)
+
+    async def drain(self) -> None:
+        for hook in self.draining:
+            try:
+                done = hook()
+                if inspect.isawaitable(done):
+                    await done
+            except Exception:  # one failing hook must not keep the others from running
+                log.exception("a web server drain hook failed")
 
     @asynccontextmanager
     async def __call__(self, _: FastAPI) -> AsyncIterator[None]:
@@ -207,8 +226,10 @@ def root_app() -> tuple[FastAPI, Lifespan]:
         redoc_url=None,
         openapi_url=None,  # the API serves its own generated document
         lifespan=lifespan,
+        redirect_slashes=False,  # `/healthz/` or `/static` is a 404, as ever, not a redirect to another path
     )
     root.state.error_pages = None
+    root.state.lifespan = lifespan  # its drain hooks, for the server that serves this app (`app.web`)
     root.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     root.add_exception_handler(UserError, _user_error)
     root.add_exception_handler(HTTPException, _http_error)

@@ -255,7 +255,8 @@ def build_web(app: App) -> WebServer:
         return app.web
     from app.asgi import build_asgi
 
-    app.web = WebServer(app.settings.web, build_asgi(app))
+    asgi = build_asgi(app)
+    app.web = WebServer(app.settings.web, asgi, drain=asgi.state.lifespan.drain)
     return app.web
 
 

@@ -2,8 +2,9 @@
 
 In one-process mode the bot, the engine's jobs and the HTTP side share one loop, as before: `WebServer.start`
 runs `uvicorn.Server.serve()` as a task and returns once the socket listens (port 0 picks a free one), and
-`stop` asks it to finish (open requests get `SHUTDOWN_GRACE_SECONDS`). uvicorn's own signal handling is off
-here: the process that embeds the server owns SIGINT/SIGTERM.
+`stop` asks it to finish: the app's drain hooks run first (`app.asgi.Lifespan.drain`: the live streams end),
+then open requests get `SHUTDOWN_GRACE_SECONDS`. uvicorn's own signal handling is off here: the process that
+embeds the server owns SIGINT/SIGTERM.
 
 Slow and idle clients are bounded (`web.header_timeout_seconds`, `web.keepalive_timeout_seconds`): uvicorn's
 keep-alive timeout closes an idle connection, and `app.header_deadline.DeadlineHttp` (uvicorn's httptools
@@ -16,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -31,11 +32,21 @@ SHUTDOWN_GRACE_SECONDS = 5
 
 
 class _EmbeddedServer(uvicorn.Server):
-    """uvicorn's server without its signal handlers: the embedding process (the bot) owns its signals."""
+    """uvicorn's server without its signal handlers (the embedding process, the bot, owns its signals) and
+    with the app's drain hooks run as its shutdown begins, before it waits for the open requests."""
+
+    def __init__(self, config: uvicorn.Config, drain: Callable[[], Awaitable[None]] | None) -> None:
+        super().__init__(config)
+        self._drain = drain
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._drain is not None:
+            await self._drain()
+        await super().shutdown(sockets)
 
 
 async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
@@ -50,11 +61,15 @@ async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
 
 
 class WebServer:
-    """`asgi` served on `settings.host:settings.port` until `stop`."""
+    """`asgi` served on `settings.host:settings.port` until `stop`; `drain` runs as the shutdown begins (the
+    app's `Lifespan.drain`, when it has one)."""
 
-    def __init__(self, settings: WebSettings, asgi: ASGIApp) -> None:
+    def __init__(
+        self, settings: WebSettings, asgi: ASGIApp, *, drain: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self.settings = settings
         self.app = asgi
+        self.drain = drain
         self.port: int | None = None
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -85,7 +100,7 @@ class WebServer:
 
     async def start(self) -> int:
         sock = self._listen()
-        server = _EmbeddedServer(self.config())
+        server = _EmbeddedServer(self.config(), self.drain)
         self._server = server
         self._task = asyncio.create_task(_serve(server, sock), name="web server")
         while not server.started:
