@@ -1,10 +1,10 @@
 """The one ASGI app (FastAPI): the partner API at `/v1`, Stripe's endpoint, the dashboard, the documentation
 portal and `/healthz`, served by uvicorn (`app.web`).
 
-`build_asgi(app)` is the HTTP side's wiring point: it takes what `app.bootstrap` built (settings, database,
-services, webhook service) and has each surface add its routes — `api.install` (the partner API and its
-generated contract), `web.app.install_web` (the dashboard, which also renders the error pages of its paths),
-`billing.webhook` (Stripe). What every answer shares is here, once:
+The wiring point (`app.bootstrap.build_web`) makes the app with `root_app()`, has each surface add its routes —
+`api.install` (the partner API and its generated contract), `api.portal` (the documentation portal),
+`web.app.install_web` (the dashboard, which also renders the error pages of its paths), `billing.webhook`
+(Stripe) — and closes it with `finish()`. What every answer shares is here, once:
 
 - security headers on every answer (`web.security.SecurityHeaders`);
 - a cap on request bodies (`BodyLimit`: 413 before a handler reads past `BODY_LIMIT`);
@@ -21,7 +21,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -32,11 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from access import UserError
 from api import errors as api_errors
-from api.portal import install_portal
 from web.security import SecurityHeaders, machine_path
-
-if TYPE_CHECKING:
-    from app.bootstrap import App
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +225,6 @@ def root_app() -> tuple[FastAPI, Lifespan]:
         redirect_slashes=False,  # `/healthz/` or `/static` is a 404, as ever, not a redirect to another path
     )
     root.state.error_pages = None
-    root.state.lifespan = lifespan  # its drain hooks, for the server that serves this app (`app.web`)
     root.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     root.add_exception_handler(UserError, _user_error)
     root.add_exception_handler(HTTPException, _http_error)
@@ -244,33 +239,3 @@ def finish(root: FastAPI, *, pages: bool) -> FastAPI:
     root.add_middleware(BodyLimit)
     root.add_middleware(SecurityHeaders, pages=pages)
     return root
-
-
-def build_asgi(app: App) -> FastAPI:
-    """The whole HTTP side of `app`: the API and its portal (`/docs`), Stripe's endpoint (billing set up), the
-    dashboard (`web.dashboard`)."""
-    from api.install import install_api
-
-    root, lifespan = root_app()
-    app.api = install_api(
-        root,
-        lifespan,
-        app.ctx,
-        webhooks=app.webhooks,
-        on_anomaly=app.fanout.anomaly,
-    )
-    install_portal(root)
-    stripe = app.settings.stripe
-    if app.billing is not None and stripe.webhook_secret is not None:
-        from billing.webhook import WEBHOOK_PATH, stripe_webhook
-
-        handler = stripe_webhook(
-            app.billing, stripe.webhook_secret.get_secret_value(), stripe.webhook_tolerance_seconds
-        )
-        root.add_api_route(WEBHOOK_PATH, handler, methods=["POST"], include_in_schema=False)
-    pages = app.settings.web.dashboard
-    if pages:
-        from web.app import install_web
-
-        install_web(root, lifespan, app.ctx, app.bus, billing=app.billing)
-    return finish(root, pages=pages)

@@ -24,7 +24,10 @@ import aiohttp
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from api.install import install_api
+from api.portal import install_portal
 from api.serialize import API_VERSION, grade_json, move_json, signal_json
+from app.asgi import finish, root_app
 from app.web import WebServer
 from config.settings import Settings, StorageSettings
 from delivery.fanout import Fanout
@@ -249,14 +252,28 @@ async def prepare_demo(
 
 
 def build_web(app: App) -> WebServer:
-    """The web server over the one ASGI app (`app.asgi.build_asgi`: `/healthz`, the REST API with the
-    webhooks, Stripe's endpoint when billing is set up, the dashboard). Built once, before it starts."""
+    """The web server over the one ASGI app (`app.asgi`): `/healthz`, the REST API with the webhooks and its
+    portal (`/docs`), Stripe's endpoint when billing is set up, the dashboard when `web.dashboard` is on.
+    Built once, after the bot (billing), before it starts."""
     if app.web is not None:
         return app.web
-    from app.asgi import build_asgi
+    root, lifespan = root_app()
+    app.api = install_api(root, lifespan, app.ctx, webhooks=app.webhooks, on_anomaly=app.fanout.anomaly)
+    install_portal(root)
+    stripe = app.settings.stripe
+    if app.billing is not None and stripe.webhook_secret is not None:
+        from billing.webhook import WEBHOOK_PATH, stripe_webhook
 
-    asgi = build_asgi(app)
-    app.web = WebServer(app.settings.web, asgi, drain=asgi.state.lifespan.drain)
+        handler = stripe_webhook(
+            app.billing, stripe.webhook_secret.get_secret_value(), stripe.webhook_tolerance_seconds
+        )
+        root.add_api_route(WEBHOOK_PATH, handler, methods=["POST"], include_in_schema=False)
+    pages = app.settings.web.dashboard
+    if pages:
+        from web.app import install_web
+
+        install_web(root, lifespan, app.ctx, app.bus, billing=app.billing)
+    app.web = WebServer(app.settings.web, finish(root, pages=pages), drain=lifespan.drain)
     return app.web
 
 

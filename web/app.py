@@ -1,7 +1,7 @@
 """The dashboard: a second surface over the same services and `access.py` rules as the bot.
 
 `install_web` adds its routes, static files, error pages and session refresh to the one ASGI app
-(`app.asgi.build_asgi` calls it when `web.dashboard` is on). Sessions are signed with `web.session_secret`
+(`app.bootstrap.build_web` calls it when `web.dashboard` is on). Sessions are signed with `web.session_secret`
 (a random secret per process when unset: sessions then end with a restart)."""
 
 from __future__ import annotations
