@@ -9,6 +9,10 @@ disarms it when that request's headers are complete: if the deadline passes firs
 `408 Request Timeout` and closes the connection. The deadline is absolute, so a trickle does not extend it.
 An idle kept-alive connection (no byte of a next request) is uvicorn's keep-alive timeout's to close.
 
+It also bounds their size, which httptools does not: a request whose target and headers exceed
+`MAX_HEADER_BYTES` is refused like any malformed request (400, one warning line, the connection closed), as
+aiohttp's 8 KiB line limit did — else a client could make the server hold a header of any length.
+
 It is a subclass rather than a wrapper around the protocol because only the parser knows where one request's
 headers end and the next request begins (a body may contain a blank line).
 """
@@ -22,7 +26,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["REQUEST_TIMEOUT", "DeadlineHttp", "MalformedRequestLog", "deadline_protocol"]
+__all__ = ["MAX_HEADER_BYTES", "REQUEST_TIMEOUT", "DeadlineHttp", "MalformedRequestLog", "deadline_protocol"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,8 @@ REQUEST_TIMEOUT = (
     b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Content-Length: %d\r\n\r\n%s" % (len(_MESSAGE), _MESSAGE)
 )
+#: The most a request's target and header names and values may hold together.
+MAX_HEADER_BYTES = 16 * 1024
 #: uvicorn's warning for a request its parser refused (`httptools_impl`).
 _INVALID_REQUEST = "Invalid HTTP request received."
 
@@ -62,6 +68,7 @@ class DeadlineHttp(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._header_timeout = header_timeout
         self._deadline: asyncio.TimerHandle | None = None
+        self._header_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -71,7 +78,22 @@ class DeadlineHttp(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         if self._deadline is None:  # the connection's first request keeps the deadline armed at connect
             self._arm()
+        self._header_bytes = 0
         super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value))
+        super().on_header(name, value)
+
+    def _count(self, size: int) -> None:
+        """Raised from a parser callback, the error ends the parse: uvicorn answers 400 and warns once."""
+        self._header_bytes += size
+        if self._header_bytes > MAX_HEADER_BYTES:
+            raise ValueError(f"request headers over {MAX_HEADER_BYTES} bytes")
 
     def on_headers_complete(self) -> None:
         self._disarm()
