@@ -9,6 +9,12 @@ identically.
 
 Times are ISO-8601 UTC with a "Z". Probabilities are rounded to 6 decimals. Models forbid extra keys, so a
 client may rely on `additionalProperties: false`.
+
+**One sign convention inside a signal**: every number and probability in a `Signal` is the signal's side's
+own — the entry, the consensus, the grade and the `details` (`in_side_terms`): the away spread is the home
+spread negated, a total is the same number for over and under, and a probability is the side's no-vig
+probability. Only the game-level resources (`Close`, `Consensus`, `Line`) speak of sides A and B: side A is
+home for spreads and moneyline, over for totals (`prob_a`, `price_a`).
 """
 
 from __future__ import annotations
@@ -30,9 +36,9 @@ from pydantic import (
 )
 
 from access import SignalView
-from engine.models import Market, Side, SignalType
+from engine.models import Market, Side, SignalType, is_side_a, point_for_side
 
-API_VERSION = "2026-11-01"
+API_VERSION = "2026-12-08"
 
 SCORE_MIN = 0
 SCORE_MAX = 100
@@ -178,7 +184,39 @@ class ConsensusRef(Model):
     )
 
 
-DETAILS = "Type-specific metadata (window, key number, gap, EV…)."
+def in_side_terms(market: Market, side: Side, details: dict[str, Any] | None) -> dict[str, Any]:
+    """A signal's `details` in the side's own terms, like the rest of the signal. The engine stores the
+    consensus views (`consensus_before`, `consensus_after`) and a key-number cross (`from`, `to`) in side A's
+    terms (home spread or total, `prob_a`); here each number becomes the side's (`point_for_side`) and each
+    view's `prob_a` becomes `prob`, the side's no-vig probability. Keys already in the side's terms
+    (DISLOCATION's `book_point`, `consensus_point`, `consensus_prob`) and the rest are kept as they are."""
+    shown = dict(details or {})
+    first = is_side_a(market, side)
+    for name in ("consensus_before", "consensus_after"):
+        view = shown.get(name)
+        if isinstance(view, dict) and "prob_a" in view:
+            prob_a = view["prob_a"]
+            shown[name] = {
+                "at": view.get("at"),
+                "point": point_for_side(market, view.get("point"), side),
+                "prob": prob_a if first else round(1.0 - prob_a, 6),
+                "books": view.get("books"),
+            }
+    for name in ("from", "to"):
+        if isinstance(shown.get(name), int | float):
+            shown[name] = point_for_side(market, shown[name], side)
+    return shown
+
+
+DETAILS = (
+    "Type-specific numbers, every one in the side's own terms like the rest of the signal (the away spread "
+    "is the home spread negated; a probability is the side's). STEAM: `window_seconds`, `first_move_at`, "
+    "`last_move_at`, `consensus_before` and `consensus_after` (`{at, point, prob, books}`: the consensus "
+    "before the first mover and at the signal), `unit`. DISLOCATION: `book`, `book_point`, `book_price`, "
+    "`consensus_point`, `consensus_prob`, `gap`, `expected_value`, `consensus_books`, `unit`. KEY_CROSS: "
+    "`from`, `to` (the consensus number before and after), `key_number` and `keys_crossed` (unsigned), "
+    "`consensus_before`, `consensus_after`, `unit`."
+)
 
 SIGNAL_EXAMPLE: dict[str, Any] = {
     "id": "d9a0b499b2f7d7f0cc7f",
@@ -196,12 +234,12 @@ SIGNAL_EXAMPLE: dict[str, Any] = {
     "entry": {"book": "betrivers", "point": -1.5, "price": -115, "prob": 0.507425},
     "consensus": {"point": -2.5, "prob": 0.492221},
     "details": {
-        "from": 2.0,
-        "to": 2.5,
+        "from": -2.0,
+        "to": -2.5,
         "key_number": 2.0,
         "keys_crossed": [2.0],
-        "consensus_before": {"at": "2026-08-05T22:55:34+00:00", "point": 2.0, "prob_a": 0.49606, "books": 10},
-        "consensus_after": {"at": "2026-08-05T23:00:48+00:00", "point": 2.5, "prob_a": 0.507779, "books": 10},
+        "consensus_before": {"at": "2026-08-05T22:55:34+00:00", "point": -2.0, "prob": 0.50394, "books": 10},
+        "consensus_after": {"at": "2026-08-05T23:00:48+00:00", "point": -2.5, "prob": 0.492221, "books": 10},
         "unit": "points",
     },
     "ev_at_fire": None,
@@ -242,8 +280,8 @@ class Signal(Model):
     @classmethod
     def _from_view(cls, data: Any) -> Any:
         """From a full signal view: its entry and consensus are flat fields (`entry_book`, `consensus_prob`…),
-        which `Entry` and `ConsensusRef` read from the view itself. Anything else (a client reading a body
-        back) is taken as it is."""
+        which `Entry` and `ConsensusRef` read from the view itself, and its details are put in the side's terms
+        (`in_side_terms`). Anything else (a client reading a body back) is taken as it is."""
         if not isinstance(data, SignalView):
             return data
         if data.redacted:
@@ -252,7 +290,7 @@ class Signal(Model):
         return fields | {
             "entry": data,
             "consensus": data,
-            "details": dict(data.details or {}),
+            "details": in_side_terms(data.market, data.side, data.details),
         }
 
 

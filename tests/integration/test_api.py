@@ -480,6 +480,32 @@ async def test_a_signal_carries_its_ev_at_fire_documented(world: World):
     assert "no-vig consensus" in described and "dislocation.min_ev" in described
 
 
+async def test_every_number_in_a_signal_is_its_sides_own(world: World):
+    """One sign convention (API 2026-12-08): the details' consensus views and a key number's cross are the
+    side's numbers, like the signal's own consensus and entry (an away spread: the home spread negated), and
+    a view's probability is the side's (`prob`, no more `prob_a`); a webhook says the same."""
+    from api.serialize import signal_json
+
+    stored = await world.repos.signals.list(limit=10_000)
+    away = [s for s in stored if s.market == Market.SPREADS and s.side.value == "away"]
+    assert any(s.type == SignalType.KEY_CROSS for s in away) and any(s.type == SignalType.STEAM for s in away)
+    for signal in stored:
+        served = (await world.get(f"/v1/signals/{signal.id}")).json()
+        details, consensus = served["details"], served["consensus"]
+        for name in ("consensus_before", "consensus_after"):
+            if details.get(name) is not None:
+                assert set(details[name]) == {"at", "point", "prob", "books"}, name
+        if "consensus_after" in details:  # the consensus the signal fired on: the same numbers, the side's
+            assert details["consensus_after"]["point"] == consensus["point"]
+            assert details["consensus_after"]["prob"] == pytest.approx(consensus["prob"], abs=2e-6)
+        if signal.type == SignalType.KEY_CROSS:
+            assert details["to"] == consensus["point"] and details["key_number"] > 0
+        if signal.type == SignalType.DISLOCATION:
+            assert details["consensus_point"] == consensus["point"]
+        served.pop("grade")
+        assert signal_json(signal) == served  # the webhook's `signal.created` data
+
+
 # ---------------------------------------------------------------------- errors
 
 
