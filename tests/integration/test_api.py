@@ -971,6 +971,73 @@ def test_the_document_is_generated_from_the_models():
     assert "raw_odds_not_licensed" in doc["paths"]["/v1/games/{game_id}/odds"]["get"]["description"]
 
 
+WEBHOOK_HEADERS = {"webhook-id", "webhook-timestamp", "webhook-signature"}
+
+
+async def test_the_document_states_security_refusals_headers_and_the_webhooks(world: World):
+    """FastAPI's document, as served at both addresses: every operation's key requirement, refusals with the
+    Error body and their headers (never a 422: the API answers 400), and the webhooks an endpoint receives."""
+    served = await world.client.get("/openapi.json")
+    assert served.content == (await world.client.get("/v1/openapi.json")).content
+    doc = served.json()
+    assert '"422"' not in served.text and "HTTPValidationError" not in doc["components"]["schemas"]
+    rate = {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if op["operationId"] == "getOpenApi":
+                assert "security" not in op  # the document needs no key
+                continue
+            assert op["security"] == [{"bearerAuth": []}], (method, path)
+            answers = op["responses"]
+            assert {"401", "429", "500"} <= set(answers), (method, path)
+            assert "WWW-Authenticate" in answers["401"]["headers"]
+            assert rate | {"Retry-After"} <= set(answers["429"]["headers"])
+            for status, answer in answers.items():
+                if status.startswith(("4", "5")):
+                    assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+                if status not in ("401", "429"):
+                    assert rate <= set(answer["headers"]), (method, path, status)
+    hooks = doc["webhooks"]
+    assert set(hooks) == {"signal.created", "move.created", "clv.graded", "usage.anomaly", "webhook.test"}
+    payloads = {"signal.created": "Signal", "move.created": "Move", "clv.graded": "GradedSignal"}
+    for name, item in hooks.items():
+        op = item["post"]
+        headers = {p["name"] for p in op["parameters"] if p["in"] == "header" and p["required"]}
+        assert headers == WEBHOOK_HEADERS and "410" in op["responses"], name
+        envelope = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        schema = doc["components"]["schemas"][envelope]
+        assert schema["properties"]["type"]["const"] == name, name
+        assert set(schema["required"]) == {"type", "version", "timestamp", "data"}
+        if name in payloads:
+            assert schema["properties"]["data"]["$ref"].endswith("/" + payloads[name])
+
+
+def test_every_field_is_described_and_every_example_is_its_models_own():
+    """Every model of the contract (answers, request bodies, webhook payloads) describes each field and
+    carries an example that the model itself accepts and writes back unchanged."""
+    import api.events
+    import api.schemas
+    from api.schemas import Model
+
+    models = {
+        model
+        for module in (api.schemas, api.events)
+        for model in vars(module).values()
+        if isinstance(model, type)
+        and issubclass(model, Model)
+        and model not in (Model, api.schemas.Page, api.events.Event)  # bases: their subclasses are the models
+    }
+    assert len(models) > 40
+    for model in models:
+        schema = model.model_json_schema(mode="serialization")
+        for name, field in schema["properties"].items():
+            assert field.get("description"), f"{model.__name__}.{name} has no description"
+        examples = schema.get("examples")
+        assert examples, f"{model.__name__} has no example"
+        for example in examples:
+            assert json.loads(model.model_validate(example).body()) == example, model.__name__
+
+
 async def test_the_document_describes_alert_states_and_the_record_since(world: World):
     """`GET /v1/clv/summary`'s class rows carry the alert state, when it was reached and the record since;
     the served document says so (the same models serve both)."""
