@@ -2,9 +2,10 @@
 which limits (the key's plan), and whether this minute allows it (the rate limit) — plus the port to the
 webhook service.
 
-Every operation's first dependency is `caller` (each handler declares `call: Caller` first, and everything
-else that needs the key depends on it), so a request without a valid key is a 401 whatever else is wrong
-with it, and every later refusal carries the rate-limit headers.
+Every operation depends on `caller` (`api.route.ApiRoute` builds no operation that does not), and FastAPI
+solves dependencies before it reads any parameter, so a request without a valid key is a 401 whatever else
+is wrong with it, and every later refusal carries the rate-limit headers.
+
 Requests without a valid key are limited per client address (`api.unauthenticated_per_minute`, 429 with
 `Retry-After`): the budget is checked before the database is asked about an unknown key, and only a refusal
 spends it. On the hot path nothing touches the database: the key comes from an in-memory cache (cleared at
