@@ -197,6 +197,8 @@ caller = ApiKeyAuth(scheme_name="bearerAuth", description="An API key.", auto_er
 
 
 def _once_each(request: Request) -> None:
+    if b"&" not in request.scope["query_string"]:
+        return  # one parameter at most: nothing to repeat (and nothing to parse here)
     query = request.query_params
     if len(query) < len(query.multi_items()):
         seen: set[str] = set()
