@@ -32,6 +32,7 @@ from api.schemas import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
 Row = TypeVar("Row")
 
 __all__ = [
+    "CURSOR",
     "CURSOR_MAX",
     "Day",
     "Instant",
@@ -176,10 +177,14 @@ def _decoded(text: str, kind: str, size: int) -> list[str] | None:
     return values
 
 
-def cursor(kind: str, *parts: Callable[[str], Any]) -> Any:
+#: What every list's `cursor` parameter says.
+CURSOR = "Opaque cursor from the previous page's `next_cursor`."
+
+
+def cursor(kind: str, *parts: Callable[[str], Any], example: list[str]) -> Any:
     """The type of list `kind`'s cursor: it reads to a tuple, one value per part (`parse_instant` for a time,
-    `str` for the rest). A cursor whose time has no zone (hand-made: ours always carry one) is refused,
-    never read in some zone the server happens to run in."""
+    `str` for the rest; `example`: such values, for the document). A cursor whose time has no zone
+    (hand-made: ours always carry one) is refused, never read in some zone the server happens to run in."""
 
     def read(value: Any, info: ValidationInfo) -> tuple[Any, ...]:
         name = info.field_name
@@ -192,7 +197,8 @@ def cursor(kind: str, *parts: Callable[[str], Any]) -> Any:
             raise refuse(f"“{name}” is damaged; pass `next_cursor` unchanged.") from None
 
     # Annotated as `Any`, not `tuple`: FastAPI reads a sequence-typed query parameter as a list of values.
-    return Annotated[Any, PlainValidator(read), WithJsonSchema(CURSOR_SCHEMA)]
+    schema = {**CURSOR_SCHEMA, "examples": [encode_cursor(kind, example)]}
+    return Annotated[Any, PlainValidator(read), WithJsonSchema(schema)]
 
 
 def page(rows: list[Row], limit: int, kind: str, sort_key: Callable[[Row], list[str]]) -> tuple[list[Row], str | None]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from api.deps import Caller
-from api.params import NoQuery, PageQuery, cursor, page, parse_instant
+from api.params import CURSOR, NoQuery, PageQuery, cursor, page, parse_instant
 from api.route import PREFIX, ApiRoute, cached, responses
 from api.schemas import ClvSummary, Grade, GradedSignal, GradePage, Signal
 from services import grades as grade_service
@@ -17,11 +17,11 @@ from services import signals as signal_service
 router = APIRouter(prefix=PREFIX, route_class=ApiRoute, tags=["clv"])
 
 
-GradeCursor = cursor("grades", parse_instant, str)
+GradeCursor = cursor("grades", parse_instant, str, example=["2026-08-05T23:00:48+00:00", "d9a0b499b2f7d7f0cc7f"])
 
 
 class GradeQuery(PageQuery):
-    cursor: GradeCursor | None = Field(None, description="Opaque cursor from the previous page's `next_cursor`.")
+    cursor: GradeCursor | None = Field(None, description=CURSOR)
 
 
 @router.get(

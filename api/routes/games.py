@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
 from api.deps import Caller
-from api.params import Day, NoQuery, PageQuery, cursor, page, parse_instant
+from api.params import CURSOR, Day, NoQuery, PageQuery, cursor, page, parse_instant
 from api.route import PREFIX, ApiRoute, cached, responses
 from api.schemas import Close, Consensus, ConsensusPage, Game, GameDetail, GameOdds, GamePage, Line, LinePage
 from engine.models import Market
@@ -23,14 +23,13 @@ RAW_ODDS = (
     "`raw_odds_not_licensed`. Derived data — the consensus, signals with their entry, closes and CLV — is "
     "always served."
 )
-CURSOR = "Opaque cursor from the previous page's `next_cursor`."
 GameId = Annotated[str, Path(description="A game id.", examples=["80bb6c471358f70e96b4571c4470ac0a"])]
 MarketFilter = Annotated[Market | None, Field(description="Only this market.", examples=["spreads"])]
 
 
-GameCursor = cursor("games", str)
-LineCursor = cursor("lines", parse_instant, str, str)
-ConsensusCursor = cursor("consensus", parse_instant, str)
+GameCursor = cursor("games", str, example=["80bb6c471358f70e96b4571c4470ac0a"])
+LineCursor = cursor("lines", parse_instant, str, str, example=["2026-08-05T23:00:48+00:00", "spreads", "draftkings"])
+ConsensusCursor = cursor("consensus", parse_instant, str, example=["2026-08-05T23:00:48+00:00", "spreads"])
 
 
 class GameQuery(PageQuery):
@@ -38,7 +37,7 @@ class GameQuery(PageQuery):
     status: Literal["scheduled", "closed"] | None = Field(
         None, description="Only games in this state.", examples=["scheduled"]
     )
-    cursor: GameCursor | None = Field(None, description=CURSOR, examples=["eyJrIjoiZ2FtZXMiLCJ2IjpbIngiXX0"])
+    cursor: GameCursor | None = Field(None, description=CURSOR)
 
 
 class LineQuery(PageQuery):

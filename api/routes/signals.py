@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field, create_model, model_validator
 
 from api.deps import Caller
-from api.params import Instant, NoQuery, PageQuery, cursor, integer, page, parse_instant, refuse
+from api.params import CURSOR, Instant, NoQuery, PageQuery, cursor, integer, page, parse_instant, refuse
 from api.route import PREFIX, ApiRoute, cached, responses
 from api.schemas import SCORE_MAX, SCORE_MIN, Grade, Signal, SignalDetail, SignalPage
 from engine.models import Market, SignalType
@@ -25,7 +25,7 @@ AUDIENCE = (
 )
 
 
-SignalCursor = cursor("signals", parse_instant, str)
+SignalCursor = cursor("signals", parse_instant, str, example=["2026-08-05T23:00:48+00:00", "d9a0b499b2f7d7f0cc7f"])
 Score = integer(SCORE_MIN, SCORE_MAX)
 
 
@@ -47,7 +47,7 @@ class SignalQuery(PageQuery):
     market: Market | None = Field(None, description="Only this market.", examples=["spreads"])
     preset: str | None = Field(None, description="Only signals passing this quality preset.")
     min_score: Score | None = Field(None, description="Only signals scoring at least this.", examples=[60])
-    cursor: SignalCursor | None = Field(None, description="Opaque cursor from the previous page's `next_cursor`.")
+    cursor: SignalCursor | None = Field(None, description=CURSOR)
 
     @model_validator(mode="after")
     def _window(self) -> "SignalQuery":

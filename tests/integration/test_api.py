@@ -988,6 +988,11 @@ async def test_the_document_states_security_refusals_headers_and_the_webhooks(wo
                 assert "security" not in op  # the document needs no key
                 continue
             assert op["security"] == [{"bearerAuth": []}], (method, path)
+            for parameter in op.get("parameters", []):  # each described, with an example of its own
+                schema = parameter["schema"]
+                assert parameter.get("description") and (
+                    schema.get("examples") or any(s.get("examples") for s in schema.get("anyOf", []))
+                ), (path, parameter["name"])
             answers = op["responses"]
             assert {"401", "429", "500"} <= set(answers), (method, path)
             assert "WWW-Authenticate" in answers["401"]["headers"]
