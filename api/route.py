@@ -117,6 +117,10 @@ async def settled(request: Request, produce: Produce, fields: dict[str, FieldInf
 
 
 class ApiRoute(APIRoute):
+    """A `/v1` operation: the framework's handler wrapped (`settled`), and a cached operation's hits answered
+    as the route is entered (`handle`). What the wrapping needs of the operation — its query fields for the
+    refusals' words, its query model, the remembered query strings — is read once, as the handler is built."""
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         if not depends_on(self.dependant, caller):  # the key is checked first, on every operation
             raise TypeError(f"{self.path}: an API operation depends on the caller (`call: Caller`)")
