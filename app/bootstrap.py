@@ -74,7 +74,7 @@ class App:
     jobs: EngineJobs | None = None
     recorder: TapeRecorder | None = field(default=None)
     web: WebServer | None = None
-    api: Any = None  # the API's runtime (`api.install.install_api`'s answer)
+    api: Any = None  # the API's own state (`api.state.ApiState`, made by `api.install.install_api`)
     bot: StratumBot | None = None
     billing: BillingService | None = None
     _started: bool = False

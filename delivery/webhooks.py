@@ -85,7 +85,7 @@ EVENT_TYPES = ("signal.created", "move.created", "clv.graded", "usage.anomaly")
 #: Sent by `WebhookService.send_test` to any endpoint, whatever it subscribed to.
 TEST_EVENT = "webhook.test"
 #: The envelope's version; the app passes the API's own (`api.serialize.API_VERSION`).
-API_VERSION = "2026-11-01"
+API_VERSION = "2026-12-08"  # = api.schemas.API_VERSION (delivery may not import api)
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 MAX_URL_LENGTH = 2000
 BACKOFF_BASE = 5.0

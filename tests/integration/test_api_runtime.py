@@ -14,6 +14,7 @@ import httpx
 from aiohttp import web
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from api.events import SignalCreated
 from app.bootstrap import BUNDLED_TAPE, build_app, start_web
 from app.cli import run_replay
 from engine.models import SignalType
@@ -112,6 +113,7 @@ async def test_engine_events_reach_a_partners_webhook_signed(db_url):
                 assert verify(secret, headers, body)
                 envelope = json.loads(body)
                 assert envelope["type"] == "signal.created" and envelope["data"]["books"]
+                SignalCreated.model_validate_json(body)  # as the document's `webhooks` section describes it
             assert {json.loads(b)["data"]["id"] for _, b in receiver.deliveries} == {s.id for s in stored}
             # Each payload carries the EV its signal fired on (a DISLOCATION's, above the bar; null otherwise).
             sent = {json.loads(b)["data"]["id"]: json.loads(b)["data"]["ev_at_fire"] for _, b in receiver.deliveries}
@@ -123,6 +125,23 @@ async def test_engine_events_reach_a_partners_webhook_signed(db_url):
     finally:
         await app.close()
         await receiver.runner.cleanup()
+
+
+async def test_the_app_serves_the_apis_document_and_not_the_dashboards_routes(db_url):
+    """The whole app (the dashboard on): one document at both addresses, holding the API's operations only."""
+    config = settings()
+    assert config.web.dashboard
+    app = await build_app(config, db_path=db_url, source="test")
+    server = await start_web(app)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as http:
+            assert (await http.get("/signin")).status_code == 200  # a dashboard page is served here
+            doc = await http.get("/openapi.json")
+            assert doc.status_code == 200 and doc.content == (await http.get("/v1/openapi.json")).content
+            paths = doc.json()["paths"]
+            assert "/v1/signals" in paths and all(path.startswith("/v1/") for path in paths)
+    finally:
+        await app.close()
 
 
 async def test_a_signal_committed_before_a_crash_is_sent_at_the_next_start(db_url):
