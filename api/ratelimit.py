@@ -1,6 +1,6 @@
 """Per-key request limits: a fixed window per UTC minute, pure and in memory, with an injectable clock.
 
-The same limiter also holds one bucket per client address (`addr:…`, see `api.server.client_address`)
+The same limiter also holds one bucket per client address (`addr:…`, see `api.deps.client_address`)
 for requests without a valid key: the server `peek`s it before any key lookup and `hit`s it for each
 401, so an address sending made-up keys is answered 429 after its allowance, at the cost of a dictionary
 read, while valid keys (their own buckets) are untouched.
@@ -50,6 +50,14 @@ class RateDecision:
     def retry_after(self) -> int:
         """Seconds to wait before a retry can succeed (only meaningful when not allowed)."""
         return self.reset
+
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """`X-RateLimit-*` as an ASGI answer carries them (the hot path's form of `headers`)."""
+        return [
+            (b"x-ratelimit-limit", b"%d" % self.limit),
+            (b"x-ratelimit-remaining", b"%d" % self.remaining),
+            (b"x-ratelimit-reset", b"%d" % self.reset),
+        ]
 
     def headers(self) -> dict[str, str]:
         """`X-RateLimit-*` on every authenticated response, and `Retry-After` when refused."""

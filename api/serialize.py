@@ -1,5 +1,6 @@
 """JSON shapes for the webhooks (versioned: `API_VERSION`), built by the same models as the REST API
-(`api.schemas`), so an endpoint and a webhook describe a signal identically."""
+(`api.schemas`), so an endpoint and a webhook describe a signal identically (the document's `webhooks`
+section, `api.events`, describes the envelopes)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ __all__ = ["API_VERSION", "grade_json", "iso", "move_json", "signal_json"]
 
 def signal_json(signal: SignalRecord) -> dict[str, Any]:
     """A signal as API keys see it (full diagnostics), as a JSON-ready dict."""
-    return Signal.build(view_signal(signal, Tier.PRO)).as_json()
+    return Signal.model_validate(view_signal(signal, Tier.PRO)).as_json()
 
 
 def grade_json(grade: GradeRecord) -> dict[str, Any]:
-    return Grade.build(grade).as_json()
+    return Grade.model_validate(grade).as_json()
 
 
 def move_json(move: PollMove, price: PriceNow | None) -> dict[str, Any]:
@@ -34,6 +35,6 @@ def move_json(move: PollMove, price: PriceNow | None) -> dict[str, Any]:
         created_at=move.at,
         types=list(move.types),
         score=move.score,
-        best_price=None if price is None else BestPrice.build(price),
-        signals=[Signal.build(view_signal(s, Tier.PRO)) for s in move.signals],
+        best_price=None if price is None else BestPrice.model_validate(price),
+        signals=[Signal.model_validate(view_signal(s, Tier.PRO)) for s in move.signals],
     ).as_json()

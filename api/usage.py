@@ -225,6 +225,7 @@ class UsageRecorder:
         self._last_flush = time.monotonic()
         self._task: asyncio.Task | None = None
         self._flusher: asyncio.Task | None = None
+        self._minute_memo: tuple[int, str] = (-1, "")
 
     # ------------------------------------------------------------------ batching
 
@@ -291,10 +292,10 @@ class UsageRecorder:
     # ------------------------------------------------------------------ counting
 
     async def _state(self, key_id: str, now: datetime) -> _KeyState:
-        month = month_range(now)
         state = self._states.get(key_id)
-        if state is not None and state.month == month[0]:
+        if state is not None and state.month == self._minute(now)[:7]:  # "YYYY-MM", as `month_range` writes it
             return state
+        month = month_range(now)
         # Seeding awaits the database; the lock keeps two first requests of a key from both seeding.
         async with self._seed_lock:
             state = self._states.get(key_id)
@@ -313,12 +314,19 @@ class UsageRecorder:
             self._states[key_id] = state
             return state
 
+    def _minute(self, now: datetime) -> str:
+        """`minute_key(now)`, worked out once a minute (this runs on every request)."""
+        number = int(now.timestamp() // 60)
+        if number != self._minute_memo[0]:
+            self._minute_memo = (number, minute_key(now))
+        return self._minute_memo[1]
+
     async def record(self, key: ApiKey, limits: PlanLimits, status: int, now: datetime) -> UsageOutcome | None:
         """Count one answered request (None if its status is not counted) and raise any anomaly."""
         if not counts_as_request(status):
             return None
         error = is_error(status)
-        minute = minute_key(now)
+        minute = self._minute(now)
         state = await self._state(key.id, now)
         if minute != state.last_minute:
             oldest = minute_key(now - timedelta(minutes=BASELINE_MINUTES))

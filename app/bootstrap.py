@@ -4,7 +4,7 @@
 service, the one `AsyncIOScheduler`, the webhook HTTP client and `WebhookService`, the delivery fan-out
 (hooked into the engine's commit) and the one outbox worker. `build_bot` adds the Discord bot, its sender
 (registered with the worker), billing (`StripeGateway`, `BillingService`) and their jobs; `build_web` the
-embedded web server with the REST API and the Stripe endpoint; `start_live_polling` the odds feed's own
+web server over the one ASGI app (`app.asgi`); `start_live_polling` the odds feed's own
 HTTP client and the engine's jobs. `start` / `App.close` start and stop them in order.
 
 `run_bot.py` → `app.cli` → here.
@@ -24,8 +24,10 @@ import aiohttp
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from api.runtime import install_api
+from api.install import install_api
+from api.portal import install_portal
 from api.serialize import API_VERSION, grade_json, move_json, signal_json
+from app.asgi import finish, root_app
 from app.web import WebServer
 from config.settings import Settings, StorageSettings
 from delivery.fanout import Fanout
@@ -43,7 +45,6 @@ from engine.service import EngineService
 from services import prices
 from services.context import DemoInfo, ServiceContext
 from storage import DatabaseTarget, PoolSettings, Repositories
-from web.security import security_headers
 
 if TYPE_CHECKING:
     from billing.service import BillingService
@@ -73,7 +74,7 @@ class App:
     jobs: EngineJobs | None = None
     recorder: TapeRecorder | None = field(default=None)
     web: WebServer | None = None
-    api: Any = None  # the API's context (`api.server.ApiContext`)
+    api: Any = None  # the API's own state (`api.state.ApiState`, made by `api.install.install_api`)
     bot: StratumBot | None = None
     billing: BillingService | None = None
     _started: bool = False
@@ -251,16 +252,14 @@ async def prepare_demo(
 
 
 def build_web(app: App) -> WebServer:
-    """The embedded web server: `/healthz`, the REST API (with the webhooks), Stripe's endpoint when
-    billing is set up, and the dashboard (`web/`). Routes are added here, before the server starts."""
+    """The web server over the one ASGI app (`app.asgi`): `/healthz`, the REST API with the webhooks and its
+    portal (`/docs`), Stripe's endpoint when billing is set up, the dashboard when `web.dashboard` is on.
+    Built once, after the bot (billing), before it starts."""
     if app.web is not None:
         return app.web
-    server = WebServer(app.settings.web)
-    server.app.on_response_prepare.append(security_headers)  # on every answer, the dashboard's or not
-    app.api = install_api(
-        server.app, app.settings, app.repos, clock=app.clock, webhooks=app.webhooks, on_anomaly=app.fanout.anomaly
-    )
-    app.api.audits = app.ctx.audits  # one audit cache for the bot and the API
+    root, lifespan = root_app()
+    app.api = install_api(root, lifespan, app.ctx, webhooks=app.webhooks, on_anomaly=app.fanout.anomaly)
+    install_portal(root)
     stripe = app.settings.stripe
     if app.billing is not None and stripe.webhook_secret is not None:
         from billing.webhook import WEBHOOK_PATH, stripe_webhook
@@ -268,13 +267,14 @@ def build_web(app: App) -> WebServer:
         handler = stripe_webhook(
             app.billing, stripe.webhook_secret.get_secret_value(), stripe.webhook_tolerance_seconds
         )
-        server.add_route("POST", WEBHOOK_PATH, handler)
-    if app.settings.web.dashboard:
+        root.add_api_route(WEBHOOK_PATH, handler, methods=["POST"], include_in_schema=False)
+    pages = app.settings.web.dashboard
+    if pages:
         from web.app import install_web
 
-        install_web(server.app, app.ctx, app.bus, billing=app.billing)
-    app.web = server
-    return server
+        install_web(root, lifespan, app.ctx, app.bus, billing=app.billing)
+    app.web = WebServer(app.settings.web, finish(root, pages=pages), drain=lifespan.drain)
+    return app.web
 
 
 async def start_web(app: App) -> WebServer:

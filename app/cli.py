@@ -316,9 +316,8 @@ def _print_dashboard(app: App) -> None:
     url = dashboard_url(app)
     if url is None:
         return
-    from web.context import WEB_CONTEXT
-
-    demo_sign_in = app.web is not None and app.web.app[WEB_CONTEXT].demo_sign_in
+    web_ctx = getattr(app.web.app.state, "web", None) if app.web is not None else None  # None: no dashboard
+    demo_sign_in = web_ctx is not None and web_ctx.demo_sign_in
     how = "sign in with the demo sign-in" if demo_sign_in else "sign in with Discord"
     print(f"Dashboard: {url} — {how}", flush=True)
 

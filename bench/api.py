@@ -6,8 +6,9 @@ What it measures: the bundled tape (app.bootstrap.BUNDLED_TAPE) is replayed into
 file and a Pro Infra key is made (limits raised, so the limiter and the soft limit never refuse: we
 measure the work, not the refusals). Then, each in its own process on 127.0.0.1:
 
-- the real API: `build_api` on an aiohttp application over that database, exactly as the app mounts it
-  (key lookup, limiter, usage counting, parameter parsing, the services, the models, the response cache);
+- the real API: the app's ASGI app (FastAPI, `app.asgi.build_asgi`) under uvicorn over that database, exactly
+  as the app mounts it (key lookup, limiter, usage counting, parameter parsing, the services, the models, the
+  response cache);
 - a bare aiohttp handler answering the same path with the very same bytes (the floor to compare with).
 
 `wrk -t1 -c8 -d10s` (installed with apt-get if missing) runs against each in turn with the
@@ -46,22 +47,18 @@ def _settings():
 
 
 async def serve_api(db: str, port: int) -> None:
-    """The real API over `db` on 127.0.0.1:`port`, until SIGTERM."""
-    from aiohttp import web
-
-    from api.server import ApiContext, build_api
-    from storage import Repositories
+    """The real API over `db` on 127.0.0.1:`port`, until SIGTERM: the app's own wiring (`build_app`) and its
+    one ASGI app (`build_web`: `app.asgi.build_asgi`) under uvicorn, without its jobs and worker (idle here)."""
+    from app.bootstrap import build_app, build_web
 
     settings = _settings()
-    repos = await Repositories.open(db)
-    app = web.Application()
-    build_api(app, ApiContext.create(settings, repos))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    settings.web.host, settings.web.port = "127.0.0.1", port
+    settings.web.dashboard = False  # the dashboard's routes come after /v1's: no work for an API request
+    app = await build_app(settings, db_path=db, source="bench")
+    server = build_web(app)
+    await server.start()
     await _until_terminated()
-    await runner.cleanup()
-    await repos.close()
+    await app.close()
 
 
 async def serve_bare(bodies: dict[str, bytes], port: int) -> None:

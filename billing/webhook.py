@@ -5,7 +5,7 @@ library checks only that it is not too old, this endpoint also that it is not to
 and changes nothing. So does a signed body that is not a Stripe event object (an array, a string, JSON
 nested past `domain.jsonbounds.MAX_DEPTH`): the depth is checked before anything parses the body. A
 replayed event id is acknowledged and changes nothing either. The body size is capped by the web server
-(`client_max_size`)."""
+(`app.asgi.BodyLimit`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 import stripe
-from aiohttp import web
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from billing.service import BillingService
 from domain.jsonbounds import JsonRefused, loads_bounded
@@ -24,8 +25,8 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/stripe/webhook"
 
 
-def _error(message: str) -> web.Response:
-    return web.json_response({"error": message}, status=400)
+def _error(message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=400)
 
 
 def signed_at(header: str) -> int:
@@ -35,12 +36,12 @@ def signed_at(header: str) -> int:
 
 def stripe_webhook(
     service: BillingService, secret: str, tolerance: int, *, now: Callable[[], float] = time.time
-) -> Callable[[web.Request], Awaitable[web.Response]]:
+) -> Callable[[Request], Awaitable[JSONResponse]]:
     """The handler. `now` is the clock the future-timestamp check reads: by default the wall clock the
     stripe library's own past check reads, so both edges of the tolerance are measured from one clock."""
 
-    async def handle(request: web.Request) -> web.Response:
-        body = await request.read()
+    async def handle(request: Request) -> JSONResponse:
+        body = await request.body()
         signature = request.headers.get("Stripe-Signature")
         if not signature:
             return _error("missing Stripe-Signature header")
@@ -67,6 +68,6 @@ def stripe_webhook(
         ):
             return _error("not a Stripe event")
         new = await service.receive_event(event)
-        return web.json_response({"received": True, "duplicate": not new})
+        return JSONResponse({"received": True, "duplicate": not new})
 
     return handle

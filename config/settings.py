@@ -426,7 +426,7 @@ class ApiSettings(_Section):
     # Requests without a valid key, per client address (IPv6: per /64) and UTC minute; over it, 429 with
     # Retry-After before any key lookup. Valid keys are never counted here.
     unauthenticated_per_minute: int = Field(60, ge=1)
-    # The response cache (api.server.ResponseCache): answers by operation, parsed parameters, audience and
+    # The response cache (api.cache.ResponseCache): answers by operation, parsed parameters, audience and
     # data version. Each entry costs its body, its key and a fixed overhead against the byte budget, and
     # the number of entries is capped too, so a flood of distinct valid queries cannot grow memory past
     # these bounds. 0 entries turns the cache off.

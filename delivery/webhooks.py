@@ -6,7 +6,9 @@
   an event and what it owes are committed together. The `webhook-id` is derived from that key: a receiver
   may see a message twice after a crash, with the same id, never miss one.
 - **Signed.** ``webhook-signature: v1,<base64 HMAC-SHA256 over "id.timestamp.body">`` with a ``whsec_``
-  secret; during a secret rotation both the new and the old signature are sent until the overlap ends.
+  secret, computed by the spec's own library (`standardwebhooks`); during a secret rotation both the new and
+  the old signature are sent until the overlap ends. ``webhook-timestamp`` is the wall clock's (`wall`), never
+  the app's: a receiver checks it against its own real clock (±5 minutes), and the demo's clock runs ahead.
 - **Polite and bounded.** The outbox's one retry policy (`delivery.policy.RetryPolicy`: exponential backoff
   with full jitter, base 5 s, cap 1 h, a larger ``Retry-After`` wins); a ``410 Gone`` or a message still
   failing after a day disables the endpoint and tells the owner.
@@ -29,7 +31,6 @@ import asyncio
 import base64
 import builtins
 import hashlib
-import hmac
 import ipaddress
 import json
 import logging
@@ -46,6 +47,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
+from standardwebhooks import Webhook
 
 import access
 from access import NotFound, UserError
@@ -53,6 +55,7 @@ from config.settings import Settings
 from delivery.policy import PermanentFailure, RetryPolicy, TemporaryFailure
 from delivery.worker import DeliveryWorker, Round
 from domain.api import ApiKey, Delivery, WebhookEndpoint
+from engine.clock import utc_now
 from storage.outbox import SHARED_QUEUE, OutboxItem, msg_id_for, outbox_key
 
 if TYPE_CHECKING:
@@ -72,7 +75,6 @@ __all__ = [
     "address_refusal",
     "check_url",
     "new_secret",
-    "sign",
     "webhook_session",
 ]
 
@@ -83,7 +85,7 @@ EVENT_TYPES = ("signal.created", "move.created", "clv.graded", "usage.anomaly")
 #: Sent by `WebhookService.send_test` to any endpoint, whatever it subscribed to.
 TEST_EVENT = "webhook.test"
 #: The envelope's version; the app passes the API's own (`api.serialize.API_VERSION`).
-API_VERSION = "2026-11-01"
+API_VERSION = "2026-12-08"  # = api.schemas.API_VERSION (delivery may not import api)
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 MAX_URL_LENGTH = 2000
 BACKOFF_BASE = 5.0
@@ -114,18 +116,12 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """``v1,<base64 HMAC-SHA256(key, "msg_id.timestamp." + body)>``, the key being the secret's base64 part."""
-    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
-    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
-def _signature_header(endpoint: WebhookEndpoint, msg_id: str, timestamp: int, body: bytes, now: datetime) -> str:
-    signatures = [sign(endpoint.secret, msg_id, timestamp, body)]
+def _signature_header(endpoint: WebhookEndpoint, msg_id: str, signed_at: datetime, body: bytes, now: datetime) -> str:
+    """The new secret's signature, and the old one's while the rotation overlap (on `now`'s clock) lasts."""
+    secrets_in_use = [endpoint.secret]
     if endpoint.old_secret and endpoint.old_secret_until is not None and now < endpoint.old_secret_until:
-        signatures.append(sign(endpoint.old_secret, msg_id, timestamp, body))
-    return " ".join(signatures)
+        secrets_in_use.append(endpoint.old_secret)
+    return " ".join(Webhook(secret).sign(msg_id, signed_at, body) for secret in secrets_in_use)
 
 
 # --------------------------------------------------------------------------------------- URL policy
@@ -211,9 +207,17 @@ class AddressRefused(OSError):
 class GuardedResolver(AbstractResolver):
     """Resolves a name once and returns only the addresses `address_refusal` allows (raises if none).
 
-    aiohttp connects to exactly the addresses its resolver returned, so what was checked is what is
-    connected to: a name that answers differently from one lookup to the next (DNS rebinding) cannot
-    slip a private address in between. Cached answers were filtered before they were cached.
+    aiohttp connects to exactly the addresses its resolver returned (`TCPConnector` turns them into
+    numeric address infos for the connect; its DNS cache holds this resolver's filtered answers), so what
+    was checked is what is connected to: a name that answers differently from one lookup to the next (DNS
+    rebinding) cannot slip a private address in between.
+
+    Hand-written because no library fits: the check has to sit on the connection, after the one lookup,
+    inside aiohttp's connector. URL validators (`validators`, pydantic's `HttpUrl`) check a name, not the
+    connection, so a name that resolves to a public address when checked and a private one when connected
+    to passes them; the libraries that guard the connection wrap other clients (`advocate`: requests, no
+    release since 2020; `safehttpx`: one httpx GET over its own DNS), and the sender stays on aiohttp for
+    its fan-out throughput.
     """
 
     def __init__(self, *, allow_loopback: bool, resolver: AbstractResolver | None = None) -> None:
@@ -384,7 +388,8 @@ def _subject(event_type: str, data: dict[str, Any]) -> str:
 
 
 class HttpSender:
-    """Puts one webhook row on the wire: SSRF check, Standard Webhooks signature, no redirects."""
+    """Puts one webhook row on the wire: SSRF check, Standard Webhooks signature stamped by the `wall`
+    clock, no redirects."""
 
     kinds = frozenset({"webhook"})
     disable_on_give_up = True  # a day of failures: the endpoint is disabled and its owner told
@@ -398,8 +403,10 @@ class HttpSender:
         allow_loopback_http: bool,
         timeout: float,
         on_disabled: Callable[[WebhookEndpoint, str, datetime], Awaitable[None]],
+        wall: Callable[[], datetime] = utc_now,
     ) -> None:
         self.repos = repos
+        self.wall = wall
         self.guard = _guard_of(http, allow_loopback_http)  # refuses a session without the connect-time guard
         self.http = http
         self.policy = policy
@@ -423,11 +430,11 @@ class HttpSender:
         except UserError as exc:
             raise PermanentFailure(f"refused: {exc}") from exc  # this message only: the next is checked afresh
         body = _body(item.payload.get("body", {}))
-        timestamp = int(now.timestamp())
+        signed_at = self.wall().replace(microsecond=0)  # the real clock's: receivers check it against theirs
         headers = {
             "webhook-id": item.msg_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": _signature_header(endpoint, item.msg_id, timestamp, body, now),
+            "webhook-timestamp": str(int(signed_at.timestamp())),
+            "webhook-signature": _signature_header(endpoint, item.msg_id, signed_at, body, now),
             "content-type": "application/json",
             "user-agent": USER_AGENT,
         }
@@ -470,7 +477,10 @@ class HttpSender:
 class WebhookService:
     """Endpoints (register, list, delete, rotate, test) and publishing to the outbox. Satisfies the API's
     `WebhookPort`. Its `HttpSender` is registered with the app's one `DeliveryWorker` (`worker`); built
-    alone (tests, benches) it makes a worker of its own."""
+    alone (tests, benches) it makes a worker of its own.
+
+    Two clocks: `clock` is the app's (the demo's may run ahead) and schedules, stamps envelopes and
+    retries; `wall` is the real one and stamps signatures, which receivers check against their own."""
 
     def __init__(
         self,
@@ -489,6 +499,7 @@ class WebhookService:
         api_version: str = API_VERSION,
         worker: DeliveryWorker | None = None,
         policy: RetryPolicy | None = None,
+        wall: Callable[[], datetime] = utc_now,
     ) -> None:
         self.repos = repos
         self.settings = settings
@@ -506,6 +517,7 @@ class WebhookService:
             allow_loopback_http=allow_loopback_http,
             timeout=timeout,
             on_disabled=self._endpoint_disabled,
+            wall=wall,
         )
         self.worker = worker or DeliveryWorker(repos, clock=clock, policy=self.policy, concurrency=concurrency)
         self.worker.register(self.sender)

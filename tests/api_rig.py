@@ -1,6 +1,9 @@
 """The partner API served for real on loopback over a copy of the bundled tape replayed into SQLite: every
 plan's key, an in-memory webhook service with its rules, and a checker that holds each answer to the
-generated OpenAPI document. Shared by the API's tests, the tier promise, the grade horizon and schemathesis."""
+generated OpenAPI document. Shared by the API's tests, the tier promise, the grade horizon and schemathesis.
+
+The server is the app's own: the one ASGI app (`app.asgi.root_app` / `finish`) with the API installed on it
+(`api.install.install_api`) over a `ServiceContext`, served by uvicorn (`app.web.WebServer`)."""
 
 from __future__ import annotations
 
@@ -14,18 +17,20 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
-from aiohttp import web
+from fastapi import FastAPI
 
 from access import NotFound, UserError, plan_limits
-from api.http import Operation
-from api.routes import ROUTES
+from api.install import install_api
 from api.schemas import Error, Model
-from api.server import ApiContext, build_api
+from api.state import ApiState
+from app.asgi import finish, root_app
 from app.web import WebServer
+from config.settings import Settings
 from domain.api import ApiKey, WebhookEndpoint
 from engine.events import EventBus
 from engine.providers.tape import read_tape
 from engine.service import EngineService
+from services.context import ServiceContext
 from services.keys import create_key, revoke
 from storage import Repositories
 from tests.backends import copy_database
@@ -41,12 +46,32 @@ START = datetime(2026, 8, 5, 23, 20, 5, tzinfo=UTC)  # the API's clock: a few se
 # ---------------------------------------------------------------------- the contract: the models
 
 
-def find_operation(method: str, path: str) -> Operation | None:
-    for op in ROUTES:
-        pattern = "^/v1" + re.sub(r"\{[^}]+\}", "[^/]+", op.path) + "$"
-        if op.method == method and re.match(pattern, path):
-            return op
-    return None
+@dataclass(frozen=True)
+class Operation:
+    """One documented operation: where it is, what the document says of it, the model it answers with."""
+
+    method: str
+    path: str  # as documented, e.g. /v1/games/{game_id}
+    operation_id: str
+    documented: dict[str, Any]
+    response: type[Model] | None
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method == method and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", self.path), path) is not None
+
+    @property
+    def query(self) -> set[str]:
+        return {p["name"] for p in self.documented.get("parameters", []) if p["in"] == "query"}
+
+
+def operations(doc: dict[str, Any], routes: list[Any]) -> list[Operation]:
+    """The document's operations, each with the model its route answers with (from the served routes)."""
+    models = {r.operation_id: r.response_model for r in routes if getattr(r, "operation_id", None)}
+    return [
+        Operation(method.upper(), path, op["operationId"], op, models.get(op["operationId"]))
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+    ]
 
 
 @dataclass
@@ -55,8 +80,12 @@ class DocumentChecker:
     generated document's statuses, headers and parameters; remembers which operations it saw succeed."""
 
     doc: dict[str, Any]
+    operations: list[Operation]
     seen: set[str] = field(default_factory=set)
     checked: int = 0
+
+    def find(self, method: str, path: str) -> Operation | None:
+        return next((op for op in self.operations if op.matches(method, path)), None)
 
     async def __call__(self, response: httpx.Response) -> None:
         await response.aread()
@@ -67,27 +96,25 @@ class DocumentChecker:
             assert response.status_code == 200 and response.json()["openapi"] == "3.1.0"
             self.seen.add("getOpenApi")
             return
-        op = find_operation(request.method, request.url.path)
+        op = self.find(request.method, request.url.path)
         if op is None:
             # Unknown paths and methods are answered with the documented error shape.
             assert response.status_code in (401, 404, 405), (request.url, response.status_code)
             conforms(Error, response)
             return
-        documented = self.doc["paths"]["/v1" + op.path][op.method.lower()]
         status = str(response.status_code)
-        assert status in documented["responses"], f"{request.method} {op.path} → undocumented {status}"
+        assert status in op.documented["responses"], f"{request.method} {op.path} → undocumented {status}"
         if response.status_code >= 400:
             conforms(Error, response)
         elif op.response is not None:
             conforms(op.response, response)
         else:
             assert response.content == b""
-        for header in documented["responses"][status].get("headers", {}):
+        for header in op.documented["responses"][status].get("headers", {}):
             if header != "X-Usage-Warning":
                 assert header in response.headers, f"{op.operation_id}: no {header} on {status}"
         if response.status_code < 400:
-            declared = {p.name for p in op.params if p.where == "query"}
-            undeclared = set(request.url.params) - declared
+            undeclared = set(request.url.params) - op.query
             assert not undeclared, f"{op.operation_id}: undocumented parameters {undeclared}"
             self.seen.add(op.operation_id)
         self.checked += 1
@@ -177,7 +204,8 @@ class FakeWebhooks:
 
 @dataclass
 class World:
-    ctx: ApiContext
+    ctx: ServiceContext
+    api: ApiState
     clock: Clock
     client: httpx.AsyncClient
     keys: dict[str, str]  # name -> plaintext
@@ -185,7 +213,7 @@ class World:
     webhooks: FakeWebhooks
     anomalies: list[tuple[str, str, str]]
     checker: DocumentChecker
-    api_app: web.Application
+    root: FastAPI
 
     @property
     def repos(self) -> Repositories:
@@ -208,6 +236,20 @@ KEYS = {
 }
 
 
+async def api_server(
+    config: Settings, repos: Repositories, clock: Any, *, webhooks: Any = None, on_anomaly: Any = None
+) -> tuple[WebServer, FastAPI, ApiState]:
+    """The API as the app serves it, over `repos`, on a loopback port (started)."""
+    engine = await EngineService.restore(config, repos, EventBus(), source="test")
+    root, lifespan = root_app()
+    api = install_api(
+        root, lifespan, ServiceContext(config, repos, engine, clock), webhooks=webhooks, on_anomaly=on_anomaly
+    )
+    server = WebServer(config.web, finish(root, pages=False), drain=lifespan.drain)
+    await server.start()
+    return server, root, api
+
+
 async def serve_api(
     template_db: str | Path, tmp_path: Path, *, webhooks: bool = True, raw_odds: bool = True
 ) -> AsyncIterator[World]:
@@ -227,17 +269,16 @@ async def serve_api(
         seen.append((key.id, kind, detail))
 
     fake = FakeWebhooks(config.plans)
-    ctx = ApiContext.create(config, repos, clock=clock, webhooks=fake if webhooks else None, on_anomaly=on_anomaly)
-    server = WebServer(config.web)
-    api_app = build_api(server.app, ctx)
-    port = await server.start()
-    base = f"http://127.0.0.1:{port}"
+    server, root, api = await api_server(
+        config, repos, clock, webhooks=fake if webhooks else None, on_anomaly=on_anomaly
+    )
+    base = f"http://127.0.0.1:{server.port}"
     async with httpx.AsyncClient(base_url=base, timeout=10) as plain:
         doc = (await plain.get("/v1/openapi.json")).json()
-    checker = DocumentChecker(doc)
+    checker = DocumentChecker(doc, operations(doc, api.routes))
     client = httpx.AsyncClient(base_url=base, timeout=10, event_hooks={"response": [checker]})
     try:
-        yield World(ctx, clock, client, keys, key_ids, fake, seen, checker, api_app)
+        yield World(api.ctx, api, clock, client, keys, key_ids, fake, seen, checker, root)
     finally:
         await client.aclose()
         await server.stop()

@@ -77,6 +77,20 @@ class Browser:
             "return performance.getEntriesByType('resource').map(e => e.name).concat([location.href]);"
         )
 
+    async def watch_csp(self) -> None:
+        """From the next page on, keep every Content-Security-Policy violation the page reports (installed
+        through DevTools before any of the page's own scripts runs, so an early one is not missed)."""
+        listener = (
+            "window.__csp_violations = [];"
+            "document.addEventListener('securitypolicyviolation', (e) => window.__csp_violations.push("
+            "`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`));"
+        )
+        await self.call(self.driver.execute_cdp_cmd, "Page.addScriptToEvaluateOnNewDocument", {"source": listener})
+
+    async def csp_violations(self) -> list[str]:
+        """The violations the current page reported since it loaded (`watch_csp` first)."""
+        return await self.script("return window.__csp_violations;")
+
     async def wait_for(self, predicate: Callable[[], Any], within: float = 10.0) -> Any:
         """Poll `predicate` (run in the driver's thread) until it is true; an element the page replaced
         while it was read (a navigation under way) counts as not yet."""

@@ -22,11 +22,10 @@ import tracemalloc
 from datetime import UTC, datetime
 from typing import Any
 
-from api.http import encode_cursor
-from api.server import ApiContext, build_api
-from app.web import WebServer
+from api.params import encode_cursor
 from services.keys import create_key
 from storage import Repositories
+from tests.api_rig import api_server
 from tests.engine_builders import Clock, settings
 
 NOW = datetime(2026, 8, 5, 23, 20, tzinfo=UTC)
@@ -40,7 +39,7 @@ def _encoded(text: str) -> str:
 
 def flood_path(i: int, respell: bool = False) -> str:
     """The i-th distinct valid query (about 3.6 KB raw); `respell` writes the same query differently."""
-    game = f"game-{i:08d}-" + "g" * 180  # StrParam: at most 200 characters
+    game = f"game-{i:08d}-" + "g" * 180  # at most 200 characters
     cursor = encode_cursor("signals", ["2026-08-05T18:00:00+00:00", f"sig-{i:08d}-" + "s" * 680])
     params = {
         "game": game,
@@ -79,10 +78,8 @@ async def flood(db: str, max_bytes: int, max_entries: int, requests: int) -> dic
     config.api.response_cache_max_entries = max_entries
     repos = await Repositories.open(db)
     _, token = await create_key(repos, config, owner="flood", plan="pro_infra", now=NOW, rpm_override=10**9)
-    ctx = ApiContext.create(config, repos, clock=Clock(NOW))
-    server = WebServer(config.web)
-    build_api(server.app, ctx)
-    port = await server.start()
+    server, _, api = await api_server(config, repos, Clock(NOW))
+    port = server.port
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     sent = 0
     try:
@@ -101,7 +98,7 @@ async def flood(db: str, max_bytes: int, max_entries: int, requests: int) -> dic
         writer.close()
         await server.stop()
         await repos.close()
-    cache = ctx.responses
+    cache = api.responses
     return {
         "grown": grown,
         "cache_bytes": cache.size,

@@ -18,6 +18,10 @@ from tests.backends import BACKENDS, MISSING, Backend, PostgresServer, use_serve
 from tests.engine_builders import settings
 from tests.tiers import mark_by_folder
 
+# The shared restart replay checks with plain asserts: rewritten like a test module's, a rebuilt memory that
+# differs from the running one's is shown as a diff.
+pytest.register_assert_rewrite("tests.restarts")
+
 #: The bot tests' moment: the morning of 2026-08-05, two games of the bundled tape still to tip that evening.
 CUT = datetime(2026, 8, 5, 12, 0, tzinfo=UTC)
 

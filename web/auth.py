@@ -1,19 +1,26 @@
-"""Sign in with Discord: OAuth2 authorization code with `state`, and the periodic re-check of the tier.
+"""Sign in with Discord: OAuth2 authorization code with `state` (authlib's client), and the periodic re-check
+of the tier (ours).
 
 `GET /auth/discord?next=/path` sends the browser to Discord's authorize page (scopes `identify`, to know
 who the member is, and `guilds.members.read`, to read their roles in the configured server) with a
 random `state` remembered in a short-lived signed cookie; Discord sends the browser back to
 `GET /auth/callback?code&state`. The state must be the one this browser was given (else nothing is
 signed in: a login-CSRF defence). The code is exchanged for an access token (server to server, the
-client secret in HTTP basic auth), the token reads the member and their roles, the tier comes from the
-same rule as the bot's (`access.tier_for_roles`: the Pro role, which Stripe billing grants and takes
-away), and the token is then dropped: it is never in a URL, a log line or the cookie.
+client secret in HTTP basic auth, as Discord documents it), the token reads the member and their roles,
+the tier comes from the same rule as the bot's (`access.tier_for_roles`: the Pro role, which Stripe
+billing grants and takes away), and the token is then dropped: it is never in a URL, a log line or the
+cookie, nor kept on the client.
+
+The OAuth2 client is authlib's `AsyncOAuth2Client` (the authorization URL, the code exchange and its error
+answers); what is Stratum's stays here: the signed state cookie (`web.session`), where the browser may go
+afterwards (`web.redirect.safe_next`), the role and tier check, and its re-check.
 
 A signed-in member's roles are read again after `web.tier_recheck_seconds` with the bot's token
 (`GET /guilds/{guild}/members/{user}`): a member who left the server is signed out; a changed tier ends
 the member's sessions of the old tier on the server and gives this browser a new one
 (`services.web_sessions`); if Discord does not answer, the tier of the last check is kept (never raised)
-and the check is tried again shortly.
+and the check is tried again shortly. `RefreshSession` writes the re-checked cookie on whatever the
+request is answered with.
 """
 
 from __future__ import annotations
@@ -21,33 +28,57 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
-from aiohttp import web
+from fastapi import APIRouter
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import access
 from access import Tier
 from config.settings import ConfigError
 from engine.clock import utc_now
 from services import web_sessions
-from web.context import Handler, WebContext, web_context
+from web.context import GET, WebContext
 from web.members import signed_in
 from web.redirect import safe_next, see_other
-from web.session import COOKIE, Member, new_csrf
+from web.session import COOKIE, Member, Sessions, new_csrf
 from web.templating import render
+
+with warnings.catch_warnings():
+    # authlib 1.9 prefers the `httpx2` fork and, on plain httpx (this project's HTTP client everywhere),
+    # warns once at import that the fallback is deprecated: nothing a member or an operator can act on.
+    from authlib import deprecate
+
+    warnings.filterwarnings("ignore", "The httpx module is deprecated", deprecate.AuthlibDeprecationWarning)
+    from authlib.integrations.base_client import OAuthError
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 log = logging.getLogger(__name__)
 
 SCOPES = "identify guilds.members.read"
 CALLBACK_PATH = "/auth/callback"
-#: The member a role re-check produced for this request (None: signed out), written back by `refresh_session`.
-REFRESHED: web.RequestKey[Member | None] = web.RequestKey("stratum_refreshed_member", object)  # type: ignore[arg-type]
+#: The member a role re-check produced for this request (None: signed out), in the request's state; written
+#: back as the session cookie by `RefreshSession`.
+REFRESHED = "stratum_refreshed"
 ROLES_CACHE_SECONDS = 300.0  # the guild's role names (only needed when the Pro role is configured by name)
 RETRY_AFTER_FAILURE = timedelta(seconds=30)  # Discord did not answer a re-check: try again after this
 TIMEOUT = httpx.Timeout(10.0)
+
+
+class _OAuthClient(AsyncOAuth2Client):
+    """authlib's client, one per web app and shared by every sign-in: a token it fetches is returned to the
+    sign-in that asked for it and never kept on the client (each is used once and dropped)."""
+
+    def parse_response_token(self, resp: httpx.Response) -> Any:
+        token = super().parse_response_token(resp)
+        self.token = None
+        return token
 
 
 class DiscordUnavailable(Exception):
@@ -76,88 +107,83 @@ class DiscordAuth:
             )
         self._web_ctx = web_ctx
         self._discord = discord
-        self._client_id = discord.oauth_client_id
-        self._secret = discord.oauth_client_secret
         self._bot_token = discord.token
         self.guild_id = discord.guild_id
         self._api = discord.api_base.rstrip("/")
-        self._http = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
+        self._http = _OAuthClient(
+            client_id=discord.oauth_client_id,
+            client_secret=discord.oauth_client_secret.get_secret_value(),
+            token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method's name: Discord documents HTTP basic
+            scope=SCOPES,
+            timeout=TIMEOUT,
+            follow_redirects=False,
+        )
         self._roles: dict[int, str] = {}
         self._roles_at = -ROLES_CACHE_SECONDS
         self._retry_at: dict[int, datetime] = {}  # user id -> when a failed re-check may be tried again
         self._inflight: dict[int, asyncio.Task[Tier | None]] = {}
 
-    async def close(self, _app: web.Application | None = None) -> None:
+    async def close(self) -> None:
         await self._http.aclose()
 
     # ------------------------------------------------------------------ the sign-in
 
-    def redirect_uri(self, request: web.Request) -> str:
+    def redirect_uri(self, request: Request) -> str:
         """`<web.public_url>/auth/callback`; with no public URL, this server's own loopback address."""
         settings = self._web_ctx.settings.web
         origin = settings.public_url.rstrip("/")
         if not origin:
             host = settings.host
-            sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
-            port = sockname[1] if sockname else settings.port
+            server = request.scope.get("server")  # the address and port this server listens on
+            port = server[1] if server else settings.port
             if host in ("", "0.0.0.0", "::"):  # noqa: S104 (bound everywhere: the address the browser used)
-                origin = f"http://{request.host}"
+                origin = f"http://{request.url.netloc}"
             else:
                 origin = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         return origin + CALLBACK_PATH
 
-    async def start(self, request: web.Request) -> web.StreamResponse:
+    async def start(self, request: Request) -> Response:
         """Off to Discord's authorize page, with a fresh `state` (and where to come back to) in a cookie."""
-        probe = web.Response()  # collects the state cookie
-        state = self._web_ctx.sessions.new_state(probe, safe_next(request.query.get("next")))
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": self._client_id,
-                "redirect_uri": self.redirect_uri(request),
-                "scope": SCOPES,
-                "state": state,
-                "prompt": "none",
-            }
+        response = Response(status_code=302)
+        state = self._web_ctx.sessions.new_state(response, safe_next(request.query_params.get("next")))
+        url, _ = self._http.create_authorization_url(
+            self._discord.oauth_authorize_url, state=state, redirect_uri=self.redirect_uri(request), prompt="none"
         )
-        authorize = self._discord.oauth_authorize_url
-        response = web.HTTPFound(f"{authorize}{'&' if '?' in authorize else '?'}{query}")
-        _copy_cookies(probe, response)
-        raise response
+        response.headers["Location"] = url
+        return response
 
-    async def callback(self, request: web.Request) -> web.StreamResponse:
-        web_ctx = self._web_ctx
-        probe = web.Response()  # collects the state cookie's deletion, copied onto whatever is answered
-        then = web_ctx.sessions.take_state(request, probe, request.query.get("state", ""))
+    async def callback(self, request: Request) -> Response:
+        sessions = self._web_ctx.sessions
+        query = request.query_params
+        then = sessions.take_state(request, query.get("state", ""))
         if then is None:
-            return await self._page(request, probe, 400, "This sign-in link has expired or did not start here.")
-        if "error" in request.query:  # the member declined, or Discord refused the request
-            reason = "".join(c for c in request.query.get("error", "")[:40] if c.isalnum() or c == "_")
-            log.info("Discord sign-in not completed: %s", reason)
-            return await self._page(request, probe, 400, "Sign-in with Discord was cancelled.")
-        code = request.query.get("code", "")
+            return await self._page(request, 400, "This sign-in link has expired or did not start here.")
+        if "error" in query:  # the member declined, or Discord refused the request
+            log.info("Discord sign-in not completed: %s", _plain(query.get("error", "")))
+            return await self._page(request, 400, "Sign-in with Discord was cancelled.")
+        code = query.get("code", "")
         if not code:
-            return await self._page(request, probe, 400, "Discord did not send a sign-in code.")
+            return await self._page(request, 400, "Discord did not send a sign-in code.")
         try:
             member = await self._sign_in(code, self.redirect_uri(request))
         except NotAMember:
             return await self._page(
-                request, probe, 403, "Join the server first: only its members can sign in to the dashboard."
+                request, 403, "Join the server first: only its members can sign in to the dashboard."
             )
         except _Refused:
-            return await self._page(request, probe, 400, "This sign-in link has expired or was already used.")
+            return await self._page(request, 400, "This sign-in link has expired or was already used.")
         except DiscordUnavailable:
-            return await self._page(request, probe, 502, "Discord did not answer. Please try again in a moment.")
+            return await self._page(request, 502, "Discord did not answer. Please try again in a moment.")
         response = see_other(then)
-        _copy_cookies(probe, response)
-        web_ctx.sessions.write(response, member)
+        sessions.forget_state(response)
+        sessions.write(response, member)
         log.info("member %s signed in to the dashboard (%s)", member.user_id, member.tier.value)
-        raise response
+        return response
 
-    async def _page(self, request: web.Request, probe: web.Response, status: int, message: str) -> web.Response:
+    async def _page(self, request: Request, status: int, message: str) -> Response:
         member = await signed_in(request)  # whoever was signed in before stays so
         response = render(request, "auth_error.html", member=member, status=status, message=message)
-        _copy_cookies(probe, response)
+        self._web_ctx.sessions.forget_state(response)  # a state is good for one callback only
         return response
 
     async def _sign_in(self, code: str, redirect_uri: str) -> Member:
@@ -184,31 +210,27 @@ class DiscordAuth:
         )
 
     async def _exchange(self, code: str, redirect_uri: str) -> str:
-        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        """The code for an access token at `{api_base}/oauth2/token` (authlib: the form, basic auth, the
+        error answer read as OAuth2's `error`). Discord refusing the code is `_Refused`; not answering, a
+        5xx or anything but a bearer token with the scopes asked for is `DiscordUnavailable`."""
         try:
-            answer = await self._http.post(
-                f"{self._api}/oauth2/token",
-                data=form,
-                auth=(self._client_id, self._secret.get_secret_value()),
-                headers={"Accept": "application/json"},
-            )
+            body = await self._http.fetch_token(f"{self._api}/oauth2/token", code=code, redirect_uri=redirect_uri)
+        except OAuthError as exc:  # invalid_grant (expired, reused, not ours), invalid_client (a rotated secret)
+            log.info("Discord refused a sign-in code (%s)", _plain(str(exc.error)))
+            raise _Refused from None
+        except httpx.HTTPStatusError as exc:
+            log.warning("Discord's token endpoint answered HTTP %s", exc.response.status_code)
+            raise DiscordUnavailable from None
         except httpx.HTTPError as exc:
             log.warning("Discord's token endpoint did not answer: %s", type(exc).__name__)
             raise DiscordUnavailable from None
-        if 400 <= answer.status_code < 500 and answer.status_code != 429:
-            log.info("Discord refused a sign-in code (HTTP %s)", answer.status_code)
-            raise _Refused
-        if answer.status_code != 200:
-            log.warning("Discord's token endpoint answered HTTP %s", answer.status_code)
-            raise DiscordUnavailable
-        try:
-            body = answer.json()
-            token = body["access_token"]
-            if not isinstance(token, str) or not token or str(body.get("token_type", "")).lower() != "bearer":
-                raise ValueError
-        except (ValueError, KeyError, TypeError):
+        except ValueError:  # a body that is not a JSON object
             log.warning("Discord's token endpoint sent an unexpected answer")
             raise DiscordUnavailable from None
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token or str(body.get("token_type", "")).lower() != "bearer":
+            log.warning("Discord's token endpoint sent an unexpected answer")
+            raise DiscordUnavailable
         granted = set(str(body.get("scope", SCOPES)).split())
         if not set(SCOPES.split()) <= granted:
             log.info("Discord granted fewer scopes than asked for")
@@ -216,9 +238,10 @@ class DiscordAuth:
         return token
 
     async def _get(self, path: str, headers: dict[str, str], *, what: str, missing: bool = False) -> Any:
-        """`GET {api_base}/{path}`: the JSON body, None for a 404 when `missing` is allowed."""
+        """`GET {api_base}/{path}`: the JSON body, None for a 404 when `missing` is allowed. `headers` say whose
+        request it is (a member's Bearer token or the bot's): the OAuth client's own token is never used."""
         try:
-            answer = await self._http.get(f"{self._api}/{path}", headers=headers)
+            answer = await self._http.request("GET", f"{self._api}/{path}", headers=headers, withhold_token=True)
         except httpx.HTTPError as exc:
             log.warning("Discord did not answer the request for %s: %s", what, type(exc).__name__)
             raise DiscordUnavailable from None
@@ -260,12 +283,12 @@ class DiscordAuth:
 
     # ------------------------------------------------------------------ the re-check
 
-    async def recheck(self, member: Member, request: web.Request) -> Member | None:
+    async def recheck(self, member: Member, request: Request) -> Member | None:
         """The member with their tier re-read if the last check is older than `web.tier_recheck_seconds`
         (None: they left the server). Discord not answering keeps the last tier, never a higher one."""
         now = self._web_ctx.ctx.clock()
         if member.guild_id != self.guild_id:
-            request[REFRESHED] = None  # a session from another server's configuration
+            setattr(request.state, REFRESHED, None)  # a session from another server's configuration
             return None
         if now.timestamp() - member.checked_at < self._web_ctx.settings.web.tier_recheck_seconds:
             return member
@@ -287,15 +310,15 @@ class DiscordAuth:
         if tier is None:
             log.info("member %s is no longer in the server: signed out of the dashboard", member.user_id)
             await web_sessions.end(ctx, member.session)
-            request[REFRESHED] = None
+            setattr(request.state, REFRESHED, None)
             return None
         # a changed tier is a new session: cookies copied before the change no longer open anything
         session = await web_sessions.recheck(ctx, member.session, member.user_id, tier, utc_now())
         if session is None:  # signed out meanwhile (in another tab)
-            request[REFRESHED] = None
+            setattr(request.state, REFRESHED, None)
             return None
         refreshed = self._web_ctx.sessions.rechecked(member, tier, now, session)  # this session's own csrf kept
-        request[REFRESHED] = refreshed
+        setattr(request.state, REFRESHED, refreshed)
         return refreshed
 
     async def _reread(self, user_id: int) -> Tier | None:
@@ -309,55 +332,67 @@ class DiscordAuth:
         return await self._tier(data)
 
 
-def _copy_cookies(source: web.StreamResponse, target: web.StreamResponse) -> None:
-    for cookie in source.cookies.values():
-        target.cookies[cookie.key] = cookie
+def _plain(code: str) -> str:
+    """An OAuth2 error code as it may go in a log line: short, letters, digits and `_` only."""
+    return "".join(c for c in code[:40] if c.isalnum() or c == "_")
 
 
 class _Refused(Exception):
     """Discord refused the code (expired, reused, not ours): the member starts again."""
 
 
-@web.middleware
-async def refresh_session(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Write the cookie of a member whose roles were re-read during this request (or clear it)."""
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        _write_refreshed(request, exc)
-        raise
-    _write_refreshed(request, response)
-    return response
+class RefreshSession:
+    """ASGI middleware: the cookie of a member whose roles were re-read during this request is written (or
+    cleared, when they were signed out) on whatever the request is answered with, a page, a redirect, an
+    error page or a stream, unless the handler itself signed in or out (its cookie wins)."""
+
+    def __init__(self, app: ASGIApp, sessions: Sessions) -> None:
+        self.app = app
+        self.sessions = sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_cookie(message: Message) -> None:
+            state = scope.get("state") or {}
+            if message["type"] == "http.response.start" and REFRESHED in state:
+                self._write(MutableHeaders(scope=message), state[REFRESHED])
+            await send(message)
+
+        await self.app(scope, receive, with_cookie)
+
+    def _write(self, headers: MutableHeaders, member: Member | None) -> None:
+        if any(value.startswith(f"{COOKIE}=") for value in headers.getlist("set-cookie")):
+            return
+        carrier = Response()
+        if member is None:
+            self.sessions.clear(carrier)
+        else:
+            self.sessions.write(carrier, member)
+        for value in carrier.headers.getlist("set-cookie"):
+            headers.append("set-cookie", value)
 
 
-def _write_refreshed(request: web.Request, response: web.StreamResponse) -> None:
-    if REFRESHED not in request or response.prepared:
-        return
-    member = request[REFRESHED]
-    sessions = web_context(request).sessions
-    if COOKIE in response.cookies:
-        return  # the handler itself signed in or out: its cookie wins
-    if member is None:
-        sessions.clear(response)
-    else:
-        sessions.write(response, member)
+def router(auth: DiscordAuth) -> APIRouter:
+    """Sign in with Discord's two routes."""
+    routes = APIRouter(include_in_schema=False)
+
+    @routes.api_route("/auth/discord", methods=GET)
+    async def start(request: Request) -> Response:
+        return await auth.start(request)
+
+    @routes.api_route(CALLBACK_PATH, methods=GET)
+    async def callback(request: Request) -> Response:
+        return await auth.callback(request)
+
+    return routes
 
 
-def install(app: web.Application, web_ctx: WebContext) -> DiscordAuth | None:
-    """Sign in with Discord when an OAuth client is configured: its routes, the cookie refresh, cleanup."""
+def discord_sign_in(web_ctx: WebContext) -> DiscordAuth | None:
+    """Sign in with Discord when an OAuth client is configured (a configuration missing what it needs is a
+    `ConfigError` at startup)."""
     if not web_ctx.settings.discord.oauth_client_id:
         return None
-    auth = DiscordAuth(web_ctx)
-    web_ctx.auth = auth
-    app.middlewares.append(refresh_session)
-    app.on_cleanup.append(auth.close)
-
-    async def start(request: web.Request) -> web.StreamResponse:
-        return await web_context(request).auth.start(request)
-
-    async def callback(request: web.Request) -> web.StreamResponse:
-        return await web_context(request).auth.callback(request)
-
-    app.router.add_get("/auth/discord", start)
-    app.router.add_get(CALLBACK_PATH, callback)
-    return auth
+    return DiscordAuth(web_ctx)

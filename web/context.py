@@ -1,23 +1,24 @@
-"""What every dashboard handler needs, built once by `web.app.install_web` and kept on the aiohttp app."""
+"""What every dashboard handler needs, built once by `web.app.install_web` and kept on the app's state
+(`request.app.state.web`): no globals, so two apps in one process (the tests' rigs) never share one."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from starlette.requests import Request
 
 from services.context import ServiceContext
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
+    from web.live import LiveHub
     from web.session import Sessions
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-WEB_CONTEXT: web.AppKey[WebContext] = web.AppKey("stratum_web", object)  # type: ignore[arg-type]
+#: The methods of a page's route: HEAD answers as GET does, without the body (uvicorn drops it), as every
+#: page always has (FastAPI's routes, unlike Starlette's, take only the methods they are given).
+GET = ["GET", "HEAD"]
 
 
 @dataclass(slots=True)
@@ -29,11 +30,12 @@ class WebContext:
     billing: Any = None  # billing.service.BillingService when Stripe is set up
     auth: Any = None  # web.auth's Discord sign-in when an OAuth client is configured
     demo_sign_in: bool = False  # the loopback "demo Community / demo Pro" sign-in is offered
+    live: LiveHub | None = None  # the open live streams and their publishers (`web.live`)
 
     @property
     def settings(self):
         return self.ctx.settings
 
 
-def web_context(request: web.Request) -> WebContext:
-    return request.app[WEB_CONTEXT]
+def web_context(request: Request) -> WebContext:
+    return request.app.state.web

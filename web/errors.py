@@ -1,21 +1,23 @@
 """Friendly error pages for the dashboard.
 
-A refusal a service raised (`access.UserError` and its kinds: 400, 403, 404) becomes an HTML page with
-its status and its message, written for members; aiohttp's own refusals (no such route, wrong method, a
-handler's `HTTPForbidden(text=...)`) likewise. Anything unexpected is logged with its traceback and
-answered by a short apology with status 500: never a traceback to the browser. The REST API, Stripe's
-endpoint and the health check keep their own (JSON or plain) errors."""
+`ErrorPages` is what the app's error dispatch (`app.asgi`) calls for a refusal on one of the dashboard's
+paths: a refusal a service raised (`access.UserError` and its kinds: 400, 403, 404) becomes an HTML page
+with its status and its message, written for members; the framework's own refusals (no such route, wrong
+method, a body too large) and a handler's `HTTPException(403, "…")` likewise, keeping what they tell the
+client to do next (`Allow`, `Retry-After`). Anything unexpected was logged with its traceback by the
+dispatch and is answered here by a short apology with status 500: never a traceback to the browser. The
+REST API, Stripe's endpoint and the health check keep their own (JSON or plain) errors."""
 
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
-from aiohttp import web
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
 from access import UpgradeRequired, UserError
-from web.context import Handler
 from web.members import signed_in
-from web.security import machine_path
 from web.templating import render
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ DEFAULT_MESSAGES = {
     405: "This address does not take that kind of request.",
     500: "Sorry: something went wrong on our side while making this page. It has been logged; try again shortly.",
 }
+#: What a refusal's page keeps of its headers: what it tells the client to do next.
+KEPT_HEADERS = ("Allow", "Retry-After")
 
 
 #: Where a member upgrades on the web (the bot's messages point to its `/upgrade` command instead).
@@ -50,7 +54,23 @@ def member_message(exc: UserError) -> str:
     return str(exc)
 
 
-async def error_page(request: web.Request, status: int, message: str) -> web.Response:
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def page_message(status: int, detail: str) -> str:
+    """The refusal's own text (e.g. "This form has expired…"), else a plain one: the framework's bare
+    reason phrase ("Not Found") says less than ours."""
+    text = detail.strip()
+    if not text or text == _reason(status):
+        return DEFAULT_MESSAGES.get(status, _reason(status) or TITLES[400])
+    return text
+
+
+async def error_page(request: Request, status: int, message: str) -> Response:
     try:
         member = await signed_in(request)
     except Exception:  # an error page must not fail on the session it could not read
@@ -59,36 +79,21 @@ async def error_page(request: web.Request, status: int, message: str) -> web.Res
     try:
         return render(request, "error.html", member=member, status=status, code=status, title=title, message=message)
     except Exception:  # the page itself failed: still no traceback to the browser
-        log.exception("the error page for %s failed", request.path)
-        return web.Response(text=f"{title}. {message}", status=status, content_type="text/plain")
+        log.exception("the error page for %s failed", request.url.path)
+        return PlainTextResponse(f"{title}. {message}", status_code=status)
 
 
-def _message(exc: web.HTTPException) -> str:
-    """The handler's own text for a refusal (e.g. "This form has expired…"), else a plain one."""
-    text = (exc.text or "").strip()
-    if not text or text == f"{exc.status}: {exc.reason}":
-        return DEFAULT_MESSAGES.get(exc.status, exc.reason)
-    return text
+class ErrorPages:
+    """The dashboard's error pages (`app.asgi.ErrorPages`), set on the app by `web.app.install_web`."""
 
+    async def __call__(self, request: Request, status: int, message: str, headers: dict[str, str]) -> Response:
+        response = await error_page(request, status, page_message(status, message))
+        for name, value in headers.items():
+            if name.title() in KEPT_HEADERS:
+                response.headers[name] = value
+        return response
 
-@web.middleware
-async def friendly_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if machine_path(request.path):
-        return await handler(request)
-    try:
-        return await handler(request)
-    except UserError as exc:
+    async def user_error(self, request: Request, exc: UserError) -> Response:
         return await error_page(
             request, exc.status, member_message(exc) or TITLES.get(exc.status, "That did not work.")
         )
-    except web.HTTPException as exc:
-        if exc.status < 400:  # redirects pass through
-            raise
-        response = await error_page(request, exc.status, _message(exc))
-        for name in ("Allow", "Retry-After"):  # what the refusal tells the client to do next
-            if name in exc.headers:
-                response.headers[name] = exc.headers[name]
-        return response
-    except Exception:
-        log.exception("dashboard page %s %s failed", request.method, request.path)
-        return await error_page(request, 500, DEFAULT_MESSAGES[500])

@@ -11,7 +11,9 @@ stream whose queue is full is dropped, never waited for: it ends, and the browse
 Caps: a member keeps at most `web.live_streams_per_member` streams (opening one more closes their oldest
 with a final `closed` event saying why, which `web/static/live.js` shows instead of reconnecting), and the
 server at most `web.live_streams_max` (past it `open` raises `LiveStreamsFull`; the route answers 503 with
-Retry-After). A member at their own cap may always replace their oldest stream: that adds none.
+Retry-After). A member at their own cap may always replace their oldest stream: that adds none. When the
+server begins to shut down, `close_all` ends every stream at once (so the server does not wait for them)
+and the hub opens no more.
 
 Nothing here is HTTP-framework specific: a stream is a queue of ready bytes the route writes out.
 """
@@ -57,7 +59,7 @@ def closed_reason(per_member: int) -> str:
 
 
 class LiveStreamsFull(Exception):
-    """The server already holds `web.live_streams_max` live streams."""
+    """The server already holds `web.live_streams_max` live streams (or is shutting down)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,7 @@ class LiveHub:
         self._inboxes: dict[Tier, asyncio.Queue[Signal]] = {}
         self._publishers: dict[Tier, asyncio.Task[None]] = {}
         self._subscribed = False
+        self._closed = False
 
     @property
     def count(self) -> int:
@@ -159,7 +162,7 @@ class LiveHub:
         oldest streams past `per_member` are closed; raises `LiveStreamsFull` when the server is full
         and this member is not replacing one of their own."""
         mine = self._members.get(member, []) if member is not None else []
-        if len(mine) < self.per_member and self.count >= self.max_streams:
+        if self._closed or (len(mine) < self.per_member and self.count >= self.max_streams):
             raise LiveStreamsFull
         while len(mine) >= self.per_member:
             self._close(mine[0], closed_reason(self.per_member))
@@ -193,7 +196,9 @@ class LiveHub:
         stream.end(reason)
 
     def close_all(self) -> None:
-        """On shutdown: every stream ends now (so the server does not wait for them) and the publishers stop."""
+        """On shutdown: every stream ends now (so the server does not wait for them), the publishers stop, and
+        no stream opens any more."""
+        self._closed = True
         for streams in list(self._audiences.values()):
             for stream in list(streams):
                 self._close(stream)

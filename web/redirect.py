@@ -18,7 +18,7 @@ import re
 import string
 from urllib.parse import unquote
 
-from aiohttp import web
+from starlette.responses import Response
 
 HOME = "/"
 #: A longer `next` is not one of ours (and would overflow the OAuth state cookie).
@@ -93,9 +93,8 @@ def _plain(text: str, also: str = "") -> str:
     return "".join(out)
 
 
-def see_other(location: str) -> web.HTTPSeeOther:
-    """A 303 whose `Location` is exactly `location` (a `safe_next` value): aiohttp would otherwise pass it
-    through yarl's normalisation, which is what turned `/<TAB>/evil.example` into `//evil.example`."""
-    response = web.HTTPSeeOther(location)
-    response.headers["Location"] = location
-    return response
+def see_other(location: str) -> Response:
+    """A 303 whose `Location` is exactly `location` (a `safe_next` value, or a path of ours): no URL library
+    gets to normalise it (yarl's normalisation once turned `/<TAB>/evil.example` into `//evil.example`, and
+    Starlette's `RedirectResponse` would quote it)."""
+    return Response(status_code=303, headers={"Location": location})

@@ -10,15 +10,18 @@ The machines' answers — the REST API (`/v1`), Stripe's endpoint (`/stripe/…`
 (`/healthz`) — get the headers that fit a JSON or plain answer: a policy that allows nothing
 (`default-src 'none'`), no framing, no sniffing, no referrer and `no-store`. A path belongs to them only
 at a `/` boundary: `/v1x`, `/stripe-x` or `/healthzx` is a dashboard page (a 404 like any other). The hook
-is installed on the server itself (`app.bootstrap.build_web`), so every answer carries its headers even
-with the dashboard turned off.
+is installed on the server itself (`app.asgi`), so every answer carries its headers even
+with the dashboard turned off. With it off every path is a machine's, except the API's documentation portal
+(`/docs`, `api.portal`): people read it in a browser, so it always gets the pages' headers and policy, and its
+assets (`/docs/static/`) are cached like the dashboard's.
 """
 
 from __future__ import annotations
 
-from aiohttp import web
+import functools
 
-from web.context import WEB_CONTEXT
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -26,7 +29,10 @@ CSP = (
 )
 #: The path prefixes that answer machines (each at a `/` boundary: `machine_path`).
 MACHINE_PREFIXES = ("/v1", "/stripe", "/healthz")
-STATIC_PREFIX = "/static/"
+#: The path prefixes that are pages even with the dashboard off: the documentation portal (`api.portal`).
+PAGE_PREFIXES = ("/docs",)
+#: Where real static files live (public, cached): the dashboard's and the portal's.
+STATIC_PREFIXES = ("/static/", "/docs/static/")
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -43,23 +49,71 @@ MACHINE_HEADERS = {
 }
 
 
+#: The machines' headers as an ASGI answer carries them (names in lower case).
+_MACHINE_RAW = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in MACHINE_HEADERS.items()]
+
+
+def machine_headers(message: Message) -> None:
+    """The machines' headers added to an answer's start where it did not set its own — on every API request,
+    so without `MutableHeaders.setdefault`'s scan of the list per header (7 µs an answer; the API's cached
+    answers are held near a bare handler's speed, `bench/api.py`)."""
+    raw = list(message.get("headers", ()))
+    present = {name.lower() for name, _ in raw}
+    message["headers"] = raw + [(name, value) for name, value in _MACHINE_RAW if name not in present]
+
+
+@functools.cache
+def _below(prefixes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(prefix + "/" for prefix in prefixes)
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return path in prefixes or path.startswith(_below(prefixes))
+
+
 def machine_path(path: str) -> bool:
     """Whether `path` is the API's, Stripe's or the health check's: the prefix itself or below it."""
-    return any(path == prefix or path.startswith(prefix + "/") for prefix in MACHINE_PREFIXES)
+    return _under(path, MACHINE_PREFIXES)
 
 
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """The headers of `response`, set as it is sent (aiohttp's `on_response_prepare`): by then its status is
-    final, even a static file's (found or not is only known there), and raised refusals, redirects,
-    streams and the API's sub-application pass through here too."""
-    if machine_path(request.path) or WEB_CONTEXT not in request.config_dict:  # no dashboard: no pages
-        for name, value in MACHINE_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return
+def portal_path(path: str) -> bool:
+    """Whether `path` is the documentation portal's: a page whether or not the dashboard is served."""
+    return _under(path, PAGE_PREFIXES)
+
+
+def page_headers(path: str, status: int, headers: MutableHeaders) -> None:
+    """A page's headers (set where the answer did not set its own)."""
     for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.path.startswith(STATIC_PREFIX) and response.status < 400:
-        response.headers.setdefault("Cache-Control", "public, max-age=3600")
+        headers.setdefault(name, value)
+    if path.startswith(STATIC_PREFIXES) and status < 400:
+        headers.setdefault("Cache-Control", "public, max-age=3600")
     else:
-        response.headers["Cache-Control"] = "private, no-store"
-        response.headers["Vary"] = "Cookie"
+        headers["Cache-Control"] = "private, no-store"
+        headers["Vary"] = "Cookie"
+
+
+class SecurityHeaders:
+    """ASGI middleware: the headers above on every answer, set as it starts (by then its status is final,
+    even a static file's, and refusals, redirects and streams pass through here too). `pages`: the
+    dashboard is served; without it every path is a machine's but the portal's."""
+
+    def __init__(self, app: ASGIApp, *, pages: bool) -> None:
+        self.app = app
+        self.pages = pages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        machine = machine_path(path) or not (self.pages or portal_path(path))
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if machine:
+                    machine_headers(message)
+                else:
+                    page_headers(path, message["status"], MutableHeaders(scope=message))
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
 from services.odds_text import EV_AT_FIRE_BASIS, NO_PRICE_NOW, ev_at_fire_text, price_line
 from web.context import web_context
@@ -34,8 +35,8 @@ def environment() -> Environment:
 
 
 def render(
-    request: web.Request, template: str, *, member: Member | None, status: int = 200, **context: Any
-) -> web.Response:
+    request: Request, template: str, *, member: Member | None, status: int = 200, **context: Any
+) -> HTMLResponse:
     """The page `template` for `member` (None: signed out), with what every page shows (who is signed in,
     their tier, the CSRF token for its forms, the demo label)."""
     web_ctx = web_context(request)
@@ -47,4 +48,4 @@ def render(
         delay_minutes=int(web_ctx.settings.tiers.community_delay_seconds // 60),
         **context,
     )
-    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
+    return HTMLResponse(page, status_code=status)

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from api.http import Call, Operation
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import Caller
+from api.params import NoQuery
+from api.route import PREFIX, ApiRoute, responses
 from api.schemas import Usage
+
+router = APIRouter(prefix=PREFIX, route_class=ApiRoute, tags=["usage"])
 
 DESCRIPTION = (
     "Counts are per UTC minute. Every answered request with a valid key counts, except 429s (rejected by the "
@@ -14,21 +22,14 @@ DESCRIPTION = (
 )
 
 
-async def usage(call: Call) -> Usage:
-    report = await call.ctx.usage.report(call.key, call.limits, call.now)
-    return Usage.build(call.key, call.limits, report, call.rate)
-
-
-ROUTES = (
-    Operation(
-        "GET",
-        "/usage",
-        usage,
-        "getUsage",
-        "This key's usage, limits and recent anomalies",
-        Usage,
-        "usage",
-        errors=(400,),
-        description=DESCRIPTION,
-    ),
+@router.get(
+    "/usage",
+    response_model=Usage,
+    operation_id="getUsage",
+    summary="This key's usage, limits and recent anomalies",
+    description=DESCRIPTION,
+    responses=responses(400),
 )
+async def usage(query: Annotated[NoQuery, Query()], call: Caller) -> Usage:
+    report = await call.api.usage.report(call.key, call.limits, call.now)
+    return Usage.build(call.key, call.limits, report, call.rate)

@@ -1,11 +1,11 @@
 """The Odds API v4 client: one `fetch()` = one `GET /v4/sports/{sport}/odds`, made robust.
 
 Failures are sorted the way the scheduler needs them (see `engine.providers.base`): transient ones
-(timeouts, transport errors, 429, 5xx) are retried here with exponential backoff and jitter, then
-surface as `FeedTemporaryError`; a refused key (401/403) is `FeedAuthError` at once; a body that is
-not the event array is `FeedDataError`. A `CircuitBreaker` stops us hammering a feed that keeps
-failing. The API key travels as a query parameter (the API's only way), so it is kept out of every
-log line and error message we produce, and redacted from httpx's own request log.
+(timeouts, transport errors, 429, 5xx) are retried here by tenacity, with exponential backoff and jitter
+or the server's `Retry-After`, then surface as `FeedTemporaryError`; a refused key (401/403) is
+`FeedAuthError` at once; a body that is not the event array is `FeedDataError`. A `CircuitBreaker` stops
+us hammering a feed that keeps failing. The API key travels as a query parameter (the API's only way), so
+it is kept out of every log line and error message we produce, and redacted from httpx's own request log.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential
 
 from config.settings import FeedSettings
 from engine.cadence import estimated_cost
@@ -54,6 +55,10 @@ class CircuitBreaker:
     The trial's success closes the breaker; its failure opens it for another cooldown. While open
     (or while the trial is in flight) `before_call` raises `FeedUnavailable` without any I/O.
     `clock` returns seconds on any monotonic scale (`time.monotonic` by default).
+
+    Kept by hand: tenacity and stamina retry one call but keep no state between calls, and for one poller
+    a breaker library is not worth a dependency (aiobreaker has had no release since 2021; purgatory brings
+    its own clock and errors, where the scheduler reads `FeedUnavailable.retry_in` and tests set `clock`).
     """
 
     CLOSED = "closed"
@@ -147,6 +152,26 @@ def parse_quota(headers: httpx.Headers) -> Quota | None:
     return quota
 
 
+class _Answer(Exception):
+    """A non-2xx answer, raised so that tenacity's `retry` predicate sorts it along with transport errors."""
+
+    def __init__(self, response: httpx.Response, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+        self.status = response.status_code
+        self.retry_after = retry_after
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Worth another try inside this fetch: a timeout or transport error, a 429 or a 5xx — unless the
+    server asks for a longer pause than one fetch sleeps through (`MAX_RETRY_AFTER_SECONDS`)."""
+    if isinstance(exc, httpx.TransportError):  # timeouts included
+        return True
+    if isinstance(exc, _Answer) and (exc.status == 429 or exc.status >= 500):
+        return exc.retry_after is None or exc.retry_after <= MAX_RETRY_AFTER_SECONDS
+    return False
+
+
 def _retry_after(headers: httpx.Headers, now: datetime) -> float | None:
     """`Retry-After` as seconds: a number, or an HTTP date (RFC 9110 allows both)."""
     value = headers.get("retry-after")
@@ -201,8 +226,9 @@ class OddsApiClient:
     """`OddsSource` over The Odds API v4 (`GET {base_url}/v4/sports/{sport}/odds`).
 
     `http` is the app's shared `httpx.AsyncClient` (the app factory owns and closes it). `clock` is
-    the aware-UTC wall clock that stamps snapshots and drives the circuit breaker; `sleep` and `rng`
-    are the backoff's, injectable so tests run instantly and deterministically.
+    the aware-UTC wall clock that stamps snapshots and drives the circuit breaker; `sleep` (tenacity's,
+    between attempts) and `rng` (the backoff's jitter) are injectable so tests run instantly and
+    deterministically.
     """
 
     def __init__(
@@ -226,6 +252,7 @@ class OddsApiClient:
         self._sleep = sleep
         self._rng = rng
         self._recorder = recorder
+        self._backoff = wait_exponential(multiplier=feed.backoff_seconds, exp_base=2)
         self.breaker = breaker or CircuitBreaker(
             feed.breaker_failures,
             feed.breaker_cooldown_seconds,
@@ -260,7 +287,7 @@ class OddsApiClient:
         """Poll once (with retries). Raises a `FeedError`; never returns a partial snapshot."""
         self.breaker.before_call()
         try:
-            snapshot = await self._fetch_with_retries()
+            snapshot = self._snapshot(await self._get_with_retries())
         except FeedError:
             self.breaker.record_failure()
             raise
@@ -276,67 +303,82 @@ class OddsApiClient:
                 logger.exception("could not append the snapshot to the tape %s", self._recorder.path)
         return snapshot
 
-    def _delay(self, attempt: int) -> float:
-        base = self._feed.backoff_seconds * (2**attempt)
-        return base * (1.0 + _JITTER * self._rng())
+    async def _get_with_retries(self) -> httpx.Response:
+        """The 2xx response, after up to `feed.max_retries` retries of what `_retryable` allows."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._feed.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(_retryable),
+            before_sleep=self._log_retry,
+            sleep=self._sleep,
+            reraise=True,  # the last attempt's own error, sorted into a `FeedError` below
+        )
+        try:
+            return await retrying(self._get)
+        except (httpx.HTTPError, _Answer) as exc:
+            raise self._feed_error(exc, retrying.statistics["attempt_number"]) from None
 
-    async def _fetch_with_retries(self) -> RawSnapshot:
-        retries = self._feed.max_retries
+    async def _get(self) -> httpx.Response:
+        """One GET: the response if 2xx, else `_Answer`; httpx's own errors pass through."""
         timeout = httpx.Timeout(self._feed.timeout_seconds)
-        for attempt in range(retries + 1):
-            last_try = attempt == retries
-            try:
-                response = await self._http.get(self.url, params=self._params(), timeout=timeout)
-            except httpx.TimeoutException as exc:
-                problem = f"timed out after {self._feed.timeout_seconds}s ({type(exc).__name__})"
-                status: int | None = None
-                wait: float | None = None
-            except httpx.TransportError as exc:
-                problem = f"transport error: {type(exc).__name__}: {self._redact(str(exc))}"
-                status = None
-                wait = None
-            except httpx.HTTPError as exc:  # e.g. too many redirects: not worth a retry
-                raise FeedTemporaryError(
-                    f"GET {self.url} failed: {type(exc).__name__}: {self._redact(str(exc))}"
-                ) from None
-            else:
-                status = response.status_code
-                if 200 <= status < 300:
-                    return self._snapshot(response)
-                if status in (401, 403):
-                    raise FeedAuthError(
-                        f"GET {self.url} refused the API key: HTTP {status} {self._body_hint(response)}",
-                        status=status,
-                    )
-                if status != 429 and status < 500:
-                    raise FeedTemporaryError(
-                        f"GET {self.url} returned HTTP {status} {self._body_hint(response)}", status=status
-                    )
-                problem = f"HTTP {status}"
-                wait = _retry_after(response.headers, self._clock()) if status in (429, 503) else None
-                if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
-                    raise FeedTemporaryError(
-                        f"GET {self.url}: HTTP {status}, Retry-After {wait:.0f}s",
-                        status=status,
-                        retry_after=wait,
-                    )
-            if last_try:
-                raise FeedTemporaryError(
-                    f"GET {self.url} failed after {retries + 1} attempts: {problem}",
-                    status=status,
-                    retry_after=wait,
-                )
-            delay = wait if wait is not None else self._delay(attempt)
-            logger.warning(
-                "GET %s attempt %d/%d: %s; retrying in %.1fs",
-                self.url,
-                attempt + 1,
-                retries + 1,
-                problem,
-                delay,
+        response = await self._http.get(self.url, params=self._params(), timeout=timeout)
+        status = response.status_code
+        if 200 <= status < 300:
+            return response
+        retry_after = _retry_after(response.headers, self._clock()) if status in (429, 503) else None
+        raise _Answer(response, retry_after)
+
+    def _wait(self, state: RetryCallState) -> float:
+        """The server's `Retry-After` when it sent one (429, 503); else exponential backoff plus up to 10%."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, _Answer) and exc.retry_after is not None:
+            return exc.retry_after
+        return self._backoff(state) * (1.0 + _JITTER * self._rng())
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        logger.warning(
+            "GET %s attempt %d/%d: %s; retrying in %.1fs",
+            self.url,
+            state.attempt_number,
+            self._feed.max_retries + 1,
+            self._problem(exc),
+            state.upcoming_sleep,
+        )
+
+    def _problem(self, exc: BaseException | None) -> str:
+        if isinstance(exc, httpx.TimeoutException):
+            return f"timed out after {self._feed.timeout_seconds}s ({type(exc).__name__})"
+        if isinstance(exc, httpx.TransportError):
+            return f"transport error: {type(exc).__name__}: {self._redact(str(exc))}"
+        return str(exc)  # an `_Answer`: "HTTP 503"
+
+    def _feed_error(self, exc: httpx.HTTPError | _Answer, attempts: int) -> FeedError:
+        """What a fetch raises once tenacity has stopped: retries used up, or an error not worth one."""
+        status = exc.status if isinstance(exc, _Answer) else None
+        retry_after = exc.retry_after if isinstance(exc, _Answer) else None
+        if _retryable(exc):
+            return FeedTemporaryError(
+                f"GET {self.url} failed after {attempts} attempts: {self._problem(exc)}",
+                status=status,
+                retry_after=retry_after,
             )
-            await self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        if not isinstance(exc, _Answer):  # e.g. too many redirects: not worth a retry
+            return FeedTemporaryError(f"GET {self.url} failed: {type(exc).__name__}: {self._redact(str(exc))}")
+        if exc.status in (401, 403):
+            return FeedAuthError(
+                f"GET {self.url} refused the API key: HTTP {exc.status} {self._body_hint(exc.response)}",
+                status=exc.status,
+            )
+        if retry_after is not None:  # a 429 or 503 asking for more than MAX_RETRY_AFTER_SECONDS
+            return FeedTemporaryError(
+                f"GET {self.url}: HTTP {exc.status}, Retry-After {retry_after:.0f}s",
+                status=exc.status,
+                retry_after=retry_after,
+            )
+        return FeedTemporaryError(
+            f"GET {self.url} returned HTTP {exc.status} {self._body_hint(exc.response)}", status=exc.status
+        )
 
     def _body_hint(self, response: httpx.Response) -> str:
         """The start of an error body (The Odds API explains refusals there), secrets removed."""

@@ -190,6 +190,35 @@ async def test_429_retry_after_is_honoured() -> None:
     assert len(seen) == 2
 
 
+async def test_503_retry_after_as_an_http_date_is_honoured_and_later_waits_back_off() -> None:
+    when = "Wed, 15 Jan 2025 18:00:12 GMT"  # 12 s after the client's clock (T0)
+    handler, seen = scripted(httpx.Response(503, headers={"Retry-After": when}), httpx.Response(500), ok())
+    client, _, sleeps = make(handler, feed=FeedSettings(backoff_seconds=1.0))
+    await client.fetch()
+    # the second wait is the backoff of attempt 2 (1 × 2¹ plus rng 0.5 × 10%): Retry-After does not reset it
+    assert sleeps.calls == pytest.approx([12.0, 2.1])
+    assert len(seen) == 3
+
+
+async def test_retry_after_is_read_only_on_429_and_503() -> None:
+    handler, _ = scripted(httpx.Response(500, headers={"Retry-After": "30"}), ok())
+    client, _, sleeps = make(handler, feed=FeedSettings(backoff_seconds=1.0))
+    await client.fetch()
+    assert sleeps.calls == pytest.approx([1.05])
+
+
+async def test_each_retry_logs_one_warning_naming_the_attempt_and_the_wait(caplog: pytest.LogCaptureFixture) -> None:
+    handler, _ = scripted(httpx.ConnectTimeout("slow"), httpx.Response(429, headers={"Retry-After": "3"}), ok())
+    client, _, _ = make(handler, feed=FeedSettings(max_retries=3, backoff_seconds=2.0, timeout_seconds=4.5))
+    with caplog.at_level(logging.WARNING, logger="engine.providers.odds_api"):
+        await client.fetch()
+    assert [r.getMessage() for r in caplog.records if r.name == "engine.providers.odds_api"] == [
+        f"GET {client.url} attempt 1/4: timed out after 4.5s (ConnectTimeout); retrying in 2.1s",
+        f"GET {client.url} attempt 2/4: HTTP 429; retrying in 3.0s",
+    ]
+    assert all(r.levelno == logging.WARNING for r in caplog.records if r.name == "engine.providers.odds_api")
+
+
 async def test_429_without_retry_after_uses_backoff() -> None:
     handler, _ = scripted(httpx.Response(429), ok())
     client, _, sleeps = make(handler, feed=FeedSettings(backoff_seconds=1.0))

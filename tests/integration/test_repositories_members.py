@@ -19,6 +19,7 @@ from engine.alert_state import ClassState
 from engine.models import Bet, BetGrade, Market, Side, SignalType
 from storage import Repositories
 from storage.members import DmPrefs
+from tests.storage_builders import clv
 
 T0 = datetime(2026, 3, 1, 18, 0, tzinfo=UTC)
 #: Discord snowflakes are far beyond 2^31 (and 2^53 is where JSON numbers stop being exact).
@@ -267,8 +268,8 @@ def bet(
     return Bet(None, GUILD, user, game_id, Market.SPREADS, Side.HOME, point, -110, book, at(minutes))
 
 
-def bet_grade(bet_id: int, *, beat: bool, push: bool = False, clv_ev: float = 0.02) -> BetGrade:
-    return BetGrade(bet_id, at(300), None if push else -6.0, 0.53, None if push else 1.5, 0.01, beat, push, clv_ev)
+def bet_grade(bet_id: int, *, beat: bool, push: bool = False, clv_ev: float | None = None) -> BetGrade:
+    return BetGrade(bet_id, at(300), **clv(beat=beat, push=push, clv_ev=clv_ev))
 
 
 async def test_bets_insert_returns_ids_and_grades_come_back_typed(repos: Repositories) -> None:

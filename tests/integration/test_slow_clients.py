@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
 
+from app.asgi import finish, root_app
 from app.web import WebServer
 from config.settings import WebSettings
 
@@ -33,7 +35,7 @@ async def server() -> AsyncIterator[int]:
         header_timeout_seconds=HEADER_SECONDS,
         keepalive_timeout_seconds=KEEPALIVE_SECONDS,
     )
-    web = WebServer(settings)
+    web = WebServer(settings, finish(root_app()[0], pages=False))  # /healthz and what every answer shares
     port = await web.start()
     try:
         yield port
@@ -131,3 +133,22 @@ async def test_a_later_request_left_unfinished_on_a_kept_alive_connection_is_clo
         await writer.drain()
         assert_cut_off(await until_closed(reader, KEEPALIVE_SECONDS + MARGIN))
         writer.close()
+
+
+async def test_every_connection_sends_without_delay():
+    """The server's end of each connection has TCP_NODELAY: an answer written in two parts (head, then body)
+    goes out at once instead of waiting for the client's delayed ACK (~40 ms a request on keep-alive)."""
+    settings = WebSettings(host="127.0.0.1", port=0)
+    web = WebServer(settings, finish(root_app()[0], pages=False))
+    port = await web.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(REQUEST)
+        assert (await read_response(reader))[0] == 200
+        assert web._server is not None
+        served = [c.transport.get_extra_info("socket") for c in web._server.server_state.connections]
+        assert served and all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in served)
+        writer.close()
+        await writer.wait_closed()
+    finally:
+        await web.stop()

@@ -6,112 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from engine.models import (
-    BookComponent,
-    BookLine,
-    Close,
-    Consensus,
-    Entry,
-    Game,
-    Grade,
-    Market,
-    Quota,
-    ScoreBreakdown,
-    Side,
-    Signal,
-    SignalType,
-)
+from engine.models import Close, Entry, Market, Quota, Side, Signal, SignalType
 from storage import ClassRecord, Repositories, StoredGame
 from storage.codec import from_db, to_db
-
-T0 = datetime(2024, 11, 5, 17, 0, tzinfo=UTC)
-TIP = datetime(2024, 11, 6, 0, 30, tzinfo=UTC)
-
-
-def at(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def game(game_id: str = "g1", commence: datetime = TIP, home: str = "Boston Celtics") -> Game:
-    return Game(game_id, "basketball_nba", home, "New York Knicks", commence)
-
-
-def line(
-    book: str,
-    minute: float,
-    *,
-    game_id: str = "g1",
-    market: Market = Market.SPREADS,
-    point: float | None = -5.5,
-    price_a: int = -110,
-    price_b: int = -110,
-) -> BookLine:
-    return BookLine(game_id, book, market, point, price_a, price_b, at(minute - 0.5), at(minute))
-
-
-def signal(
-    signal_id: str,
-    created: datetime,
-    *,
-    game_id: str = "g1",
-    type_: SignalType = SignalType.STEAM,
-    market: Market = Market.SPREADS,
-    side: Side = Side.HOME,
-    score: int = 71,
-) -> Signal:
-    return Signal(
-        id=signal_id,
-        type=type_,
-        game_id=game_id,
-        market=market,
-        side=side,
-        created_at=created,
-        score=score,
-        breakdown=ScoreBreakdown(
-            magnitude=0.8, velocity=0.625, breadth=0.75, sharp=1.0, time_to_tip=0.1234567890123, total=score
-        ),
-        books=("pinnacle", "circasports", "draftkings", "fanduel"),
-        magnitude=1.5,
-        velocity=0.3333333333333333,
-        entry=Entry(book="betmgm", point=-5.0, price=-108, prob=0.5123456789),
-        consensus_point=-6.5,
-        consensus_prob=0.4987654321,
-        commence_time=TIP,
-        details={
-            "window_seconds": 180,
-            "before": -5.0,
-            "after": -6.5,
-            "movers": ["pinnacle", "circasports"],
-            "nested": {"gap": 1.25, "ev": None, "label": "Celtics −6.5"},
-        },
-    )
-
-
-def grade(signal_id: str, graded_at: datetime, *, beat: bool, push: bool = False) -> Grade:
-    return Grade(
-        signal_id=signal_id,
-        graded_at=graded_at,
-        close_point=-7.0,
-        close_prob=0.52,
-        clv_points=None if push else 1.5,
-        clv_prob=0.0123,
-        beat=beat,
-        push=push,
-        consensus_clv_points=0.5,
-        consensus_clv_prob=-0.004,
-        clv_ev=0.031 if beat else -0.02,
-    )
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "stratum.db"
-
+from tests.storage_builders import TIP, at, consensus, game, grade, line, signal
 
 # --- codec -----------------------------------------------------------------------------------------
 
@@ -277,36 +179,46 @@ async def test_committed_data_survives_restart(db_url: str) -> None:
 # --- games -----------------------------------------------------------------------------------------
 
 
-async def test_games_upsert_keeps_scheduled_tip_and_status(repos: Repositories) -> None:
+async def test_games_upsert_touch_tip_and_close(repos: Repositories) -> None:
     async with repos.db.transaction():
         await repos.games.upsert(game(), seen_at=at(0))
     moved = TIP + timedelta(minutes=30)
     async with repos.db.transaction():
-        await repos.games.upsert(game(commence=moved, home="Boston"), seen_at=at(5))
-    stored = await repos.games.get("g1")
-    assert stored == StoredGame(game(commence=moved, home="Boston"), scheduled_tip=TIP, status="scheduled")
+        await repos.games.upsert_many([game(commence=moved, home="Boston")], seen_at=at(5))
+    assert await repos.games.get("g1") == StoredGame(
+        game(commence=moved, home="Boston"), scheduled_tip=TIP, status="scheduled"
+    )
+    assert await repos.games.last_seen("g1") == at(5)
+
+    async with repos.db.transaction():
+        await repos.games.upsert(game(commence=moved), seen_at=at(1))  # out of order: last_seen stays
+        await repos.games.touch_many(["g1", "unknown"], at(2))  # older: stays
+    assert await repos.games.last_seen("g1") == at(5)
+    async with repos.db.transaction():
+        await repos.games.touch_many(["g1"], at(9))
+        await repos.games.touch_many([], at(10))
+    assert await repos.games.last_seen("g1") == at(9)
 
     async with repos.db.transaction():
         assert await repos.games.set_scheduled_tip("g1", moved)
         assert not await repos.games.set_scheduled_tip("missing", moved)
         assert await repos.games.mark_closed("g1")
-        await repos.games.upsert(game(commence=moved), seen_at=at(6))  # seen again after closing
+        assert not await repos.games.mark_closed("missing")
+        await repos.games.upsert(game(commence=moved), seen_at=at(11))  # seen again after closing
     stored = await repos.games.get("g1")
     assert stored is not None
-    assert stored.scheduled_tip == moved
-    assert stored.status == "closed"
+    assert (stored.scheduled_tip, stored.status) == (moved, "closed")
     assert await repos.games.list_open() == []
+    assert await repos.games.get("missing") is None
 
+    async with repos.db.transaction():
+        await repos.games.upsert(game(commence=moved), seen_at=at(6))  # out of order after closing: stays
     cur = await repos.db.execute("SELECT first_seen, last_seen FROM games WHERE id = 'g1'")
     first_seen, last_seen = cur.first()
-    assert (from_db(first_seen), from_db(last_seen)) == (at(0), at(6))
-    async with repos.db.transaction():
-        await repos.games.upsert(game(commence=moved), seen_at=at(1))  # out of order: last_seen stays
-    cur = await repos.db.execute("SELECT last_seen FROM games WHERE id = 'g1'")
-    assert from_db(cur.first()[0]) == at(6)
+    assert (from_db(first_seen), from_db(last_seen)) == (at(0), at(11))
 
 
-async def test_games_list_filters_and_cursor_pagination(repos: Repositories) -> None:
+async def test_games_list_filters_and_keyset_pages(repos: Repositories) -> None:
     # Ten games, several sharing a commence time, inserted out of order.
     games = [game(f"g{i:02d}", commence=TIP + timedelta(hours=i // 3)) for i in range(10)]
     async with repos.db.transaction():
@@ -330,22 +242,28 @@ async def test_games_list_filters_and_cursor_pagination(repos: Repositories) -> 
         since=TIP + timedelta(hours=1), until=TIP + timedelta(hours=3), status="scheduled"
     )
     assert [g.game.id for g in open_in_window] == ["g03", "g05", "g06", "g07", "g08"]
-    assert len(await repos.games.list_open()) == 9
+    assert [g.game.id for g in await repos.games.list(status="closed")] == ["g04"]
+    assert [g.game.id for g in await repos.games.list_open()] == [g.id for g in games if g.id != "g04"]
     assert await repos.games.list(after_id="unknown") == []
 
 
 # --- quotes ----------------------------------------------------------------------------------------
 
 
-async def test_quotes_latest_per_book_and_market(repos: Repositories) -> None:
+async def test_quotes_latest_withdrawals_timelines_and_as_of(repos: Repositories) -> None:
+    draftkings_again = line("draftkings", 1, point=-5.5, price_a=-110, price_b=-110)
     async with repos.db.transaction():
         await repos.games.upsert_many([game("g1"), game("g2"), game("g3")], seen_at=at(0))
+        first = [
+            line("pinnacle", 1, point=-5.5),
+            line("draftkings", 1, point=-5.0, price_a=-115, price_b=-105),
+            line("circasports", 1, point=-5.0),
+        ]
+        assert await repos.quotes.insert_many(iter(first)) == 3  # a lazy iterable is read once
         await repos.quotes.insert_many(
             [
-                line("pinnacle", 1, point=-5.5),
                 line("pinnacle", 3, point=-6.5),
                 line("pinnacle", 2, point=-6.0),  # inserted late, but older than minute 3
-                line("draftkings", 1, point=-5.0, price_a=-115, price_b=-105),
                 line("pinnacle", 1, market=Market.TOTALS, point=221.5),
                 line("pinnacle", 4, market=Market.TOTALS, point=223.0),
                 line("pinnacle", 2, market=Market.H2H, point=None, price_a=-240, price_b=195),
@@ -354,20 +272,21 @@ async def test_quotes_latest_per_book_and_market(repos: Repositories) -> None:
             ]
         )
         # Same observed_at twice for one key: the later insert wins.
-        await repos.quotes.insert_many([line("draftkings", 1, point=-5.5, price_a=-110, price_b=-110)])
+        await repos.quotes.insert_many([draftkings_again])
+        # circasports stops offering the spread at minute 4: its last line, flagged withdrawn.
+        assert await repos.quotes.insert_many([line("circasports", 4, point=-5.0)], withdrawn=True) == 1
+        assert await repos.quotes.insert_many([]) == 0
         await repos.games.mark_closed("g3")
 
-    g1 = await repos.quotes.latest(["g1"])
-    assert g1 == [  # ordered by market, then book
+    assert await repos.quotes.latest(["g1"]) == [  # ordered by market, then book; circasports withdrew
         line("pinnacle", 2, market=Market.H2H, point=None, price_a=-240, price_b=195),
-        line("draftkings", 1, point=-5.5, price_a=-110, price_b=-110),
+        draftkings_again,
         line("pinnacle", 3, point=-6.5),
         line("pinnacle", 4, market=Market.TOTALS, point=223.0),
     ]
     assert await repos.quotes.latest("g2") == [line("pinnacle", 9, game_id="g2", point=2.5)]
     # None = every scheduled game; g3 is closed.
-    open_latest = await repos.quotes.latest()
-    assert {(q.game_id, q.book, q.market) for q in open_latest} == {
+    assert {(q.game_id, q.book, q.market) for q in await repos.quotes.latest()} == {
         ("g1", "draftkings", Market.SPREADS),
         ("g1", "pinnacle", Market.SPREADS),
         ("g1", "pinnacle", Market.TOTALS),
@@ -376,20 +295,52 @@ async def test_quotes_latest_per_book_and_market(repos: Repositories) -> None:
     }
     assert await repos.quotes.latest(["g3", "nope"]) == [line("fanduel", 9, game_id="g3", point=1.0)]
 
-    history = await repos.quotes.history("g1", Market.SPREADS)
+    timeline = await repos.quotes.timeline("g1", Market.SPREADS)
+    assert [(q.book, q.observed_at, q.point, withdrawn) for q, withdrawn in timeline] == [
+        ("pinnacle", at(1), -5.5, False),
+        ("draftkings", at(1), -5.0, False),
+        ("circasports", at(1), -5.0, False),
+        ("draftkings", at(1), -5.5, False),
+        ("pinnacle", at(2), -6.0, False),
+        ("pinnacle", at(3), -6.5, False),
+        ("circasports", at(4), -5.0, True),
+    ]
+    assert all(type(withdrawn) is bool for _, withdrawn in timeline)
+    history = await repos.quotes.history("g1", Market.SPREADS)  # the timeline without withdrawals
     assert [(q.book, q.point) for q in history] == [
         ("pinnacle", -5.5),
         ("draftkings", -5.0),
+        ("circasports", -5.0),
         ("draftkings", -5.5),
         ("pinnacle", -6.0),
         ("pinnacle", -6.5),
     ]
     assert [q.point for q in await repos.quotes.history("g1", Market.SPREADS, since=at(2))] == [-6.0, -6.5]
-    assert len(await repos.quotes.history("g1")) == 8
-    assert await repos.quotes.count() == 10
+    assert len(await repos.quotes.history("g1")) == 9
+    assert len(await repos.quotes.timeline("g1", since=at(3))) == 3
+    everything = await repos.quotes.all_timelines()
+    assert [(q.game_id, q.market) for q, _ in everything][:2] == [("g1", Market.H2H), ("g1", Market.SPREADS)]
+    assert sum(withdrawn for _, withdrawn in everything) == 1
+
+    # At minute 3.5 circasports still quoted -5.0; by minute 4 it had withdrawn.
+    assert await repos.quotes.as_of("g1", at(3.5)) == [
+        line("pinnacle", 2, market=Market.H2H, point=None, price_a=-240, price_b=195),
+        line("circasports", 1, point=-5.0),
+        draftkings_again,
+        line("pinnacle", 3, point=-6.5),
+        line("pinnacle", 1, market=Market.TOTALS, point=221.5),
+    ]
+    assert [(q.market, q.book) for q in await repos.quotes.as_of("g1", at(4))] == [
+        (Market.H2H, "pinnacle"),
+        (Market.SPREADS, "draftkings"),
+        (Market.SPREADS, "pinnacle"),
+        (Market.TOTALS, "pinnacle"),
+    ]
+    assert await repos.quotes.as_of("g1", at(0)) == []
+    assert await repos.quotes.count() == 12
 
 
-async def test_quotes_delete_older_than_keeps_latest_rows(repos: Repositories) -> None:
+async def test_quotes_retention_keeps_each_keys_latest_line(repos: Repositories) -> None:
     async with repos.db.transaction():
         await repos.games.upsert(game(), seen_at=at(0))
         await repos.quotes.insert_many(
@@ -414,6 +365,7 @@ async def test_quotes_delete_older_than_keeps_latest_rows(repos: Repositories) -
     ]
     async with repos.db.transaction():
         assert await repos.quotes.delete_older_than(at(100)) == 0  # only latest rows left
+    assert await repos.quotes.count() == 3
 
 
 async def test_quotes_insert_many_bulk_and_latest(repos: Repositories) -> None:
@@ -435,46 +387,39 @@ async def test_quotes_insert_many_bulk_and_latest(repos: Repositories) -> None:
 # --- consensus -------------------------------------------------------------------------------------
 
 
-def consensus(minute: float, point: float | None, prob_a: float, *, game_id: str = "g1", market=Market.SPREADS):
-    return Consensus(
-        game_id=game_id,
-        market=market,
-        at=at(minute),
-        point=point,
-        prob_a=prob_a,
-        books=2,
-        components=(
-            BookComponent("pinnacle", point, prob_a + 0.01, 3.0),
-            BookComponent("draftkings", point, prob_a - 0.0123456789, 1.2),
-        ),
-    )
-
-
-async def test_consensus_round_trip_latest_and_history(repos: Repositories) -> None:
+async def test_consensus_latest_history_recent_and_key_sides(repos: Repositories) -> None:
     items = [
         consensus(1, -5.5, 0.5),
         consensus(2, -6.0, 0.51234),
         consensus(3, -6.5, 0.49),
+        consensus(4, -6.0, 0.495),
         consensus(2, 221.5, 0.48, market=Market.TOTALS),
         consensus(1, None, 0.7012, market=Market.H2H),
         consensus(5, 3.5, 0.4, game_id="g2"),
     ]
     async with repos.db.transaction():
         await repos.games.upsert_many([game("g1"), game("g2")], seen_at=at(0))
-        await repos.consensus.insert_many(items)
-        # Same key again: ignored, the first stays.
-        await repos.consensus.insert_many([consensus(3, -9.0, 0.1)])
+        await repos.consensus.insert_many(iter(items))
+        await repos.consensus.insert_many([consensus(3, -9.0, 0.1)])  # same key again: ignored, the first stays
+        await repos.consensus.insert_many([])
         await repos.games.mark_closed("g2")
 
-    assert await repos.consensus.latest("g1", Market.SPREADS) == items[2]
-    assert await repos.consensus.latest("g1", Market.H2H) == items[4]
+    assert await repos.consensus.latest("g1", Market.SPREADS) == items[3]
+    assert await repos.consensus.latest("g1", Market.H2H) == items[5]
     assert await repos.consensus.latest("g9", Market.SPREADS) is None
     assert await repos.consensus.latest_before("g1", Market.SPREADS, at(3)) == items[1]  # strictly before
     assert await repos.consensus.latest_before("g1", Market.SPREADS, at(3.01)) == items[2]
     assert await repos.consensus.latest_before("g1", Market.SPREADS, at(1)) is None
-    assert await repos.consensus.history("g1", Market.SPREADS) == items[:3]
-    assert await repos.consensus.history("g1") == [items[4], items[0], items[1], items[3], items[2]]
-    assert await repos.consensus.latest_for_open_games() == [items[4], items[2], items[3]]
+    assert await repos.consensus.history("g1", Market.SPREADS) == items[:4]
+    assert await repos.consensus.history("g1") == [items[5], items[0], items[1], items[4], items[2], items[3]]
+    assert await repos.consensus.recent("g1", Market.SPREADS, 2) == [items[2], items[3]]  # oldest first
+    assert await repos.consensus.latest_for_open_games() == [items[5], items[3], items[4]]
+
+    # The newest point off -6.0 (by more than the tolerance) is -6.5; nothing is off 221.5.
+    assert await repos.consensus.last_point_off("g1", Market.SPREADS, -6.0, 0.01) == -6.5
+    assert await repos.consensus.last_point_off("g1", Market.SPREADS, -6.0, 1.0) is None
+    assert await repos.consensus.last_point_off("g1", Market.TOTALS, 221.5, 0.01) is None
+    assert await repos.consensus.last_point_off("g1", Market.H2H, 0.0, 0.01) is None  # NULL points never count
 
 
 # --- signals ---------------------------------------------------------------------------------------
@@ -525,7 +470,7 @@ async def test_signal_details_tuples_come_back_as_lists(repos: Repositories) -> 
     assert loaded.details == {"pair": [1, 2]}
 
 
-async def test_signals_list_filters_and_keyset_pagination(repos: Repositories) -> None:
+async def test_signals_round_trip_filters_and_keyset_pages(repos: Repositories) -> None:
     # 25 signals; groups of 5 share a created_at so the id must break ties.
     types = [SignalType.STEAM, SignalType.DISLOCATION, SignalType.KEY_CROSS]
     all_signals = [
@@ -542,7 +487,10 @@ async def test_signals_list_filters_and_keyset_pagination(repos: Repositories) -
     ]
     async with repos.db.transaction():
         for s in reversed(all_signals):
-            await repos.signals.insert(s)
+            assert await repos.signals.insert(s) is True
+        assert await repos.signals.insert(all_signals[0]) is False  # same id: ignored
+    assert await repos.signals.get("s00") == all_signals[0]
+    assert await repos.signals.get("missing") is None
 
     newest_first = sorted(all_signals, key=lambda s: (s.created_at, s.id), reverse=True)
     seen: list[str] = []
@@ -563,6 +511,9 @@ async def test_signals_list_filters_and_keyset_pagination(repos: Repositories) -
     assert [s.id for s in only] == [
         s.id for s in newest_first if s.type in (SignalType.KEY_CROSS, SignalType.STEAM) and s.market == Market.TOTALS
     ]
+    assert [s.id for s in await repos.signals.list(types=[SignalType.DISLOCATION], limit=2)] == [
+        s.id for s in newest_first if s.type == SignalType.DISLOCATION
+    ][:2]
     assert len(await repos.signals.list(types=[], limit=1000)) == 25  # empty = every type
     windowed = await repos.signals.list(since=at(1), until=at(3))
     assert [s.id for s in windowed] == [s.id for s in newest_first if at(1) <= s.created_at < at(3)]
@@ -573,25 +524,38 @@ async def test_signals_list_filters_and_keyset_pagination(repos: Repositories) -
     counts = await repos.signals.count_by_type()
     assert counts == {SignalType.STEAM: 9, SignalType.DISLOCATION: 8, SignalType.KEY_CROSS: 8}
 
+    # Graded signals leave the game's ungraded list; one marked ungraded (no close) stays on it.
+    async with repos.db.transaction():
+        assert await repos.grades.insert(grade("s01", at(600), beat=True))
+        assert await repos.grades.mark_ungraded("s03", at(600), "no close")
+    ungraded = [s.id for s in await repos.signals.ungraded_for_game("g1")]
+    assert ungraded == sorted(s.id for s in all_signals if s.game_id == "g1" and s.id != "s01")
+
 
 # --- closes and grades -----------------------------------------------------------------------------
 
 
-async def test_closes_first_capture_is_final(repos: Repositories) -> None:
+async def test_closes_first_capture_is_final_and_results(repos: Repositories) -> None:
     first = Close("g1", Market.SPREADS, captured_at=TIP, at=at(400), point=-7.0, prob_a=0.505, books=9)
-    h2h = Close("g1", Market.H2H, captured_at=TIP, at=at(401), point=None, prob_a=0.71, books=8)
+    h2h = Close("g1", Market.H2H, captured_at=TIP, at=at(401), point=None, prob_a=0.71, books=8, source="external")
+    other = Close("g0", Market.TOTALS, captured_at=TIP, at=at(402), point=220.5, prob_a=0.5, books=7)
     async with repos.db.transaction():
         assert await repos.closes.insert(first)
         assert await repos.closes.insert(h2h)
-        later = Close("g1", Market.SPREADS, captured_at=TIP, at=at(402), point=-8.0, prob_a=0.5, books=9)
+        assert await repos.closes.insert(other)
+        later = Close("g1", Market.SPREADS, captured_at=TIP, at=at(403), point=-8.0, prob_a=0.5, books=9)
         assert not await repos.closes.insert(later)
+        await repos.closes.save_result("g1", 101, 99, source="closes file")
+        await repos.closes.save_result("g1", 1, 2, source="closes file")  # the first result stays
     assert await repos.closes.get("g1", Market.SPREADS) == first
     assert await repos.closes.get("g1", Market.TOTALS) is None
     assert await repos.closes.for_game("g1") == [h2h, first]
     assert await repos.closes.for_game("g2") == []
+    assert await repos.closes.all() == [other, h2h, first]
+    assert await repos.closes.results() == {"g1": (101, 99)}
 
 
-async def test_grades_round_trip_records_and_pagination(repos: Repositories) -> None:
+async def test_grades_booleans_records_pages_and_version(repos: Repositories) -> None:
     specs = [
         # id, type, market, beat, push
         ("s1", SignalType.STEAM, Market.SPREADS, True, False),
@@ -601,6 +565,7 @@ async def test_grades_round_trip_records_and_pagination(repos: Repositories) -> 
         ("s5", SignalType.DISLOCATION, Market.H2H, True, False),
         ("s6", SignalType.KEY_CROSS, Market.SPREADS, False, False),
     ]
+    empty = await repos.grades.version()
     async with repos.db.transaction():
         for i, (sid, type_, market, _, _) in enumerate(specs):
             side = Side.OVER if market == Market.TOTALS else Side.HOME
@@ -610,8 +575,13 @@ async def test_grades_round_trip_records_and_pagination(repos: Repositories) -> 
             # s1 and s2 graded at the same instant: the id breaks the tie.
             assert await repos.grades.insert(grade(sid, at(500 + max(i, 1)), beat=beat, push=push))
         assert not await repos.grades.insert(grade("s1", at(900), beat=False))  # graded once
+    graded = await repos.grades.version()
+    assert graded != empty
 
-    assert await repos.grades.get("s2") == grade("s2", at(501), beat=False, push=True)
+    stored = await repos.grades.get("s2")
+    assert stored == grade("s2", at(501), beat=False, push=True)
+    assert stored is not None
+    assert (type(stored.beat), type(stored.push)) == (bool, bool)
     assert await repos.grades.get("s7") is None
 
     assert await repos.grades.class_records() == [
@@ -635,8 +605,15 @@ async def test_grades_round_trip_records_and_pagination(repos: Repositories) -> 
         cursor = (page[-1][1].graded_at, page[-1][1].signal_id)
     assert ids == ["s6", "s5", "s4", "s3", "s2", "s1"]
     assert [s.id for s, _ in await repos.grades.list(since=at(503))] == ["s6", "s5", "s4"]
+    assert [s.id for s, _ in await repos.grades.list(since=at(502), until=at(503))] == ["s4", "s3"]
 
     assert [s.id for s in await repos.signals.ungraded_for_game("g1")] == ["s7"]
+
+    async with repos.db.transaction():
+        assert await repos.grades.mark_ungraded("s7", at(600), "no close")
+        assert not await repos.grades.mark_ungraded("s7", at(601), "again")
+    assert [(s.id, reason) for s, reason in await repos.grades.ungraded()] == [("s7", "no close")]
+    assert await repos.grades.version() != graded
 
 
 async def test_grade_requires_stored_signal(repos: Repositories) -> None:
@@ -649,25 +626,29 @@ async def test_grade_requires_stored_signal(repos: Repositories) -> None:
 # --- feed state ------------------------------------------------------------------------------------
 
 
-async def test_feed_state_save_and_replace(repos: Repositories) -> None:
+async def test_feed_state_save_replace_and_empty_values(repos: Repositories) -> None:
     assert await repos.feed_state.get("odds_api") is None
     async with repos.db.transaction():
         await repos.feed_state.save("odds_api", at(1), Quota(remaining=499, used=1, last=1), now=at(1.5))
         await repos.feed_state.save("replay", at(2), None, now=at(2))
+        await repos.feed_state.save("tape", None, None, now=at(2), recent_gaps=[300, 299.5])
     state = await repos.feed_state.get("odds_api")
     assert state is not None
-    assert (state.source, state.cursor, state.quota, state.updated_at) == (
+    assert (state.source, state.cursor, state.quota, state.updated_at, state.recent_gaps) == (
         "odds_api",
         at(1),
         Quota(499, 1, 1),
         at(1.5),
+        (),
     )
     async with repos.db.transaction():
-        await repos.feed_state.save("odds_api", at(5), Quota(remaining=496, used=4, last=3), now=at(5))
+        await repos.feed_state.save("odds_api", at(5), Quota(remaining=None, used=4, last=None), now=at(5))
     state = await repos.feed_state.get("odds_api")
     assert state is not None
-    assert (state.cursor, state.quota, state.updated_at) == (at(5), Quota(496, 4, 3), at(5))
+    assert (state.cursor, state.quota, state.updated_at) == (at(5), Quota(None, 4, None), at(5))
     replay = await repos.feed_state.get("replay")
     assert replay is not None
-    assert replay.quota is None
-    assert replay.cursor == at(2)
+    assert (replay.cursor, replay.quota) == (at(2), None)
+    tape = await repos.feed_state.get("tape")
+    assert tape is not None
+    assert (tape.cursor, tape.quota, tape.recent_gaps) == (None, None, (300.0, 299.5))

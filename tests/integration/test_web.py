@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from itsdangerous import URLSafeTimedSerializer
 
 from tests.web_rig import demo_sign_in, web_rig
@@ -60,3 +62,41 @@ async def test_the_demo_sign_in_refuses_a_form_without_its_token(template_db, tm
         answer = await http.post("/auth/demo", data={"csrf": "guess", "tier": "pro"})
         assert answer.status_code == 403
         assert not any(c.name == "stratum_session" for c in http.cookies.jar)
+
+
+async def test_a_token_in_any_script_is_refused_like_a_wrong_one_not_a_500(template_db, tmp_path):
+    async with web_rig(template_db, tmp_path) as rig, rig.client() as http:
+        await http.get("/signin")
+        demo = await http.post("/auth/demo", data={"csrf": "jeton-é", "tier": "pro"})
+        assert demo.status_code == 403 and "did not come from this site" in demo.text
+        await demo_sign_in(http, "pro")
+        for path, form in (("/auth/signout", {}), ("/me/watch/add", {"game": "x"})):
+            refused = await http.post(path, data={**form, "csrf": "jeton-é"})
+            assert refused.status_code == 403, path
+            assert (
+                refused.headers["content-type"].startswith("text/html")
+                and "did not come from this site" in refused.text
+            )
+        assert "demo Pro" in (await http.get("/")).text  # still signed in: nothing changed
+
+
+async def test_a_head_request_answers_as_get_does_without_the_body(template_db, tmp_path):
+    async with web_rig(template_db, tmp_path) as rig, rig.client() as http:
+        for path in ("/", "/signals", "/integrity", "/signin", "/static/style.css"):
+            head = await http.head(path)
+            assert head.status_code == 200, path
+            assert (
+                head.content == b"" and head.headers["content-type"] == (await http.get(path)).headers["content-type"]
+            )
+
+
+async def test_sign_in_comes_back_to_the_whole_address_it_was_asked_for(template_db, tmp_path):
+    async with web_rig(template_db, tmp_path) as rig, rig.client() as http:
+        away = await http.get("/me", params={"done": "watched", "then": "a b"})
+        assert away.status_code == 303
+        assert away.headers["location"] == "/signin?next=/me%3Fdone%3Dwatched%26then%3Da%2Bb"  # all of it, encoded
+        page = await http.get(away.headers["location"])
+        token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        then = page.text.split('name="next" value="', 1)[1].split('"', 1)[0]
+        back = await http.post("/auth/demo", data={"csrf": token, "tier": "pro", "next": html.unescape(then)})
+        assert back.status_code == 303 and back.headers["location"] == "/me?done=watched&then=a+b"

@@ -306,7 +306,6 @@ async def test_a_live_stream_opened_before_sign_out_ends_at_its_next_heartbeat(t
     from web.routes import signals as signal_routes
 
     monkeypatch.setattr(signal_routes, "HEARTBEAT_SECONDS", 0.2)
-    monkeypatch.setattr(signal_routes, "POLL_SECONDS", 0.1)
     async with web_rig(template_db, tmp_path) as rig, rig.client(timeout=30) as http:
         await demo_sign_in(http, "pro")
         copied = session_cookie(http)

@@ -173,7 +173,8 @@ async def test_the_integrity_page_is_public_with_its_table_chart_and_guide(templ
         assert steam_row.alert_state == "refuted" and steam_row.forward is not None
         assert forward_text(steam_row.forward) in steam
         assert '<img class="chart-img" src="/integrity.png"' in page.text
-        assert "<h1>Signal Integrity &amp; CLV Audit Guide</h1>" in page.text  # the guide, rendered
+        guide = '<h1 id="signal-integrity--clv-audit-guide">Signal Integrity &amp; CLV Audit Guide</h1>'
+        assert guide in page.text  # the guide, rendered
         assert "<table>" in page.text.split('<section class="guide">', 1)[1]  # its tables too
         chart = await http.get("/integrity.png")
         assert chart.status_code == 200 and chart.content.startswith(PNG)
@@ -185,7 +186,7 @@ async def test_the_integrity_page_is_public_with_its_table_chart_and_guide(templ
 def test_the_guide_is_in_the_repository_and_its_markup_is_escaped():
     assert GUIDE.is_file()
     html = render_markdown('# Title\n\n<script>alert("x")</script>\n\n[x](javascript:alert(1)) <b>bold</b>\n')
-    assert "<h1>Title</h1>" in html
+    assert '<h1 id="title">Title</h1>' in html  # rendered, with its anchor (services.documents)
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<b>" not in html and "&lt;b&gt;" in html
     assert 'href="javascript:' not in html

@@ -236,7 +236,6 @@ async def test_pro_sees_a_new_signal_arrive_on_the_live_stream_without_a_reload(
 
 async def test_a_reconnecting_stream_catches_up_and_sends_heartbeats(template_db, tmp_path, monkeypatch):
     monkeypatch.setattr(signal_routes, "HEARTBEAT_SECONDS", 0.2)
-    monkeypatch.setattr(signal_routes, "POLL_SECONDS", 0.1)
     async with web_rig(template_db, tmp_path) as rig, rig.client(timeout=SSE_TIMEOUT) as http:
         stored = await _stored(rig)
         await _as(http, "pro")

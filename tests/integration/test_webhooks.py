@@ -1,8 +1,9 @@
 """Webhooks end to end: a real SQLite file, real HTTP to aiohttp receivers on 127.0.0.1, an injected clock.
 
-Signatures are checked by a verifier written here by hand (hmac + base64), as a receiver would, not by
-calling `api.webhooks.sign`. No test resolves a public name or touches a non-loopback address: URL policy
-tests use IP literals, "localhost", and a fake resolver for made-up `.test` names.
+Deliveries are checked as a receiver checks them, with the spec's own library (`standardwebhooks`'s
+`Webhook.verify`: the signature, and the timestamp within 5 minutes of the real clock). No test resolves a
+public name or touches a non-loopback address: URL policy tests use IP literals, "localhost", and a fake
+resolver for made-up `.test` names.
 """
 
 from __future__ import annotations
@@ -10,19 +11,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
-import hmac
 import ipaddress
 import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from access import NotFound, UserError
 from api.serialize import API_VERSION
@@ -34,7 +34,6 @@ from delivery.webhooks import (
     address_refusal,
     check_url,
     new_secret,
-    sign,
     webhook_session,
 )
 from domain.api import ApiKey, WebhookEndpoint
@@ -43,20 +42,6 @@ from storage import Repositories
 from tests.engine_builders import T0, Clock, settings
 
 Answer = int | tuple[int, dict[str, str]] | Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def verify(secret: str, headers: dict[str, str], body: bytes, now: datetime, tolerance: int = 300) -> bool:
-    """A receiver's Standard Webhooks check, written independently of the code under test."""
-    msg_id, stamp = headers["webhook-id"], headers["webhook-timestamp"]
-    if abs(int(now.timestamp()) - int(stamp)) > tolerance:
-        return False
-    key = base64.b64decode(secret[len("whsec_") :])
-    expected = base64.b64encode(hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest())
-    for part in headers["webhook-signature"].split(" "):
-        version, _, signature = part.partition(",")
-        if version == "v1" and hmac.compare_digest(signature.encode(), expected):
-            return True
-    return False
 
 
 @dataclass
@@ -68,6 +53,15 @@ class Seen:
     @property
     def json(self) -> dict[str, Any]:
         return json.loads(self.body)
+
+
+def verified(secret: str, seen: Seen) -> bool:
+    """A receiver's check, by the Standard Webhooks library rather than by the code under test."""
+    try:
+        Webhook(secret).verify(seen.body, seen.headers)
+    except WebhookVerificationError:
+        return False
+    return True
 
 
 @dataclass
@@ -147,45 +141,33 @@ async def key(repos: Repositories, cfg: Settings, plan: str = "pro_infra", owner
 # ------------------------------------------------------------------------------------------ signing
 
 
-def test_sign_reproduces_the_standard_webhooks_test_vector():
-    secret, msg_id, stamp, body = (
-        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        "msg_p5jXN8AQM9LWM0D4loKWxJek",
-        1614265330,
-        b'{"test": 2432232314}',
-    )
-    assert sign(secret, msg_id, stamp, body) == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-    headers = {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(stamp),
-        "webhook-signature": "v1,bm9wZQ== " + sign(secret, msg_id, stamp, body),
-    }
-    assert verify(secret, headers, body, datetime.fromtimestamp(stamp, tz=T0.tzinfo))
-
-
 async def test_signed_headers_verify_and_the_id_is_stable_across_retries(repos, cfg, receiver, make_service):
     rx = await receiver(500, 200)
     clock = Clock(T0)
-    svc = make_service(clock)
+    wall = Clock()  # the real clock, moved by hand between the two attempts
+    svc = make_service(clock, wall=wall)
     owner = await key(repos, cfg)
     endpoint, secret = await svc.create(owner, rx.url(), None, T0)
     assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 24
     assert endpoint.secret == "" and endpoint.events == EVENT_TYPES  # shown once, never listed
 
     assert await svc.publish("signal.created", {"id": "sig1", "score": 71}, T0) == 1
+    signed_first = int(wall().timestamp())
     assert await svc.deliver_due(None, T0) == (1, 0)
     later = T0 + timedelta(minutes=1)
+    wall.advance(minutes=1)
     assert await svc.deliver_due(None, later) == (1, 1)
 
     first, second = rx.seen
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
     assert first.headers["webhook-id"].startswith("msg_")
-    assert first.headers["webhook-timestamp"] == str(int(T0.timestamp()))
-    assert second.headers["webhook-timestamp"] == str(int(later.timestamp()))  # fresh per attempt
-    assert verify(secret, first.headers, first.body, T0)
-    assert verify(secret, second.headers, second.body, later)
-    assert not verify(secret, second.headers, second.body, later + timedelta(minutes=10))  # outside tolerance
-    assert not verify("whsec_" + base64.b64encode(b"x" * 24).decode(), second.headers, second.body, later)
+    assert first.headers["webhook-timestamp"] == str(signed_first)
+    assert second.headers["webhook-timestamp"] == str(signed_first + 60)  # fresh per attempt
+    assert verified(secret, first) and verified(secret, second)
+    stamp_moved = {**second.headers, "webhook-timestamp": str(signed_first + 61)}
+    assert not verified(secret, Seen(second.path, stamp_moved, second.body))  # the timestamp is signed
+    assert not verified(secret, Seen(second.path, second.headers, second.body.replace(b"71", b"72")))
+    assert not verified("whsec_" + base64.b64encode(b"x" * 24).decode(), second)
     assert first.headers["content-type"] == "application/json"
     assert first.headers["user-agent"] == "Stratum-Webhooks/1"
     assert first.body == second.body
@@ -195,6 +177,24 @@ async def test_signed_headers_verify_and_the_id_is_stable_across_retries(repos, 
         "timestamp": "2026-01-10T18:00:00Z",
         "data": {"id": "sig1", "score": 71},
     }
+
+
+async def test_signatures_carry_the_real_time_when_the_app_clock_runs_ahead(repos, cfg, receiver, make_service):
+    """The demo's clock runs ahead of the wall's; a receiver checks `webhook-timestamp` against its own real
+    clock (5 minutes either way), so the signature is stamped by the wall clock, not the app's."""
+    rx = await receiver(200)
+    ahead = datetime.now(UTC) + timedelta(hours=1)
+    svc = make_service(Clock(ahead))  # the real wall clock (the default)
+    owner = await key(repos, cfg)
+    _, secret = await svc.create(owner, rx.url(), None, ahead)
+    await svc.publish("signal.created", {"id": "sig1"}, ahead)
+    before = int(datetime.now(UTC).timestamp())
+    assert await svc.deliver_due(None, ahead) == (1, 1)
+
+    (seen,) = rx.seen
+    assert verified(secret, seen)  # an hour off the receiver's clock, this would be "timestamp too new"
+    assert before <= int(seen.headers["webhook-timestamp"]) <= int(datetime.now(UTC).timestamp())
+    assert seen.json["timestamp"] == ahead.isoformat().replace("+00:00", "Z")  # the event's time is the app's
 
 
 # ------------------------------------------------------------------------------------------ retries
@@ -327,7 +327,7 @@ async def test_the_outbox_survives_a_restart(db_url, cfg, http, receiver):
         assert await svc.deliver_due(None, T0 + timedelta(seconds=5)) == (1, 1)
         (seen,) = rx.seen
         assert seen.headers["webhook-id"] == owed.id and seen.json["data"] == {"id": "owed"}
-        assert verify(secret, seen.headers, seen.body, T0)
+        assert verified(secret, seen)
     finally:
         await repos.close()
 
@@ -400,9 +400,9 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap_only(repos, c
 
     overlap, later = rx.seen
     assert len(overlap.headers["webhook-signature"].split(" ")) == 2
-    assert verify(new, overlap.headers, overlap.body, during) and verify(old, overlap.headers, overlap.body, during)
+    assert verified(new, overlap) and verified(old, overlap)
     assert len(later.headers["webhook-signature"].split(" ")) == 1
-    assert verify(new, later.headers, later.body, after) and not verify(old, later.headers, later.body, after)
+    assert verified(new, later) and not verified(old, later)
 
 
 # ----------------------------------------------------------------------------------- URL policy

@@ -9,26 +9,31 @@ is signed out too."""
 
 from __future__ import annotations
 
-import hmac
 import secrets
 
-from aiohttp import web
+from fastapi import APIRouter
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
 from access import Tier
 from engine.clock import utc_now
 from services import web_sessions
-from web.context import web_context
+from web.context import GET, web_context
 from web.members import signed_in
 from web.redirect import safe_next, see_other
-from web.session import CSRF_FIELD, Member, check_csrf, new_csrf
+from web.session import CSRF_FIELD, FORGED, Member, check_csrf, form_fields, new_csrf, same_secret
 from web.templating import render
 
 SIGNIN_COOKIE = "stratum_signin"
 #: The demo members' ids: fixed, so a demo member's watchlist and bets survive a sign-out.
 DEMO_USERS = {Tier.COMMUNITY: 1, Tier.PRO: 2}
 
+router = APIRouter(include_in_schema=False)
 
-async def signin_page(request: web.Request) -> web.Response:
+
+@router.api_route("/signin", methods=GET)
+async def signin_page(request: Request) -> Response:
     web_ctx = web_context(request)
     member = await signed_in(request)
     token = secrets.token_urlsafe(24)
@@ -36,7 +41,7 @@ async def signin_page(request: web.Request) -> web.Response:
         request,
         "signin.html",
         member=member,
-        next=safe_next(request.query.get("next")),
+        next=safe_next(request.query_params.get("next")),
         discord=web_ctx.auth is not None,
         demo=web_ctx.demo_sign_in,
         signin_token=token,
@@ -47,25 +52,26 @@ async def signin_page(request: web.Request) -> web.Response:
         max_age=900,
         httponly=True,
         secure=web_ctx.sessions.secure,
-        samesite="Strict",
+        samesite="Strict",  # type: ignore[arg-type]  # written as given
         path="/auth",
     )
     return response
 
 
-async def demo_signin(request: web.Request) -> web.Response:
+@router.post("/auth/demo")
+async def demo_signin(request: Request) -> Response:
     web_ctx = web_context(request)
     if not web_ctx.demo_sign_in:
-        raise web.HTTPNotFound(text="The demo sign-in is only offered by the demo on this machine.")
-    form = await request.post()
+        raise HTTPException(404, "The demo sign-in is only offered by the demo on this machine.")
+    form = await form_fields(request)
     cookie = request.cookies.get(SIGNIN_COOKIE, "")
-    sent = str(form.get(CSRF_FIELD, ""))
-    if not cookie or not sent or not hmac.compare_digest(cookie, sent):
-        raise web.HTTPForbidden(text="This form has expired or did not come from this site. Reload and try again.")
+    sent = form.get(CSRF_FIELD, "")
+    if not cookie or not sent or not same_secret(sent, cookie):
+        raise HTTPException(403, FORGED)
     try:
-        tier = Tier(str(form.get("tier", "")))
+        tier = Tier(form.get("tier", ""))
     except ValueError:
-        raise web.HTTPBadRequest(text="Choose demo Community or demo Pro.") from None
+        raise HTTPException(400, "Choose demo Community or demo Pro.") from None
     now = web_ctx.ctx.clock()
     member = Member(
         user_id=DEMO_USERS[tier],
@@ -79,22 +85,17 @@ async def demo_signin(request: web.Request) -> web.Response:
     )
     response = see_other(safe_next(form.get("next")))
     web_ctx.sessions.write(response, member)
-    response.del_cookie(SIGNIN_COOKIE, path="/auth")
-    raise response
+    response.delete_cookie(SIGNIN_COOKIE, path="/auth")
+    return response
 
 
-async def signout(request: web.Request) -> web.Response:
+@router.post("/auth/signout")
+async def signout(request: Request) -> Response:
     web_ctx = web_context(request)
     member = await signed_in(request)
     await check_csrf(request, member)
     if member is not None:
         await web_sessions.end(web_ctx.ctx, member.session)  # every copy of the cookie, not just this one
-    response = web.HTTPSeeOther("/")
+    response = see_other("/")
     web_ctx.sessions.clear(response)
-    raise response
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/signin", signin_page)
-    app.router.add_post("/auth/demo", demo_signin)
-    app.router.add_post("/auth/signout", signout)
+    return response

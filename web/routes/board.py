@@ -6,16 +6,21 @@ many books hang it, no names, as of the delay: `services.odds` decides, the page
 
 from __future__ import annotations
 
-from aiohttp import web
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services import dashboard
-from web.context import web_context
+from web.context import GET, web_context
 from web.format import HEAT, market_view
 from web.members import signed_in, viewer
 from web.templating import render
 
+router = APIRouter(include_in_schema=False)
 
-async def board_page(request: web.Request) -> web.Response:
+
+@router.api_route("/", methods=GET)
+async def board_page(request: Request) -> Response:
     web_ctx = web_context(request)
     member = await signed_in(request)
     now = web_ctx.ctx.clock()
@@ -32,7 +37,3 @@ async def board_page(request: web.Request) -> web.Response:
         for b in boards
     ]
     return render(request, "board.html", member=member, games=games, now=now, delayed=any(b.delayed for b in boards))
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/", board_page)

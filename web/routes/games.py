@@ -6,23 +6,28 @@ The chart is `services.downloads.line_chart`, the PNG `/chart` posts in Discord,
 
 from __future__ import annotations
 
-from aiohttp import web
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services import dashboard, downloads
 from services.games import parse_market
 from services.odds import MARKET_ORDER
 from services.odds_text import MARKET_NAMES
-from web.context import web_context
+from web.context import GET, web_context
 from web.format import HEAT, close_text, market_view, signal_row
 from web.members import signed_in, viewer
 from web.templating import render
 
+router = APIRouter(include_in_schema=False)
 
-async def game_page(request: web.Request) -> web.Response:
+
+@router.api_route("/games/{game_id}", methods=GET)
+async def game_page(request: Request, game_id: str) -> Response:
     web_ctx = web_context(request)
     member = await signed_in(request)
-    market = parse_market(request.query.get("market", MARKET_ORDER[0].value))
-    page = await dashboard.game_page(web_ctx.ctx, viewer(member), request.match_info["game_id"], web_ctx.ctx.clock())
+    market = parse_market(request.query_params.get("market", MARKET_ORDER[0].value))
+    page = await dashboard.game_page(web_ctx.ctx, viewer(member), game_id, web_ctx.ctx.clock())
     game = page.stored.game
     return render(
         request,
@@ -42,15 +47,9 @@ async def game_page(request: web.Request) -> web.Response:
     )
 
 
-async def chart_png(request: web.Request) -> web.Response:
+@router.api_route("/games/{game_id}/chart/{market}.png", methods=GET)
+async def chart_png(request: Request, game_id: str, market: str) -> Response:
     web_ctx = web_context(request)
     member = await signed_in(request)
-    _, png = await downloads.line_chart(
-        web_ctx.ctx, viewer(member), request.match_info["game_id"], request.match_info["market"], web_ctx.ctx.clock()
-    )
-    return web.Response(body=png, content_type="image/png")
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/games/{game_id}", game_page)
-    app.router.add_get("/games/{game_id}/chart/{market}.png", chart_png)
+    _, png = await downloads.line_chart(web_ctx.ctx, viewer(member), game_id, market, web_ctx.ctx.clock())
+    return Response(png, media_type="image/png")

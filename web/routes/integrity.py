@@ -5,19 +5,24 @@ guide (`docs/signal-integrity.md`) rendered below."""
 
 from __future__ import annotations
 
-from aiohttp import web
+from fastapi import APIRouter
 from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services import downloads
 from services import signals as signal_service
-from web.context import web_context
+from web.context import GET, web_context
 from web.format import audit_row
 from web.guide import guide_html
 from web.members import signed_in
 from web.templating import render
 
+router = APIRouter(include_in_schema=False)
 
-async def integrity_page(request: web.Request) -> web.Response:
+
+@router.api_route("/integrity", methods=GET)
+async def integrity_page(request: Request) -> Response:
     web_ctx = web_context(request)
     member = await signed_in(request)
     report = await signal_service.audit(web_ctx.ctx)  # the cached audit `integrity_report` also reads
@@ -32,12 +37,8 @@ async def integrity_page(request: web.Request) -> web.Response:
     )
 
 
-async def integrity_png(request: web.Request) -> web.Response:
+@router.api_route("/integrity.png", methods=GET)
+async def integrity_png(request: Request) -> Response:
     web_ctx = web_context(request)
     _, png = await downloads.integrity_chart(web_ctx.ctx)
-    return web.Response(body=png, content_type="image/png")
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/integrity", integrity_page)
-    app.router.add_get("/integrity.png", integrity_png)
+    return Response(png, media_type="image/png")

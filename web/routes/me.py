@@ -14,17 +14,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
 
 from access import UserError
 from engine.models import Bet, BetGrade, Game, Market
 from services import bets, downloads, watchlist
 from services.games import Phase, label, matchup, phase, suggest_games
-from web.context import WebContext, web_context
+from web.context import GET, WebContext, web_context
 from web.errors import member_message
 from web.members import require_member, viewer
+from web.redirect import see_other
 from web.security import CSP
-from web.session import Member, check_csrf
+from web.session import Member, check_csrf, form_fields
 from web.templating import render
 
 #: What a redirect back to /me says (a fixed code in the address, never text a link could forge).
@@ -83,13 +86,13 @@ def _bet_row(bet: Bet, game: Game | None, grade: BetGrade | None, deletable: set
 
 
 async def _page(
-    request: web.Request,
+    request: Request,
     member: Member,
     *,
     status: int = 200,
     error: str | None = None,
     bet_form: dict[str, str] | None = None,
-) -> web.Response:
+) -> Response:
     """The member's page as the services give it to them now (with `error`: a refusal, at `status`)."""
     web_ctx = web_context(request)
     ctx, who, now = web_ctx.ctx, viewer(member), web_ctx.ctx.clock()
@@ -115,7 +118,7 @@ async def _page(
     except UserError as exc:
         context.update(bets=[], record=None, bets_refused=member_message(exc))
     context.update(await _billing(web_ctx, member))
-    notice = NOTICES.get(request.query.get("done", ""))
+    notice = NOTICES.get(request.query_params.get("done", ""))
     response = render(request, "me.html", member=member, status=status, error=error, notice=notice, now=now, **context)
     response.headers["Content-Security-Policy"] = ME_CSP
     return response
@@ -133,25 +136,28 @@ async def _billing(web_ctx, member: Member) -> dict[str, Any]:
     return {"billing": info, "billing_note": None}
 
 
-def _back(done: str) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther(f"/me?done={done}")
+def _back(done: str) -> Response:
+    return see_other(f"/me?done={done}")
 
 
-async def me_page(request: web.Request) -> web.Response:
+router = APIRouter(include_in_schema=False)
+
+
+@router.api_route("/me", methods=GET)
+async def me_page(request: Request) -> Response:
     member = await require_member(request)
     return await _page(request, member)
 
 
-async def _form(request: web.Request, member: Member) -> dict[str, str]:
+async def _form(request: Request, member: Member) -> dict[str, str]:
     await check_csrf(request, member)
-    form = await request.post()
-    return {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    return await form_fields(request)
 
 
-Action = Callable[[WebContext, Member, dict[str, str]], Awaitable[web.HTTPSeeOther]]
+Action = Callable[[WebContext, Member, dict[str, str]], Awaitable[Response]]
 
 
-async def _act(request: web.Request, action: Action, *, keep_bet_form: bool = False) -> web.Response:
+async def _act(request: Request, action: Action, *, keep_bet_form: bool = False) -> Response:
     """One /me form: the member and their CSRF token checked, the service called; its refusal is shown on
     the page with its status (the bet form as typed), success redirects (back to /me, or to Stripe)."""
     member = await require_member(request)
@@ -161,15 +167,15 @@ async def _act(request: web.Request, action: Action, *, keep_bet_form: bool = Fa
     except UserError as exc:
         kept = {key: form.get(key, "")[:100] for key in BET_FIELDS} if keep_bet_form else None
         return await _page(request, member, status=exc.status, error=member_message(exc), bet_form=kept)
-    raise done
+    return done
 
 
-async def _watch_add(web_ctx: WebContext, member: Member, form: dict[str, str]) -> web.HTTPSeeOther:
+async def _watch_add(web_ctx: WebContext, member: Member, form: dict[str, str]) -> Response:
     await watchlist.add(web_ctx.ctx, viewer(member), form.get("game", ""), web_ctx.ctx.clock())
     return _back("watched")
 
 
-async def _watch_remove(web_ctx: WebContext, member: Member, form: dict[str, str]) -> web.HTTPSeeOther:
+async def _watch_remove(web_ctx: WebContext, member: Member, form: dict[str, str]) -> Response:
     await watchlist.remove(web_ctx.ctx, viewer(member), form.get("game", ""), web_ctx.ctx.clock())
     return _back("unwatched")
 
@@ -182,7 +188,7 @@ def parse_price(text: str) -> int:
     return int(value)
 
 
-async def _bet_log(web_ctx: WebContext, member: Member, form: dict[str, str]) -> web.HTTPSeeOther:
+async def _bet_log(web_ctx: WebContext, member: Member, form: dict[str, str]) -> Response:
     await bets.log_bet(
         web_ctx.ctx,
         viewer(member),
@@ -197,49 +203,55 @@ async def _bet_log(web_ctx: WebContext, member: Member, form: dict[str, str]) ->
     return _back("logged")
 
 
-async def _bet_delete(web_ctx: WebContext, member: Member, form: dict[str, str]) -> web.HTTPSeeOther:
+async def _bet_delete(web_ctx: WebContext, member: Member, form: dict[str, str]) -> Response:
     await bets.delete_bet(web_ctx.ctx, viewer(member), form.get("bet", ""), web_ctx.ctx.clock())
     return _back("deleted")
 
 
-async def _upgrade(web_ctx: WebContext, member: Member, _form: dict[str, str]) -> web.HTTPSeeOther:
+async def _upgrade(web_ctx: WebContext, member: Member, _form: dict[str, str]) -> Response:
     """`/upgrade`: a private Stripe Checkout session for this member, and off to it."""
     if web_ctx.billing is None:
         raise UserError(NOT_SET_UP)
-    return web.HTTPSeeOther(await web_ctx.billing.upgrade_link(viewer(member)))
+    return see_other(await web_ctx.billing.upgrade_link(viewer(member)))
 
 
-async def _manage(web_ctx: WebContext, member: Member, _form: dict[str, str]) -> web.HTTPSeeOther:
+async def _manage(web_ctx: WebContext, member: Member, _form: dict[str, str]) -> Response:
     """`/billing status` → Manage subscription: the member's Stripe customer portal."""
     if web_ctx.billing is None:
         raise UserError(NOT_SET_UP)
     url = await web_ctx.billing.portal_link(member.guild_id, member.user_id)
     if url is None:
         raise UserError("You have no subscription to manage yet: Upgrade to Pro opens Stripe Checkout.")
-    return web.HTTPSeeOther(url)
+    return see_other(url)
 
 
-async def watch_add(request: web.Request) -> web.Response:
+@router.post("/me/watch/add")
+async def watch_add(request: Request) -> Response:
     return await _act(request, _watch_add)
 
 
-async def watch_remove(request: web.Request) -> web.Response:
+@router.post("/me/watch/remove")
+async def watch_remove(request: Request) -> Response:
     return await _act(request, _watch_remove)
 
 
-async def bet_log(request: web.Request) -> web.Response:
+@router.post("/me/bets/log")
+async def bet_log(request: Request) -> Response:
     return await _act(request, _bet_log, keep_bet_form=True)
 
 
-async def bet_delete(request: web.Request) -> web.Response:
+@router.post("/me/bets/delete")
+async def bet_delete(request: Request) -> Response:
     return await _act(request, _bet_delete)
 
 
-async def upgrade(request: web.Request) -> web.Response:
+@router.post("/me/upgrade")
+async def upgrade(request: Request) -> Response:
     return await _act(request, _upgrade)
 
 
-async def manage(request: web.Request) -> web.Response:
+@router.post("/me/manage")
+async def manage(request: Request) -> Response:
     return await _act(request, _manage)
 
 
@@ -252,33 +264,26 @@ def parse_days(text: str | None) -> int:
     return int(value)
 
 
-async def export(request: web.Request) -> web.Response:
+async def _export(request: Request, what: str) -> Response:
     """`/export signals|bets [days]` as a download (Pro; Community gets the upgrade message, 403)."""
     member = await require_member(request)
     web_ctx = web_context(request)
-    what = request.match_info["what"]
     try:
-        days = parse_days(request.query.get("days"))
+        days = parse_days(request.query_params.get("days"))
         if what == "signals":
             name, data = await downloads.export_signals(web_ctx.ctx, viewer(member), days, web_ctx.ctx.clock())
         else:
             name, data = await downloads.export_bets(web_ctx.ctx, viewer(member), days, web_ctx.ctx.clock())
     except UserError as exc:
         return await _page(request, member, status=exc.status, error=member_message(exc))
-    return web.Response(
-        body=data,
-        content_type="text/csv",
-        charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return Response(data, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/me", me_page)
-    app.router.add_post("/me/watch/add", watch_add)
-    app.router.add_post("/me/watch/remove", watch_remove)
-    app.router.add_post("/me/bets/log", bet_log)
-    app.router.add_post("/me/bets/delete", bet_delete)
-    app.router.add_post("/me/upgrade", upgrade)
-    app.router.add_post("/me/manage", manage)
-    app.router.add_get(r"/me/export/{what:signals|bets}.csv", export)
+@router.api_route("/me/export/signals.csv", methods=GET)
+async def export_signals(request: Request) -> Response:
+    return await _export(request, "signals")
+
+
+@router.api_route("/me/export/bets.csv", methods=GET)
+async def export_bets(request: Request) -> Response:
+    return await _export(request, "bets")
